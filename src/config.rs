@@ -1,0 +1,472 @@
+//! conf.yaml ([`ConfFile`]), command-line overrides ([`Overrides`]) and the resolved
+//! [`Settings`] every command runs on.
+//!
+//! The YAML types are separate from the runtime type: [`Settings::resolve`] applies the
+//! overrides (a flag replaces the conf value), checks required keys and derives the defaults of
+//! mission.md section 2. Unknown conf keys are an error naming the key.
+
+use std::fmt;
+use std::path::{Path, PathBuf};
+
+use serde::Deserialize;
+
+use crate::error::{Error, Result};
+
+/// A secret string: never printed, in `Debug` or `Display`.
+#[derive(Clone, Default, Deserialize, PartialEq, Eq)]
+#[serde(transparent)]
+pub struct Secret(String);
+
+impl Secret {
+    /// Wraps a secret value.
+    pub fn new(value: impl Into<String>) -> Self {
+        Secret(value.into())
+    }
+    /// The secret itself, for the one place that must use it.
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Debug for Secret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("***")
+    }
+}
+
+impl fmt::Display for Secret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("***")
+    }
+}
+
+/// How the des3 key and IV are derived from the password (OpenSSL `enc` options).
+#[derive(Clone, Copy, Debug, Default, Deserialize, PartialEq, Eq, clap::ValueEnum)]
+#[serde(rename_all = "lowercase")]
+pub enum KeyDerivation {
+    /// EVP_BytesToKey with SHA-256, one iteration: OpenSSL 1.1+ default.
+    #[default]
+    Sha256,
+    /// EVP_BytesToKey with MD5: OpenSSL before 1.1.0 (`-md md5`).
+    Md5,
+    /// PBKDF2-HMAC-SHA256 with 10,000 iterations (`-pbkdf2`).
+    Pbkdf2,
+}
+
+/// A replication peer in conf `replication.source`.
+#[derive(Clone, Debug, Deserialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields)]
+pub struct PeerConfig {
+    pub host: String,
+    pub port: u16,
+    pub id: u32,
+}
+
+/// conf `replication`.
+#[derive(Clone, Debug, Default, Deserialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields)]
+pub struct ReplicationConfig {
+    pub user: Option<String>,
+    pub password: Option<Secret>,
+    #[serde(default)]
+    pub source: Vec<PeerConfig>,
+}
+
+/// conf.yaml as written by the operator. See `conf.example.yaml` for every key.
+#[derive(Clone, Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ConfFile {
+    pub mysql_base: Option<PathBuf>,
+    pub host: Option<String>,
+    pub data_base: Option<PathBuf>,
+    pub backup_base: Option<PathBuf>,
+    pub port: Option<u16>,
+    pub instance_id: Option<u32>,
+    pub sql_test_insert: Option<String>,
+    pub sql_test_get_2: Option<String>,
+    pub s3_host: Option<String>,
+    pub s3_bucket: Option<String>,
+    pub s3_access_key: Option<Secret>,
+    pub s3_secret_key: Option<Secret>,
+    pub s3_scheme: Option<String>,
+    pub s3_region: Option<String>,
+    pub date_str: Option<String>,
+    pub clean_after_restore: Option<bool>,
+    pub root_password: Option<Secret>,
+    pub conf_base: Option<PathBuf>,
+    pub replication: Option<ReplicationConfig>,
+    pub data_dir: Option<PathBuf>,
+    pub my_cnf: Option<PathBuf>,
+    pub socket: Option<PathBuf>,
+    pub mysql_user: Option<String>,
+    pub des3_key_file: Option<PathBuf>,
+    pub key_derivation: Option<KeyDerivation>,
+    pub gzip_level: Option<u32>,
+    pub backup_tool: Option<PathBuf>,
+    pub backup_tool_tmpdir: Option<PathBuf>,
+    pub temp_server_id: Option<u64>,
+}
+
+impl ConfFile {
+    /// Parses conf.yaml text; unknown keys are an error naming the key.
+    pub fn parse(text: &str) -> Result<Self> {
+        if text.trim().is_empty() {
+            return Ok(ConfFile::default());
+        }
+        serde_norway::from_str(text).map_err(|e| Error::Config(e.to_string()))
+    }
+
+    /// Reads and parses a conf file.
+    pub fn load(path: &Path) -> Result<Self> {
+        let text = std::fs::read_to_string(path).map_err(|e| Error::io("read", path, e))?;
+        Self::parse(&text).map_err(|e| Error::Config(format!("{}: {e}", path.display())))
+    }
+}
+
+/// Condition for `--when`: the command runs only when it holds, else exits 0.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+pub enum When {
+    /// Run only when the instance's data dir does not exist.
+    #[value(name = "no-data-dir")]
+    NoDataDir,
+    /// Run only when the instance is not running.
+    Stopped,
+}
+
+/// Command-line overrides: each replaces the conf value of the same name.
+#[derive(Clone, Debug, Default, clap::Args)]
+pub struct Overrides {
+    /// Base dir of the MySQL/MariaDB install (bin/, sbin/ under it).
+    #[arg(long, global = true)]
+    pub mysql_base: Option<PathBuf>,
+    /// This host's name or ip: identity in the backup's name.
+    #[arg(long, global = true)]
+    pub host: Option<String>,
+    /// Base dir of instance data dirs, e.g. /data1.
+    #[arg(long, global = true)]
+    pub data_base: Option<PathBuf>,
+    /// Base dir of local backup files (the local store when no S3 is configured).
+    #[arg(long, global = true)]
+    pub backup_base: Option<PathBuf>,
+    /// Port of the instance.
+    #[arg(long, global = true)]
+    pub port: Option<u16>,
+    /// Id of the instance, unique in its replication group.
+    #[arg(long, global = true)]
+    pub instance_id: Option<u32>,
+    /// Day of the backup to write or restore, e.g. 2017_01_01; default today (local time).
+    #[arg(long, global = true)]
+    pub date_str: Option<String>,
+    /// S3-compatible host (host or host:port).
+    #[arg(long, global = true)]
+    pub s3_host: Option<String>,
+    /// S3 bucket.
+    #[arg(long, global = true)]
+    pub s3_bucket: Option<String>,
+    /// S3 access key.
+    #[arg(long, global = true, hide_env_values = true)]
+    pub s3_access_key: Option<String>,
+    /// S3 secret key.
+    #[arg(long, global = true, hide_env_values = true)]
+    pub s3_secret_key: Option<String>,
+    /// Remove backup files left on local disk once restore succeeds.
+    #[arg(long, global = true)]
+    pub clean_after_restore: bool,
+    /// Run only when this condition holds; otherwise exit 0.
+    #[arg(long, global = true, value_enum)]
+    pub when: Option<When>,
+}
+
+/// S3 account and bucket.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct S3Settings {
+    pub host: String,
+    pub bucket: String,
+    pub access_key: Secret,
+    pub secret_key: Secret,
+    /// `http` or `https`.
+    pub scheme: String,
+    pub region: String,
+}
+
+impl S3Settings {
+    /// The endpoint URL, e.g. `http://127.0.0.1:9000`.
+    pub fn endpoint(&self) -> String {
+        format!("{}://{}", self.scheme, self.host)
+    }
+}
+
+/// Everything a command needs, resolved from conf + overrides + derived defaults.
+#[derive(Clone, Debug)]
+pub struct Settings {
+    pub mysql_base: PathBuf,
+    pub host: String,
+    pub data_base: PathBuf,
+    pub backup_base: PathBuf,
+    pub port: u16,
+    pub instance_id: u32,
+    pub date_str: String,
+    pub clean_after_restore: bool,
+    pub when: Option<When>,
+    pub conf_base: PathBuf,
+    pub data_dir: PathBuf,
+    pub my_cnf: PathBuf,
+    /// Socket from conf; else read from my.cnf; else `{data_dir}/mysql.sock`.
+    pub socket: Option<PathBuf>,
+    pub mysql_user: String,
+    pub root_password: Option<Secret>,
+    pub des3_key_file: PathBuf,
+    pub key_derivation: KeyDerivation,
+    pub gzip_level: u32,
+    pub backup_tool: Option<PathBuf>,
+    pub backup_tool_tmpdir: Option<PathBuf>,
+    pub temp_server_id: u64,
+    pub s3: Option<S3Settings>,
+    pub replication: ReplicationConfig,
+    pub sql_test_insert: Option<String>,
+    pub sql_test_get_2: Option<String>,
+}
+
+fn required<T>(value: Option<T>, key: &str) -> Result<T> {
+    value.ok_or_else(|| {
+        Error::Config(format!(
+            "`{key}` is required (in conf.yaml or as --{})",
+            key.replace('_', "-")
+        ))
+    })
+}
+
+impl Settings {
+    /// Applies `overrides` over `conf` and derives defaults. `conf_path` is the conf file's
+    /// path, whose directory is the default `conf_base`.
+    pub fn resolve(conf: ConfFile, overrides: &Overrides, conf_path: Option<&Path>) -> Result<Self> {
+        let o = overrides.clone();
+        let s3 = resolve_s3(&conf_s3(&conf, &o))?;
+        let port = required(o.port.or(conf.port), "port")?;
+        let instance_id = required(o.instance_id.or(conf.instance_id), "instance_id")?;
+        let data_base = required(o.data_base.or(conf.data_base), "data_base")?;
+        let date_str = match o.date_str.or(conf.date_str) {
+            Some(d) => validate_date_str(d)?,
+            None => chrono::Local::now().format("%Y_%m_%d").to_string(),
+        };
+        let conf_base = conf.conf_base.clone().unwrap_or_else(|| {
+            conf_path
+                .and_then(Path::parent)
+                .map(|p| if p.as_os_str().is_empty() { Path::new(".") } else { p })
+                .unwrap_or(Path::new("."))
+                .to_path_buf()
+        });
+        let data_dir = conf
+            .data_dir
+            .unwrap_or_else(|| data_base.join(format!("mysql-{port}")));
+        let my_cnf = conf.my_cnf.unwrap_or_else(|| data_dir.join("my.cnf"));
+        let gzip_level = conf.gzip_level.unwrap_or(1);
+        if gzip_level > 9 {
+            return Err(Error::Config(format!("`gzip_level` must be 0..=9, got {gzip_level}")));
+        }
+        let temp_server_id = match conf.temp_server_id {
+            Some(id) => id,
+            None => format!("{instance_id}00{port}")
+                .parse()
+                .map_err(|e| Error::Config(format!("temporary server-id: {e}")))?,
+        };
+        Ok(Settings {
+            mysql_base: required(o.mysql_base.or(conf.mysql_base), "mysql_base")?,
+            host: required(o.host.or(conf.host), "host")?,
+            backup_base: required(o.backup_base.or(conf.backup_base), "backup_base")?,
+            data_base,
+            port,
+            instance_id,
+            date_str,
+            clean_after_restore: o.clean_after_restore || conf.clean_after_restore.unwrap_or(false),
+            when: o.when,
+            des3_key_file: conf
+                .des3_key_file
+                .unwrap_or_else(|| conf_base.join("des3_password")),
+            conf_base,
+            data_dir,
+            my_cnf,
+            socket: conf.socket,
+            mysql_user: conf.mysql_user.unwrap_or_else(|| "root".into()),
+            root_password: conf.root_password,
+            key_derivation: conf.key_derivation.unwrap_or_default(),
+            gzip_level,
+            backup_tool: conf.backup_tool,
+            backup_tool_tmpdir: conf.backup_tool_tmpdir,
+            temp_server_id,
+            s3,
+            replication: conf.replication.unwrap_or_default(),
+            sql_test_insert: conf.sql_test_insert,
+            sql_test_get_2: conf.sql_test_get_2,
+        })
+    }
+
+    /// The backup's object key / relative path (mission.md section 3).
+    pub fn backup_key(&self) -> String {
+        crate::naming::backup_key(&self.date_str, self.port, &self.host, self.instance_id)
+    }
+}
+
+struct RawS3 {
+    host: Option<String>,
+    bucket: Option<String>,
+    access_key: Option<Secret>,
+    secret_key: Option<Secret>,
+    scheme: Option<String>,
+    region: Option<String>,
+}
+
+fn conf_s3(conf: &ConfFile, o: &Overrides) -> RawS3 {
+    RawS3 {
+        host: o.s3_host.clone().or(conf.s3_host.clone()),
+        bucket: o.s3_bucket.clone().or(conf.s3_bucket.clone()),
+        access_key: o.s3_access_key.clone().map(Secret).or(conf.s3_access_key.clone()),
+        secret_key: o.s3_secret_key.clone().map(Secret).or(conf.s3_secret_key.clone()),
+        scheme: conf.s3_scheme.clone(),
+        region: conf.s3_region.clone(),
+    }
+}
+
+fn resolve_s3(raw: &RawS3) -> Result<Option<S3Settings>> {
+    let Some(host) = raw.host.clone().filter(|h| !h.is_empty()) else {
+        return Ok(None);
+    };
+    let need = |v: &Option<String>, key: &str| {
+        v.clone().filter(|s| !s.is_empty()).ok_or_else(|| {
+            Error::Config(format!("`s3_host` is set, so `{key}` is required too"))
+        })
+    };
+    let scheme = raw.scheme.clone().unwrap_or_else(|| "http".into());
+    if scheme != "http" && scheme != "https" {
+        return Err(Error::Config(format!("`s3_scheme` must be http or https, got {scheme}")));
+    }
+    Ok(Some(S3Settings {
+        host,
+        bucket: need(&raw.bucket, "s3_bucket")?,
+        access_key: Secret(need(&raw.access_key.clone().map(|s| s.0), "s3_access_key")?),
+        secret_key: Secret(need(&raw.secret_key.clone().map(|s| s.0), "s3_secret_key")?),
+        scheme,
+        region: raw.region.clone().unwrap_or_else(|| "us-east-1".into()),
+    }))
+}
+
+/// Checks the `YYYY_MM_DD` form of `--date-str`.
+pub fn validate_date_str(d: String) -> Result<String> {
+    chrono::NaiveDate::parse_from_str(&d, "%Y_%m_%d")
+        .map(|_| d.clone())
+        .map_err(|_| Error::Config(format!("date_str must look like 2017_01_01, got {d:?}")))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const BASE: &str = "mysql_base: /usr\nhost: h1\ndata_base: /data1\nbackup_base: /data1/backup\nport: 3309\ninstance_id: 1\n";
+
+    #[test]
+    fn derives_defaults() {
+        let conf = ConfFile::parse(BASE).unwrap();
+        let s = Settings::resolve(conf, &Overrides::default(), Some(Path::new("/etc/mb/conf.yaml")))
+            .unwrap();
+        assert_eq!(s.data_dir, Path::new("/data1/mysql-3309"));
+        assert_eq!(s.my_cnf, Path::new("/data1/mysql-3309/my.cnf"));
+        assert_eq!(s.temp_server_id, 1003309);
+        assert_eq!(s.des3_key_file, Path::new("/etc/mb/des3_password"));
+        assert_eq!(s.gzip_level, 1);
+        assert!(s.s3.is_none());
+        assert_eq!(s.date_str.len(), 10);
+    }
+
+    #[test]
+    fn overrides_win_over_conf() {
+        let conf = ConfFile::parse(BASE).unwrap();
+        let o = Overrides {
+            port: Some(3310),
+            host: Some("h2".into()),
+            date_str: Some("2017_01_01".into()),
+            instance_id: Some(7),
+            s3_host: Some("127.0.0.1:9000".into()),
+            s3_bucket: Some("b".into()),
+            s3_access_key: Some("ak".into()),
+            s3_secret_key: Some("sk".into()),
+            ..Default::default()
+        };
+        let s = Settings::resolve(conf, &o, None).unwrap();
+        assert_eq!(s.port, 3310);
+        assert_eq!(s.host, "h2");
+        assert_eq!(s.data_dir, Path::new("/data1/mysql-3310"));
+        assert_eq!(s.temp_server_id, 7003310);
+        assert_eq!(s.backup_key(), "2017_01_01/3310/mysql-3310-h2-7.tgz.des3");
+        let s3 = s.s3.unwrap();
+        assert_eq!(s3.endpoint(), "http://127.0.0.1:9000");
+        assert_eq!(s3.secret_key.expose(), "sk");
+        assert_eq!(s.des3_key_file, Path::new("./des3_password"));
+    }
+
+    #[test]
+    fn unknown_key_is_named() {
+        let err = ConfFile::parse(&format!("{BASE}s3_hots: x\n")).unwrap_err().to_string();
+        assert!(err.contains("s3_hots"), "{err}");
+    }
+
+    #[test]
+    fn missing_required_is_named() {
+        let conf = ConfFile::parse("host: h\n").unwrap();
+        let err = Settings::resolve(conf, &Overrides::default(), None).unwrap_err().to_string();
+        assert!(err.contains("`port`"), "{err}");
+    }
+
+    #[test]
+    fn partial_s3_is_an_error() {
+        let conf = ConfFile::parse(&format!("{BASE}s3_host: s3.example\n")).unwrap();
+        let err = Settings::resolve(conf, &Overrides::default(), None).unwrap_err().to_string();
+        assert!(err.contains("s3_bucket"), "{err}");
+    }
+
+    #[test]
+    fn secrets_are_not_printed() {
+        let conf = ConfFile::parse(&format!(
+            "{BASE}s3_host: h\ns3_bucket: b\ns3_access_key: AKSECRET1\ns3_secret_key: SKSECRET2\nroot_password: RPSECRET3\n"
+        ))
+        .unwrap();
+        let s = Settings::resolve(conf, &Overrides::default(), None).unwrap();
+        let shown = format!("{s:?}");
+        for secret in ["AKSECRET1", "SKSECRET2", "RPSECRET3"] {
+            assert!(!shown.contains(secret), "{secret} leaked in {shown}");
+        }
+    }
+
+    #[test]
+    fn bad_date_rejected() {
+        assert!(validate_date_str("2017-01-01".into()).is_err());
+        assert!(validate_date_str("2017_13_01".into()).is_err());
+        assert_eq!(validate_date_str("2017_01_31".into()).unwrap(), "2017_01_31");
+    }
+
+    #[test]
+    fn original_seed_conf_parses() {
+        let text = r#"
+mysql_base: /usr/local/mysql-5.7.13
+host: 127.0.0.1
+data_base: /data1
+backup_base: /data1/backup
+port: 3309
+instance_id: 1
+sql_test_insert: 'insert into `xp2`.`heartbeat` (`key`, `value`, `ts`) values ("test-backup", "{v}", "{v}")'
+sql_test_get_2: 'select `value` from `xp2`.`heartbeat` order by `_id` desc limit 2'
+s3_host : "s3.amazonaws.com"
+s3_bucket : "mysql-backup"
+s3_access_key : "143728432789"
+s3_secret_key : "jfkdslfjdsklfjdsklfdjkls"
+replication:
+  user: repl
+  password: pw
+  source:
+    - {host: 10.0.0.2, port: 3309, id: 2}
+"#;
+        let conf = ConfFile::parse(text).unwrap();
+        let s = Settings::resolve(conf, &Overrides::default(), None).unwrap();
+        assert_eq!(s.replication.source.len(), 1);
+        assert_eq!(s.s3.unwrap().host, "s3.amazonaws.com");
+    }
+}

@@ -1,0 +1,9 @@
+//! mysqlbackup: streaming backup and restore of MariaDB/MySQL instances through S3-compatible
+//! storage. See README.md and the module docs.
+
+pub mod config;
+pub mod error;
+pub mod naming;
+pub mod stage;
+
+pub use error::{Error, Result};

@@ -1,0 +1,87 @@
+//! Byte transforms (gzip, des3, sha1) and the driver that runs each one on its own thread,
+//! joined to its neighbours by bounded pipes.
+//!
+//! A [`Transform`] is plain synchronous code that knows nothing of async: it can be fuzzed and
+//! property-tested alone. [`spawn_transform`] runs it on a blocking thread between two
+//! [`Pipe`]s, so that CPU-heavy stages run concurrently (both cores work) and a slow stage
+//! pushes back on its upstream (a pipe holds at most [`PIPE_CAPACITY`] chunks).
+
+pub mod des3;
+pub mod gzip;
+pub mod sha1;
+
+use bytes::Bytes;
+use tokio::sync::mpsc;
+use tokio::task::JoinHandle;
+
+use crate::error::{Error, Result};
+
+/// Chunks a pipe holds before its writer waits.
+pub const PIPE_CAPACITY: usize = 4;
+
+/// Largest chunk a stage emits; keeps memory per pipe at `PIPE_CAPACITY * CHUNK_SIZE` or so.
+pub const CHUNK_SIZE: usize = 1 << 20;
+
+/// The sending end of a pipe.
+pub type PipeTx = mpsc::Sender<Bytes>;
+/// The receiving end of a pipe. End of input (`None`) is not success: the driver decides.
+pub type PipeRx = mpsc::Receiver<Bytes>;
+
+/// A bounded pipe between two stages.
+pub fn pipe() -> (PipeTx, PipeRx) {
+    mpsc::channel(PIPE_CAPACITY)
+}
+
+/// A synchronous byte transform: bytes in, bytes out, then a final flush.
+///
+/// Contract: `push` may be called any number of times with chunks cut anywhere; `finish` is
+/// called once at end of input and must report truncated or invalid input as an error. The
+/// output of a transform never depends on how its input was cut.
+pub trait Transform: Send + 'static {
+    /// The stage's name, for error messages.
+    fn name(&self) -> &'static str;
+    /// Consumes `input`, appending produced chunks to `out`.
+    fn push(&mut self, input: Bytes, out: &mut Vec<Bytes>) -> Result<()>;
+    /// Flushes the final output. Called once, at end of input.
+    fn finish(&mut self, out: &mut Vec<Bytes>) -> Result<()>;
+}
+
+/// Runs `t` on a blocking thread from `rx` to `tx`; returns it when its input has ended
+/// (so that e.g. a digest can be read) or the first error.
+///
+/// When the downstream pipe is closed the stage fails with [`Error::PipeClosed`], a secondary
+/// error: the stage that closed it reports the cause.
+pub fn spawn_transform<T: Transform>(mut t: T, mut rx: PipeRx, tx: PipeTx) -> JoinHandle<Result<T>> {
+    tokio::task::spawn_blocking(move || {
+        let mut out = Vec::new();
+        while let Some(chunk) = rx.blocking_recv() {
+            t.push(chunk, &mut out)?;
+            send_all(&tx, &mut out, t.name())?;
+        }
+        t.finish(&mut out)?;
+        send_all(&tx, &mut out, t.name())?;
+        Ok(t)
+    })
+}
+
+fn send_all(tx: &PipeTx, out: &mut Vec<Bytes>, name: &'static str) -> Result<()> {
+    for chunk in out.drain(..) {
+        if !chunk.is_empty() {
+            tx.blocking_send(chunk).map_err(|_| Error::PipeClosed(name))?;
+        }
+    }
+    Ok(())
+}
+
+/// Runs a transform over a whole buffer, cut into `cut`-byte pieces (tests, fuzzing, benches).
+pub fn run_to_vec<T: Transform>(t: &mut T, input: &[u8], cut: usize) -> Result<Vec<u8>> {
+    let mut out = Vec::new();
+    let mut produced = Vec::new();
+    for piece in input.chunks(cut.max(1)) {
+        t.push(Bytes::copy_from_slice(piece), &mut out)?;
+        produced.extend(out.drain(..).flat_map(|b| b.to_vec()));
+    }
+    t.finish(&mut out)?;
+    produced.extend(out.drain(..).flat_map(|b| b.to_vec()));
+    Ok(produced)
+}
