@@ -3,6 +3,7 @@
 
 pub mod config;
 pub mod error;
+pub mod archive;
 pub mod naming;
 pub mod stage;
 
