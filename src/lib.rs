@@ -4,7 +4,10 @@
 pub mod config;
 pub mod error;
 pub mod archive;
+pub mod mysql;
 pub mod naming;
+pub mod sink;
 pub mod stage;
+pub mod store;
 
 pub use error::{Error, Result};

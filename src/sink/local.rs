@@ -1,0 +1,93 @@
+//! The local store: a file under `backup_base`, written as `<name>.partial` and renamed into
+//! place on commit, with a `sha1sum`-compatible `<name>.sha1` sidecar.
+
+use std::path::{Path, PathBuf};
+
+use bytes::Bytes;
+use tokio::io::AsyncWriteExt;
+
+use super::{Sink, StoredReport};
+use crate::error::{Error, Result};
+
+/// Writes `{root}/{key}` atomically.
+pub struct LocalSink {
+    final_path: PathBuf,
+    partial_path: PathBuf,
+    file: Option<tokio::io::BufWriter<tokio::fs::File>>,
+}
+
+/// The sidecar that holds a local backup's SHA-1 (`sha1sum -c` reads it).
+pub fn sidecar_path(backup: &Path) -> PathBuf {
+    let mut s = backup.as_os_str().to_owned();
+    s.push(".sha1");
+    PathBuf::from(s)
+}
+
+fn partial_path(backup: &Path) -> PathBuf {
+    let mut s = backup.as_os_str().to_owned();
+    s.push(".partial");
+    PathBuf::from(s)
+}
+
+impl LocalSink {
+    /// Opens `{root}/{key}.partial`; fails if it exists (another backup of the same key is
+    /// running, or one crashed: remove the file after checking).
+    pub async fn create(root: &Path, key: &str) -> Result<Self> {
+        let final_path = root.join(key);
+        let partial_path = partial_path(&final_path);
+        if let Some(dir) = final_path.parent() {
+            tokio::fs::create_dir_all(dir).await.map_err(|e| Error::io("create directory", dir, e))?;
+        }
+        let file = tokio::fs::OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .open(&partial_path)
+            .await
+            .map_err(|e| Error::io("create", &partial_path, e))?;
+        Ok(LocalSink { final_path, partial_path, file: Some(tokio::io::BufWriter::with_capacity(1 << 20, file)) })
+    }
+}
+
+#[async_trait::async_trait]
+impl Sink for LocalSink {
+    fn describe(&self) -> String {
+        self.final_path.display().to_string()
+    }
+    async fn write(&mut self, chunk: Bytes) -> Result<()> {
+        let f = self.file.as_mut().expect("open until commit/abort");
+        f.write_all(&chunk).await.map_err(|e| Error::io("write", &self.partial_path, e))
+    }
+    async fn commit(mut self: Box<Self>, sha1: &str, size: u64) -> Result<StoredReport> {
+        let mut f = self.file.take().expect("open until commit/abort");
+        let done = async {
+            f.flush().await?;
+            f.get_mut().sync_all().await?;
+            drop(f);
+            let name = self.final_path.file_name().unwrap_or_default().to_string_lossy().into_owned();
+            let side = sidecar_path(&self.final_path);
+            let side_tmp = partial_path(&side);
+            tokio::fs::write(&side_tmp, format!("{sha1}  {name}\n")).await?;
+            tokio::fs::rename(&self.partial_path, &self.final_path).await?;
+            tokio::fs::rename(&side_tmp, &side).await?;
+            if let Some(dir) = self.final_path.parent() {
+                tokio::fs::File::open(dir).await?.sync_all().await?;
+            }
+            Ok::<_, std::io::Error>(())
+        }
+        .await;
+        if let Err(e) = done {
+            let _ = tokio::fs::remove_file(&self.partial_path).await;
+            let _ = tokio::fs::remove_file(partial_path(&sidecar_path(&self.final_path))).await;
+            return Err(Error::io("commit", &self.final_path, e));
+        }
+        Ok(StoredReport { location: self.final_path.display().to_string(), size, sha1: sha1.to_string() })
+    }
+    async fn abort(mut self: Box<Self>) -> Result<()> {
+        drop(self.file.take());
+        match tokio::fs::remove_file(&self.partial_path).await {
+            Ok(()) => Ok(()),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
+            Err(e) => Err(Error::io("remove", &self.partial_path, e)),
+        }
+    }
+}

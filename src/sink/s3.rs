@@ -1,0 +1,170 @@
+//! S3 multipart upload as a sink.
+//!
+//! Bytes are uploaded as parts of a staging object `<key>.<random>.uploading`; part size starts
+//! at 8 MiB and doubles every 1,000 parts, so 10,000 parts hold about 8 TiB (> 5 TiB) while a
+//! small backup uses small parts (memory: the part being filled plus [`MAX_IN_FLIGHT`] parts
+//! being sent). On commit the staging upload is completed and copied server-side to `<key>`
+//! with `x-amz-meta-sha1`, then deleted: `<key>` appears whole, with its checksum, or not at
+//! all. On abort the multipart upload is aborted (S3 keeps unaborted parts forever).
+
+use std::collections::{BTreeMap, VecDeque};
+use std::sync::Arc;
+
+use bytes::Bytes;
+use object_store::path::Path as ObjPath;
+use object_store::{MultipartUpload, ObjectStore, PutPayload};
+use tokio::task::JoinHandle;
+
+use super::{Sink, StoredReport};
+use crate::error::{Error, Result};
+use crate::store::s3::{COPY_PART_SIZE, S3Store};
+
+/// Smallest part (S3 requires 5 MiB but for the last).
+pub const MIN_PART: u64 = 8 << 20;
+/// Parts uploaded concurrently.
+pub const MAX_IN_FLIGHT: usize = 2;
+/// S3's limit on parts per upload.
+pub const MAX_PARTS: u64 = 10_000;
+
+/// Size of part number `n` (0-based): 8 MiB doubling every 1,000 parts.
+pub fn part_size(n: u64) -> u64 {
+    MIN_PART << (n / 1000).min(9)
+}
+
+/// Largest stream that fits in [`MAX_PARTS`] parts.
+pub fn max_stream_size() -> u64 {
+    (0..MAX_PARTS).map(part_size).sum()
+}
+
+/// Streams into a multipart upload.
+pub struct S3Sink {
+    store: Arc<S3Store>,
+    key: String,
+    staging: String,
+    upload: Box<dyn MultipartUpload>,
+    pending: Vec<Bytes>,
+    pending_len: u64,
+    parts: u64,
+    in_flight: VecDeque<JoinHandle<object_store::Result<()>>>,
+    /// Range size of the server-side copy (tests make it small to copy in several parts).
+    pub copy_part_size: u64,
+}
+
+impl S3Sink {
+    /// Starts the staging upload for `key`.
+    pub async fn create(store: Arc<S3Store>, key: &str) -> Result<Self> {
+        let staging = format!("{key}.{:016x}.uploading", rand::random::<u64>());
+        let upload = store
+            .store
+            .put_multipart(&ObjPath::from(staging.as_str()))
+            .await
+            .map_err(|e| Error::store(format!("start upload of s3://{}/{staging}", store.bucket()), e))?;
+        Ok(S3Sink {
+            store,
+            key: key.to_string(),
+            staging,
+            upload,
+            pending: Vec::new(),
+            pending_len: 0,
+            parts: 0,
+            in_flight: VecDeque::new(),
+            copy_part_size: COPY_PART_SIZE,
+        })
+    }
+
+    fn what(&self) -> String {
+        format!("upload of s3://{}/{}", self.store.bucket(), self.key)
+    }
+
+    async fn send_part(&mut self) -> Result<()> {
+        if self.parts >= MAX_PARTS {
+            return Err(Error::store(self.what(), "stream exceeds 10,000 parts"));
+        }
+        while self.in_flight.len() >= MAX_IN_FLIGHT {
+            self.wait_oldest().await?;
+        }
+        let payload: PutPayload = std::mem::take(&mut self.pending).into_iter().collect();
+        self.pending_len = 0;
+        self.parts += 1;
+        self.in_flight.push_back(tokio::spawn(self.upload.put_part(payload)));
+        Ok(())
+    }
+
+    async fn wait_oldest(&mut self) -> Result<()> {
+        if let Some(h) = self.in_flight.pop_front() {
+            let what = self.what();
+            h.await
+                .map_err(|e| Error::store(&what, e))?
+                .map_err(|e| Error::store(what, e))?;
+        }
+        Ok(())
+    }
+}
+
+#[async_trait::async_trait]
+impl Sink for S3Sink {
+    fn describe(&self) -> String {
+        format!("s3://{}/{}", self.store.bucket(), self.key)
+    }
+    async fn write(&mut self, chunk: Bytes) -> Result<()> {
+        self.pending_len += chunk.len() as u64;
+        self.pending.push(chunk);
+        if self.pending_len >= part_size(self.parts) {
+            self.send_part().await?;
+        }
+        Ok(())
+    }
+    async fn commit(mut self: Box<Self>, sha1: &str, size: u64) -> Result<StoredReport> {
+        let result = async {
+            if self.pending_len > 0 || self.parts == 0 {
+                self.send_part().await?;
+            }
+            while !self.in_flight.is_empty() {
+                self.wait_oldest().await?;
+            }
+            let what = self.what();
+            self.upload.complete().await.map_err(|e| Error::store(what, e))?;
+            Ok(())
+        }
+        .await;
+        if let Err(e) = result {
+            let _ = self.abort_parts().await;
+            return Err(e);
+        }
+        let meta = BTreeMap::from([("sha1".to_string(), sha1.to_string())]);
+        let copied = self.store.copy_with_metadata(&self.staging, &self.key, size, &meta, self.copy_part_size).await;
+        let staging = ObjPath::from(self.staging.as_str());
+        let deleted = self.store.store.delete(&staging).await;
+        copied?;
+        deleted.map_err(|e| Error::store(format!("delete staging object {}", self.staging), e))?;
+        Ok(StoredReport { location: self.describe(), size, sha1: sha1.to_string() })
+    }
+    async fn abort(mut self: Box<Self>) -> Result<()> {
+        self.abort_parts().await
+    }
+}
+
+impl S3Sink {
+    async fn abort_parts(&mut self) -> Result<()> {
+        for h in self.in_flight.drain(..) {
+            h.abort();
+            let _ = h.await;
+        }
+        let what = format!("abort {}", self.what());
+        self.upload.abort().await.map_err(|e| Error::store(what, e))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parts_hold_five_tib() {
+        assert_eq!(part_size(0), 8 << 20);
+        assert_eq!(part_size(999), 8 << 20);
+        assert_eq!(part_size(1000), 16 << 20);
+        assert!(part_size(MAX_PARTS - 1) <= 5 << 30, "S3 parts are at most 5 GiB");
+        assert!(max_stream_size() >= 5 << 40);
+    }
+}
