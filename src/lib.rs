@@ -1,12 +1,16 @@
 //! mysqlbackup: streaming backup and restore of MariaDB/MySQL instances through S3-compatible
 //! storage. See README.md and the module docs.
 
+pub mod archive;
+pub mod backup;
+pub mod cli;
 pub mod config;
 pub mod error;
-pub mod archive;
 pub mod mysql;
 pub mod naming;
+pub mod pipeline;
 pub mod sink;
+pub mod source;
 pub mod stage;
 pub mod store;
 

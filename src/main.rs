@@ -1,1 +1,36 @@
-fn main() {}
+//! The `mysqlbackup` binary: parses the command line and runs it (see the library).
+
+use clap::Parser;
+
+fn main() -> std::process::ExitCode {
+    let cli = mysqlbackup::cli::Cli::parse();
+    tracing_subscriber::fmt()
+        .with_writer(std::io::stderr)
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into()),
+        )
+        .init();
+    let runtime = match tokio::runtime::Runtime::new() {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("error: cannot start the async runtime: {e}");
+            return std::process::ExitCode::FAILURE;
+        }
+    };
+    match runtime.block_on(mysqlbackup::cli::run(cli)) {
+        Ok(report) => {
+            eprintln!("{report}");
+            std::process::ExitCode::SUCCESS
+        }
+        Err(e) => {
+            let mut msg = format!("error: {e}");
+            let mut cause = std::error::Error::source(&e);
+            while let Some(c) = cause {
+                msg.push_str(&format!("\n  caused by: {c}"));
+                cause = c.source();
+            }
+            eprintln!("{msg}");
+            std::process::ExitCode::FAILURE
+        }
+    }
+}

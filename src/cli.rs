@@ -1,0 +1,73 @@
+//! The command line: `mysqlbackup [--conf-path conf.yaml] <command> [overrides]`.
+
+use std::path::PathBuf;
+
+use clap::{Parser, Subcommand};
+
+use crate::backup::{Output, backup};
+use crate::config::{ConfFile, Overrides, Settings};
+use crate::error::{Error, Result};
+
+/// Streaming backup and restore of MariaDB/MySQL instances through S3-compatible storage.
+#[derive(Debug, Parser)]
+#[command(name = "mysqlbackup", version, about)]
+pub struct Cli {
+    /// conf.yaml describing the instance and where backups go.
+    #[arg(long, global = true)]
+    pub conf_path: Option<PathBuf>,
+    #[command(flatten)]
+    pub overrides: Overrides,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// The commands.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Back up a running instance (data, my.cnf, binlog) to S3, the local store, or stdout.
+    Backup {
+        /// `-` writes the backup to stdout instead of the store.
+        #[arg(long, alias = "stream", value_name = "-")]
+        output: Option<String>,
+    },
+    /// Rebuild the data dir from a backup and apply the binlog in it.
+    Restore,
+    /// Catch up from replication peers under a temporary server-id.
+    #[command(name = "catchup_binlog", alias = "catchup-binlog")]
+    CatchupBinlog,
+    /// (Re)configure the replication channels from conf.
+    #[command(name = "setup_replication", alias = "setup-replication")]
+    SetupReplication,
+}
+
+/// Resolves settings from the command line.
+pub fn settings(cli: &Cli) -> Result<Settings> {
+    let conf = match &cli.conf_path {
+        Some(p) => ConfFile::load(p)?,
+        None => ConfFile::default(),
+    };
+    Settings::resolve(conf, &cli.overrides, cli.conf_path.as_deref())
+}
+
+/// Runs the command; returns what to print on success.
+pub async fn run(cli: Cli) -> Result<String> {
+    let s = settings(&cli)?;
+    match cli.command {
+        Command::Backup { output } => {
+            let out = match output.as_deref() {
+                None => Output::Store,
+                Some("-") => Output::Stdout,
+                Some(other) => {
+                    return Err(Error::Config(format!("--output takes only `-` (stdout), got {other:?}")));
+                }
+            };
+            Ok(match backup(&s, out).await? {
+                Some(report) => report.to_string(),
+                None => "skipped: --when condition does not hold".into(),
+            })
+        }
+        Command::Restore => Err(Error::Refused("restore: not yet implemented".into())),
+        Command::CatchupBinlog => Err(Error::Refused("catchup_binlog: not yet implemented".into())),
+        Command::SetupReplication => Err(Error::Refused("setup_replication: not yet implemented".into())),
+    }
+}

@@ -1,0 +1,162 @@
+//! The backup source: my.cnf, the backup tool's xbstream cut into segments, the closed binlog
+//! files with their index, and the manifest, as one tar stream.
+
+use std::path::PathBuf;
+
+use bytes::{Bytes, BytesMut};
+use mysql_async::Conn;
+use tokio::io::AsyncReadExt;
+
+use super::backup_tool::{BackupTool, BackupToolConfig};
+use crate::archive::layout::{self, BINLOG_DIR, MANIFEST, MY_CNF};
+use crate::archive::manifest::{BinlogCoords, Manifest};
+use crate::archive::tar::TarWriter;
+use crate::archive::xbstream::{Event, Parser};
+use crate::error::{Error, Result};
+use crate::mysql::{self, ServerInfo};
+use crate::stage::PipeTx;
+
+/// Everything the source needs.
+pub struct BackupSource {
+    pub my_cnf: PathBuf,
+    pub tool: BackupToolConfig,
+    pub info: ServerInfo,
+    pub segment_size: usize,
+    pub host: String,
+    pub port: u16,
+    pub instance_id: u32,
+    pub date_str: String,
+}
+
+/// What the source produced.
+#[derive(Clone, Debug)]
+pub struct SourceReport {
+    pub manifest: Manifest,
+    pub tar_bytes: u64,
+}
+
+fn now() -> chrono::DateTime<chrono::Utc> {
+    chrono::Utc::now()
+}
+
+impl BackupSource {
+    /// Writes the whole tar stream to `tx`. `conn` is used after the data backup to rotate and
+    /// list the binlog.
+    pub async fn produce(self, mut conn: Conn, tx: PipeTx) -> Result<SourceReport> {
+        let started = now();
+        let mut tar = TarWriter::new(tx, started.timestamp().max(0) as u64);
+
+        let cnf = tokio::fs::read(&self.my_cnf).await.map_err(|e| {
+            Error::io("read my.cnf (set `my_cnf` in conf if it lives elsewhere)", &self.my_cnf, e)
+        })?;
+        tar.append(MY_CNF, Bytes::from(cnf)).await?;
+
+        let data_binlog = self.stream_data(&mut tar).await?;
+
+        let mut binlog_files = Vec::new();
+        let mut binlog_index = None;
+        if self.info.log_bin {
+            let files = mysql::rotate_binlog(&mut conn).await?;
+            let base = self.info.log_bin_basename.clone().unwrap_or_default();
+            let dir = base.parent().map(PathBuf::from).unwrap_or_default();
+            for name in &files {
+                let path = dir.join(name);
+                let file = tokio::fs::File::open(&path).await.map_err(|e| Error::io("open binlog", &path, e))?;
+                let size = file.metadata().await.map_err(|e| Error::io("stat binlog", &path, e))?.len();
+                tar.append_reader(&format!("{BINLOG_DIR}{name}"), size, file).await?;
+            }
+            if let Some(index) = &self.info.log_bin_index {
+                let text = tokio::fs::read_to_string(index).await.map_err(|e| Error::io("read binlog index", index, e))?;
+                let kept: String = text
+                    .lines()
+                    .filter(|l| files.iter().any(|f| l.rsplit('/').next() == Some(f)))
+                    .map(|l| format!("{l}\n"))
+                    .collect();
+                let name = index.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_else(|| "binlog.index".into());
+                tar.append(&format!("{BINLOG_DIR}{name}"), Bytes::from(kept)).await?;
+                binlog_index = Some(name);
+            }
+            binlog_files = files;
+        } else {
+            tracing::warn!("binary log is off: the backup holds no binlog");
+        }
+        drop(conn);
+
+        let manifest = Manifest {
+            format: Manifest::FORMAT,
+            tool_version: env!("CARGO_PKG_VERSION").to_string(),
+            flavor: self.info.flavor.name().to_string(),
+            server_version: self.info.version.clone(),
+            backup_tool: self.tool.name(),
+            host: self.host.clone(),
+            port: self.port,
+            instance_id: self.instance_id,
+            date_str: self.date_str.clone(),
+            started_at: started.to_rfc3339(),
+            finished_at: now().to_rfc3339(),
+            data_dir: self.info.datadir.display().to_string(),
+            data_binlog,
+            binlog_files,
+            binlog_index,
+            entries: tar.entries().to_vec(),
+        };
+        tar.append(MANIFEST, Bytes::from(manifest.to_bytes())).await?;
+        let tar_bytes = tar.bytes_written();
+        tar.finish().await?;
+        Ok(SourceReport { manifest, tar_bytes: tar_bytes + 1024 })
+    }
+
+    /// Runs the backup tool and writes its stream as segments; returns the binlog coordinates
+    /// it recorded. The stream is parsed on the way (every chunk's CRC-32 checked), so a tool
+    /// that dies mid-chunk is caught even if it exits 0.
+    async fn stream_data(&self, tar: &mut TarWriter) -> Result<Option<BinlogCoords>> {
+        let (tool, mut stdout) = BackupTool::spawn(&self.tool)?;
+        let mut parser = Parser::new();
+        let mut binlog_info: Vec<u8> = Vec::new();
+        let mut segment = 0u64;
+        let read_result: Result<()> = async {
+            loop {
+                let mut buf = BytesMut::with_capacity(self.segment_size);
+                while buf.len() < self.segment_size {
+                    let n = stdout
+                        .read_buf(&mut buf)
+                        .await
+                        .map_err(|e| Error::stage("backup tool stdout", e.to_string()))?;
+                    if n == 0 {
+                        break;
+                    }
+                }
+                if buf.is_empty() {
+                    return Ok(());
+                }
+                let data = buf.freeze();
+                parser.feed(&data, &mut |ev| {
+                    if let Event::Data { path: "xtrabackup_binlog_info", data, .. } = ev {
+                        binlog_info.extend_from_slice(data);
+                    }
+                    Ok(())
+                })?;
+                tar.append(&layout::segment_name(segment), data).await?;
+                segment += 1;
+            }
+        }
+        .await;
+        if let Err(e) = read_result {
+            let tail = tool.kill().await;
+            if !e.is_secondary() && !tail.is_empty() {
+                tracing::error!("backup tool stderr (last lines):\n{tail}");
+            }
+            return Err(e);
+        }
+        tool.wait().await?;
+        parser.finish().map_err(|e| Error::stage("backup tool", format!("its stream is incomplete: {e}")))?;
+        if parser.chunks() == 0 {
+            return Err(Error::stage("backup tool", "exited 0 but wrote an empty stream"));
+        }
+        if binlog_info.is_empty() {
+            return Ok(None);
+        }
+        let text = String::from_utf8_lossy(&binlog_info);
+        Ok(Some(BinlogCoords::parse_binlog_info(&text)?))
+    }
+}
