@@ -191,6 +191,16 @@ impl S3Store {
         Ok(())
     }
 
+    /// Creates the bucket (tests, first-time setup); an existing bucket of ours is fine.
+    pub async fn create_bucket(&self) -> Result<()> {
+        let url = url::Url::parse(&format!("{}/{}", self.settings.endpoint(), self.settings.bucket))
+            .map_err(|e| Error::store("create bucket", e))?;
+        match self.send(http::Method::PUT, url, &[], Bytes::new()).await {
+            Err(Error::Store { message, .. }) if message.contains("BucketAlreadyOwnedByYou") => Ok(()),
+            r => r.map(drop),
+        }
+    }
+
     /// Aborts a multipart upload by key and id.
     pub async fn abort_upload(&self, key: &str, upload_id: &str) -> Result<()> {
         self.send(http::Method::DELETE, self.url(key, &[("uploadId", upload_id)])?, &[], Bytes::new()).await?;

@@ -1,0 +1,380 @@
+//! Test harness: private MariaDB instances and a private S3 server (moto) per test, on free
+//! ports in temp dirs, stopped on drop. Every wait is bounded.
+//!
+//! The README's test command (scripts/test.sh) installs MariaDB, mariabackup and moto; when
+//! they are missing these helpers fail loudly rather than skip.
+
+#![allow(dead_code)]
+
+use std::io::Write;
+use std::net::TcpListener;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use mysqlbackup::config::{S3Settings, Secret};
+use mysqlbackup::store::s3::S3Store;
+
+/// A free TCP port on loopback.
+pub fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+}
+
+/// Waits for `cond` up to `timeout`, polling.
+pub fn wait_for(what: &str, timeout: Duration, mut cond: impl FnMut() -> bool) {
+    let start = Instant::now();
+    while !cond() {
+        assert!(start.elapsed() < timeout, "timed out after {timeout:?} waiting for {what}");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+fn require(bin: &str) -> PathBuf {
+    for dir in ["/usr/sbin", "/usr/bin", "/usr/local/bin"] {
+        let p = Path::new(dir).join(bin);
+        if p.is_file() {
+            return p;
+        }
+    }
+    panic!("{bin} is not installed: run scripts/test.sh, which installs it");
+}
+
+/// A private MariaDB server.
+pub struct Mariadb {
+    pub dir: tempfile::TempDir,
+    pub data_dir: PathBuf,
+    pub port: u16,
+    pub server_id: u32,
+    child: Option<Child>,
+}
+
+impl Mariadb {
+    /// `{data_base}/mysql-{port}` as the data dir, with a my.cnf in it, running.
+    pub fn start(server_id: u32) -> Self {
+        let dir = tempfile::tempdir().unwrap();
+        let port = free_port();
+        let data_dir = dir.path().join(format!("mysql-{port}"));
+        let out = Command::new(require("mariadb-install-db"))
+            .args(["--no-defaults", "--user=root", "--skip-test-db", "--auth-root-authentication-method=socket"])
+            .arg(format!("--datadir={}", data_dir.display()))
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "mariadb-install-db: {}", String::from_utf8_lossy(&out.stderr));
+        let mut m = Mariadb { dir, data_dir, port, server_id, child: None };
+        m.write_my_cnf();
+        m.start_server();
+        m
+    }
+
+    /// The instance's my.cnf.
+    pub fn my_cnf(&self) -> PathBuf {
+        self.data_dir.join("my.cnf")
+    }
+
+    /// The directory that plays `data_base`.
+    pub fn data_base(&self) -> PathBuf {
+        self.data_dir.parent().unwrap().to_path_buf()
+    }
+
+    pub fn socket(&self) -> PathBuf {
+        self.data_dir.join("mysql.sock")
+    }
+
+    fn write_my_cnf(&self) {
+        let d = self.data_dir.display();
+        std::fs::write(
+            self.my_cnf(),
+            format!(
+                "[mysqld]\nuser=root\ndatadir={d}\nport={}\nbind-address=127.0.0.1\nsocket={d}/mysql.sock\npid-file={d}/mysql.pid\nlog-error={d}/error.log\nserver-id={}\nlog-bin={d}/binlog\nlog-slave-updates\ngtid-strict-mode=1\nbinlog-format=ROW\ninnodb-buffer-pool-size=64M\n",
+                self.port, self.server_id
+            ),
+        )
+        .unwrap();
+    }
+
+    fn start_server(&mut self) {
+        let child = Command::new(require("mariadbd"))
+            .arg(format!("--defaults-file={}", self.my_cnf().display()))
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        self.child = Some(child);
+        let sock = self.socket();
+        let err = self.data_dir.join("error.log");
+        let start = Instant::now();
+        loop {
+            let ok = Command::new(require("mariadb"))
+                .args(["--no-defaults", "-uroot", "-e", "select 1"])
+                .arg(format!("--socket={}", sock.display()))
+                .stdout(Stdio::null())
+                .stderr(Stdio::null())
+                .status()
+                .unwrap()
+                .success();
+            if ok {
+                break;
+            }
+            if let Some(Some(status)) = self.child.as_mut().map(|c| c.try_wait().unwrap()) {
+                panic!("mariadbd exited ({status}): {}", std::fs::read_to_string(&err).unwrap_or_default());
+            }
+            assert!(start.elapsed() < Duration::from_secs(60), "mariadbd not ready in 60 s");
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    }
+
+    /// Runs SQL, returns tab-separated output without headers.
+    pub fn sql(&self, q: &str) -> String {
+        let out = Command::new(require("mariadb"))
+            .args(["--no-defaults", "-uroot", "-N", "-B", "-e", q])
+            .arg(format!("--socket={}", self.socket().display()))
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "sql {q}: {}", String::from_utf8_lossy(&out.stderr));
+        String::from_utf8(out.stdout).unwrap().trim().to_string()
+    }
+
+    /// Stops the server (SIGTERM, then SIGKILL after 60 s).
+    pub fn stop(&mut self) {
+        if let Some(mut c) = self.child.take() {
+            let _ = Command::new("kill").args(["-TERM", &c.id().to_string()]).status();
+            let start = Instant::now();
+            while c.try_wait().unwrap().is_none() {
+                if start.elapsed() > Duration::from_secs(60) {
+                    let _ = c.kill();
+                    let _ = c.wait();
+                    break;
+                }
+                std::thread::sleep(Duration::from_millis(50));
+            }
+        }
+    }
+
+    /// Starts a server on an existing (e.g. prepared) data dir, with a fresh my.cnf.
+    pub fn start_on(data_dir: &Path, server_id: u32) -> Self {
+        let dir = tempfile::tempdir().unwrap();
+        let port = free_port();
+        let mut m = Mariadb { dir, data_dir: data_dir.to_path_buf(), port, server_id, child: None };
+        m.write_my_cnf();
+        m.start_server();
+        m
+    }
+}
+
+impl Drop for Mariadb {
+    fn drop(&mut self) {
+        self.stop();
+    }
+}
+
+/// A writer that inserts rows continuously through one `mariadb` client until stopped.
+pub struct Writer {
+    stop: std::sync::Arc<std::sync::atomic::AtomicBool>,
+    thread: Option<std::thread::JoinHandle<u64>>,
+}
+
+impl Writer {
+    /// Inserts into `table` (which must have an auto-increment id and a `v` column).
+    pub fn start(db: &Mariadb, table: &str) -> Self {
+        let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let mut child = Command::new(require("mariadb"))
+            .args(["--no-defaults", "-uroot"])
+            .arg(format!("--socket={}", db.socket().display()))
+            .stdin(Stdio::piped())
+            .stdout(Stdio::null())
+            .spawn()
+            .unwrap();
+        let s = stop.clone();
+        let table = table.to_string();
+        let thread = std::thread::spawn(move || {
+            let mut stdin = child.stdin.take().unwrap();
+            let mut n = 0u64;
+            while !s.load(std::sync::atomic::Ordering::Relaxed) {
+                writeln!(stdin, "INSERT INTO {table}(v) VALUES (REPEAT('w', 200));").unwrap();
+                n += 1;
+                if n % 20 == 0 {
+                    std::thread::sleep(Duration::from_millis(2));
+                }
+            }
+            drop(stdin);
+            let _ = child.wait();
+            n
+        });
+        Writer { stop, thread: Some(thread) }
+    }
+
+    /// Stops and returns how many inserts were sent.
+    pub fn stop(mut self) -> u64 {
+        self.stop.store(true, std::sync::atomic::Ordering::Relaxed);
+        self.thread.take().unwrap().join().unwrap()
+    }
+}
+
+/// A private moto S3 server.
+pub struct Moto {
+    pub port: u16,
+    child: Child,
+}
+
+/// Where moto_server is: `$MOTO_SERVER`, else the repo's `.venv` (made by scripts/setup.sh).
+pub fn moto_server_path() -> PathBuf {
+    if let Some(p) = std::env::var_os("MOTO_SERVER") {
+        return PathBuf::from(p);
+    }
+    let p = Path::new(env!("CARGO_MANIFEST_DIR")).join(".venv/bin/moto_server");
+    assert!(p.is_file(), "{} missing: run scripts/test.sh, which installs moto", p.display());
+    p
+}
+
+impl Moto {
+    pub fn start() -> Self {
+        let port = free_port();
+        let child = Command::new(moto_server_path())
+            .args(["-H", "127.0.0.1", "-p", &port.to_string()])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        wait_for("moto_server", Duration::from_secs(60), || {
+            std::net::TcpStream::connect(("127.0.0.1", port)).is_ok()
+        });
+        Moto { port, child }
+    }
+
+    pub fn settings(&self, bucket: &str) -> S3Settings {
+        S3Settings {
+            host: format!("127.0.0.1:{}", self.port),
+            bucket: bucket.into(),
+            access_key: Secret::new("AKIAEXAMPLEKEY"),
+            secret_key: Secret::new("s3-secret-never-shown"),
+            scheme: "http".into(),
+            region: "us-east-1".into(),
+        }
+    }
+
+    /// A client for `bucket`, created.
+    pub async fn bucket(&self, bucket: &str) -> S3Store {
+        let store = S3Store::new(&self.settings(bucket)).unwrap();
+        store.create_bucket().await.unwrap();
+        store
+    }
+
+    /// Kills the server now (fault tests).
+    pub fn kill(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+impl Drop for Moto {
+    fn drop(&mut self) {
+        self.kill();
+    }
+}
+
+/// A conf.yaml, key file and backup_base for one instance.
+pub struct Workspace {
+    pub dir: tempfile::TempDir,
+    pub conf: PathBuf,
+    pub backup_base: PathBuf,
+    pub tool_tmp: PathBuf,
+    pub key_file: PathBuf,
+}
+
+pub const DES3_PASSWORD: &str = "des3-password-for-tests";
+
+impl Workspace {
+    /// Writes conf.yaml for `db` with `extra` lines appended.
+    pub fn new(db: &Mariadb, instance_id: u32, extra: &str) -> Self {
+        let dir = tempfile::tempdir().unwrap();
+        let backup_base = dir.path().join("backup");
+        let tool_tmp = dir.path().join("tool-tmp");
+        std::fs::create_dir_all(&backup_base).unwrap();
+        std::fs::create_dir_all(&tool_tmp).unwrap();
+        let key_file = dir.path().join("des3_password");
+        std::fs::write(&key_file, format!("{DES3_PASSWORD}\n")).unwrap();
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(&key_file, std::fs::Permissions::from_mode(0o600)).unwrap();
+        let conf = dir.path().join("conf.yaml");
+        std::fs::write(
+            &conf,
+            format!(
+                "mysql_base: /usr\nhost: testhost\ndata_base: {}\nbackup_base: {}\nport: {}\ninstance_id: {instance_id}\nbackup_tool_tmpdir: {}\n{extra}",
+                db.data_base().display(),
+                backup_base.display(),
+                db.port,
+                tool_tmp.display()
+            ),
+        )
+        .unwrap();
+        Workspace { dir, conf, backup_base, tool_tmp, key_file }
+    }
+
+    /// conf lines for an S3 bucket on `moto`.
+    pub fn s3_lines(moto: &Moto, bucket: &str) -> String {
+        format!(
+            "s3_host: 127.0.0.1:{}\ns3_bucket: {bucket}\ns3_access_key: AKIAEXAMPLEKEY\ns3_secret_key: s3-secret-never-shown\n",
+            moto.port
+        )
+    }
+
+    /// A `mysqlbackup --conf-path conf.yaml ARGS` command.
+    pub fn cmd(&self, args: &[&str]) -> Command {
+        let mut c = Command::new(env!("CARGO_BIN_EXE_mysqlbackup"));
+        c.arg("--conf-path").arg(&self.conf).args(args);
+        c
+    }
+}
+
+/// Recursively lists files under `dir` (empty when it does not exist).
+pub fn list_files(dir: &Path) -> Vec<PathBuf> {
+    let mut out = Vec::new();
+    let Ok(rd) = std::fs::read_dir(dir) else { return out };
+    for e in rd.flatten() {
+        let p = e.path();
+        if p.is_dir() {
+            out.extend(list_files(&p));
+        } else {
+            out.push(p);
+        }
+    }
+    out
+}
+
+/// Unpacks a stored backup with the standard tools only (openssl, tar, mbstream,
+/// mariabackup --prepare) into `out`; returns the prepared data dir.
+pub fn unpack_with_standard_tools(archive: &Path, key_file: &Path, out: &Path) -> PathBuf {
+    std::fs::create_dir_all(out).unwrap();
+    let status = Command::new("bash")
+        .arg("-c")
+        .arg(format!(
+            "set -o pipefail; openssl des3 -d -pass file:{} < {} | tar -xz -C {}",
+            key_file.display(),
+            archive.display(),
+            out.display()
+        ))
+        .status()
+        .unwrap();
+    assert!(status.success(), "openssl des3 -d | tar -xz failed");
+    let data = out.join("data");
+    std::fs::create_dir_all(&data).unwrap();
+    let status = Command::new("bash")
+        .arg("-c")
+        .arg(format!("set -o pipefail; cat {}/data.xbstream.* | mbstream -x -C {}", out.display(), data.display()))
+        .status()
+        .unwrap();
+    assert!(status.success(), "mbstream -x failed");
+    let prep = Command::new(require("mariabackup"))
+        .arg("--prepare")
+        .arg(format!("--target-dir={}", data.display()))
+        .output()
+        .unwrap();
+    assert!(prep.status.success(), "mariabackup --prepare: {}", String::from_utf8_lossy(&prep.stderr));
+    data
+}
+
+/// SHA-1 hex of a file.
+pub fn sha1_file(path: &Path) -> String {
+    use sha1::Digest;
+    hex::encode(sha1::Sha1::digest(std::fs::read(path).unwrap()))
+}
