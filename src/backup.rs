@@ -61,7 +61,10 @@ pub fn load_password(s: &Settings) -> Result<Vec<u8>> {
     if let Ok(meta) = std::fs::metadata(&s.des3_key_file)
         && meta.permissions().mode() & 0o004 != 0
     {
-        tracing::warn!("des3 key file {} is world-readable; chmod 600 it", s.des3_key_file.display());
+        tracing::warn!(
+            "des3 key file {} is world-readable; chmod 600 it",
+            s.des3_key_file.display()
+        );
     }
     des3::read_password(&s.des3_key_file)
 }
@@ -69,7 +72,10 @@ pub fn load_password(s: &Settings) -> Result<Vec<u8>> {
 /// Runs a backup. Returns None when `--when` skipped it.
 pub async fn backup(s: &Settings, output: Output) -> Result<Option<BackupReport>> {
     if !when_allows(s).await {
-        tracing::info!("--when {:?} does not hold: nothing to do", s.when.expect("set"));
+        tracing::info!(
+            "--when {:?} does not hold: nothing to do",
+            s.when.expect("set")
+        );
         return Ok(None);
     }
     let password = load_password(s)?;
@@ -86,7 +92,13 @@ pub async fn backup(s: &Settings, output: Output) -> Result<Option<BackupReport>
             ))
         })?,
     };
-    tracing::info!("backing up {} {} ({}) with {}", info.flavor.name(), info.version, info.datadir.display(), program.display());
+    tracing::info!(
+        "backing up {} {} ({}) with {}",
+        info.flavor.name(),
+        info.version,
+        info.datadir.display(),
+        program.display()
+    );
     let source = BackupSource {
         my_cnf: s.my_cnf.clone(),
         tool: BackupToolConfig {
@@ -107,11 +119,17 @@ pub async fn backup(s: &Settings, output: Output) -> Result<Option<BackupReport>
     let key = s.backup_key();
     let sink: Box<dyn Sink> = match (&output, &s.s3) {
         (Output::Stdout, _) => Box::new(StdoutSink::default()),
-        (Output::Store, Some(s3)) => Box::new(S3Sink::create(Arc::new(S3Store::new(s3)?), &key).await?),
+        (Output::Store, Some(s3)) => {
+            Box::new(S3Sink::create(Arc::new(S3Store::new(s3)?), &key).await?)
+        }
         (Output::Store, None) => Box::new(LocalSink::create(&s.backup_base, &key).await?),
     };
     let started = std::time::Instant::now();
-    let opts = ChainOptions { gzip_level: s.gzip_level, password, kdf: s.key_derivation };
+    let opts = ChainOptions {
+        gzip_level: s.gzip_level,
+        password,
+        kdf: s.key_derivation,
+    };
     let (report, stored) = store_stream(move |tx| source.produce(conn, tx), opts, sink).await?;
     Ok(Some(BackupReport {
         stored,

@@ -58,7 +58,9 @@ pub async fn run(cli: Cli) -> Result<String> {
                 None => Output::Store,
                 Some("-") => Output::Stdout,
                 Some(other) => {
-                    return Err(Error::Config(format!("--output takes only `-` (stdout), got {other:?}")));
+                    return Err(Error::Config(format!(
+                        "--output takes only `-` (stdout), got {other:?}"
+                    )));
                 }
             };
             Ok(match backup(&s, out).await? {
@@ -68,6 +70,8 @@ pub async fn run(cli: Cli) -> Result<String> {
         }
         Command::Restore => Err(Error::Refused("restore: not yet implemented".into())),
         Command::CatchupBinlog => Err(Error::Refused("catchup_binlog: not yet implemented".into())),
-        Command::SetupReplication => Err(Error::Refused("setup_replication: not yet implemented".into())),
+        Command::SetupReplication => Err(Error::Refused(
+            "setup_replication: not yet implemented".into(),
+        )),
     }
 }

@@ -239,7 +239,11 @@ fn required<T>(value: Option<T>, key: &str) -> Result<T> {
 impl Settings {
     /// Applies `overrides` over `conf` and derives defaults. `conf_path` is the conf file's
     /// path, whose directory is the default `conf_base`.
-    pub fn resolve(conf: ConfFile, overrides: &Overrides, conf_path: Option<&Path>) -> Result<Self> {
+    pub fn resolve(
+        conf: ConfFile,
+        overrides: &Overrides,
+        conf_path: Option<&Path>,
+    ) -> Result<Self> {
         let o = overrides.clone();
         let s3 = resolve_s3(&conf_s3(&conf, &o))?;
         let port = required(o.port.or(conf.port), "port")?;
@@ -252,7 +256,13 @@ impl Settings {
         let conf_base = conf.conf_base.clone().unwrap_or_else(|| {
             conf_path
                 .and_then(Path::parent)
-                .map(|p| if p.as_os_str().is_empty() { Path::new(".") } else { p })
+                .map(|p| {
+                    if p.as_os_str().is_empty() {
+                        Path::new(".")
+                    } else {
+                        p
+                    }
+                })
                 .unwrap_or(Path::new("."))
                 .to_path_buf()
         });
@@ -262,7 +272,9 @@ impl Settings {
         let my_cnf = conf.my_cnf.unwrap_or_else(|| data_dir.join("my.cnf"));
         let gzip_level = conf.gzip_level.unwrap_or(1);
         if gzip_level > 9 {
-            return Err(Error::Config(format!("`gzip_level` must be 0..=9, got {gzip_level}")));
+            return Err(Error::Config(format!(
+                "`gzip_level` must be 0..=9, got {gzip_level}"
+            )));
         }
         let temp_server_id = match conf.temp_server_id {
             Some(id) => id,
@@ -320,8 +332,16 @@ fn conf_s3(conf: &ConfFile, o: &Overrides) -> RawS3 {
     RawS3 {
         host: o.s3_host.clone().or(conf.s3_host.clone()),
         bucket: o.s3_bucket.clone().or(conf.s3_bucket.clone()),
-        access_key: o.s3_access_key.clone().map(Secret).or(conf.s3_access_key.clone()),
-        secret_key: o.s3_secret_key.clone().map(Secret).or(conf.s3_secret_key.clone()),
+        access_key: o
+            .s3_access_key
+            .clone()
+            .map(Secret)
+            .or(conf.s3_access_key.clone()),
+        secret_key: o
+            .s3_secret_key
+            .clone()
+            .map(Secret)
+            .or(conf.s3_secret_key.clone()),
         scheme: conf.s3_scheme.clone(),
         region: conf.s3_region.clone(),
     }
@@ -332,13 +352,15 @@ fn resolve_s3(raw: &RawS3) -> Result<Option<S3Settings>> {
         return Ok(None);
     };
     let need = |v: &Option<String>, key: &str| {
-        v.clone().filter(|s| !s.is_empty()).ok_or_else(|| {
-            Error::Config(format!("`s3_host` is set, so `{key}` is required too"))
-        })
+        v.clone()
+            .filter(|s| !s.is_empty())
+            .ok_or_else(|| Error::Config(format!("`s3_host` is set, so `{key}` is required too")))
     };
     let scheme = raw.scheme.clone().unwrap_or_else(|| "http".into());
     if scheme != "http" && scheme != "https" {
-        return Err(Error::Config(format!("`s3_scheme` must be http or https, got {scheme}")));
+        return Err(Error::Config(format!(
+            "`s3_scheme` must be http or https, got {scheme}"
+        )));
     }
     Ok(Some(S3Settings {
         host,
@@ -366,8 +388,12 @@ mod tests {
     #[test]
     fn derives_defaults() {
         let conf = ConfFile::parse(BASE).unwrap();
-        let s = Settings::resolve(conf, &Overrides::default(), Some(Path::new("/etc/mb/conf.yaml")))
-            .unwrap();
+        let s = Settings::resolve(
+            conf,
+            &Overrides::default(),
+            Some(Path::new("/etc/mb/conf.yaml")),
+        )
+        .unwrap();
         assert_eq!(s.data_dir, Path::new("/data1/mysql-3309"));
         assert_eq!(s.my_cnf, Path::new("/data1/mysql-3309/my.cnf"));
         assert_eq!(s.temp_server_id, 1003309);
@@ -405,21 +431,27 @@ mod tests {
 
     #[test]
     fn unknown_key_is_named() {
-        let err = ConfFile::parse(&format!("{BASE}s3_hots: x\n")).unwrap_err().to_string();
+        let err = ConfFile::parse(&format!("{BASE}s3_hots: x\n"))
+            .unwrap_err()
+            .to_string();
         assert!(err.contains("s3_hots"), "{err}");
     }
 
     #[test]
     fn missing_required_is_named() {
         let conf = ConfFile::parse("host: h\n").unwrap();
-        let err = Settings::resolve(conf, &Overrides::default(), None).unwrap_err().to_string();
+        let err = Settings::resolve(conf, &Overrides::default(), None)
+            .unwrap_err()
+            .to_string();
         assert!(err.contains("`port`"), "{err}");
     }
 
     #[test]
     fn partial_s3_is_an_error() {
         let conf = ConfFile::parse(&format!("{BASE}s3_host: s3.example\n")).unwrap();
-        let err = Settings::resolve(conf, &Overrides::default(), None).unwrap_err().to_string();
+        let err = Settings::resolve(conf, &Overrides::default(), None)
+            .unwrap_err()
+            .to_string();
         assert!(err.contains("s3_bucket"), "{err}");
     }
 
@@ -440,7 +472,10 @@ mod tests {
     fn bad_date_rejected() {
         assert!(validate_date_str("2017-01-01".into()).is_err());
         assert!(validate_date_str("2017_13_01".into()).is_err());
-        assert_eq!(validate_date_str("2017_01_31".into()).unwrap(), "2017_01_31");
+        assert_eq!(
+            validate_date_str("2017_01_31".into()).unwrap(),
+            "2017_01_31"
+        );
     }
 
     #[test]

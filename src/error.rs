@@ -28,7 +28,10 @@ pub enum Error {
 
     /// A stage of the pipeline failed.
     #[error("{stage}: {message}")]
-    Stage { stage: &'static str, message: String },
+    Stage {
+        stage: &'static str,
+        message: String,
+    },
 
     /// The downstream end of a pipe went away; the real cause is reported by another stage.
     #[error("{0}: downstream stage stopped")]
@@ -44,7 +47,10 @@ pub enum Error {
 
     /// A data format is broken (des3 header, xbstream, tar, manifest, ...).
     #[error("{format}: {message}")]
-    Format { format: &'static str, message: String },
+    Format {
+        format: &'static str,
+        message: String,
+    },
 
     /// A SQL statement or connection to the server failed.
     #[error("mysql {what}: {source}")]

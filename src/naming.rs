@@ -24,7 +24,9 @@ mod tests {
             backup_key("2017_01_01", 3309, "db-7.example", 2),
             "2017_01_01/3309/mysql-3309-db-7.example-2.tgz.des3"
         );
-        assert!(backup_key("2017_01_01", 3309, "h", 2).starts_with(&day_prefix("2017_01_01", 3309)));
+        assert!(
+            backup_key("2017_01_01", 3309, "h", 2).starts_with(&day_prefix("2017_01_01", 3309))
+        );
         assert_ne!(backup_key("d", 1, "h", 1), backup_key("d", 1, "h", 2));
     }
 }

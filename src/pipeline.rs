@@ -118,7 +118,11 @@ mod tests {
     use crate::stage::run_to_vec;
 
     fn opts() -> ChainOptions {
-        ChainOptions { gzip_level: 1, password: b"pw".to_vec(), kdf: KeyDerivation::Sha256 }
+        ChainOptions {
+            gzip_level: 1,
+            password: b"pw".to_vec(),
+            kdf: KeyDerivation::Sha256,
+        }
     }
 
     #[tokio::test]
@@ -129,7 +133,9 @@ mod tests {
         let (n, report) = store_stream(
             move |tx| async move {
                 for c in d2.chunks(100_000) {
-                    tx.send(Bytes::copy_from_slice(c)).await.map_err(|_| Error::PipeClosed("test"))?;
+                    tx.send(Bytes::copy_from_slice(c))
+                        .await
+                        .map_err(|_| Error::PipeClosed("test"))?;
                 }
                 Ok(7)
             },
@@ -144,8 +150,16 @@ mod tests {
         let mut digest = Sha1Digest::new();
         digest.update(&stored);
         assert_eq!(digest.hex(), sha1);
-        let plain = run_to_vec(&mut Des3Decrypt::new(b"pw", KeyDerivation::Sha256), &stored, 65536).unwrap();
-        assert_eq!(run_to_vec(&mut GzipDecompress::new(), &plain, 65536).unwrap(), data);
+        let plain = run_to_vec(
+            &mut Des3Decrypt::new(b"pw", KeyDerivation::Sha256),
+            &stored,
+            65536,
+        )
+        .unwrap();
+        assert_eq!(
+            run_to_vec(&mut GzipDecompress::new(), &plain, 65536).unwrap(),
+            data
+        );
     }
 
     #[tokio::test]
@@ -153,7 +167,9 @@ mod tests {
         let slot: MemorySlot = Arc::new(Mutex::new(None));
         let err = store_stream::<(), _>(
             move |tx| async move {
-                tx.send(Bytes::from_static(b"partial")).await.map_err(|_| Error::PipeClosed("test"))?;
+                tx.send(Bytes::from_static(b"partial"))
+                    .await
+                    .map_err(|_| Error::PipeClosed("test"))?;
                 Err(Error::stage("source", "backup tool died"))
             },
             opts(),

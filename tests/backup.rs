@@ -35,17 +35,29 @@ fn assert_ok(out: &Output) {
 fn check_restorable(archive: &Path, key_file: &Path) {
     let out = tempfile::tempdir().unwrap();
     let data = unpack_with_standard_tools(archive, key_file, out.path());
-    assert!(out.path().join("my.cnf").is_file(), "my.cnf is in the archive");
+    assert!(
+        out.path().join("my.cnf").is_file(),
+        "my.cnf is in the archive"
+    );
     assert!(!out.path().join("auto.cnf").exists());
     let manifest = std::fs::read_to_string(out.path().join("mysqlbackup-manifest.json")).unwrap();
     assert!(manifest.contains("\"data_binlog\""), "{manifest}");
-    assert!(list_files(&out.path().join("binlog")).iter().any(|p| p.ends_with("binlog.index")));
+    assert!(
+        list_files(&out.path().join("binlog"))
+            .iter()
+            .any(|p| p.ends_with("binlog.index"))
+    );
     let restored = Mariadb::start_on(&data, 99);
     let n: u64 = restored
-        .sql(&format!("SELECT COUNT(*) FROM app.t WHERE id <= {ROWS_BEFORE}"))
+        .sql(&format!(
+            "SELECT COUNT(*) FROM app.t WHERE id <= {ROWS_BEFORE}"
+        ))
         .parse()
         .unwrap();
-    assert_eq!(n, ROWS_BEFORE, "rows committed before the backup are restored");
+    assert_eq!(
+        n, ROWS_BEFORE,
+        "rows committed before the backup are restored"
+    );
 }
 
 async fn object_keys(store: &mysqlbackup::store::s3::S3Store) -> Vec<String> {
@@ -68,18 +80,36 @@ async fn backup_to_s3_under_a_writer_is_restorable_with_standard_tools() {
     assert!(inserts > 0, "the writer wrote during the backup");
 
     let keys = object_keys(&store).await;
-    assert_eq!(keys.len(), 1, "exactly one object, no staging leftovers: {keys:?}");
+    assert_eq!(
+        keys.len(),
+        1,
+        "exactly one object, no staging leftovers: {keys:?}"
+    );
     let key_today = keys[0].clone();
     assert!(
         key_today.ends_with(&format!("/{0}/mysql-{0}-testhost-1.tgz.des3", db.port)),
         "{key_today} has port, host, instance id"
     );
-    let bytes = store.store.get(&key_today.as_str().into()).await.unwrap().bytes().await.unwrap();
+    let bytes = store
+        .store
+        .get(&key_today.as_str().into())
+        .await
+        .unwrap()
+        .bytes()
+        .await
+        .unwrap();
     let file = ws.dir.path().join("downloaded.tgz.des3");
     std::fs::write(&file, &bytes).unwrap();
     let meta = store.head_metadata(&key_today).await.unwrap().unwrap();
-    assert_eq!(meta.get("sha1"), Some(&sha1_file(&file)), "x-amz-meta-sha1 is the SHA-1 of the bytes");
-    assert!(String::from_utf8_lossy(&out.stderr).contains(&sha1_file(&file)), "the report names the SHA-1");
+    assert_eq!(
+        meta.get("sha1"),
+        Some(&sha1_file(&file)),
+        "x-amz-meta-sha1 is the SHA-1 of the bytes"
+    );
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains(&sha1_file(&file)),
+        "the report names the SHA-1"
+    );
     assert!(store.list_multipart_uploads().await.unwrap().is_empty());
     check_restorable(&file, &ws.key_file);
 }
@@ -92,10 +122,17 @@ fn backup_to_local_store_and_stdout() {
 
     let out = ws.cmd(&["backup"]).output().unwrap();
     assert_ok(&out);
-    let file = ws.backup_base.join(format!("2017_01_01/{0}/mysql-{0}-testhost-1.tgz.des3", db.port));
+    let file = ws.backup_base.join(format!(
+        "2017_01_01/{0}/mysql-{0}-testhost-1.tgz.des3",
+        db.port
+    ));
     assert!(file.is_file());
     let files = list_files(&ws.backup_base);
-    assert_eq!(files.len(), 2, "the backup and its .sha1 sidecar only: {files:?}");
+    assert_eq!(
+        files.len(),
+        2,
+        "the backup and its .sha1 sidecar only: {files:?}"
+    );
     let status = Command::new("sha1sum")
         .arg("-c")
         .arg(file.file_name().unwrap().to_string_lossy().to_string() + ".sha1")
@@ -110,13 +147,21 @@ fn backup_to_local_store_and_stdout() {
     let streamed = ws.dir.path().join("stdout.tgz.des3");
     std::fs::write(&streamed, &out.stdout).unwrap();
     assert!(String::from_utf8_lossy(&out.stderr).contains(&sha1_file(&streamed)));
-    assert_eq!(list_files(&ws.backup_base).len(), 2, "stdout backup wrote nothing under backup_base");
+    assert_eq!(
+        list_files(&ws.backup_base).len(),
+        2,
+        "stdout backup wrote nothing under backup_base"
+    );
     check_restorable(&streamed, &ws.key_file);
 }
 
 /// Runs `cmd` while watching `dirs`; returns its output and every file seen in them.
 fn run_watching(mut cmd: Command, dirs: &[&Path]) -> (Output, Vec<String>) {
-    let mut child = cmd.stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().unwrap();
+    let mut child = cmd
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
     let stdout = child.stdout.take().unwrap();
     let reader = std::thread::spawn(move || {
         let mut r = stdout;
@@ -179,9 +224,18 @@ async fn a_backup_tool_failing_mid_stream_leaves_nothing() {
     let store = moto.bucket("failing").await;
     let scratch = tempfile::tempdir().unwrap();
     let cases = [
-        ("/usr/bin/mariabackup \"$@\" | head -c 2000000\nexit 1", "exit status: 1"),
-        ("/usr/bin/mariabackup \"$@\" | head -c 2000000\nexit 0", "incomplete"),
-        ("echo 'mariabackup: cannot connect' >&2\nexit 2", "cannot connect"),
+        (
+            "/usr/bin/mariabackup \"$@\" | head -c 2000000\nexit 1",
+            "exit status: 1",
+        ),
+        (
+            "/usr/bin/mariabackup \"$@\" | head -c 2000000\nexit 0",
+            "incomplete",
+        ),
+        (
+            "echo 'mariabackup: cannot connect' >&2\nexit 2",
+            "cannot connect",
+        ),
     ];
     for (i, (body, expect)) in cases.iter().enumerate() {
         let tool = wrapper(scratch.path(), body);
@@ -195,11 +249,17 @@ async fn a_backup_tool_failing_mid_stream_leaves_nothing() {
             let err = String::from_utf8_lossy(&out.stderr);
             assert!(!out.status.success(), "case {i} s3={s3} must fail");
             assert!(err.contains(expect), "case {i}: {expect:?} not in {err}");
-            assert!(list_files(&ws.backup_base).is_empty(), "case {i}: local store holds nothing");
+            assert!(
+                list_files(&ws.backup_base).is_empty(),
+                "case {i}: local store holds nothing"
+            );
         }
     }
     assert!(object_keys(&store).await.is_empty(), "no object");
-    assert!(store.list_multipart_uploads().await.unwrap().is_empty(), "no pending multipart upload");
+    assert!(
+        store.list_multipart_uploads().await.unwrap().is_empty(),
+        "no pending multipart upload"
+    );
 }
 
 #[test]
@@ -210,10 +270,16 @@ fn when_conditions_skip_with_exit_zero() {
         let out = ws.cmd(&["backup", "--when", when]).output().unwrap();
         assert_ok(&out);
         assert!(String::from_utf8_lossy(&out.stderr).contains("skipped"));
-        assert!(list_files(&ws.backup_base).is_empty(), "--when {when} did not back up");
+        assert!(
+            list_files(&ws.backup_base).is_empty(),
+            "--when {when} did not back up"
+        );
     }
     // The condition holds (no data dir for this port): the command runs (and fails: nothing
     // to back up), proving the flag is a condition, not a no-op.
-    let out = ws.cmd(&["backup", "--when", "no-data-dir", "--port", "1"]).output().unwrap();
+    let out = ws
+        .cmd(&["backup", "--when", "no-data-dir", "--port", "1"])
+        .output()
+        .unwrap();
     assert!(!out.status.success());
 }

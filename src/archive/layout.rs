@@ -25,7 +25,8 @@ pub fn segment_name(n: u64) -> String {
 /// The segment number of an entry name, if it is a segment.
 pub fn segment_number(name: &str) -> Option<u64> {
     let digits = name.strip_prefix(XBSTREAM_PREFIX)?;
-    (digits.len() == 8 && digits.bytes().all(|b| b.is_ascii_digit())).then(|| digits.parse().ok())?
+    (digits.len() == 8 && digits.bytes().all(|b| b.is_ascii_digit()))
+        .then(|| digits.parse().ok())?
 }
 
 #[cfg(test)]

@@ -20,12 +20,14 @@ impl BinlogCoords {
         let line = text.lines().next().unwrap_or_default();
         let mut f = line.split('\t');
         let (Some(file), Some(pos)) = (f.next(), f.next()) else {
-            return Err(Error::format("xtrabackup_binlog_info", format!("unexpected content {line:?}")));
+            return Err(Error::format(
+                "xtrabackup_binlog_info",
+                format!("unexpected content {line:?}"),
+            ));
         };
-        let position = pos
-            .trim()
-            .parse()
-            .map_err(|_| Error::format("xtrabackup_binlog_info", format!("bad position {pos:?}")))?;
+        let position = pos.trim().parse().map_err(|_| {
+            Error::format("xtrabackup_binlog_info", format!("bad position {pos:?}"))
+        })?;
         Ok(BinlogCoords {
             file: file.trim().to_string(),
             position,
@@ -81,7 +83,10 @@ impl Manifest {
         let m: Manifest =
             serde_json::from_slice(bytes).map_err(|e| Error::format("manifest", e.to_string()))?;
         if m.format != Self::FORMAT {
-            return Err(Error::format("manifest", format!("unsupported format version {}", m.format)));
+            return Err(Error::format(
+                "manifest",
+                format!("unsupported format version {}", m.format),
+            ));
         }
         Ok(m)
     }
@@ -122,10 +127,18 @@ mod tests {
             started_at: "t0".into(),
             finished_at: "t1".into(),
             data_dir: "/data1/mysql-3309".into(),
-            data_binlog: Some(BinlogCoords { file: "b.1".into(), position: 4, gtid: "0-1-2".into() }),
+            data_binlog: Some(BinlogCoords {
+                file: "b.1".into(),
+                position: 4,
+                gtid: "0-1-2".into(),
+            }),
             binlog_files: vec!["b.1".into()],
             binlog_index: Some("b.index".into()),
-            entries: vec![EntryRecord { name: "my.cnf".into(), size: 3, sha1: "00".into() }],
+            entries: vec![EntryRecord {
+                name: "my.cnf".into(),
+                size: 3,
+                sha1: "00".into(),
+            }],
         };
         assert_eq!(Manifest::parse(&m.to_bytes()).unwrap(), m);
         let mut other = m.clone();

@@ -44,7 +44,12 @@ pub struct TarWriter {
 impl TarWriter {
     /// A writer sending to `tx`, stamping entries with `mtime` (seconds since the epoch).
     pub fn new(tx: PipeTx, mtime: u64) -> Self {
-        TarWriter { tx, mtime, entries: Vec::new(), bytes: 0 }
+        TarWriter {
+            tx,
+            mtime,
+            entries: Vec::new(),
+            bytes: 0,
+        }
     }
 
     async fn send(&mut self, b: Bytes) -> Result<()> {
@@ -60,7 +65,10 @@ impl TarWriter {
     /// Appends an entry held in memory.
     pub async fn append(&mut self, name: &str, data: Bytes) -> Result<()> {
         let size = data.len() as u64;
-        self.send(Bytes::copy_from_slice(&file_header(name, size, 0o640, self.mtime)?)).await?;
+        self.send(Bytes::copy_from_slice(&file_header(
+            name, size, 0o640, self.mtime,
+        )?))
+        .await?;
         let mut digest = Sha1Digest::new();
         let mut off = 0;
         while off < data.len() {
@@ -74,22 +82,37 @@ impl TarWriter {
 
     /// Appends an entry of exactly `size` bytes read from `reader`; fewer or more bytes is an
     /// error (the file changed while being read).
-    pub async fn append_reader<R: AsyncRead + Unpin>(&mut self, name: &str, size: u64, mut reader: R) -> Result<()> {
-        self.send(Bytes::copy_from_slice(&file_header(name, size, 0o640, self.mtime)?)).await?;
+    pub async fn append_reader<R: AsyncRead + Unpin>(
+        &mut self,
+        name: &str,
+        size: u64,
+        mut reader: R,
+    ) -> Result<()> {
+        self.send(Bytes::copy_from_slice(&file_header(
+            name, size, 0o640, self.mtime,
+        )?))
+        .await?;
         let mut digest = Sha1Digest::new();
         let mut left = size;
         while left > 0 {
             let mut buf = vec![0u8; (left.min(CHUNK_SIZE as u64)) as usize];
-            reader
-                .read_exact(&mut buf)
-                .await
-                .map_err(|e| Error::stage("tar", format!("reading {name}: {e} (file shrank while read?)")))?;
+            reader.read_exact(&mut buf).await.map_err(|e| {
+                Error::stage(
+                    "tar",
+                    format!("reading {name}: {e} (file shrank while read?)"),
+                )
+            })?;
             digest.update(&buf);
             left -= buf.len() as u64;
             self.send(Bytes::from(buf)).await?;
         }
         let mut probe = [0u8; 1];
-        if reader.read(&mut probe).await.map_err(|e| Error::stage("tar", format!("reading {name}: {e}")))? != 0 {
+        if reader
+            .read(&mut probe)
+            .await
+            .map_err(|e| Error::stage("tar", format!("reading {name}: {e}")))?
+            != 0
+        {
             return Err(Error::stage("tar", format!("{name} grew while being read")));
         }
         self.end_entry(name, size, digest).await
@@ -100,7 +123,11 @@ impl TarWriter {
         if pad > 0 {
             self.send(Bytes::from(vec![0u8; pad])).await?;
         }
-        self.entries.push(EntryRecord { name: name.to_string(), size, sha1: digest.hex() });
+        self.entries.push(EntryRecord {
+            name: name.to_string(),
+            size,
+            sha1: digest.hex(),
+        });
         Ok(())
     }
 
@@ -131,9 +158,13 @@ mod tests {
             all
         });
         let mut w = TarWriter::new(tx, 1_600_000_000);
-        w.append("my.cnf", Bytes::from_static(b"[mysqld]\n")).await.unwrap();
+        w.append("my.cnf", Bytes::from_static(b"[mysqld]\n"))
+            .await
+            .unwrap();
         let big: Vec<u8> = (0..CHUNK_SIZE * 2 + 5).map(|i| (i % 241) as u8).collect();
-        w.append_reader("binlog/binlog.000001", big.len() as u64, &big[..]).await.unwrap();
+        w.append_reader("binlog/binlog.000001", big.len() as u64, &big[..])
+            .await
+            .unwrap();
         w.append("empty", Bytes::new()).await.unwrap();
         let entries = w.finish().await.unwrap();
         assert_eq!(entries.len(), 3);
@@ -150,8 +181,14 @@ mod tests {
         std::io::Write::write_all(child.stdin.as_mut().unwrap(), &tar).unwrap();
         drop(child.stdin.take());
         assert!(child.wait().unwrap().success());
-        assert_eq!(std::fs::read(dir.path().join("my.cnf")).unwrap(), b"[mysqld]\n");
-        assert_eq!(std::fs::read(dir.path().join("binlog/binlog.000001")).unwrap(), big);
+        assert_eq!(
+            std::fs::read(dir.path().join("my.cnf")).unwrap(),
+            b"[mysqld]\n"
+        );
+        assert_eq!(
+            std::fs::read(dir.path().join("binlog/binlog.000001")).unwrap(),
+            big
+        );
         assert_eq!(std::fs::read(dir.path().join("empty")).unwrap(), b"");
     }
 

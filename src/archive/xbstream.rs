@@ -24,7 +24,11 @@ pub const MAX_PAYLOAD: u64 = 1 << 30;
 #[derive(Debug, PartialEq, Eq)]
 pub enum Event<'a> {
     /// Payload bytes of `path`, to be written at `offset` (pieces of one chunk arrive in order).
-    Data { path: &'a str, offset: u64, data: &'a [u8] },
+    Data {
+        path: &'a str,
+        offset: u64,
+        data: &'a [u8],
+    },
     /// A payload chunk of `path` is complete and its CRC-32 checked.
     ChunkDone { path: &'a str },
     /// `path` is complete.
@@ -33,7 +37,13 @@ pub enum Event<'a> {
 
 enum State {
     Header,
-    Payload { path: String, offset: u64, remaining: u64, expected_crc: u32, crc: crc32fast::Hasher },
+    Payload {
+        path: String,
+        offset: u64,
+        remaining: u64,
+        expected_crc: u32,
+        crc: crc32fast::Hasher,
+    },
 }
 
 /// Incremental xbstream parser.
@@ -58,7 +68,12 @@ fn le_u64(b: &[u8]) -> u64 {
 
 /// Checks that `path` is a plain relative path inside its target dir.
 pub fn check_path(path: &str) -> Result<()> {
-    let bad = |why: &str| Err(Error::format("xbstream", format!("refusing path {path:?}: {why}")));
+    let bad = |why: &str| {
+        Err(Error::format(
+            "xbstream",
+            format!("refusing path {path:?}: {why}"),
+        ))
+    };
     if path.is_empty() {
         return bad("empty");
     }
@@ -79,7 +94,11 @@ pub fn check_path(path: &str) -> Result<()> {
 impl Parser {
     /// A parser at the start of a stream.
     pub fn new() -> Self {
-        Parser { state: State::Header, header: Vec::with_capacity(64), chunks: 0 }
+        Parser {
+            state: State::Header,
+            header: Vec::with_capacity(64),
+            chunks: 0,
+        }
     }
 
     /// Chunks parsed so far.
@@ -93,12 +112,20 @@ impl Parser {
             return Some(FIXED);
         }
         let path_len = le_u32(&self.header[10..14]) as usize;
-        let extra = if self.header[9] == b'P' { PAYLOAD_FIELDS } else { 0 };
+        let extra = if self.header[9] == b'P' {
+            PAYLOAD_FIELDS
+        } else {
+            0
+        };
         Some(FIXED + path_len + extra)
     }
 
     /// Feeds bytes; `on` receives the events. An error is final.
-    pub fn feed(&mut self, mut input: &[u8], on: &mut impl FnMut(Event<'_>) -> Result<()>) -> Result<()> {
+    pub fn feed(
+        &mut self,
+        mut input: &[u8],
+        on: &mut impl FnMut(Event<'_>) -> Result<()>,
+    ) -> Result<()> {
         while !input.is_empty() {
             match &mut self.state {
                 State::Header => {
@@ -109,15 +136,27 @@ impl Parser {
                     if self.header.len() == FIXED {
                         self.check_fixed()?;
                     }
-                    if self.header.len() >= FIXED && self.header.len() == self.header_len().expect("known") {
+                    if self.header.len() >= FIXED
+                        && self.header.len() == self.header_len().expect("known")
+                    {
                         self.start_chunk(on)?;
                     }
                 }
-                State::Payload { path, offset, remaining, expected_crc, crc } => {
+                State::Payload {
+                    path,
+                    offset,
+                    remaining,
+                    expected_crc,
+                    crc,
+                } => {
                     let take = (*remaining).min(input.len() as u64) as usize;
                     let data = &input[..take];
                     crc.update(data);
-                    on(Event::Data { path, offset: *offset, data })?;
+                    on(Event::Data {
+                        path,
+                        offset: *offset,
+                        data,
+                    })?;
                     *offset += take as u64;
                     *remaining -= take as u64;
                     input = &input[take..];
@@ -126,7 +165,10 @@ impl Parser {
                         if got != *expected_crc {
                             return Err(Error::format(
                                 "xbstream",
-                                format!("CRC-32 mismatch in a chunk of {path:?} (chunk {})", self.chunks),
+                                format!(
+                                    "CRC-32 mismatch in a chunk of {path:?} (chunk {})",
+                                    self.chunks
+                                ),
                             ));
                         }
                         on(Event::ChunkDone { path })?;
@@ -141,15 +183,24 @@ impl Parser {
 
     fn check_fixed(&self) -> Result<()> {
         if &self.header[..8] != MAGIC {
-            return Err(Error::format("xbstream", format!("bad chunk magic after {} chunks", self.chunks)));
+            return Err(Error::format(
+                "xbstream",
+                format!("bad chunk magic after {} chunks", self.chunks),
+            ));
         }
         let kind = self.header[9];
         if kind != b'P' && kind != b'E' {
-            return Err(Error::format("xbstream", format!("unknown chunk type {:#04x}", kind)));
+            return Err(Error::format(
+                "xbstream",
+                format!("unknown chunk type {:#04x}", kind),
+            ));
         }
         let path_len = le_u32(&self.header[10..14]) as usize;
         if path_len == 0 || path_len > MAX_PATH {
-            return Err(Error::format("xbstream", format!("bad path length {path_len}")));
+            return Err(Error::format(
+                "xbstream",
+                format!("bad path length {path_len}"),
+            ));
         }
         Ok(())
     }
@@ -170,20 +221,32 @@ impl Parser {
         let (len, offset, expected_crc) = (le_u64(&f[..8]), le_u64(&f[8..16]), le_u32(&f[16..20]));
         self.header.clear();
         if len > MAX_PAYLOAD {
-            return Err(Error::format("xbstream", format!("payload of {len} bytes in {path:?} is too large")));
+            return Err(Error::format(
+                "xbstream",
+                format!("payload of {len} bytes in {path:?} is too large"),
+            ));
         }
         offset
             .checked_add(len)
             .ok_or_else(|| Error::format("xbstream", format!("offset overflow in {path:?}")))?;
         if len == 0 {
             if expected_crc != 0 {
-                return Err(Error::format("xbstream", format!("CRC-32 mismatch in an empty chunk of {path:?}")));
+                return Err(Error::format(
+                    "xbstream",
+                    format!("CRC-32 mismatch in an empty chunk of {path:?}"),
+                ));
             }
             on(Event::ChunkDone { path: &path })?;
             self.chunks += 1;
             return Ok(());
         }
-        self.state = State::Payload { path, offset, remaining: len, expected_crc, crc: crc32fast::Hasher::new() };
+        self.state = State::Payload {
+            path,
+            offset,
+            remaining: len,
+            expected_crc,
+            crc: crc32fast::Hasher::new(),
+        };
         Ok(())
     }
 
@@ -191,7 +254,10 @@ impl Parser {
     pub fn finish(&self) -> Result<()> {
         match (&self.state, self.header.is_empty()) {
             (State::Header, true) => Ok(()),
-            _ => Err(Error::format("xbstream", "truncated: stream ends inside a chunk")),
+            _ => Err(Error::format(
+                "xbstream",
+                "truncated: stream ends inside a chunk",
+            )),
         }
     }
 }

@@ -24,7 +24,11 @@ pub enum Flavor {
 impl Flavor {
     /// Detects the flavor from `SELECT VERSION()`.
     pub fn from_version(version: &str) -> Self {
-        if version.to_ascii_lowercase().contains("mariadb") { Flavor::MariaDb } else { Flavor::MySql }
+        if version.to_ascii_lowercase().contains("mariadb") {
+            Flavor::MariaDb
+        } else {
+            Flavor::MySql
+        }
     }
 
     /// `mariadb` or `mysql`.
@@ -62,7 +66,11 @@ impl Endpoint {
                 .and_then(|c| c.socket())
                 .unwrap_or_else(|| s.data_dir.join("mysql.sock"))
         });
-        Endpoint { socket, user: s.mysql_user.clone(), password: s.root_password.clone() }
+        Endpoint {
+            socket,
+            user: s.mysql_user.clone(),
+            password: s.root_password.clone(),
+        }
     }
 
     /// Opens a connection (bounded by a 10 s timeout).
@@ -75,7 +83,9 @@ impl Endpoint {
         let what = format!("connect via {}", self.socket.display());
         match tokio::time::timeout(Duration::from_secs(10), Conn::new(opts)).await {
             Ok(r) => r.map_err(|e| Error::mysql(what, e)),
-            Err(_) => Err(Error::Refused(format!("mysql {what}: timed out after 10 s"))),
+            Err(_) => Err(Error::Refused(format!(
+                "mysql {what}: timed out after 10 s"
+            ))),
         }
     }
 
@@ -107,14 +117,21 @@ pub struct ServerInfo {
 }
 
 async fn query_one(conn: &mut Conn, sql: &str) -> Result<Option<String>> {
-    let row: Option<Option<String>> = conn.query_first(sql).await.map_err(|e| Error::mysql(sql, e))?;
+    let row: Option<Option<String>> = conn
+        .query_first(sql)
+        .await
+        .map_err(|e| Error::mysql(sql, e))?;
     Ok(row.flatten())
 }
 
 /// Reads version, data dir and binlog settings.
 pub async fn server_info(conn: &mut Conn) -> Result<ServerInfo> {
-    let version = query_one(conn, "SELECT VERSION()").await?.unwrap_or_default();
-    let datadir = query_one(conn, "SELECT @@datadir").await?.unwrap_or_default();
+    let version = query_one(conn, "SELECT VERSION()")
+        .await?
+        .unwrap_or_default();
+    let datadir = query_one(conn, "SELECT @@datadir")
+        .await?
+        .unwrap_or_default();
     let log_bin = query_one(conn, "SELECT @@log_bin").await?.as_deref() == Some("1");
     let (basename, index) = if log_bin {
         (
@@ -137,9 +154,13 @@ pub async fn server_info(conn: &mut Conn) -> Result<ServerInfo> {
 /// Rotates the binlog so that every file but the new active one is closed, and returns the
 /// closed files, oldest first.
 pub async fn rotate_binlog(conn: &mut Conn) -> Result<Vec<String>> {
-    conn.query_drop("FLUSH BINARY LOGS").await.map_err(|e| Error::mysql("FLUSH BINARY LOGS", e))?;
-    let rows: Vec<mysql_async::Row> =
-        conn.query("SHOW BINARY LOGS").await.map_err(|e| Error::mysql("SHOW BINARY LOGS", e))?;
+    conn.query_drop("FLUSH BINARY LOGS")
+        .await
+        .map_err(|e| Error::mysql("FLUSH BINARY LOGS", e))?;
+    let rows: Vec<mysql_async::Row> = conn
+        .query("SHOW BINARY LOGS")
+        .await
+        .map_err(|e| Error::mysql("SHOW BINARY LOGS", e))?;
     let mut names: Vec<String> = rows
         .into_iter()
         .filter_map(|r| r.get::<String, usize>(0))
@@ -176,7 +197,10 @@ mod tests {
 
     #[test]
     fn flavor_from_version() {
-        assert_eq!(Flavor::from_version("10.11.6-MariaDB-0+deb12u1-log"), Flavor::MariaDb);
+        assert_eq!(
+            Flavor::from_version("10.11.6-MariaDB-0+deb12u1-log"),
+            Flavor::MariaDb
+        );
         assert_eq!(Flavor::from_version("5.7.13-log"), Flavor::MySql);
         assert_eq!(Flavor::from_version("8.0.36-28"), Flavor::MySql);
         assert_eq!(Flavor::MySql.backup_tools(), &["xtrabackup"]);
@@ -187,7 +211,10 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         std::fs::create_dir(dir.path().join("bin")).unwrap();
         std::fs::write(dir.path().join("bin/mariabackup"), "").unwrap();
-        assert_eq!(find_binary(dir.path(), &["mariabackup"]).unwrap(), dir.path().join("bin/mariabackup"));
+        assert_eq!(
+            find_binary(dir.path(), &["mariabackup"]).unwrap(),
+            dir.path().join("bin/mariabackup")
+        );
         assert!(find_binary(dir.path(), &["no-such-tool-xyz"]).is_none());
     }
 }

@@ -26,12 +26,18 @@ impl MyCnf {
         let mut in_server = false;
         for raw in text.lines() {
             let line = raw.trim();
-            if line.is_empty() || line.starts_with('#') || line.starts_with(';') || line.starts_with('!') {
+            if line.is_empty()
+                || line.starts_with('#')
+                || line.starts_with(';')
+                || line.starts_with('!')
+            {
                 continue;
             }
             if let Some(section) = line.strip_prefix('[').and_then(|l| l.strip_suffix(']')) {
                 let s = section.trim().to_ascii_lowercase();
-                in_server = SERVER_SECTIONS.iter().any(|x| s == *x || s.starts_with(&format!("{x}-")));
+                in_server = SERVER_SECTIONS
+                    .iter()
+                    .any(|x| s == *x || s.starts_with(&format!("{x}-")));
                 continue;
             }
             if !in_server {
@@ -61,17 +67,23 @@ impl MyCnf {
 
     /// `datadir`.
     pub fn datadir(&self) -> Option<PathBuf> {
-        self.get("datadir").filter(|s| !s.is_empty()).map(PathBuf::from)
+        self.get("datadir")
+            .filter(|s| !s.is_empty())
+            .map(PathBuf::from)
     }
 
     /// `socket`.
     pub fn socket(&self) -> Option<PathBuf> {
-        self.get("socket").filter(|s| !s.is_empty()).map(PathBuf::from)
+        self.get("socket")
+            .filter(|s| !s.is_empty())
+            .map(PathBuf::from)
     }
 
     /// `pid_file`.
     pub fn pid_file(&self) -> Option<PathBuf> {
-        self.get("pid_file").filter(|s| !s.is_empty()).map(PathBuf::from)
+        self.get("pid_file")
+            .filter(|s| !s.is_empty())
+            .map(PathBuf::from)
     }
 }
 

@@ -36,7 +36,9 @@ impl LocalSink {
         let final_path = root.join(key);
         let partial_path = partial_path(&final_path);
         if let Some(dir) = final_path.parent() {
-            tokio::fs::create_dir_all(dir).await.map_err(|e| Error::io("create directory", dir, e))?;
+            tokio::fs::create_dir_all(dir)
+                .await
+                .map_err(|e| Error::io("create directory", dir, e))?;
         }
         let file = tokio::fs::OpenOptions::new()
             .write(true)
@@ -44,7 +46,11 @@ impl LocalSink {
             .open(&partial_path)
             .await
             .map_err(|e| Error::io("create", &partial_path, e))?;
-        Ok(LocalSink { final_path, partial_path, file: Some(tokio::io::BufWriter::with_capacity(1 << 20, file)) })
+        Ok(LocalSink {
+            final_path,
+            partial_path,
+            file: Some(tokio::io::BufWriter::with_capacity(1 << 20, file)),
+        })
     }
 }
 
@@ -55,7 +61,9 @@ impl Sink for LocalSink {
     }
     async fn write(&mut self, chunk: Bytes) -> Result<()> {
         let f = self.file.as_mut().expect("open until commit/abort");
-        f.write_all(&chunk).await.map_err(|e| Error::io("write", &self.partial_path, e))
+        f.write_all(&chunk)
+            .await
+            .map_err(|e| Error::io("write", &self.partial_path, e))
     }
     async fn commit(mut self: Box<Self>, sha1: &str, size: u64) -> Result<StoredReport> {
         let mut f = self.file.take().expect("open until commit/abort");
@@ -63,7 +71,12 @@ impl Sink for LocalSink {
             f.flush().await?;
             f.get_mut().sync_all().await?;
             drop(f);
-            let name = self.final_path.file_name().unwrap_or_default().to_string_lossy().into_owned();
+            let name = self
+                .final_path
+                .file_name()
+                .unwrap_or_default()
+                .to_string_lossy()
+                .into_owned();
             let side = sidecar_path(&self.final_path);
             let side_tmp = partial_path(&side);
             tokio::fs::write(&side_tmp, format!("{sha1}  {name}\n")).await?;
@@ -80,7 +93,11 @@ impl Sink for LocalSink {
             let _ = tokio::fs::remove_file(partial_path(&sidecar_path(&self.final_path))).await;
             return Err(Error::io("commit", &self.final_path, e));
         }
-        Ok(StoredReport { location: self.final_path.display().to_string(), size, sha1: sha1.to_string() })
+        Ok(StoredReport {
+            location: self.final_path.display().to_string(),
+            size,
+            sha1: sha1.to_string(),
+        })
     }
     async fn abort(mut self: Box<Self>) -> Result<()> {
         drop(self.file.take());

@@ -19,7 +19,10 @@ pub struct MemorySink {
 impl MemorySink {
     /// A sink committing into `slot`.
     pub fn new(slot: MemorySlot) -> Self {
-        MemorySink { buf: Vec::new(), slot }
+        MemorySink {
+            buf: Vec::new(),
+            slot,
+        }
     }
 }
 
@@ -34,7 +37,11 @@ impl Sink for MemorySink {
     }
     async fn commit(self: Box<Self>, sha1: &str, size: u64) -> Result<StoredReport> {
         *self.slot.lock().expect("slot lock") = Some((self.buf, sha1.to_string()));
-        Ok(StoredReport { location: "memory".into(), size, sha1: sha1.to_string() })
+        Ok(StoredReport {
+            location: "memory".into(),
+            size,
+            sha1: sha1.to_string(),
+        })
     }
     async fn abort(self: Box<Self>) -> Result<()> {
         Ok(())

@@ -58,7 +58,12 @@ impl S3Sink {
             .store
             .put_multipart(&ObjPath::from(staging.as_str()))
             .await
-            .map_err(|e| Error::store(format!("start upload of s3://{}/{staging}", store.bucket()), e))?;
+            .map_err(|e| {
+                Error::store(
+                    format!("start upload of s3://{}/{staging}", store.bucket()),
+                    e,
+                )
+            })?;
         Ok(S3Sink {
             store,
             key: key.to_string(),
@@ -86,7 +91,8 @@ impl S3Sink {
         let payload: PutPayload = std::mem::take(&mut self.pending).into_iter().collect();
         self.pending_len = 0;
         self.parts += 1;
-        self.in_flight.push_back(tokio::spawn(self.upload.put_part(payload)));
+        self.in_flight
+            .push_back(tokio::spawn(self.upload.put_part(payload)));
         Ok(())
     }
 
@@ -123,7 +129,10 @@ impl Sink for S3Sink {
                 self.wait_oldest().await?;
             }
             let what = self.what();
-            self.upload.complete().await.map_err(|e| Error::store(what, e))?;
+            self.upload
+                .complete()
+                .await
+                .map_err(|e| Error::store(what, e))?;
             Ok(())
         }
         .await;
@@ -132,12 +141,19 @@ impl Sink for S3Sink {
             return Err(e);
         }
         let meta = BTreeMap::from([("sha1".to_string(), sha1.to_string())]);
-        let copied = self.store.copy_with_metadata(&self.staging, &self.key, size, &meta, self.copy_part_size).await;
+        let copied = self
+            .store
+            .copy_with_metadata(&self.staging, &self.key, size, &meta, self.copy_part_size)
+            .await;
         let staging = ObjPath::from(self.staging.as_str());
         let deleted = self.store.store.delete(&staging).await;
         copied?;
         deleted.map_err(|e| Error::store(format!("delete staging object {}", self.staging), e))?;
-        Ok(StoredReport { location: self.describe(), size, sha1: sha1.to_string() })
+        Ok(StoredReport {
+            location: self.describe(),
+            size,
+            sha1: sha1.to_string(),
+        })
     }
     async fn abort(mut self: Box<Self>) -> Result<()> {
         self.abort_parts().await
@@ -164,7 +180,10 @@ mod tests {
         assert_eq!(part_size(0), 8 << 20);
         assert_eq!(part_size(999), 8 << 20);
         assert_eq!(part_size(1000), 16 << 20);
-        assert!(part_size(MAX_PARTS - 1) <= 5 << 30, "S3 parts are at most 5 GiB");
+        assert!(
+            part_size(MAX_PARTS - 1) <= 5 << 30,
+            "S3 parts are at most 5 GiB"
+        );
         assert!(max_stream_size() >= 5 << 40);
     }
 }

@@ -16,7 +16,9 @@ pub struct StdoutSink {
 
 impl Default for StdoutSink {
     fn default() -> Self {
-        StdoutSink { out: tokio::io::stdout() }
+        StdoutSink {
+            out: tokio::io::stdout(),
+        }
     }
 }
 
@@ -26,11 +28,21 @@ impl Sink for StdoutSink {
         "stdout".into()
     }
     async fn write(&mut self, chunk: Bytes) -> Result<()> {
-        self.out.write_all(&chunk).await.map_err(|e| Error::io("write", "stdout", e))
+        self.out
+            .write_all(&chunk)
+            .await
+            .map_err(|e| Error::io("write", "stdout", e))
     }
     async fn commit(mut self: Box<Self>, sha1: &str, size: u64) -> Result<StoredReport> {
-        self.out.flush().await.map_err(|e| Error::io("flush", "stdout", e))?;
-        Ok(StoredReport { location: "-".into(), size, sha1: sha1.to_string() })
+        self.out
+            .flush()
+            .await
+            .map_err(|e| Error::io("flush", "stdout", e))?;
+        Ok(StoredReport {
+            location: "-".into(),
+            size,
+            sha1: sha1.to_string(),
+        })
     }
     async fn abort(mut self: Box<Self>) -> Result<()> {
         let _ = self.out.flush().await;

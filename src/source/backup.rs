@@ -47,7 +47,11 @@ impl BackupSource {
         let mut tar = TarWriter::new(tx, started.timestamp().max(0) as u64);
 
         let cnf = tokio::fs::read(&self.my_cnf).await.map_err(|e| {
-            Error::io("read my.cnf (set `my_cnf` in conf if it lives elsewhere)", &self.my_cnf, e)
+            Error::io(
+                "read my.cnf (set `my_cnf` in conf if it lives elsewhere)",
+                &self.my_cnf,
+                e,
+            )
         })?;
         tar.append(MY_CNF, Bytes::from(cnf)).await?;
 
@@ -61,19 +65,32 @@ impl BackupSource {
             let dir = base.parent().map(PathBuf::from).unwrap_or_default();
             for name in &files {
                 let path = dir.join(name);
-                let file = tokio::fs::File::open(&path).await.map_err(|e| Error::io("open binlog", &path, e))?;
-                let size = file.metadata().await.map_err(|e| Error::io("stat binlog", &path, e))?.len();
-                tar.append_reader(&format!("{BINLOG_DIR}{name}"), size, file).await?;
+                let file = tokio::fs::File::open(&path)
+                    .await
+                    .map_err(|e| Error::io("open binlog", &path, e))?;
+                let size = file
+                    .metadata()
+                    .await
+                    .map_err(|e| Error::io("stat binlog", &path, e))?
+                    .len();
+                tar.append_reader(&format!("{BINLOG_DIR}{name}"), size, file)
+                    .await?;
             }
             if let Some(index) = &self.info.log_bin_index {
-                let text = tokio::fs::read_to_string(index).await.map_err(|e| Error::io("read binlog index", index, e))?;
+                let text = tokio::fs::read_to_string(index)
+                    .await
+                    .map_err(|e| Error::io("read binlog index", index, e))?;
                 let kept: String = text
                     .lines()
                     .filter(|l| files.iter().any(|f| l.rsplit('/').next() == Some(f)))
                     .map(|l| format!("{l}\n"))
                     .collect();
-                let name = index.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_else(|| "binlog.index".into());
-                tar.append(&format!("{BINLOG_DIR}{name}"), Bytes::from(kept)).await?;
+                let name = index
+                    .file_name()
+                    .map(|n| n.to_string_lossy().into_owned())
+                    .unwrap_or_else(|| "binlog.index".into());
+                tar.append(&format!("{BINLOG_DIR}{name}"), Bytes::from(kept))
+                    .await?;
                 binlog_index = Some(name);
             }
             binlog_files = files;
@@ -100,10 +117,14 @@ impl BackupSource {
             binlog_index,
             entries: tar.entries().to_vec(),
         };
-        tar.append(MANIFEST, Bytes::from(manifest.to_bytes())).await?;
+        tar.append(MANIFEST, Bytes::from(manifest.to_bytes()))
+            .await?;
         let tar_bytes = tar.bytes_written();
         tar.finish().await?;
-        Ok(SourceReport { manifest, tar_bytes: tar_bytes + 1024 })
+        Ok(SourceReport {
+            manifest,
+            tar_bytes: tar_bytes + 1024,
+        })
     }
 
     /// Runs the backup tool and writes its stream as segments; returns the binlog coordinates
@@ -131,7 +152,12 @@ impl BackupSource {
                 }
                 let data = buf.freeze();
                 parser.feed(&data, &mut |ev| {
-                    if let Event::Data { path: "xtrabackup_binlog_info", data, .. } = ev {
+                    if let Event::Data {
+                        path: "xtrabackup_binlog_info",
+                        data,
+                        ..
+                    } = ev
+                    {
                         binlog_info.extend_from_slice(data);
                     }
                     Ok(())
@@ -149,9 +175,14 @@ impl BackupSource {
             return Err(e);
         }
         tool.wait().await?;
-        parser.finish().map_err(|e| Error::stage("backup tool", format!("its stream is incomplete: {e}")))?;
+        parser
+            .finish()
+            .map_err(|e| Error::stage("backup tool", format!("its stream is incomplete: {e}")))?;
         if parser.chunks() == 0 {
-            return Err(Error::stage("backup tool", "exited 0 but wrote an empty stream"));
+            return Err(Error::stage(
+                "backup tool",
+                "exited 0 but wrote an empty stream",
+            ));
         }
         if binlog_info.is_empty() {
             return Ok(None);

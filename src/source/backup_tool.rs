@@ -52,7 +52,10 @@ impl BackupToolConfig {
 
     /// Short name for messages.
     pub fn name(&self) -> String {
-        self.program.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default()
+        self.program
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_default()
     }
 }
 
@@ -77,7 +80,9 @@ impl BackupTool {
         if let Some(p) = &cfg.password {
             cmd.env("MYSQL_PWD", p.expose());
         }
-        let mut child = cmd.spawn().map_err(|e| Error::io("start backup tool", &cfg.program, e))?;
+        let mut child = cmd
+            .spawn()
+            .map_err(|e| Error::io("start backup tool", &cfg.program, e))?;
         let stdout = child.stdout.take().expect("piped");
         let stderr = child.stderr.take().expect("piped");
         let stderr = tokio::spawn(async move {
@@ -91,19 +96,38 @@ impl BackupTool {
             }
             Vec::from(tail).join("\n")
         });
-        Ok((BackupTool { name: cfg.name(), child, stderr }, stdout))
+        Ok((
+            BackupTool {
+                name: cfg.name(),
+                child,
+                stderr,
+            },
+            stdout,
+        ))
     }
 
     /// Waits for the tool to exit; a non-zero exit or a signal is an error carrying the tail of
     /// its stderr.
     pub async fn wait(mut self) -> Result<()> {
-        let status = self.child.wait().await.map_err(|e| Error::io("wait for", Path::new(&self.name), e))?;
+        let status = self
+            .child
+            .wait()
+            .await
+            .map_err(|e| Error::io("wait for", Path::new(&self.name), e))?;
         let tail = self.stderr.await.unwrap_or_default();
         if status.success() {
-            tracing::debug!("{} finished: {}", self.name, tail.lines().last().unwrap_or(""));
+            tracing::debug!(
+                "{} finished: {}",
+                self.name,
+                tail.lines().last().unwrap_or("")
+            );
             return Ok(());
         }
-        Err(Error::BackupTool { tool: self.name, status: status.to_string(), stderr_tail: tail })
+        Err(Error::BackupTool {
+            tool: self.name,
+            status: status.to_string(),
+            stderr_tail: tail,
+        })
     }
 
     /// Kills the tool and reaps it (used when the stream must stop early).

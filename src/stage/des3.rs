@@ -37,12 +37,9 @@ pub fn derive(password: &[u8], salt: &[u8; 8], kdf: KeyDerivation) -> KeyIv {
     match kdf {
         KeyDerivation::Sha256 => bytes_to_key::<sha2::Sha256>(password, salt, &mut material),
         KeyDerivation::Md5 => bytes_to_key::<md5::Md5>(password, salt, &mut material),
-        KeyDerivation::Pbkdf2 => pbkdf2::pbkdf2_hmac::<sha2::Sha256>(
-            password,
-            salt,
-            PBKDF2_ITERATIONS,
-            &mut material,
-        ),
+        KeyDerivation::Pbkdf2 => {
+            pbkdf2::pbkdf2_hmac::<sha2::Sha256>(password, salt, PBKDF2_ITERATIONS, &mut material)
+        }
     }
     let mut key = [0u8; 24];
     let mut iv = [0u8; 8];
@@ -71,7 +68,11 @@ fn bytes_to_key<H: Digest>(password: &[u8], salt: &[u8], out: &mut [u8]) {
 /// `openssl -pass file:` does).
 pub fn read_password(path: &std::path::Path) -> Result<Vec<u8>> {
     let raw = std::fs::read(path).map_err(|e| Error::io("read des3 key file", path, e))?;
-    let line = raw.split(|&b| b == b'\n').next().unwrap_or_default().to_vec();
+    let line = raw
+        .split(|&b| b == b'\n')
+        .next()
+        .unwrap_or_default()
+        .to_vec();
     if line.is_empty() {
         return Err(Error::Config(format!(
             "des3 key file {} has an empty first line",
@@ -112,9 +113,9 @@ impl Des3Encrypt {
     fn encrypt_blocks(&mut self, data: &[u8], out: &mut Vec<u8>) {
         debug_assert_eq!(data.len() % BLOCK, 0);
         for block in data.chunks_exact(BLOCK) {
-            let mut b = [0u8; BLOCK];
-            for i in 0..BLOCK {
-                b[i] = block[i] ^ self.prev[i];
+            let mut b = self.prev;
+            for (x, c) in b.iter_mut().zip(block) {
+                *x ^= c;
             }
             let ga = GenericArray::from_mut_slice(&mut b);
             self.cipher.encrypt_block(ga);
@@ -202,8 +203,8 @@ impl Des3Decrypt {
             let mut b = [0u8; BLOCK];
             b.copy_from_slice(block);
             cipher.decrypt_block(GenericArray::from_mut_slice(&mut b));
-            for i in 0..BLOCK {
-                b[i] ^= self.prev[i];
+            for (x, p) in b.iter_mut().zip(self.prev) {
+                *x ^= p;
             }
             self.prev.copy_from_slice(block);
             out.extend_from_slice(&b);
@@ -238,7 +239,7 @@ impl Transform for Des3Decrypt {
         self.pending.extend_from_slice(data);
         // Decrypt every whole block but the newest one, which may hold the padding.
         let len = self.pending.len();
-        let ready = if len % BLOCK == 0 {
+        let ready = if len.is_multiple_of(BLOCK) {
             len.saturating_sub(BLOCK)
         } else {
             len - len % BLOCK
@@ -254,9 +255,12 @@ impl Transform for Des3Decrypt {
     }
     fn finish(&mut self, out: &mut Vec<Bytes>) -> Result<()> {
         if self.cipher.is_none() {
-            return Err(Error::format("des3", "stream ends inside its 16-byte header"));
+            return Err(Error::format(
+                "des3",
+                "stream ends inside its 16-byte header",
+            ));
         }
-        if self.pending.is_empty() || self.pending.len() % BLOCK != 0 {
+        if self.pending.is_empty() || !self.pending.len().is_multiple_of(BLOCK) {
             return Err(Error::format(
                 "des3",
                 "truncated: ciphertext is not a whole number of blocks",
@@ -266,7 +270,8 @@ impl Transform for Des3Decrypt {
         let mut buf = Vec::with_capacity(p.len());
         self.decrypt_blocks(&p, &mut buf);
         let pad = *buf.last().expect("one block") as usize;
-        let valid = (1..=BLOCK).contains(&pad) && buf[buf.len() - pad..].iter().all(|&b| b as usize == pad);
+        let valid =
+            (1..=BLOCK).contains(&pad) && buf[buf.len() - pad..].iter().all(|&b| b as usize == pad);
         if !valid {
             return Err(Error::format(
                 "des3",

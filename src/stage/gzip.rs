@@ -36,15 +36,23 @@ impl Transform for GzipCompress {
         "gzip"
     }
     fn push(&mut self, input: Bytes, out: &mut Vec<Bytes>) -> Result<()> {
-        let enc = self.enc.as_mut().ok_or_else(|| Error::stage("gzip", "push after finish"))?;
+        let enc = self
+            .enc
+            .as_mut()
+            .ok_or_else(|| Error::stage("gzip", "push after finish"))?;
         enc.write_all(&input)
             .map_err(|e| Error::stage("gzip", e.to_string()))?;
         take_if_full(enc.get_mut(), CHUNK_SIZE, out);
         Ok(())
     }
     fn finish(&mut self, out: &mut Vec<Bytes>) -> Result<()> {
-        let enc = self.enc.take().ok_or_else(|| Error::stage("gzip", "finished twice"))?;
-        let mut rest = enc.finish().map_err(|e| Error::stage("gzip", e.to_string()))?;
+        let enc = self
+            .enc
+            .take()
+            .ok_or_else(|| Error::stage("gzip", "finished twice"))?;
+        let mut rest = enc
+            .finish()
+            .map_err(|e| Error::stage("gzip", e.to_string()))?;
         take_if_full(&mut rest, 1, out);
         Ok(())
     }
@@ -75,12 +83,20 @@ impl Transform for GzipDecompress {
         "gunzip"
     }
     fn push(&mut self, input: Bytes, out: &mut Vec<Bytes>) -> Result<()> {
-        let dec = self.dec.as_mut().ok_or_else(|| Error::stage("gunzip", "push after finish"))?;
+        let dec = self
+            .dec
+            .as_mut()
+            .ok_or_else(|| Error::stage("gunzip", "push after finish"))?;
         let mut rest: &[u8] = &input;
         while !rest.is_empty() {
-            let n = dec.write(rest).map_err(|e| Error::format("gzip", e.to_string()))?;
+            let n = dec
+                .write(rest)
+                .map_err(|e| Error::format("gzip", e.to_string()))?;
             if n == 0 {
-                return Err(Error::format("gzip", "trailing data after the end of the gzip stream"));
+                return Err(Error::format(
+                    "gzip",
+                    "trailing data after the end of the gzip stream",
+                ));
             }
             rest = &rest[n..];
             take_if_full(dec.get_mut(), CHUNK_SIZE, out);
@@ -88,7 +104,10 @@ impl Transform for GzipDecompress {
         Ok(())
     }
     fn finish(&mut self, out: &mut Vec<Bytes>) -> Result<()> {
-        let dec = self.dec.take().ok_or_else(|| Error::stage("gunzip", "finished twice"))?;
+        let dec = self
+            .dec
+            .take()
+            .ok_or_else(|| Error::stage("gunzip", "finished twice"))?;
         let mut rest = dec
             .finish()
             .map_err(|e| Error::format("gzip", format!("truncated or corrupt stream: {e}")))?;
@@ -116,7 +135,10 @@ mod tests {
     fn truncated_is_an_error() {
         let z = run_to_vec(&mut GzipCompress::new(1), &[7u8; 10000], 100).unwrap();
         for cut in [1, 10, z.len() / 2, z.len() - 1] {
-            assert!(run_to_vec(&mut GzipDecompress::new(), &z[..cut], 7).is_err(), "cut {cut}");
+            assert!(
+                run_to_vec(&mut GzipDecompress::new(), &z[..cut], 7).is_err(),
+                "cut {cut}"
+            );
         }
     }
 
@@ -134,6 +156,9 @@ mod tests {
         let w = std::thread::spawn(move || stdin.write_all(&d2));
         let z = child.wait_with_output().unwrap().stdout;
         w.join().unwrap().unwrap();
-        assert_eq!(run_to_vec(&mut GzipDecompress::new(), &z, 999).unwrap(), data);
+        assert_eq!(
+            run_to_vec(&mut GzipDecompress::new(), &z, 999).unwrap(),
+            data
+        );
     }
 }

@@ -51,7 +51,11 @@ pub trait Transform: Send + 'static {
 ///
 /// When the downstream pipe is closed the stage fails with [`Error::PipeClosed`], a secondary
 /// error: the stage that closed it reports the cause.
-pub fn spawn_transform<T: Transform>(mut t: T, mut rx: PipeRx, tx: PipeTx) -> JoinHandle<Result<T>> {
+pub fn spawn_transform<T: Transform>(
+    mut t: T,
+    mut rx: PipeRx,
+    tx: PipeTx,
+) -> JoinHandle<Result<T>> {
     tokio::task::spawn_blocking(move || {
         let mut out = Vec::new();
         while let Some(chunk) = rx.blocking_recv() {
@@ -67,7 +71,8 @@ pub fn spawn_transform<T: Transform>(mut t: T, mut rx: PipeRx, tx: PipeTx) -> Jo
 fn send_all(tx: &PipeTx, out: &mut Vec<Bytes>, name: &'static str) -> Result<()> {
     for chunk in out.drain(..) {
         if !chunk.is_empty() {
-            tx.blocking_send(chunk).map_err(|_| Error::PipeClosed(name))?;
+            tx.blocking_send(chunk)
+                .map_err(|_| Error::PipeClosed(name))?;
         }
     }
     Ok(())

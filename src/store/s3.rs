@@ -84,8 +84,13 @@ impl S3Store {
     }
 
     fn url(&self, key: &str, query: &[(&str, &str)]) -> Result<url::Url> {
-        let mut u = url::Url::parse(&format!("{}/{}/{}", self.settings.endpoint(), self.settings.bucket, key))
-            .map_err(|e| Error::store(format!("url for {key}"), e))?;
+        let mut u = url::Url::parse(&format!(
+            "{}/{}/{}",
+            self.settings.endpoint(),
+            self.settings.bucket,
+            key
+        ))
+        .map_err(|e| Error::store(format!("url for {key}"), e))?;
         if !query.is_empty() {
             let mut q = u.query_pairs_mut();
             for (k, v) in query {
@@ -120,10 +125,18 @@ impl S3Store {
                 .map_err(|e| Error::store(&what, e))?;
             for (k, v) in headers {
                 let value = http::HeaderValue::from_str(v).map_err(|e| Error::store(&what, e))?;
-                req.headers_mut().insert(http::HeaderName::from_bytes(k.as_bytes()).map_err(|e| Error::store(&what, e))?, value);
+                req.headers_mut().insert(
+                    http::HeaderName::from_bytes(k.as_bytes())
+                        .map_err(|e| Error::store(&what, e))?,
+                    value,
+                );
             }
-            AwsAuthorizer::new(&self.credential, "s3", &self.settings.region).authorize(&mut req, None);
-            let mut r = self.http.request(method.clone(), url.clone()).body(body.clone());
+            AwsAuthorizer::new(&self.credential, "s3", &self.settings.region)
+                .authorize(&mut req, None);
+            let mut r = self
+                .http
+                .request(method.clone(), url.clone())
+                .body(body.clone());
             for (k, v) in req.headers() {
                 r = r.header(k, v);
             }
@@ -154,19 +167,50 @@ impl S3Store {
     /// Copies `src` (of `size` bytes) to `dst` server-side, giving `dst` the user metadata
     /// `meta` (e.g. `sha1`). Multipart copy, so any size works. On failure the copy's own
     /// multipart upload is aborted; `dst` does not appear.
-    pub async fn copy_with_metadata(&self, src: &str, dst: &str, size: u64, meta: &BTreeMap<String, String>, part_size: u64) -> Result<()> {
-        let headers: Vec<(String, String)> = meta.iter().map(|(k, v)| (format!("x-amz-meta-{k}"), v.clone())).collect();
-        let hdr_refs: Vec<(&str, String)> = headers.iter().map(|(k, v)| (k.as_str(), v.clone())).collect();
-        let (_, body) = self.send(http::Method::POST, self.url(dst, &[("uploads", "")])?, &hdr_refs, Bytes::new()).await?;
-        let upload_id = xml_text(&body, "UploadId").ok_or_else(|| Error::store(format!("create upload of {dst}"), "no UploadId in answer"))?;
-        let result = self.copy_parts(src, dst, size, &upload_id, part_size.max(5 << 20)).await;
+    pub async fn copy_with_metadata(
+        &self,
+        src: &str,
+        dst: &str,
+        size: u64,
+        meta: &BTreeMap<String, String>,
+        part_size: u64,
+    ) -> Result<()> {
+        let headers: Vec<(String, String)> = meta
+            .iter()
+            .map(|(k, v)| (format!("x-amz-meta-{k}"), v.clone()))
+            .collect();
+        let hdr_refs: Vec<(&str, String)> = headers
+            .iter()
+            .map(|(k, v)| (k.as_str(), v.clone()))
+            .collect();
+        let (_, body) = self
+            .send(
+                http::Method::POST,
+                self.url(dst, &[("uploads", "")])?,
+                &hdr_refs,
+                Bytes::new(),
+            )
+            .await?;
+        let upload_id = xml_text(&body, "UploadId").ok_or_else(|| {
+            Error::store(format!("create upload of {dst}"), "no UploadId in answer")
+        })?;
+        let result = self
+            .copy_parts(src, dst, size, &upload_id, part_size.max(5 << 20))
+            .await;
         if result.is_err() {
             let _ = self.abort_upload(dst, &upload_id).await;
         }
         result
     }
 
-    async fn copy_parts(&self, src: &str, dst: &str, size: u64, upload_id: &str, part_size: u64) -> Result<()> {
+    async fn copy_parts(
+        &self,
+        src: &str,
+        dst: &str,
+        size: u64,
+        upload_id: &str,
+        part_size: u64,
+    ) -> Result<()> {
         let mut complete = String::from("<CompleteMultipartUpload>");
         let source = format!("/{}/{}", self.settings.bucket, src);
         let mut start = 0u64;
@@ -179,48 +223,87 @@ impl S3Store {
                 ("x-amz-copy-source-range", format!("bytes={start}-{end}")),
             ];
             let (_, body) = self
-                .send(http::Method::PUT, self.url(dst, &[("partNumber", &n), ("uploadId", upload_id)])?, &headers, Bytes::new())
+                .send(
+                    http::Method::PUT,
+                    self.url(dst, &[("partNumber", &n), ("uploadId", upload_id)])?,
+                    &headers,
+                    Bytes::new(),
+                )
                 .await?;
-            let etag = xml_text(&body, "ETag").ok_or_else(|| Error::store(format!("copy part {n} of {dst}"), "no ETag in answer"))?;
-            complete.push_str(&format!("<Part><PartNumber>{n}</PartNumber><ETag>{}</ETag></Part>", xml_escape(&etag)));
+            let etag = xml_text(&body, "ETag").ok_or_else(|| {
+                Error::store(format!("copy part {n} of {dst}"), "no ETag in answer")
+            })?;
+            complete.push_str(&format!(
+                "<Part><PartNumber>{n}</PartNumber><ETag>{}</ETag></Part>",
+                xml_escape(&etag)
+            ));
             start = end + 1;
             part += 1;
         }
         complete.push_str("</CompleteMultipartUpload>");
-        self.send(http::Method::POST, self.url(dst, &[("uploadId", upload_id)])?, &[], Bytes::from(complete)).await?;
+        self.send(
+            http::Method::POST,
+            self.url(dst, &[("uploadId", upload_id)])?,
+            &[],
+            Bytes::from(complete),
+        )
+        .await?;
         Ok(())
     }
 
     /// Creates the bucket (tests, first-time setup); an existing bucket of ours is fine.
     pub async fn create_bucket(&self) -> Result<()> {
-        let url = url::Url::parse(&format!("{}/{}", self.settings.endpoint(), self.settings.bucket))
-            .map_err(|e| Error::store("create bucket", e))?;
+        let url = url::Url::parse(&format!(
+            "{}/{}",
+            self.settings.endpoint(),
+            self.settings.bucket
+        ))
+        .map_err(|e| Error::store("create bucket", e))?;
         match self.send(http::Method::PUT, url, &[], Bytes::new()).await {
-            Err(Error::Store { message, .. }) if message.contains("BucketAlreadyOwnedByYou") => Ok(()),
+            Err(Error::Store { message, .. }) if message.contains("BucketAlreadyOwnedByYou") => {
+                Ok(())
+            }
             r => r.map(drop),
         }
     }
 
     /// Aborts a multipart upload by key and id.
     pub async fn abort_upload(&self, key: &str, upload_id: &str) -> Result<()> {
-        self.send(http::Method::DELETE, self.url(key, &[("uploadId", upload_id)])?, &[], Bytes::new()).await?;
+        self.send(
+            http::Method::DELETE,
+            self.url(key, &[("uploadId", upload_id)])?,
+            &[],
+            Bytes::new(),
+        )
+        .await?;
         Ok(())
     }
 
     /// Lists the multipart uploads in progress in the bucket.
     pub async fn list_multipart_uploads(&self) -> Result<Vec<PendingUpload>> {
-        let url = url::Url::parse(&format!("{}/{}?uploads", self.settings.endpoint(), self.settings.bucket))
-            .map_err(|e| Error::store("list uploads", e))?;
+        let url = url::Url::parse(&format!(
+            "{}/{}?uploads",
+            self.settings.endpoint(),
+            self.settings.bucket
+        ))
+        .map_err(|e| Error::store("list uploads", e))?;
         let (_, body) = self.send(http::Method::GET, url, &[], Bytes::new()).await?;
         let keys = xml_all(&body, "Key");
         let ids = xml_all(&body, "UploadId");
-        Ok(keys.into_iter().zip(ids).map(|(key, upload_id)| PendingUpload { key, upload_id }).collect())
+        Ok(keys
+            .into_iter()
+            .zip(ids)
+            .map(|(key, upload_id)| PendingUpload { key, upload_id })
+            .collect())
     }
 
     /// The user metadata (`x-amz-meta-*`, names without the prefix) of an object, or None
     /// when it does not exist.
     pub async fn head_metadata(&self, key: &str) -> Result<Option<BTreeMap<String, String>>> {
-        match self.send(http::Method::HEAD, self.url(key, &[])?, &[], Bytes::new()).await {
+        match self
+            .send(http::Method::HEAD, self.url(key, &[])?, &[], Bytes::new())
+            .await
+        {
             Ok((headers, _)) => Ok(Some(
                 headers
                     .iter()
@@ -239,11 +322,16 @@ impl S3Store {
 fn s3_error_text(status: http::StatusCode, body: &[u8]) -> String {
     let code = xml_text(body, "Code").unwrap_or_default();
     let msg = xml_text(body, "Message").unwrap_or_default();
-    format!("{} {code} {msg}", status.as_u16()).trim().to_string()
+    format!("{} {code} {msg}", status.as_u16())
+        .trim()
+        .to_string()
 }
 
 fn xml_escape(s: &str) -> String {
-    s.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;").replace('"', "&quot;")
+    s.replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
+        .replace('"', "&quot;")
 }
 
 /// The name of the root element of an XML body, if any.
@@ -252,7 +340,9 @@ fn root_element(body: &[u8]) -> Option<String> {
     let mut buf = Vec::new();
     loop {
         match reader.read_event_into(&mut buf) {
-            Ok(Event::Start(e)) => return Some(String::from_utf8_lossy(e.local_name().as_ref()).into_owned()),
+            Ok(Event::Start(e)) => {
+                return Some(String::from_utf8_lossy(e.local_name().as_ref()).into_owned());
+            }
             Ok(Event::Eof) | Err(_) => return None,
             _ => buf.clear(),
         }
@@ -270,7 +360,11 @@ fn xml_all(body: &[u8], tag: &str) -> Vec<String> {
             Ok(Event::Start(e)) => inside = e.local_name().as_ref() == tag.as_bytes(),
             Ok(Event::Text(t)) if inside => {
                 if let Ok(s) = t.decode() {
-                    out.push(quick_xml::escape::unescape(&s).map(|c| c.into_owned()).unwrap_or_else(|_| s.into_owned()));
+                    out.push(
+                        quick_xml::escape::unescape(&s)
+                            .map(|c| c.into_owned())
+                            .unwrap_or_else(|_| s.into_owned()),
+                    );
                 }
                 inside = false;
             }
@@ -298,7 +392,17 @@ mod tests {
         assert_eq!(xml_text(body, "UploadId").unwrap(), "abc+/=");
         let list = br#"<ListMultipartUploadsResult><Upload><Key>a</Key><UploadId>1</UploadId></Upload><Upload><Key>b</Key><UploadId>2</UploadId></Upload></ListMultipartUploadsResult>"#;
         assert_eq!(xml_all(list, "Key"), vec!["a", "b"]);
-        assert_eq!(root_element(br#"<?xml version="1.0"?><Error><Code>X</Code></Error>"#).unwrap(), "Error");
-        assert_eq!(xml_text(br#"<CopyPartResult><ETag>&quot;e1&quot;</ETag></CopyPartResult>"#, "ETag").unwrap(), "\"e1\"");
+        assert_eq!(
+            root_element(br#"<?xml version="1.0"?><Error><Code>X</Code></Error>"#).unwrap(),
+            "Error"
+        );
+        assert_eq!(
+            xml_text(
+                br#"<CopyPartResult><ETag>&quot;e1&quot;</ETag></CopyPartResult>"#,
+                "ETag"
+            )
+            .unwrap(),
+            "\"e1\""
+        );
     }
 }

@@ -17,14 +17,21 @@ use mysqlbackup::store::s3::S3Store;
 
 /// A free TCP port on loopback.
 pub fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+    TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
 }
 
 /// Waits for `cond` up to `timeout`, polling.
 pub fn wait_for(what: &str, timeout: Duration, mut cond: impl FnMut() -> bool) {
     let start = Instant::now();
     while !cond() {
-        assert!(start.elapsed() < timeout, "timed out after {timeout:?} waiting for {what}");
+        assert!(
+            start.elapsed() < timeout,
+            "timed out after {timeout:?} waiting for {what}"
+        );
         std::thread::sleep(Duration::from_millis(100));
     }
 }
@@ -55,12 +62,27 @@ impl Mariadb {
         let port = free_port();
         let data_dir = dir.path().join(format!("mysql-{port}"));
         let out = Command::new(require("mariadb-install-db"))
-            .args(["--no-defaults", "--user=root", "--skip-test-db", "--auth-root-authentication-method=socket"])
+            .args([
+                "--no-defaults",
+                "--user=root",
+                "--skip-test-db",
+                "--auth-root-authentication-method=socket",
+            ])
             .arg(format!("--datadir={}", data_dir.display()))
             .output()
             .unwrap();
-        assert!(out.status.success(), "mariadb-install-db: {}", String::from_utf8_lossy(&out.stderr));
-        let mut m = Mariadb { dir, data_dir, port, server_id, child: None };
+        assert!(
+            out.status.success(),
+            "mariadb-install-db: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let mut m = Mariadb {
+            dir,
+            data_dir,
+            port,
+            server_id,
+            child: None,
+        };
         m.write_my_cnf();
         m.start_server();
         m
@@ -116,9 +138,15 @@ impl Mariadb {
                 break;
             }
             if let Some(Some(status)) = self.child.as_mut().map(|c| c.try_wait().unwrap()) {
-                panic!("mariadbd exited ({status}): {}", std::fs::read_to_string(&err).unwrap_or_default());
+                panic!(
+                    "mariadbd exited ({status}): {}",
+                    std::fs::read_to_string(&err).unwrap_or_default()
+                );
             }
-            assert!(start.elapsed() < Duration::from_secs(60), "mariadbd not ready in 60 s");
+            assert!(
+                start.elapsed() < Duration::from_secs(60),
+                "mariadbd not ready in 60 s"
+            );
             std::thread::sleep(Duration::from_millis(100));
         }
     }
@@ -130,14 +158,20 @@ impl Mariadb {
             .arg(format!("--socket={}", self.socket().display()))
             .output()
             .unwrap();
-        assert!(out.status.success(), "sql {q}: {}", String::from_utf8_lossy(&out.stderr));
+        assert!(
+            out.status.success(),
+            "sql {q}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
         String::from_utf8(out.stdout).unwrap().trim().to_string()
     }
 
     /// Stops the server (SIGTERM, then SIGKILL after 60 s).
     pub fn stop(&mut self) {
         if let Some(mut c) = self.child.take() {
-            let _ = Command::new("kill").args(["-TERM", &c.id().to_string()]).status();
+            let _ = Command::new("kill")
+                .args(["-TERM", &c.id().to_string()])
+                .status();
             let start = Instant::now();
             while c.try_wait().unwrap().is_none() {
                 if start.elapsed() > Duration::from_secs(60) {
@@ -154,7 +188,13 @@ impl Mariadb {
     pub fn start_on(data_dir: &Path, server_id: u32) -> Self {
         let dir = tempfile::tempdir().unwrap();
         let port = free_port();
-        let mut m = Mariadb { dir, data_dir: data_dir.to_path_buf(), port, server_id, child: None };
+        let mut m = Mariadb {
+            dir,
+            data_dir: data_dir.to_path_buf(),
+            port,
+            server_id,
+            child: None,
+        };
         m.write_my_cnf();
         m.start_server();
         m
@@ -192,7 +232,7 @@ impl Writer {
             while !s.load(std::sync::atomic::Ordering::Relaxed) {
                 writeln!(stdin, "INSERT INTO {table}(v) VALUES (REPEAT('w', 200));").unwrap();
                 n += 1;
-                if n % 20 == 0 {
+                if n.is_multiple_of(20) {
                     std::thread::sleep(Duration::from_millis(2));
                 }
             }
@@ -200,7 +240,10 @@ impl Writer {
             let _ = child.wait();
             n
         });
-        Writer { stop, thread: Some(thread) }
+        Writer {
+            stop,
+            thread: Some(thread),
+        }
     }
 
     /// Stops and returns how many inserts were sent.
@@ -222,7 +265,11 @@ pub fn moto_server_path() -> PathBuf {
         return PathBuf::from(p);
     }
     let p = Path::new(env!("CARGO_MANIFEST_DIR")).join(".venv/bin/moto_server");
-    assert!(p.is_file(), "{} missing: run scripts/test.sh, which installs moto", p.display());
+    assert!(
+        p.is_file(),
+        "{} missing: run scripts/test.sh, which installs moto",
+        p.display()
+    );
     p
 }
 
@@ -307,7 +354,13 @@ impl Workspace {
             ),
         )
         .unwrap();
-        Workspace { dir, conf, backup_base, tool_tmp, key_file }
+        Workspace {
+            dir,
+            conf,
+            backup_base,
+            tool_tmp,
+            key_file,
+        }
     }
 
     /// conf lines for an S3 bucket on `moto`.
@@ -329,7 +382,9 @@ impl Workspace {
 /// Recursively lists files under `dir` (empty when it does not exist).
 pub fn list_files(dir: &Path) -> Vec<PathBuf> {
     let mut out = Vec::new();
-    let Ok(rd) = std::fs::read_dir(dir) else { return out };
+    let Ok(rd) = std::fs::read_dir(dir) else {
+        return out;
+    };
     for e in rd.flatten() {
         let p = e.path();
         if p.is_dir() {
@@ -360,7 +415,11 @@ pub fn unpack_with_standard_tools(archive: &Path, key_file: &Path, out: &Path) -
     std::fs::create_dir_all(&data).unwrap();
     let status = Command::new("bash")
         .arg("-c")
-        .arg(format!("set -o pipefail; cat {}/data.xbstream.* | mbstream -x -C {}", out.display(), data.display()))
+        .arg(format!(
+            "set -o pipefail; cat {}/data.xbstream.* | mbstream -x -C {}",
+            out.display(),
+            data.display()
+        ))
         .status()
         .unwrap();
     assert!(status.success(), "mbstream -x failed");
@@ -369,7 +428,11 @@ pub fn unpack_with_standard_tools(archive: &Path, key_file: &Path, out: &Path) -
         .arg(format!("--target-dir={}", data.display()))
         .output()
         .unwrap();
-    assert!(prep.status.success(), "mariabackup --prepare: {}", String::from_utf8_lossy(&prep.stderr));
+    assert!(
+        prep.status.success(),
+        "mariabackup --prepare: {}",
+        String::from_utf8_lossy(&prep.stderr)
+    );
     data
 }
 

@@ -85,7 +85,10 @@ fn corrupt_payload_fails_crc() {
     let at = s.len() / 3;
     s[at] ^= 0x40;
     let err = parse_all(&s, 1000).unwrap_err().to_string();
-    assert!(err.contains("CRC") || err.contains("magic") || err.contains("path"), "{err}");
+    assert!(
+        err.contains("CRC") || err.contains("magic") || err.contains("path"),
+        "{err}"
+    );
 }
 
 #[test]
@@ -103,7 +106,14 @@ fn truncation_anywhere_is_an_error() {
 
 #[test]
 fn hostile_paths_are_refused() {
-    for path in ["../etc/passwd", "/etc/passwd", "a/../../b", "a//b", "./a", ""] {
+    for path in [
+        "../etc/passwd",
+        "/etc/passwd",
+        "a/../../b",
+        "a//b",
+        "./a",
+        "",
+    ] {
         let mut s = Vec::new();
         encode_payload(path, 0, b"x", &mut s);
         assert!(parse_all(&s, 64).is_err(), "{path:?} accepted");

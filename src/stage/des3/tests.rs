@@ -28,7 +28,11 @@ fn openssl(args: &[&str], input: &[u8]) -> Vec<u8> {
     let writer = std::thread::spawn(move || stdin.write_all(&data));
     let out = child.wait_with_output().unwrap();
     writer.join().unwrap().unwrap();
-    assert!(out.status.success(), "openssl {args:?}: {}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "openssl {args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     out.stdout
 }
 
@@ -47,13 +51,18 @@ fn sample(len: usize) -> Vec<u8> {
 #[test]
 fn encrypt_matches_openssl_byte_for_byte() {
     let salt = [1u8, 2, 3, 4, 5, 6, 7, 8];
-    for kdf in [KeyDerivation::Sha256, KeyDerivation::Md5, KeyDerivation::Pbkdf2] {
+    for kdf in [
+        KeyDerivation::Sha256,
+        KeyDerivation::Md5,
+        KeyDerivation::Pbkdf2,
+    ] {
         for len in [0usize, 1, 7, 8, 9, 1000, 65_537] {
             let data = sample(len);
             let mut args = vec!["enc", "-des-ede3-cbc", "-e", "-S", "0102030405060708"];
             args.extend_from_slice(kdf_args(kdf));
             let expected = openssl(&args, &data);
-            let ours = run_to_vec(&mut Des3Encrypt::with_salt(PASSWORD, salt, kdf), &data, 333).unwrap();
+            let ours =
+                run_to_vec(&mut Des3Encrypt::with_salt(PASSWORD, salt, kdf), &data, 333).unwrap();
             // With an explicit -S, OpenSSL 3 writes the ciphertext without the header.
             assert_eq!(&ours[..8], MAGIC);
             assert_eq!(&ours[8..16], &salt);
@@ -64,12 +73,20 @@ fn encrypt_matches_openssl_byte_for_byte() {
 
 #[test]
 fn openssl_decrypts_ours_and_we_decrypt_openssl() {
-    for kdf in [KeyDerivation::Sha256, KeyDerivation::Md5, KeyDerivation::Pbkdf2] {
+    for kdf in [
+        KeyDerivation::Sha256,
+        KeyDerivation::Md5,
+        KeyDerivation::Pbkdf2,
+    ] {
         let data = sample(100_003);
         let ours = run_to_vec(&mut Des3Encrypt::new(PASSWORD, kdf), &data, 4096).unwrap();
         let mut args = vec!["des3", "-d"];
         args.extend_from_slice(kdf_args(kdf));
-        assert_eq!(openssl(&args, &ours), data, "openssl decrypts ours, {kdf:?}");
+        assert_eq!(
+            openssl(&args, &ours),
+            data,
+            "openssl decrypts ours, {kdf:?}"
+        );
 
         let mut args = vec!["des3", "-e"];
         args.extend_from_slice(kdf_args(kdf));
@@ -81,22 +98,42 @@ fn openssl_decrypts_ours_and_we_decrypt_openssl() {
 
 #[test]
 fn derived_key_matches_openssl_p() {
-    let printed = openssl(&["enc", "-des-ede3-cbc", "-P", "-S", "0011223344556677"], b"");
+    let printed = openssl(
+        &["enc", "-des-ede3-cbc", "-P", "-S", "0011223344556677"],
+        b"",
+    );
     let text = String::from_utf8(printed).unwrap();
     let field = |name: &str| {
         text.lines()
-            .find_map(|l| l.trim().strip_prefix(name).map(|v| v.trim_start_matches(['=', ' ']).to_string()))
+            .find_map(|l| {
+                l.trim()
+                    .strip_prefix(name)
+                    .map(|v| v.trim_start_matches(['=', ' ']).to_string())
+            })
             .unwrap()
     };
-    let k = derive(PASSWORD, &[0x00, 0x11, 0x22, 0x33, 0x44, 0x55, 0x66, 0x77], KeyDerivation::Sha256);
+    let k = derive(
+        PASSWORD,
+        &[0x00, 0x11, 0x22, 0x33, 0x44, 0x55, 0x66, 0x77],
+        KeyDerivation::Sha256,
+    );
     assert_eq!(hex::encode_upper(k.key), field("key"));
     assert_eq!(hex::encode_upper(k.iv), field("iv"));
 }
 
 #[test]
 fn wrong_key_is_an_error() {
-    let ours = run_to_vec(&mut Des3Encrypt::new(PASSWORD, KeyDerivation::Sha256), &sample(5000), 100).unwrap();
-    let err = run_to_vec(&mut Des3Decrypt::new(b"wrong", KeyDerivation::Sha256), &ours, 100);
+    let ours = run_to_vec(
+        &mut Des3Encrypt::new(PASSWORD, KeyDerivation::Sha256),
+        &sample(5000),
+        100,
+    )
+    .unwrap();
+    let err = run_to_vec(
+        &mut Des3Decrypt::new(b"wrong", KeyDerivation::Sha256),
+        &ours,
+        100,
+    );
     // A wrong key fails the padding check with overwhelming probability (1 - 1/256 at worst);
     // this fixed input is one that does.
     assert!(err.is_err());
@@ -104,16 +141,31 @@ fn wrong_key_is_an_error() {
 
 #[test]
 fn truncation_and_bad_header_are_errors() {
-    let ours = run_to_vec(&mut Des3Encrypt::new(PASSWORD, KeyDerivation::Sha256), &sample(100), 100).unwrap();
+    let ours = run_to_vec(
+        &mut Des3Encrypt::new(PASSWORD, KeyDerivation::Sha256),
+        &sample(100),
+        100,
+    )
+    .unwrap();
     for cut in [0, 5, 15, 16, 17, 23, ours.len() - 1] {
         assert!(
-            run_to_vec(&mut Des3Decrypt::new(PASSWORD, KeyDerivation::Sha256), &ours[..cut], 3).is_err(),
+            run_to_vec(
+                &mut Des3Decrypt::new(PASSWORD, KeyDerivation::Sha256),
+                &ours[..cut],
+                3
+            )
+            .is_err(),
             "cut at {cut}"
         );
     }
     let mut bad = ours.clone();
     bad[0] = b'X';
-    let err = run_to_vec(&mut Des3Decrypt::new(PASSWORD, KeyDerivation::Sha256), &bad, 64).unwrap_err();
+    let err = run_to_vec(
+        &mut Des3Decrypt::new(PASSWORD, KeyDerivation::Sha256),
+        &bad,
+        64,
+    )
+    .unwrap_err();
     assert!(err.to_string().contains("Salted__"), "{err}");
 }
 

@@ -1,0 +1,12 @@
+#!/usr/bin/env bash
+# Sets up the machine (scripts/setup.sh) and runs every check and test: fmt, clippy, unit and
+# integration tests (real MariaDB, mariabackup, moto S3, openssl, tar), and builds the benches
+# and fuzz targets.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+bash scripts/setup.sh
+export MOTO_SERVER="$PWD/.venv/bin/moto_server"
+cargo fmt --all -- --check
+cargo clippy --all-targets --locked -- -D warnings
+cargo build --benches --locked
+cargo test --locked --no-fail-fast 2>&1 | tee target/test-output.txt
