@@ -7,6 +7,7 @@ use clap::{Parser, Subcommand};
 use crate::backup::{Output, backup};
 use crate::config::{ConfFile, Overrides, Settings};
 use crate::error::{Error, Result};
+use crate::restore::restore;
 
 /// Streaming backup and restore of MariaDB/MySQL instances through S3-compatible storage.
 #[derive(Debug, Parser)]
@@ -31,7 +32,12 @@ pub enum Command {
         output: Option<String>,
     },
     /// Rebuild the data dir from a backup and apply the binlog in it.
-    Restore,
+    Restore {
+        /// Restore this exact backup (object key, or path under backup_base) instead of the
+        /// newest backup of the port on --date-str.
+        #[arg(long)]
+        backup_key: Option<String>,
+    },
     /// Catch up from replication peers under a temporary server-id.
     #[command(name = "catchup_binlog", alias = "catchup-binlog")]
     CatchupBinlog,
@@ -68,7 +74,10 @@ pub async fn run(cli: Cli) -> Result<String> {
                 None => "skipped: --when condition does not hold".into(),
             })
         }
-        Command::Restore => Err(Error::Refused("restore: not yet implemented".into())),
+        Command::Restore { backup_key } => Ok(match restore(&s, backup_key.as_deref()).await? {
+            Some(report) => report.to_string(),
+            None => "skipped: --when condition does not hold".into(),
+        }),
         Command::CatchupBinlog => Err(Error::Refused("catchup_binlog: not yet implemented".into())),
         Command::SetupReplication => Err(Error::Refused(
             "setup_replication: not yet implemented".into(),

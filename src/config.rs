@@ -210,6 +210,8 @@ pub struct Settings {
     pub when: Option<When>,
     pub conf_base: PathBuf,
     pub data_dir: PathBuf,
+    /// True when conf set `data_dir` (restore then ignores the backup's my.cnf datadir).
+    pub data_dir_explicit: bool,
     pub my_cnf: PathBuf,
     /// Socket from conf; else read from my.cnf; else `{data_dir}/mysql.sock`.
     pub socket: Option<PathBuf>,
@@ -266,6 +268,7 @@ impl Settings {
                 .unwrap_or(Path::new("."))
                 .to_path_buf()
         });
+        let data_dir_explicit = conf.data_dir.is_some();
         let data_dir = conf
             .data_dir
             .unwrap_or_else(|| data_base.join(format!("mysql-{port}")));
@@ -297,6 +300,7 @@ impl Settings {
                 .unwrap_or_else(|| conf_base.join("des3_password")),
             conf_base,
             data_dir,
+            data_dir_explicit,
             my_cnf,
             socket: conf.socket,
             mysql_user: conf.mysql_user.unwrap_or_else(|| "root".into()),

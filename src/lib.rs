@@ -9,6 +9,7 @@ pub mod error;
 pub mod mysql;
 pub mod naming;
 pub mod pipeline;
+pub mod restore;
 pub mod sink;
 pub mod source;
 pub mod stage;

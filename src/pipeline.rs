@@ -15,7 +15,12 @@ use crate::sink::{Sink, StoredReport};
 use crate::stage::des3::Des3Encrypt;
 use crate::stage::gzip::GzipCompress;
 use crate::stage::sha1::Sha1Digest;
-use crate::stage::{PipeTx, pipe, spawn_transform};
+use crate::stage::des3::Des3Decrypt;
+use crate::stage::gzip::GzipDecompress;
+use crate::stage::{PipeReader, PipeTx, pipe, spawn_transform};
+use bytes::Bytes;
+use futures::StreamExt;
+use futures::stream::BoxStream;
 
 /// Options of the store chain.
 #[derive(Clone)]
@@ -105,16 +110,67 @@ where
     }
 }
 
+/// Runs a stored backup's bytes through sha1 -> des3 -> gunzip into `consume` (a synchronous
+/// reader of the tar stream, on its own thread). Fails if any stage fails or the SHA-1 of the
+/// bytes is not `expected_sha1`; the caller then removes what `consume` created.
+pub async fn fetch_stream<T: Send + 'static>(
+    mut input: BoxStream<'static, Result<Bytes>>,
+    expected_sha1: &str,
+    password: &[u8],
+    kdf: KeyDerivation,
+    consume: impl FnOnce(PipeReader) -> Result<T> + Send + 'static,
+) -> Result<T> {
+    let (tx0, rx0) = pipe();
+    let (tx1, rx1) = pipe();
+    let (tx2, rx2) = pipe();
+    let (tx3, rx3) = pipe();
+    let fetch = tokio::spawn(async move {
+        while let Some(chunk) = input.next().await {
+            tx0.send(chunk?).await.map_err(|_| Error::PipeClosed("fetch"))?;
+        }
+        Ok(())
+    });
+    let sha1 = spawn_transform(Sha1Digest::new(), rx0, tx1);
+    let des3 = spawn_transform(Des3Decrypt::new(password, kdf), rx1, tx2);
+    let gunzip = spawn_transform(GzipDecompress::new(), rx2, tx3);
+    let sink = tokio::task::spawn_blocking(move || consume(PipeReader::new(rx3)));
+
+    let fetch = joined(fetch, "fetch").await;
+    let sha1 = joined(sha1, "sha1").await;
+    let des3 = joined(des3, "des3").await.map(drop);
+    let gunzip = joined(gunzip, "gunzip").await.map(drop);
+    let sink = joined(sink, "extract").await;
+
+    let mut failure = None;
+    pick(&mut failure, fetch);
+    let digest_ok = match &sha1 {
+        Ok(d) if d.hex() == expected_sha1 => Ok(()),
+        Ok(d) => Err(Error::format(
+            "sha1",
+            format!("checksum mismatch: stored bytes have {}, the backup recorded {expected_sha1}", d.hex()),
+        )),
+        Err(_) => Ok(()),
+    };
+    // A checksum mismatch explains any decoding error that follows it.
+    pick(&mut failure, digest_ok);
+    pick(&mut failure, sha1.map(drop));
+    pick(&mut failure, des3);
+    pick(&mut failure, gunzip);
+    match sink {
+        Ok(v) if failure.is_none() => Ok(v),
+        other => {
+            pick(&mut failure, other.map(drop));
+            Err(failure.expect("an error was picked"))
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use std::sync::{Arc, Mutex};
 
-    use bytes::Bytes;
-
     use super::*;
     use crate::sink::memory::{MemorySink, MemorySlot};
-    use crate::stage::des3::Des3Decrypt;
-    use crate::stage::gzip::GzipDecompress;
     use crate::stage::run_to_vec;
 
     fn opts() -> ChainOptions {

@@ -4,7 +4,7 @@
 
 use bytes::Bytes;
 use tokio::io::{AsyncRead, AsyncReadExt};
-use tokio_tar::{EntryType, Header};
+use ::tar::{EntryType, Header};
 
 use super::manifest::EntryRecord;
 use crate::error::{Error, Result};

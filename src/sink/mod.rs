@@ -7,6 +7,7 @@
 //! everything the sink wrote (S3: aborts the multipart upload; local: deletes the partial file).
 //! Dropping a sink without either is a bug: S3 does not clean up on drop.
 
+pub mod extract;
 pub mod local;
 pub mod memory;
 pub mod s3;

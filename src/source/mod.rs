@@ -2,3 +2,4 @@
 
 pub mod backup;
 pub mod backup_tool;
+pub mod fetch;

@@ -61,6 +61,7 @@ impl Transform for GzipCompress {
 /// gzip decompression. Truncated input or trailing garbage is an error.
 pub struct GzipDecompress {
     dec: Option<GzDecoder<Vec<u8>>>,
+    seen: u64,
 }
 
 impl Default for GzipDecompress {
@@ -74,6 +75,7 @@ impl GzipDecompress {
     pub fn new() -> Self {
         GzipDecompress {
             dec: Some(GzDecoder::new(Vec::with_capacity(CHUNK_SIZE + 64 * 1024))),
+            seen: 0,
         }
     }
 }
@@ -89,9 +91,16 @@ impl Transform for GzipDecompress {
             .ok_or_else(|| Error::stage("gunzip", "push after finish"))?;
         let mut rest: &[u8] = &input;
         while !rest.is_empty() {
-            let n = dec
-                .write(rest)
-                .map_err(|e| Error::format("gzip", e.to_string()))?;
+            let at_start = self.seen < 64;
+            let n = dec.write(rest).map_err(|e| {
+                let hint = if at_start {
+                    " (wrong des3 password, or not a gzip stream)"
+                } else {
+                    ""
+                };
+                Error::format("gzip", format!("{e}{hint}"))
+            })?;
+            self.seen += n as u64;
             if n == 0 {
                 return Err(Error::format(
                     "gzip",

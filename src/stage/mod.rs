@@ -90,3 +90,31 @@ pub fn run_to_vec<T: Transform>(t: &mut T, input: &[u8], cut: usize) -> Result<V
     produced.extend(out.drain(..).flat_map(|b| b.to_vec()));
     Ok(produced)
 }
+
+/// A blocking `std::io::Read` over a pipe, for synchronous consumers (untar, extraction) that
+/// run on their own thread.
+pub struct PipeReader {
+    rx: PipeRx,
+    cur: Bytes,
+}
+
+impl PipeReader {
+    /// Reads from `rx`.
+    pub fn new(rx: PipeRx) -> Self {
+        PipeReader { rx, cur: Bytes::new() }
+    }
+}
+
+impl std::io::Read for PipeReader {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        while self.cur.is_empty() {
+            match self.rx.blocking_recv() {
+                Some(b) => self.cur = b,
+                None => return Ok(0),
+            }
+        }
+        let n = buf.len().min(self.cur.len());
+        buf[..n].copy_from_slice(&self.cur.split_to(n));
+        Ok(n)
+    }
+}

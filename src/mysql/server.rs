@@ -1,0 +1,122 @@
+//! A server started by mysqlbackup itself (binlog apply, catch-up): private socket, no
+//! networking unless asked, bounded waits, always stopped (killed on drop).
+
+use std::path::{Path, PathBuf};
+use std::process::Stdio;
+use std::time::{Duration, Instant};
+
+use mysql_async::prelude::Queryable;
+use tokio::io::AsyncReadExt;
+use tokio::process::{Child, Command};
+
+use super::Endpoint;
+use crate::config::Secret;
+use crate::error::{Error, Result};
+
+/// How long a server may take to start or to stop.
+pub const START_TIMEOUT: Duration = Duration::from_secs(180);
+/// How long a clean shutdown may take before the server is killed.
+pub const STOP_TIMEOUT: Duration = Duration::from_secs(300);
+
+/// True when this process runs as root (the server then needs `--user=root` or a `user=`).
+pub fn running_as_root() -> bool {
+    std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|s| s.lines().find(|l| l.starts_with("Uid:")).map(|l| l.split_whitespace().nth(2) == Some("0")))
+        .unwrap_or(false)
+}
+
+/// A running server owned by mysqlbackup.
+pub struct TempServer {
+    child: Option<Child>,
+    pub endpoint: Endpoint,
+    pub data_dir: PathBuf,
+}
+
+impl TempServer {
+    /// Starts `mariadbd` on `data_dir` with the instance's `defaults_file` (if any), a private
+    /// socket in the data dir, and `extra` options; waits until it answers.
+    pub async fn start(
+        program: &Path,
+        defaults_file: Option<&Path>,
+        data_dir: &Path,
+        extra: &[String],
+        user: &str,
+        password: Option<Secret>,
+    ) -> Result<Self> {
+        let socket = data_dir.join("mysqlbackup.sock");
+        let mut cmd = Command::new(program);
+        if let Some(f) = defaults_file {
+            cmd.arg(format!("--defaults-file={}", f.display()));
+        } else {
+            cmd.arg("--no-defaults");
+        }
+        cmd.arg(format!("--datadir={}", data_dir.display()))
+            .arg(format!("--socket={}", socket.display()))
+            .arg(format!("--pid-file={}", data_dir.join("mysqlbackup.pid").display()))
+            .args(extra);
+        if running_as_root() {
+            let cnf_user = defaults_file
+                .and_then(|f| super::mycnf::MyCnf::load(f).ok())
+                .and_then(|c| c.get("user").map(str::to_string));
+            if cnf_user.is_none() {
+                cmd.arg("--user=root");
+            }
+        }
+        cmd.stdin(Stdio::null()).stdout(Stdio::null()).stderr(Stdio::piped()).kill_on_drop(true);
+        let child = cmd.spawn().map_err(|e| Error::io("start server", program, e))?;
+        let mut server = TempServer {
+            child: Some(child),
+            endpoint: Endpoint { socket, user: user.to_string(), password },
+            data_dir: data_dir.to_path_buf(),
+        };
+        let started = Instant::now();
+        loop {
+            if server.endpoint.is_running().await && server.endpoint.connect().await.is_ok() {
+                return Ok(server);
+            }
+            let child = server.child.as_mut().expect("running");
+            if let Some(status) = child.try_wait().map_err(|e| Error::io("wait for server", program, e))? {
+                let mut err = String::new();
+                if let Some(mut e) = child.stderr.take() {
+                    let _ = e.read_to_string(&mut err).await;
+                }
+                let tail: Vec<&str> = err.lines().rev().take(15).collect();
+                return Err(Error::Refused(format!(
+                    "server on {} exited ({status}) while starting:\n{}",
+                    data_dir.display(),
+                    tail.into_iter().rev().collect::<Vec<_>>().join("\n")
+                )));
+            }
+            if started.elapsed() > START_TIMEOUT {
+                server.kill().await;
+                return Err(Error::Refused(format!("server on {} not ready after {START_TIMEOUT:?}", data_dir.display())));
+            }
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        }
+    }
+
+    /// Shuts the server down cleanly (SHUTDOWN), killing it after [`STOP_TIMEOUT`].
+    pub async fn shutdown(mut self) -> Result<()> {
+        if let Ok(mut conn) = self.endpoint.connect().await {
+            let _ = conn.query_drop("SHUTDOWN").await;
+        }
+        let mut child = self.child.take().expect("running");
+        match tokio::time::timeout(STOP_TIMEOUT, child.wait()).await {
+            Ok(Ok(status)) if status.success() => Ok(()),
+            Ok(Ok(status)) => Err(Error::Refused(format!("server on {} exited with {status} at shutdown", self.data_dir.display()))),
+            Ok(Err(e)) => Err(Error::io("wait for server", &self.data_dir, e)),
+            Err(_) => {
+                let _ = child.kill().await;
+                Err(Error::Refused(format!("server on {} did not stop within {STOP_TIMEOUT:?}; killed", self.data_dir.display())))
+            }
+        }
+    }
+
+    /// Kills the server (failure paths).
+    pub async fn kill(&mut self) {
+        if let Some(mut c) = self.child.take() {
+            let _ = c.kill().await;
+        }
+    }
+}
