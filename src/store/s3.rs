@@ -349,26 +349,43 @@ fn root_element(body: &[u8]) -> Option<String> {
     }
 }
 
-/// Texts of every element named `tag`.
+/// Texts of every element named `tag` (entity references resolved).
 fn xml_all(body: &[u8], tag: &str) -> Vec<String> {
     let mut reader = quick_xml::Reader::from_reader(body);
     let mut out = Vec::new();
-    let mut inside = false;
+    let mut current: Option<String> = None;
     let mut buf = Vec::new();
     loop {
         match reader.read_event_into(&mut buf) {
-            Ok(Event::Start(e)) => inside = e.local_name().as_ref() == tag.as_bytes(),
-            Ok(Event::Text(t)) if inside => {
-                if let Ok(s) = t.decode() {
-                    out.push(
-                        quick_xml::escape::unescape(&s)
-                            .map(|c| c.into_owned())
-                            .unwrap_or_else(|_| s.into_owned()),
-                    );
-                }
-                inside = false;
+            Ok(Event::Start(e)) => {
+                current = (e.local_name().as_ref() == tag.as_bytes()).then(String::new);
             }
-            Ok(Event::End(_)) => inside = false,
+            Ok(Event::Text(t)) => {
+                if let (Some(c), Ok(s)) = (current.as_mut(), t.decode()) {
+                    c.push_str(&s);
+                }
+            }
+            Ok(Event::GeneralRef(r)) => {
+                if let Some(c) = current.as_mut() {
+                    let name = String::from_utf8_lossy(&r).into_owned();
+                    let resolved = match name.as_str() {
+                        "quot" => Some('"'),
+                        "amp" => Some('&'),
+                        "lt" => Some('<'),
+                        "gt" => Some('>'),
+                        "apos" => Some('\''),
+                        _ => r.resolve_char_ref().ok().flatten(),
+                    };
+                    if let Some(ch) = resolved {
+                        c.push(ch);
+                    }
+                }
+            }
+            Ok(Event::End(_)) => {
+                if let Some(c) = current.take() {
+                    out.push(c);
+                }
+            }
             Ok(Event::Eof) | Err(_) => break,
             _ => {}
         }
