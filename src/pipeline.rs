@@ -12,11 +12,11 @@ use tokio::task::JoinHandle;
 use crate::config::KeyDerivation;
 use crate::error::{Error, Result};
 use crate::sink::{Sink, StoredReport};
+use crate::stage::des3::Des3Decrypt;
 use crate::stage::des3::Des3Encrypt;
 use crate::stage::gzip::GzipCompress;
-use crate::stage::sha1::Sha1Digest;
-use crate::stage::des3::Des3Decrypt;
 use crate::stage::gzip::GzipDecompress;
+use crate::stage::sha1::Sha1Digest;
 use crate::stage::{PipeReader, PipeTx, pipe, spawn_transform};
 use bytes::Bytes;
 use futures::StreamExt;
@@ -126,7 +126,9 @@ pub async fn fetch_stream<T: Send + 'static>(
     let (tx3, rx3) = pipe();
     let fetch = tokio::spawn(async move {
         while let Some(chunk) = input.next().await {
-            tx0.send(chunk?).await.map_err(|_| Error::PipeClosed("fetch"))?;
+            tx0.send(chunk?)
+                .await
+                .map_err(|_| Error::PipeClosed("fetch"))?;
         }
         Ok(())
     });
@@ -147,7 +149,10 @@ pub async fn fetch_stream<T: Send + 'static>(
         Ok(d) if d.hex() == expected_sha1 => Ok(()),
         Ok(d) => Err(Error::format(
             "sha1",
-            format!("checksum mismatch: stored bytes have {}, the backup recorded {expected_sha1}", d.hex()),
+            format!(
+                "checksum mismatch: stored bytes have {}, the backup recorded {expected_sha1}",
+                d.hex()
+            ),
         )),
         Err(_) => Ok(()),
     };

@@ -35,9 +35,17 @@ impl std::fmt::Display for RestoreReport {
         writeln!(f, "data_dir: {}", self.data_dir.display())?;
         writeln!(f, "layout: {:?}", self.layout)?;
         if let Some(c) = &self.data_binlog {
-            writeln!(f, "binlog applied from: {}:{} (gtid {})", c.file, c.position, c.gtid)?;
+            writeln!(
+                f,
+                "binlog applied from: {}:{} (gtid {})",
+                c.file, c.position, c.gtid
+            )?;
         }
-        writeln!(f, "binlog files applied: {}", self.binlog_files_applied.join(","))?;
+        writeln!(
+            f,
+            "binlog files applied: {}",
+            self.binlog_files_applied.join(",")
+        )?;
         write!(f, "seconds: {:.1}", self.seconds)
     }
 }
@@ -54,9 +62,15 @@ impl Created {
     /// Makes `dir` ready: it must be missing or empty. Records what to undo.
     fn claim(&mut self, dir: &Path, must_be_empty: bool) -> Result<()> {
         if dir.exists() {
-            let empty = std::fs::read_dir(dir).map_err(|e| Error::io("read", dir, e))?.next().is_none();
+            let empty = std::fs::read_dir(dir)
+                .map_err(|e| Error::io("read", dir, e))?
+                .next()
+                .is_none();
             if !empty && must_be_empty {
-                return Err(Error::Refused(format!("data dir {} is not empty: refusing to restore over it", dir.display())));
+                return Err(Error::Refused(format!(
+                    "data dir {} is not empty: refusing to restore over it",
+                    dir.display()
+                )));
             }
             if empty && !self.emptied.iter().any(|d| d == dir) {
                 self.emptied.push(dir.to_path_buf());
@@ -85,7 +99,11 @@ impl Created {
             if let Ok(rd) = std::fs::read_dir(d) {
                 for e in rd.flatten() {
                     let p = e.path();
-                    let r = if p.is_dir() && !p.is_symlink() { std::fs::remove_dir_all(&p) } else { std::fs::remove_file(&p) };
+                    let r = if p.is_dir() && !p.is_symlink() {
+                        std::fs::remove_dir_all(&p)
+                    } else {
+                        std::fs::remove_file(&p)
+                    };
                     if let Err(err) = r {
                         tracing::error!("could not remove {}: {err}", p.display());
                     }
@@ -100,24 +118,34 @@ fn targets_for(s: &Settings, cnf: Option<&MyCnf>) -> Targets {
     let data_dir = if s.data_dir_explicit {
         s.data_dir.clone()
     } else {
-        cnf.and_then(MyCnf::datadir).unwrap_or_else(|| s.data_dir.clone())
+        cnf.and_then(MyCnf::datadir)
+            .unwrap_or_else(|| s.data_dir.clone())
     };
     let binlog_dir = cnf
         .and_then(|c| c.get("log_bin").map(str::to_string))
         .filter(|v| v.starts_with('/'))
         .and_then(|v| Path::new(&v).parent().map(Path::to_path_buf))
         .unwrap_or_else(|| data_dir.clone());
-    Targets { data_dir, binlog_dir }
+    Targets {
+        data_dir,
+        binlog_dir,
+    }
 }
 
 /// Runs a restore. Returns None when `--when` skipped it.
 pub async fn restore(s: &Settings, key: Option<&str>) -> Result<Option<RestoreReport>> {
     if !when_allows(s).await {
-        tracing::info!("--when {:?} does not hold: nothing to do", s.when.expect("set"));
+        tracing::info!(
+            "--when {:?} does not hold: nothing to do",
+            s.when.expect("set")
+        );
         return Ok(None);
     }
     if Endpoint::from_settings(s).is_running().await {
-        return Err(Error::Refused(format!("the instance on port {} is running: stop it before restoring", s.port)));
+        return Err(Error::Refused(format!(
+            "the instance on port {} is running: stop it before restoring",
+            s.port
+        )));
     }
     Created::default().claim_check(&s.data_dir)?;
     let password = load_password(s)?;
@@ -134,7 +162,10 @@ pub async fn restore(s: &Settings, key: Option<&str>) -> Result<Option<RestoreRe
             {
                 for f in [p.clone(), crate::sink::local::sidecar_path(p)] {
                     if let Err(e) = std::fs::remove_file(&f) {
-                        tracing::warn!("--clean-after-restore: could not remove {}: {e}", f.display());
+                        tracing::warn!(
+                            "--clean-after-restore: could not remove {}: {e}",
+                            f.display()
+                        );
                     }
                 }
             }
@@ -157,8 +188,16 @@ pub async fn restore(s: &Settings, key: Option<&str>) -> Result<Option<RestoreRe
 impl Created {
     /// Fails early, before any download, when the configured data dir holds anything.
     fn claim_check(&self, dir: &Path) -> Result<()> {
-        if dir.exists() && std::fs::read_dir(dir).map_err(|e| Error::io("read", dir, e))?.next().is_some() {
-            return Err(Error::Refused(format!("data dir {} is not empty: refusing to restore over it", dir.display())));
+        if dir.exists()
+            && std::fs::read_dir(dir)
+                .map_err(|e| Error::io("read", dir, e))?
+                .next()
+                .is_some()
+        {
+            return Err(Error::Refused(format!(
+                "data dir {} is not empty: refusing to restore over it",
+                dir.display()
+            )));
         }
         Ok(())
     }
@@ -174,24 +213,38 @@ async fn restore_into(
     let settings = s.clone();
     let port = s.port;
     let c2 = created.clone();
-    let report = fetch_stream(stream, &located.sha1, &password, s.key_derivation, move |reader| {
-        extract(reader, port, &mut |cnf| {
-            let t = targets_for(&settings, cnf);
-            let mut c = c2.lock().expect("lock");
-            c.claim(&t.data_dir, true)?;
-            if t.binlog_dir != t.data_dir {
-                c.claim(&t.binlog_dir, false)?;
-            }
-            Ok(t)
-        })
-    })
+    let report = fetch_stream(
+        stream,
+        &located.sha1,
+        &password,
+        s.key_derivation,
+        move |reader| {
+            extract(reader, port, &mut |cnf| {
+                let t = targets_for(&settings, cnf);
+                let mut c = c2.lock().expect("lock");
+                c.claim(&t.data_dir, true)?;
+                if t.binlog_dir != t.data_dir {
+                    c.claim(&t.binlog_dir, false)?;
+                }
+                Ok(t)
+            })
+        },
+    )
     .await?;
     let data_dir = report.targets.data_dir.clone();
-    tracing::info!("extracted {} bytes into {}", report.bytes, data_dir.display());
+    tracing::info!(
+        "extracted {} bytes into {}",
+        report.bytes,
+        data_dir.display()
+    );
 
     // The instance's my.cnf: written where conf expects it if that is inside the data dir.
     let my_cnf_path = if s.my_cnf.starts_with(&s.data_dir) && !s.data_dir_explicit {
-        data_dir.join(s.my_cnf.strip_prefix(&s.data_dir).unwrap_or(Path::new("my.cnf")))
+        data_dir.join(
+            s.my_cnf
+                .strip_prefix(&s.data_dir)
+                .unwrap_or(Path::new("my.cnf")),
+        )
     } else {
         s.my_cnf.clone()
     };
@@ -218,14 +271,30 @@ async fn restore_into(
     };
     let mut applied = Vec::new();
     if let Some(c) = &coords {
-        let files: Vec<String> = report.binlog_files.iter().filter(|f| f.as_str() >= c.file.as_str()).cloned().collect();
+        let files: Vec<String> = report
+            .binlog_files
+            .iter()
+            .filter(|f| f.as_str() >= c.file.as_str())
+            .cloned()
+            .collect();
         if files.first() != Some(&c.file) {
             return Err(Error::format(
                 "archive",
-                format!("the data backup stops in binlog {} but the archive's binlog holds {:?}", c.file, report.binlog_files),
+                format!(
+                    "the data backup stops in binlog {} but the archive's binlog holds {:?}",
+                    c.file, report.binlog_files
+                ),
             ));
         }
-        apply_binlog(s, &my_cnf_path, &data_dir, &report.targets.binlog_dir, c, &files).await?;
+        apply_binlog(
+            s,
+            &my_cnf_path,
+            &data_dir,
+            &report.targets.binlog_dir,
+            c,
+            &files,
+        )
+        .await?;
         applied = files;
     } else {
         tracing::warn!("no binlog coordinates in the backup: no binlog applied");
@@ -236,8 +305,9 @@ async fn restore_into(
 async fn prepare(s: &Settings, tools: &[&str], data_dir: &Path) -> Result<()> {
     let tool = match &s.backup_tool {
         Some(t) => t.clone(),
-        None => find_binary(&s.mysql_base, tools)
-            .ok_or_else(|| Error::Refused(format!("no {} found to prepare the data", tools.join("/"))))?,
+        None => find_binary(&s.mysql_base, tools).ok_or_else(|| {
+            Error::Refused(format!("no {} found to prepare the data", tools.join("/")))
+        })?,
     };
     tracing::info!("preparing {} with {}", data_dir.display(), tool.display());
     let out = tokio::process::Command::new(&tool)
@@ -261,14 +331,33 @@ async fn prepare(s: &Settings, tools: &[&str], data_dir: &Path) -> Result<()> {
 
 /// Starts the server read-only without binlog or replication on a private socket, pipes the
 /// binlog events after `from` (mariadb-binlog --disable-log-bin) into it, and shuts it down.
-async fn apply_binlog(s: &Settings, my_cnf: &Path, data_dir: &Path, binlog_dir: &Path, from: &BinlogCoords, files: &[String]) -> Result<()> {
+async fn apply_binlog(
+    s: &Settings,
+    my_cnf: &Path,
+    data_dir: &Path,
+    binlog_dir: &Path,
+    from: &BinlogCoords,
+    files: &[String],
+) -> Result<()> {
     let need = |names: &[&str]| {
-        find_binary(&s.mysql_base, names).ok_or_else(|| Error::Refused(format!("{} not found under {} or on PATH", names[0], s.mysql_base.display())))
+        find_binary(&s.mysql_base, names).ok_or_else(|| {
+            Error::Refused(format!(
+                "{} not found under {} or on PATH",
+                names[0],
+                s.mysql_base.display()
+            ))
+        })
     };
     let mariadbd = need(&["mariadbd", "mysqld"])?;
     let binlog_tool = need(&["mariadb-binlog", "mysqlbinlog"])?;
     let client = need(&["mariadb", "mysql"])?;
-    let extra = ["--skip-log-bin", "--skip-slave-start", "--read-only", "--skip-networking"].map(String::from);
+    let extra = [
+        "--skip-log-bin",
+        "--skip-slave-start",
+        "--read-only",
+        "--skip-networking",
+    ]
+    .map(String::from);
     let mut server = TempServer::start(
         &mariadbd,
         my_cnf.exists().then_some(my_cnf),
@@ -278,7 +367,12 @@ async fn apply_binlog(s: &Settings, my_cnf: &Path, data_dir: &Path, binlog_dir: 
         s.root_password.clone(),
     )
     .await?;
-    tracing::info!("applying binlog from {}:{} ({} files)", from.file, from.position, files.len());
+    tracing::info!(
+        "applying binlog from {}:{} ({} files)",
+        from.file,
+        from.position,
+        files.len()
+    );
     let socket = server.endpoint.socket.clone();
     let user = s.mysql_user.clone();
     let password = s.root_password.clone();
@@ -304,12 +398,23 @@ async fn apply_binlog(s: &Settings, my_cnf: &Path, data_dir: &Path, binlog_dir: 
             cmd.env("MYSQL_PWD", p.expose());
         }
         let out = cmd.output().map_err(|e| Error::io("run", &client, e))?;
-        let rout = reader.wait_with_output().map_err(|e| Error::io("run", &binlog_tool, e))?;
+        let rout = reader
+            .wait_with_output()
+            .map_err(|e| Error::io("run", &binlog_tool, e))?;
         if !rout.status.success() {
-            return Err(Error::Refused(format!("{} failed ({}): {}", binlog_tool.display(), rout.status, String::from_utf8_lossy(&rout.stderr).trim())));
+            return Err(Error::Refused(format!(
+                "{} failed ({}): {}",
+                binlog_tool.display(),
+                rout.status,
+                String::from_utf8_lossy(&rout.stderr).trim()
+            )));
         }
         if !out.status.success() {
-            return Err(Error::Refused(format!("applying binlog events failed ({}): {}", out.status, String::from_utf8_lossy(&out.stderr).trim())));
+            return Err(Error::Refused(format!(
+                "applying binlog events failed ({}): {}",
+                out.status,
+                String::from_utf8_lossy(&out.stderr).trim()
+            )));
         }
         Ok(())
     })

@@ -2,9 +2,9 @@
 //! padding, sent down a pipe as they are produced. Each entry's size and SHA-1 is recorded for
 //! the manifest.
 
+use ::tar::{EntryType, Header};
 use bytes::Bytes;
 use tokio::io::{AsyncRead, AsyncReadExt};
-use ::tar::{EntryType, Header};
 
 use super::manifest::EntryRecord;
 use crate::error::{Error, Result};

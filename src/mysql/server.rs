@@ -22,7 +22,11 @@ pub const STOP_TIMEOUT: Duration = Duration::from_secs(300);
 pub fn running_as_root() -> bool {
     std::fs::read_to_string("/proc/self/status")
         .ok()
-        .and_then(|s| s.lines().find(|l| l.starts_with("Uid:")).map(|l| l.split_whitespace().nth(2) == Some("0")))
+        .and_then(|s| {
+            s.lines()
+                .find(|l| l.starts_with("Uid:"))
+                .map(|l| l.split_whitespace().nth(2) == Some("0"))
+        })
         .unwrap_or(false)
 }
 
@@ -53,7 +57,10 @@ impl TempServer {
         }
         cmd.arg(format!("--datadir={}", data_dir.display()))
             .arg(format!("--socket={}", socket.display()))
-            .arg(format!("--pid-file={}", data_dir.join("mysqlbackup.pid").display()))
+            .arg(format!(
+                "--pid-file={}",
+                data_dir.join("mysqlbackup.pid").display()
+            ))
             .args(extra);
         if running_as_root() {
             let cnf_user = defaults_file
@@ -63,11 +70,20 @@ impl TempServer {
                 cmd.arg("--user=root");
             }
         }
-        cmd.stdin(Stdio::null()).stdout(Stdio::null()).stderr(Stdio::piped()).kill_on_drop(true);
-        let child = cmd.spawn().map_err(|e| Error::io("start server", program, e))?;
+        cmd.stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .kill_on_drop(true);
+        let child = cmd
+            .spawn()
+            .map_err(|e| Error::io("start server", program, e))?;
         let mut server = TempServer {
             child: Some(child),
-            endpoint: Endpoint { socket, user: user.to_string(), password },
+            endpoint: Endpoint {
+                socket,
+                user: user.to_string(),
+                password,
+            },
             data_dir: data_dir.to_path_buf(),
         };
         let started = Instant::now();
@@ -76,7 +92,10 @@ impl TempServer {
                 return Ok(server);
             }
             let child = server.child.as_mut().expect("running");
-            if let Some(status) = child.try_wait().map_err(|e| Error::io("wait for server", program, e))? {
+            if let Some(status) = child
+                .try_wait()
+                .map_err(|e| Error::io("wait for server", program, e))?
+            {
                 let mut err = String::new();
                 if let Some(mut e) = child.stderr.take() {
                     let _ = e.read_to_string(&mut err).await;
@@ -90,7 +109,10 @@ impl TempServer {
             }
             if started.elapsed() > START_TIMEOUT {
                 server.kill().await;
-                return Err(Error::Refused(format!("server on {} not ready after {START_TIMEOUT:?}", data_dir.display())));
+                return Err(Error::Refused(format!(
+                    "server on {} not ready after {START_TIMEOUT:?}",
+                    data_dir.display()
+                )));
             }
             tokio::time::sleep(Duration::from_millis(200)).await;
         }
@@ -104,11 +126,17 @@ impl TempServer {
         let mut child = self.child.take().expect("running");
         match tokio::time::timeout(STOP_TIMEOUT, child.wait()).await {
             Ok(Ok(status)) if status.success() => Ok(()),
-            Ok(Ok(status)) => Err(Error::Refused(format!("server on {} exited with {status} at shutdown", self.data_dir.display()))),
+            Ok(Ok(status)) => Err(Error::Refused(format!(
+                "server on {} exited with {status} at shutdown",
+                self.data_dir.display()
+            ))),
             Ok(Err(e)) => Err(Error::io("wait for server", &self.data_dir, e)),
             Err(_) => {
                 let _ = child.kill().await;
-                Err(Error::Refused(format!("server on {} did not stop within {STOP_TIMEOUT:?}; killed", self.data_dir.display())))
+                Err(Error::Refused(format!(
+                    "server on {} did not stop within {STOP_TIMEOUT:?}; killed",
+                    self.data_dir.display()
+                )))
             }
         }
     }

@@ -69,7 +69,10 @@ struct XbWriter {
 impl XbWriter {
     fn file(&mut self, path: &str) -> Result<&File> {
         if self.done.contains(path) {
-            return Err(Error::format("xbstream", format!("{path:?} continues after its end-of-file chunk")));
+            return Err(Error::format(
+                "xbstream",
+                format!("{path:?} continues after its end-of-file chunk"),
+            ));
         }
         if !self.open.contains_key(path) {
             let full = self.root.join(path);
@@ -90,7 +93,9 @@ impl XbWriter {
         match ev {
             Event::Data { path, offset, data } => {
                 let full = self.root.join(path);
-                self.file(path)?.write_all_at(data, offset).map_err(|e| Error::io("write", full, e))
+                self.file(path)?
+                    .write_all_at(data, offset)
+                    .map_err(|e| Error::io("write", full, e))
             }
             Event::ChunkDone { .. } => Ok(()),
             Event::EndOfFile { path } => {
@@ -106,7 +111,10 @@ impl XbWriter {
 /// Reads a small entry whole.
 fn read_small(e: &mut impl Read, name: &str, size: u64) -> Result<Vec<u8>> {
     if size > MAX_SMALL_ENTRY {
-        return Err(Error::format("archive", format!("{name} is implausibly large ({size} bytes)")));
+        return Err(Error::format(
+            "archive",
+            format!("{name} is implausibly large ({size} bytes)"),
+        ));
     }
     let mut v = Vec::with_capacity(size as usize);
     e.read_to_end(&mut v).map_err(tar_err)?;
@@ -131,7 +139,8 @@ fn copy_new(e: &mut impl Read, dest: &Path) -> Result<Sha1Digest> {
             break;
         }
         digest.update(&buf[..n]);
-        f.write_all(&buf[..n]).map_err(|err| Error::io("write", dest, err))?;
+        f.write_all(&buf[..n])
+            .map_err(|err| Error::io("write", dest, err))?;
     }
     Ok(digest)
 }
@@ -142,14 +151,22 @@ fn rewrite_index(text: &str, binlog_dir: &Path) -> String {
         .filter(|l| !l.trim().is_empty())
         .map(|l| {
             let name = l.rsplit('/').next().unwrap_or(l);
-            if l.starts_with('/') { format!("{}\n", binlog_dir.join(name).display()) } else { format!("{l}\n") }
+            if l.starts_with('/') {
+                format!("{}\n", binlog_dir.join(name).display())
+            } else {
+                format!("{l}\n")
+            }
         })
         .collect()
 }
 
 /// Extracts a tar stream. `place` is called once, with the backup's my.cnf when the layout
 /// starts with one, and must create (or check) the target dirs.
-pub fn extract<R: Read>(reader: R, port: u16, place: &mut dyn FnMut(Option<&MyCnf>) -> Result<Targets>) -> Result<ExtractReport> {
+pub fn extract<R: Read>(
+    reader: R,
+    port: u16,
+    place: &mut dyn FnMut(Option<&MyCnf>) -> Result<Targets>,
+) -> Result<ExtractReport> {
     let mut ar = tar::Archive::new(reader);
     let orig_backup = format!("mysql-{port}-backup/");
     let orig_binlog = format!("mysql-{port}-binlog/");
@@ -170,14 +187,22 @@ pub fn extract<R: Read>(reader: R, port: u16, place: &mut dyn FnMut(Option<&MyCn
         let kind = e.header().entry_type();
         let raw_path = e.path().map_err(tar_err)?.to_string_lossy().into_owned();
         let path = raw_path.trim_end_matches('/').to_string();
-        check_path(&path).map_err(|_| Error::format("tar", format!("refusing entry path {raw_path:?}")))?;
+        check_path(&path)
+            .map_err(|_| Error::format("tar", format!("refusing entry path {raw_path:?}")))?;
         let size = e.header().size().map_err(tar_err)?;
         bytes += size;
         if manifest.is_some() {
-            return Err(Error::format("archive", format!("entry {path:?} after the manifest")));
+            return Err(Error::format(
+                "archive",
+                format!("entry {path:?} after the manifest"),
+            ));
         }
         let layout_now = *layout.get_or_insert_with(|| {
-            if path.starts_with(&orig_backup) || path.starts_with(&orig_binlog) || path == orig_backup.trim_end_matches('/') || path == orig_binlog.trim_end_matches('/') {
+            if path.starts_with(&orig_backup)
+                || path.starts_with(&orig_binlog)
+                || path == orig_backup.trim_end_matches('/')
+                || path == orig_binlog.trim_end_matches('/')
+            {
                 Layout::Original
             } else {
                 Layout::Streaming
@@ -185,21 +210,33 @@ pub fn extract<R: Read>(reader: R, port: u16, place: &mut dyn FnMut(Option<&MyCn
         });
         let is_dir = kind.is_dir();
         if !(kind.is_file() || (is_dir && layout_now == Layout::Original)) {
-            return Err(Error::format("tar", format!("refusing {path:?}: entry type {kind:?} (only regular files are restored)")));
+            return Err(Error::format(
+                "tar",
+                format!("refusing {path:?}: entry type {kind:?} (only regular files are restored)"),
+            ));
         }
 
         match layout_now {
             Layout::Streaming => {
                 if targets.is_none() {
                     if path != MY_CNF {
-                        return Err(Error::format("archive", format!("unknown layout: first entry is {path:?}, expected my.cnf or mysql-{port}-backup/")));
+                        return Err(Error::format(
+                            "archive",
+                            format!(
+                                "unknown layout: first entry is {path:?}, expected my.cnf or mysql-{port}-backup/"
+                            ),
+                        ));
                     }
                     let cnf = read_small(&mut e, MY_CNF, size)?;
                     let mut d = Sha1Digest::new();
                     d.update(&cnf);
                     digests.push((path.clone(), size, d.hex()));
                     let t = place(Some(&MyCnf::parse(&String::from_utf8_lossy(&cnf))))?;
-                    xb = Some(XbWriter { root: t.data_dir.clone(), open: HashMap::new(), done: HashSet::new() });
+                    xb = Some(XbWriter {
+                        root: t.data_dir.clone(),
+                        open: HashMap::new(),
+                        done: HashSet::new(),
+                    });
                     targets = Some(t);
                     my_cnf = Some(cnf);
                     continue;
@@ -207,7 +244,10 @@ pub fn extract<R: Read>(reader: R, port: u16, place: &mut dyn FnMut(Option<&MyCn
                 let t = targets.as_ref().expect("placed");
                 if let Some(n) = layout::segment_number(&path) {
                     if n != next_segment {
-                        return Err(Error::format("archive", format!("segment {n} out of order (expected {next_segment})")));
+                        return Err(Error::format(
+                            "archive",
+                            format!("segment {n} out of order (expected {next_segment})"),
+                        ));
                     }
                     next_segment += 1;
                     let w = xb.as_mut().expect("placed");
@@ -225,7 +265,10 @@ pub fn extract<R: Read>(reader: R, port: u16, place: &mut dyn FnMut(Option<&MyCn
                 } else if let Some(name) = path.strip_prefix(BINLOG_DIR) {
                     check_path(name)?;
                     if name.contains('/') {
-                        return Err(Error::format("archive", format!("nested binlog path {path:?}")));
+                        return Err(Error::format(
+                            "archive",
+                            format!("nested binlog path {path:?}"),
+                        ));
                     }
                     if name.ends_with(".index") {
                         let text = read_small(&mut e, &path, size)?;
@@ -233,9 +276,15 @@ pub fn extract<R: Read>(reader: R, port: u16, place: &mut dyn FnMut(Option<&MyCn
                         d.update(&text);
                         digests.push((path.clone(), size, d.hex()));
                         let dest = t.binlog_dir.join(name);
-                        let rewritten = rewrite_index(&String::from_utf8_lossy(&text), &t.binlog_dir);
-                        let mut f = OpenOptions::new().write(true).create_new(true).open(&dest).map_err(|err| Error::io("create", &dest, err))?;
-                        f.write_all(rewritten.as_bytes()).map_err(|err| Error::io("write", &dest, err))?;
+                        let rewritten =
+                            rewrite_index(&String::from_utf8_lossy(&text), &t.binlog_dir);
+                        let mut f = OpenOptions::new()
+                            .write(true)
+                            .create_new(true)
+                            .open(&dest)
+                            .map_err(|err| Error::io("create", &dest, err))?;
+                        f.write_all(rewritten.as_bytes())
+                            .map_err(|err| Error::io("write", &dest, err))?;
                         binlog_index = Some(name.to_string());
                     } else {
                         let d = copy_new(&mut e, &t.binlog_dir.join(name))?;
@@ -247,7 +296,10 @@ pub fn extract<R: Read>(reader: R, port: u16, place: &mut dyn FnMut(Option<&MyCn
                     check_manifest(&m, &digests)?;
                     manifest = Some(m);
                 } else {
-                    return Err(Error::format("archive", format!("unexpected entry {path:?}")));
+                    return Err(Error::format(
+                        "archive",
+                        format!("unexpected entry {path:?}"),
+                    ));
                 }
             }
             Layout::Original => {
@@ -259,14 +311,20 @@ pub fn extract<R: Read>(reader: R, port: u16, place: &mut dyn FnMut(Option<&MyCn
                     (&t.data_dir, rel)
                 } else if let Some(rel) = path.strip_prefix(&orig_binlog) {
                     (&t.binlog_dir, rel)
-                } else if path == orig_backup.trim_end_matches('/') || path == orig_binlog.trim_end_matches('/') {
+                } else if path == orig_backup.trim_end_matches('/')
+                    || path == orig_binlog.trim_end_matches('/')
+                {
                     continue;
                 } else {
-                    return Err(Error::format("archive", format!("unexpected entry {path:?} in an original-layout archive")));
+                    return Err(Error::format(
+                        "archive",
+                        format!("unexpected entry {path:?} in an original-layout archive"),
+                    ));
                 };
                 let dest = root.join(rel);
                 if is_dir {
-                    std::fs::create_dir_all(&dest).map_err(|err| Error::io("create directory", &dest, err))?;
+                    std::fs::create_dir_all(&dest)
+                        .map_err(|err| Error::io("create directory", &dest, err))?;
                     continue;
                 }
                 if root == &t.data_dir && rel == "my.cnf" {
@@ -279,7 +337,7 @@ pub fn extract<R: Read>(reader: R, port: u16, place: &mut dyn FnMut(Option<&MyCn
                 if root == &t.binlog_dir && !rel.contains('/') {
                     if rel.ends_with(".index") {
                         binlog_index = Some(rel.to_string());
-                    } else {
+                    } else if is_binlog_file(rel) {
                         binlog_files.push(rel.to_string());
                     }
                 }
@@ -295,30 +353,64 @@ pub fn extract<R: Read>(reader: R, port: u16, place: &mut dyn FnMut(Option<&MyCn
             break;
         }
         if buf[..n].iter().any(|&b| b != 0) {
-            return Err(Error::format("tar", "trailing data after the end of the archive"));
+            return Err(Error::format(
+                "tar",
+                "trailing data after the end of the archive",
+            ));
         }
     }
     let targets = targets.ok_or_else(|| Error::format("archive", "empty archive"))?;
     if layout == Some(Layout::Streaming) {
         parser.finish()?;
         if manifest.is_none() {
-            return Err(Error::format("archive", "the archive ends before its manifest: truncated"));
+            return Err(Error::format(
+                "archive",
+                "the archive ends before its manifest: truncated",
+            ));
         }
         if next_segment == 0 {
-            return Err(Error::format("archive", "the archive holds no data segment"));
+            return Err(Error::format(
+                "archive",
+                "the archive holds no data segment",
+            ));
         }
     }
     binlog_files.sort();
-    Ok(ExtractReport { layout: layout.expect("set"), targets, my_cnf, manifest, binlog_files, binlog_index, bytes })
+    Ok(ExtractReport {
+        layout: layout.expect("set"),
+        targets,
+        my_cnf,
+        manifest,
+        binlog_files,
+        binlog_index,
+        bytes,
+    })
+}
+
+/// Binlog files are `<basename>.<number>`; other files beside them (`.index`, `.state`) are not.
+fn is_binlog_file(name: &str) -> bool {
+    name.rsplit_once('.').is_some_and(|(base, n)| {
+        !base.is_empty() && n.len() >= 6 && n.bytes().all(|b| b.is_ascii_digit())
+    })
 }
 
 fn check_manifest(m: &Manifest, seen: &[(String, u64, String)]) -> Result<()> {
     if m.entries.len() != seen.len() {
-        return Err(Error::format("manifest", format!("lists {} entries, the archive holds {}", m.entries.len(), seen.len())));
+        return Err(Error::format(
+            "manifest",
+            format!(
+                "lists {} entries, the archive holds {}",
+                m.entries.len(),
+                seen.len()
+            ),
+        ));
     }
     for (rec, (name, size, sha1)) in m.entries.iter().zip(seen) {
         if &rec.name != name || rec.size != *size || &rec.sha1 != sha1 {
-            return Err(Error::format("manifest", format!("entry {name} does not match the manifest (size or SHA-1)")));
+            return Err(Error::format(
+                "manifest",
+                format!("entry {name} does not match the manifest (size or SHA-1)"),
+            ));
         }
     }
     Ok(())

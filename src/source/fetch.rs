@@ -50,7 +50,9 @@ impl Located {
     pub async fn open(&self) -> Result<BoxStream<'static, Result<Bytes>>> {
         match &self.where_ {
             Where::Local(path) => {
-                let file = tokio::fs::File::open(path).await.map_err(|e| Error::io("open", path, e))?;
+                let file = tokio::fs::File::open(path)
+                    .await
+                    .map_err(|e| Error::io("open", path, e))?;
                 let p = path.clone();
                 Ok(tokio_util::io::ReaderStream::with_capacity(file, 1 << 20)
                     .map_err(move |e| Error::io("read", &p, e))
@@ -63,7 +65,10 @@ impl Located {
                     .get(&ObjPath::from(key.as_str()))
                     .await
                     .map_err(|e| Error::store(format!("download {what}"), e))?;
-                Ok(got.into_stream().map_err(move |e| Error::store(format!("download {what}"), e)).boxed())
+                Ok(got
+                    .into_stream()
+                    .map_err(move |e| Error::store(format!("download {what}"), e))
+                    .boxed())
             }
         }
     }
@@ -84,13 +89,20 @@ pub async fn locate(s: &Settings, exact: Option<&str>) -> Result<Located> {
                         .list(Some(&ObjPath::from(prefix.as_str())))
                         .try_collect()
                         .await
-                        .map_err(|e| Error::store(format!("list s3://{}/{prefix}", store.bucket()), e))?;
+                        .map_err(|e| {
+                            Error::store(format!("list s3://{}/{prefix}", store.bucket()), e)
+                        })?;
                     list.into_iter()
                         .filter(|m| m.location.as_ref().ends_with(SUFFIX))
                         .max_by_key(|m| m.last_modified)
                         .map(|m| m.location.to_string())
                         .ok_or_else(|| {
-                            Error::Refused(format!("no backup of port {} for {} in s3://{}/{prefix}", s.port, s.date_str, store.bucket()))
+                            Error::Refused(format!(
+                                "no backup of port {} for {} in s3://{}/{prefix}",
+                                s.port,
+                                s.date_str,
+                                store.bucket()
+                            ))
                         })?
                 }
             };
@@ -99,11 +111,16 @@ pub async fn locate(s: &Settings, exact: Option<&str>) -> Result<Located> {
                 .head_metadata(&key)
                 .await?
                 .ok_or_else(|| Error::Refused(format!("no backup at {location}")))?;
-            let sha1 = meta
-                .get("sha1")
-                .cloned()
-                .ok_or_else(|| Error::Refused(format!("{location} has no x-amz-meta-sha1: not a complete backup")))?;
-            Ok(Located { location, sha1, where_: Where::S3(store, key) })
+            let sha1 = meta.get("sha1").cloned().ok_or_else(|| {
+                Error::Refused(format!(
+                    "{location} has no x-amz-meta-sha1: not a complete backup"
+                ))
+            })?;
+            Ok(Located {
+                location,
+                sha1,
+                where_: Where::S3(store, key),
+            })
         }
         None => {
             let path = match exact {
@@ -115,7 +132,10 @@ pub async fn locate(s: &Settings, exact: Option<&str>) -> Result<Located> {
                         for e in rd.flatten() {
                             let p = e.path();
                             if p.to_string_lossy().ends_with(SUFFIX) {
-                                let t = e.metadata().and_then(|m| m.modified()).unwrap_or(std::time::UNIX_EPOCH);
+                                let t = e
+                                    .metadata()
+                                    .and_then(|m| m.modified())
+                                    .unwrap_or(std::time::UNIX_EPOCH);
                                 if best.as_ref().is_none_or(|(bt, _)| t > *bt) {
                                     best = Some((t, p));
                                 }
@@ -123,7 +143,12 @@ pub async fn locate(s: &Settings, exact: Option<&str>) -> Result<Located> {
                         }
                     }
                     best.map(|(_, p)| p).ok_or_else(|| {
-                        Error::Refused(format!("no backup of port {} for {} under {}", s.port, s.date_str, dir.display()))
+                        Error::Refused(format!(
+                            "no backup of port {} for {} under {}",
+                            s.port,
+                            s.date_str,
+                            dir.display()
+                        ))
                     })?
                 }
             };
@@ -133,11 +158,22 @@ pub async fn locate(s: &Settings, exact: Option<&str>) -> Result<Located> {
             let side = sidecar_path(&path);
             let text = std::fs::read_to_string(&side)
                 .map_err(|e| Error::io("read checksum sidecar (incomplete backup?)", &side, e))?;
-            let sha1 = text.split_whitespace().next().unwrap_or_default().to_string();
+            let sha1 = text
+                .split_whitespace()
+                .next()
+                .unwrap_or_default()
+                .to_string();
             if sha1.len() != 40 {
-                return Err(Error::format("sha1 sidecar", format!("{} holds no SHA-1", side.display())));
+                return Err(Error::format(
+                    "sha1 sidecar",
+                    format!("{} holds no SHA-1", side.display()),
+                ));
             }
-            Ok(Located { location: path.display().to_string(), sha1, where_: Where::Local(path) })
+            Ok(Located {
+                location: path.display().to_string(),
+                sha1,
+                where_: Where::Local(path),
+            })
         }
     }
 }

@@ -101,7 +101,10 @@ pub struct PipeReader {
 impl PipeReader {
     /// Reads from `rx`.
     pub fn new(rx: PipeRx) -> Self {
-        PipeReader { rx, cur: Bytes::new() }
+        PipeReader {
+            rx,
+            cur: Bytes::new(),
+        }
     }
 }
 

@@ -36,7 +36,7 @@ pub fn wait_for(what: &str, timeout: Duration, mut cond: impl FnMut() -> bool) {
     }
 }
 
-fn require(bin: &str) -> PathBuf {
+pub fn require(bin: &str) -> PathBuf {
     for dir in ["/usr/sbin", "/usr/bin", "/usr/local/bin"] {
         let p = Path::new(dir).join(bin);
         if p.is_file() {
@@ -182,6 +182,31 @@ impl Mariadb {
                 std::thread::sleep(Duration::from_millis(50));
             }
         }
+    }
+
+    /// Starts the server again on its data dir, with the my.cnf found there (e.g. the one a
+    /// restore wrote).
+    pub fn restart(&mut self) {
+        self.stop();
+        self.start_server();
+    }
+
+    /// Stops the server and moves its data dir away (the instance "dies"); returns where.
+    pub fn kill_and_move_away(&mut self) -> PathBuf {
+        self.stop();
+        let away = self.dir.path().join("dead-data");
+        std::fs::rename(&self.data_dir, &away).unwrap();
+        away
+    }
+
+    /// The sequence number of domain 0 in `@@gtid_binlog_pos` (0 when empty).
+    pub fn gtid_seq(&self) -> u64 {
+        let pos = self.sql("SELECT @@gtid_binlog_pos");
+        pos.split(',')
+            .find(|g| g.starts_with("0-"))
+            .and_then(|g| g.rsplit('-').next())
+            .map(|n| n.parse().unwrap())
+            .unwrap_or(0)
     }
 
     /// Starts a server on an existing (e.g. prepared) data dir, with a fresh my.cnf.
@@ -440,4 +465,24 @@ pub fn unpack_with_standard_tools(archive: &Path, key_file: &Path, out: &Path) -
 pub fn sha1_file(path: &Path) -> String {
     use sha1::Digest;
     hex::encode(sha1::Sha1::digest(std::fs::read(path).unwrap()))
+}
+
+/// A backup tool that runs the real mariabackup, then runs `sql` on `db` before exiting with
+/// its status: the events of `sql` land in the binlog after the data backup but before the
+/// binlog is read, deterministically.
+pub fn tool_then_sql(dir: &Path, db: &Mariadb, sql: &str) -> PathBuf {
+    let p = dir.join("backup-tool-then-sql.sh");
+    std::fs::write(
+        &p,
+        format!(
+            "#!/bin/bash\n{} \"$@\"\nrc=$?\ncase \" $* \" in *\" --backup \"*) {} --no-defaults -uroot --socket={} -e \"{}\" || exit 99;; esac\nexit $rc\n",
+            require("mariabackup").display(),
+            require("mariadb").display(),
+            db.socket().display(),
+            sql.replace('"', "\\\"")
+        ),
+    )
+    .unwrap();
+    Command::new("chmod").arg("+x").arg(&p).status().unwrap();
+    p
 }

@@ -1,0 +1,242 @@
+//! Restore acceptance tests on real MariaDB: from S3 and the local store under a writer, the
+//! original tool's archive layout, and every refusal.
+
+mod common;
+
+use std::path::Path;
+use std::process::{Command, Output};
+use std::time::Duration;
+
+use common::*;
+
+fn seed(db: &Mariadb) {
+    db.sql(
+        "SET SESSION max_recursive_iterations = 1000000; CREATE DATABASE app; \
+         CREATE TABLE app.t (id BIGINT AUTO_INCREMENT PRIMARY KEY, v TEXT) ENGINE=InnoDB; \
+         INSERT INTO app.t(v) SELECT REPEAT('a', 100) FROM (WITH RECURSIVE s(n) AS \
+         (SELECT 1 UNION ALL SELECT n + 1 FROM s WHERE n < 2000) SELECT n FROM s) x;",
+    );
+}
+
+fn ok(out: &Output) -> String {
+    let err = String::from_utf8_lossy(&out.stderr).into_owned();
+    assert!(
+        out.status.success(),
+        "mysqlbackup failed: {}\n{err}",
+        out.status
+    );
+    err
+}
+
+fn count(db: &Mariadb) -> u64 {
+    db.sql("SELECT COUNT(*) FROM app.t").parse().unwrap()
+}
+
+/// Backup under a writer with a deterministic event between data and binlog backup, the
+/// instance dies, restore rebuilds it: every transaction of the backed-up binlog is there
+/// exactly once (row count = rows before the writer + transactions since, by GTID).
+fn backup_die_restore(s3: Option<&Moto>) {
+    let mut db = Mariadb::start(1);
+    seed(&db);
+    let scratch = tempfile::tempdir().unwrap();
+    let tool = tool_then_sql(
+        scratch.path(),
+        &db,
+        "INSERT INTO app.t(v) VALUES ('event-A')",
+    );
+    let mut extra = format!("backup_tool: {}\n", tool.display());
+    if let Some(m) = s3 {
+        extra.push_str(&Workspace::s3_lines(m, "restore"));
+    }
+    let ws = Workspace::new(&db, 1, &extra);
+    let (s0, rows0) = (db.gtid_seq(), count(&db));
+    let writer = Writer::start(&db, "app.t");
+    std::thread::sleep(Duration::from_millis(200));
+    ok(&ws.cmd(&["backup"]).output().unwrap());
+    writer.stop();
+    db.kill_and_move_away();
+
+    let report = ok(&ws.cmd(&["restore"]).output().unwrap());
+    assert!(report.contains("binlog applied from"), "{report}");
+    db.restart();
+    let end = db.gtid_seq();
+    assert!(
+        end > s0,
+        "the backup's binlog holds the writer's transactions"
+    );
+    assert_eq!(
+        count(&db),
+        rows0 + (end - s0),
+        "each transaction of the binlog restored exactly once"
+    );
+    assert_eq!(
+        db.sql("SELECT COUNT(*) FROM app.t WHERE v = 'event-A'"),
+        "1",
+        "event A came back through binlog apply"
+    );
+    // The restored instance goes on writing binlog after the restored files.
+    db.sql("INSERT INTO app.t(v) VALUES ('after restore')");
+    assert_eq!(db.gtid_seq(), end + 1);
+}
+
+#[test]
+fn restore_from_local_store_under_a_writer() {
+    backup_die_restore(None);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn restore_from_s3_under_a_writer() {
+    let moto = Moto::start();
+    moto.bucket("restore").await;
+    tokio::task::spawn_blocking(move || backup_die_restore(Some(&moto)))
+        .await
+        .unwrap();
+}
+
+/// Asserts a failed restore: non-zero, message contains `expect`, and `data_dir` is as before.
+fn refused(
+    ws: &Workspace,
+    args: &[&str],
+    expect: &str,
+    data_dir: &Path,
+    before: &[std::path::PathBuf],
+) {
+    let out = ws.cmd(args).output().unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success(), "{args:?} must fail");
+    assert!(err.contains(expect), "{expect:?} not in: {err}");
+    let mut now = list_files(data_dir);
+    now.sort();
+    assert_eq!(now, before, "{args:?} changed {}", data_dir.display());
+}
+
+#[test]
+fn restore_refusals_leave_everything_as_it_was() {
+    let mut db = Mariadb::start(1);
+    seed(&db);
+    let ws = Workspace::new(&db, 1, "date_str: 2020_02_02\n");
+    ok(&ws.cmd(&["backup"]).output().unwrap());
+    let data = db.data_dir.clone();
+    let mut before = list_files(&data);
+    before.sort();
+
+    // A running instance, then a stopped one whose data dir is not empty.
+    refused(&ws, &["restore"], "running", &data, &before);
+    db.stop();
+    let mut before = list_files(&data);
+    before.sort();
+    refused(&ws, &["restore"], "not empty", &data, &before);
+
+    // From here the data dir is gone: each failure must leave none behind.
+    let away = db.kill_and_move_away();
+    let none: Vec<std::path::PathBuf> = Vec::new();
+    refused(
+        &ws,
+        &["restore", "--date-str", "2020_02_03"],
+        "no backup",
+        &data,
+        &none,
+    );
+    assert!(!data.exists());
+
+    let archive = ws.backup_base.join(format!(
+        "2020_02_02/{0}/mysql-{0}-testhost-1.tgz.des3",
+        db.port
+    ));
+    let good_key = std::fs::read(&ws.key_file).unwrap();
+    std::fs::write(&ws.key_file, "wrong-password\n").unwrap();
+    refused(&ws, &["restore"], "des3 password", &data, &none);
+    assert!(!data.exists(), "wrong key: no half-built data dir");
+    std::fs::write(&ws.key_file, &good_key).unwrap();
+
+    // Flip one byte deep in the stored archive: the SHA-1 no longer matches.
+    let mut bytes = std::fs::read(&archive).unwrap();
+    let at = bytes.len() / 2;
+    bytes[at] ^= 1;
+    std::fs::write(&archive, &bytes).unwrap();
+    refused(&ws, &["restore"], "checksum mismatch", &data, &none);
+    assert!(!data.exists(), "sha1 mismatch: no half-built data dir");
+
+    // Truncated archive with a matching sidecar (a store that lost the tail).
+    bytes[at] ^= 1;
+    let cut = &bytes[..bytes.len() - 1000];
+    std::fs::write(&archive, cut).unwrap();
+    let name = archive.file_name().unwrap().to_string_lossy().to_string();
+    std::fs::write(
+        archive.with_file_name(format!("{name}.sha1")),
+        format!("{}  {name}\n", sha1_file(&archive)),
+    )
+    .unwrap();
+    let out = ws.cmd(&["restore"]).output().unwrap();
+    assert!(!out.status.success());
+    assert!(!data.exists(), "truncated: no half-built data dir");
+    drop(away);
+}
+
+/// The original tool's archive: a prepared dir and raw binlog, tar | gzip --fast | openssl des3.
+#[test]
+fn restore_an_original_layout_archive() {
+    let mut db = Mariadb::start(1);
+    seed(&db);
+    let ws = Workspace::new(&db, 1, "date_str: 2019_09_09\n");
+    let port = db.port;
+    let stage = tempfile::tempdir().unwrap();
+    let bdir = stage.path().join(format!("mysql-{port}-backup"));
+    let ldir = stage.path().join(format!("mysql-{port}-binlog"));
+    let out = Command::new(require("mariabackup"))
+        .args(["--backup", "--user=root"])
+        .arg(format!("--socket={}", db.socket().display()))
+        .arg(format!("--target-dir={}", bdir.display()))
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    db.sql("INSERT INTO app.t(v) VALUES ('in binlog only')");
+    db.sql("FLUSH BINARY LOGS");
+    let out = Command::new(require("mariabackup"))
+        .arg("--prepare")
+        .arg(format!("--target-dir={}", bdir.display()))
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    std::fs::copy(db.my_cnf(), bdir.join("my.cnf")).unwrap();
+    std::fs::create_dir(&ldir).unwrap();
+    for f in std::fs::read_dir(&db.data_dir).unwrap().flatten() {
+        let name = f.file_name().to_string_lossy().to_string();
+        if name.starts_with("binlog.") {
+            std::fs::copy(f.path(), ldir.join(&name)).unwrap();
+        }
+    }
+    let dest = ws.backup_base.join(format!("2019_09_09/{port}"));
+    std::fs::create_dir_all(&dest).unwrap();
+    let name = format!("mysql-{port}-oldhost-1.tgz.des3");
+    let status = Command::new("bash")
+        .arg("-c")
+        .arg(format!(
+            "set -o pipefail; tar -c -C {} mysql-{port}-backup mysql-{port}-binlog | gzip --fast | openssl des3 -pass file:{} > {}/{name} && cd {} && sha1sum {name} > {name}.sha1",
+            stage.path().display(),
+            ws.key_file.display(),
+            dest.display(),
+            dest.display()
+        ))
+        .status()
+        .unwrap();
+    assert!(status.success());
+    let rows = count(&db);
+    db.kill_and_move_away();
+
+    ok(&ws.cmd(&["restore"]).output().unwrap());
+    db.restart();
+    assert_eq!(
+        count(&db),
+        rows,
+        "data and the binlog-only event are restored"
+    );
+    assert_eq!(
+        db.sql("SELECT COUNT(*) FROM app.t WHERE v = 'in binlog only'"),
+        "1"
+    );
+}
