@@ -55,6 +55,10 @@ pub fn settings(cli: &Cli) -> Result<Settings> {
     Settings::resolve(conf, &cli.overrides, cli.conf_path.as_deref())
 }
 
+fn skipped(report: Option<String>) -> String {
+    report.unwrap_or_else(|| "skipped: --when condition does not hold".into())
+}
+
 /// Runs the command; returns what to print on success.
 pub async fn run(cli: Cli) -> Result<String> {
     let s = settings(&cli)?;
@@ -69,18 +73,14 @@ pub async fn run(cli: Cli) -> Result<String> {
                     )));
                 }
             };
-            Ok(match backup(&s, out).await? {
-                Some(report) => report.to_string(),
-                None => "skipped: --when condition does not hold".into(),
-            })
+            Ok(skipped(backup(&s, out).await?.map(|r| r.to_string())))
         }
-        Command::Restore { backup_key } => Ok(match restore(&s, backup_key.as_deref()).await? {
-            Some(report) => report.to_string(),
-            None => "skipped: --when condition does not hold".into(),
-        }),
-        Command::CatchupBinlog => Err(Error::Refused("catchup_binlog: not yet implemented".into())),
-        Command::SetupReplication => Err(Error::Refused(
-            "setup_replication: not yet implemented".into(),
+        Command::Restore { backup_key } => Ok(skipped(
+            restore(&s, backup_key.as_deref())
+                .await?
+                .map(|r| r.to_string()),
         )),
+        Command::CatchupBinlog => Ok(skipped(crate::catchup::catchup(&s).await?)),
+        Command::SetupReplication => Ok(skipped(crate::catchup::setup_replication(&s).await?)),
     }
 }

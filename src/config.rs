@@ -70,6 +70,10 @@ pub struct ReplicationConfig {
     pub password: Option<Secret>,
     #[serde(default)]
     pub source: Vec<PeerConfig>,
+    /// Seconds between a replica's reconnection attempts (MASTER_CONNECT_RETRY); default 10.
+    pub connect_retry: Option<u32>,
+    /// How long catchup_binlog waits for every channel to be < 1 s behind; default 3600.
+    pub catchup_timeout: Option<u64>,
 }
 
 /// conf.yaml as written by the operator. See `conf.example.yaml` for every key.

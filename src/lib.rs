@@ -3,6 +3,7 @@
 
 pub mod archive;
 pub mod backup;
+pub mod catchup;
 pub mod cli;
 pub mod config;
 pub mod error;

@@ -1,6 +1,7 @@
 //! Talking to the server: connection, flavor, binlog listing, running-state checks.
 
 pub mod mycnf;
+pub mod replication;
 pub mod server;
 
 use std::path::{Path, PathBuf};

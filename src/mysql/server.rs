@@ -39,7 +39,9 @@ pub struct TempServer {
 
 impl TempServer {
     /// Starts `mariadbd` on `data_dir` with the instance's `defaults_file` (if any), a private
-    /// socket in the data dir, and `extra` options; waits until it answers.
+    /// socket in the data dir, and `extra` options; waits until it answers. The pid file (and
+    /// so the default relay log name) stays the instance's own, so that replication state made
+    /// here is found again when the instance starts normally.
     pub async fn start(
         program: &Path,
         defaults_file: Option<&Path>,

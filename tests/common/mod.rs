@@ -88,6 +88,14 @@ impl Mariadb {
         m
     }
 
+    /// The server's own tmpdir (MariaDB removes other servers' `#sql` files from a shared one
+    /// at startup).
+    pub fn tmp_dir(&self) -> PathBuf {
+        let t = self.dir.path().join("tmp");
+        std::fs::create_dir_all(&t).unwrap();
+        t
+    }
+
     /// The instance's my.cnf.
     pub fn my_cnf(&self) -> PathBuf {
         self.data_dir.join("my.cnf")
@@ -107,8 +115,11 @@ impl Mariadb {
         std::fs::write(
             self.my_cnf(),
             format!(
-                "[mysqld]\nuser=root\ndatadir={d}\nport={}\nbind-address=127.0.0.1\nsocket={d}/mysql.sock\npid-file={d}/mysql.pid\nlog-error={d}/error.log\nserver-id={}\nlog-bin={d}/binlog\nlog-slave-updates\ngtid-strict-mode=1\nbinlog-format=ROW\ninnodb-buffer-pool-size=64M\n",
-                self.port, self.server_id
+                "[mysqld]\nuser=root\ndatadir={d}\nport={}\nbind-address=127.0.0.1\nsocket={d}/mysql.sock\npid-file={d}/mysql.pid\nlog-error={d}/error.log\nserver-id={}\nlog-bin={d}/binlog\nlog-slave-updates\ngtid-strict-mode=1\ngtid-domain-id={}\nbinlog-format=ROW\ninnodb-buffer-pool-size=64M\ntmpdir={}\n",
+                self.port,
+                self.server_id,
+                self.server_id,
+                self.tmp_dir().display()
             ),
         )
         .unwrap();
@@ -199,11 +210,13 @@ impl Mariadb {
         away
     }
 
-    /// The sequence number of domain 0 in `@@gtid_binlog_pos` (0 when empty).
+    /// The sequence number of this server's own domain (= its server id) in
+    /// `@@gtid_binlog_pos` (0 when empty).
     pub fn gtid_seq(&self) -> u64 {
         let pos = self.sql("SELECT @@gtid_binlog_pos");
+        let domain = format!("{}-", self.server_id);
         pos.split(',')
-            .find(|g| g.starts_with("0-"))
+            .find(|g| g.starts_with(&domain))
             .and_then(|g| g.rsplit('-').next())
             .map(|n| n.parse().unwrap())
             .unwrap_or(0)

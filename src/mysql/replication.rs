@@ -1,0 +1,338 @@
+//! Replication channels: the SQL each flavor needs (MariaDB named connections, MySQL
+//! `FOR CHANNEL`), channel status, and the wait until every channel has caught up.
+
+use std::time::{Duration, Instant};
+
+use mysql_async::Conn;
+use mysql_async::prelude::Queryable;
+
+use super::Flavor;
+use crate::config::{PeerConfig, ReplicationConfig};
+use crate::error::{Error, Result};
+
+/// The channel (MariaDB: connection name) for a peer.
+pub fn channel_name(peer: &PeerConfig) -> String {
+    format!("peer{}", peer.id)
+}
+
+/// Quotes a string literal for SQL.
+pub fn quote(s: &str) -> String {
+    let mut q = String::with_capacity(s.len() + 2);
+    q.push('\'');
+    for c in s.chars() {
+        match c {
+            '\'' => q.push_str("\\'"),
+            '\\' => q.push_str("\\\\"),
+            '\0' => q.push_str("\\0"),
+            c => q.push(c),
+        }
+    }
+    q.push('\'');
+    q
+}
+
+/// Statements of one flavor.
+#[derive(Clone, Copy, Debug)]
+pub struct Dialect(pub Flavor);
+
+impl Dialect {
+    fn name_clause(self, channel: &str) -> String {
+        match self.0 {
+            Flavor::MariaDb => format!(" {}", quote(channel)),
+            Flavor::MySql => String::new(),
+        }
+    }
+    fn for_channel(self, channel: &str) -> String {
+        match self.0 {
+            Flavor::MariaDb => String::new(),
+            Flavor::MySql => format!(" FOR CHANNEL {}", quote(channel)),
+        }
+    }
+
+    /// `CHANGE MASTER` for a peer (GTID auto-positioning). Holds the password: never log it.
+    pub fn change_master(
+        self,
+        channel: &str,
+        peer: &PeerConfig,
+        user: &str,
+        password: &str,
+        retry: u32,
+    ) -> String {
+        let gtid = match self.0 {
+            Flavor::MariaDb => "MASTER_USE_GTID=slave_pos",
+            Flavor::MySql => "MASTER_AUTO_POSITION=1",
+        };
+        format!(
+            "CHANGE MASTER{} TO MASTER_HOST={}, MASTER_PORT={}, MASTER_USER={}, MASTER_PASSWORD={}, MASTER_CONNECT_RETRY={retry}, {gtid}{}",
+            self.name_clause(channel),
+            quote(&peer.host),
+            peer.port,
+            quote(user),
+            quote(password),
+            self.for_channel(channel)
+        )
+    }
+    /// `START SLAVE` for one channel.
+    pub fn start(self, channel: &str) -> String {
+        format!(
+            "START SLAVE{}{}",
+            self.name_clause(channel),
+            self.for_channel(channel)
+        )
+    }
+    /// `STOP SLAVE` for one channel.
+    pub fn stop(self, channel: &str) -> String {
+        format!(
+            "STOP SLAVE{}{}",
+            self.name_clause(channel),
+            self.for_channel(channel)
+        )
+    }
+    /// `RESET SLAVE` for one channel (relay logs and position; connection settings kept).
+    pub fn reset(self, channel: &str) -> String {
+        format!(
+            "RESET SLAVE{}{}",
+            self.name_clause(channel),
+            self.for_channel(channel)
+        )
+    }
+    /// Status of every channel.
+    pub fn status_all(self) -> &'static str {
+        match self.0 {
+            Flavor::MariaDb => "SHOW ALL SLAVES STATUS",
+            Flavor::MySql => "SHOW SLAVE STATUS",
+        }
+    }
+    /// Stops every channel.
+    pub fn stop_all(self) -> &'static str {
+        match self.0 {
+            Flavor::MariaDb => "STOP ALL SLAVES",
+            Flavor::MySql => "STOP SLAVE",
+        }
+    }
+}
+
+/// The state of one channel.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct ChannelStatus {
+    pub name: String,
+    pub master: String,
+    pub io_running: String,
+    pub sql_running: String,
+    pub seconds_behind: Option<u64>,
+    pub last_io_error: String,
+    pub last_sql_error: String,
+    pub read_pos: u64,
+    pub exec_pos: u64,
+    pub master_file: String,
+    pub relay_master_file: String,
+}
+
+impl ChannelStatus {
+    /// Caught up: both threads running, < 1 s behind, everything received executed.
+    pub fn caught_up(&self) -> bool {
+        self.io_running == "Yes"
+            && self.sql_running == "Yes"
+            && self.seconds_behind == Some(0)
+            && self.read_pos == self.exec_pos
+            && self.master_file == self.relay_master_file
+            && self.last_sql_error.is_empty()
+    }
+    fn line(&self) -> String {
+        let behind = self
+            .seconds_behind
+            .map(|s| format!("{s}s"))
+            .unwrap_or_else(|| "?".into());
+        let mut l = format!(
+            "{} ({}): io={} sql={} behind={behind}",
+            self.name, self.master, self.io_running, self.sql_running
+        );
+        if !self.last_io_error.is_empty() {
+            l.push_str(&format!(" io_error={:?}", self.last_io_error));
+        }
+        if !self.last_sql_error.is_empty() {
+            l.push_str(&format!(" sql_error={:?}", self.last_sql_error));
+        }
+        l
+    }
+}
+
+/// Reads the status of every channel.
+pub async fn status(conn: &mut Conn, d: Dialect) -> Result<Vec<ChannelStatus>> {
+    let rows: Vec<mysql_async::Row> = conn
+        .query(d.status_all())
+        .await
+        .map_err(|e| Error::mysql(d.status_all(), e))?;
+    let text = |r: &mysql_async::Row, col: &str| -> String {
+        r.columns_ref()
+            .iter()
+            .position(|c| c.name_str() == col)
+            .and_then(|i| r.get_opt::<Option<String>, usize>(i))
+            .and_then(|v| v.ok())
+            .flatten()
+            .unwrap_or_default()
+    };
+    Ok(rows
+        .iter()
+        .map(|r| ChannelStatus {
+            name: match d.0 {
+                Flavor::MariaDb => text(r, "Connection_name"),
+                Flavor::MySql => text(r, "Channel_Name"),
+            },
+            master: format!("{}:{}", text(r, "Master_Host"), text(r, "Master_Port")),
+            io_running: text(r, "Slave_IO_Running"),
+            sql_running: text(r, "Slave_SQL_Running"),
+            seconds_behind: text(r, "Seconds_Behind_Master").parse().ok(),
+            last_io_error: text(r, "Last_IO_Error"),
+            last_sql_error: text(r, "Last_SQL_Error"),
+            read_pos: text(r, "Read_Master_Log_Pos").parse().unwrap_or(0),
+            exec_pos: text(r, "Exec_Master_Log_Pos").parse().unwrap_or(0),
+            master_file: text(r, "Master_Log_File"),
+            relay_master_file: text(r, "Relay_Master_Log_File"),
+        })
+        .collect())
+}
+
+/// (Re)creates the channels of `repl` on a running server and starts each one.
+pub async fn setup_channels(
+    conn: &mut Conn,
+    d: Dialect,
+    repl: &ReplicationConfig,
+) -> Result<Vec<String>> {
+    let user = repl.user.clone().ok_or_else(|| {
+        Error::Config("`replication.user` is required to set up replication".into())
+    })?;
+    let password = repl.password.clone().unwrap_or_default();
+    let mut names = Vec::new();
+    for peer in &repl.source {
+        let ch = channel_name(peer);
+        let _ = conn.query_drop(d.stop(&ch)).await;
+        let sql = d.change_master(
+            &ch,
+            peer,
+            &user,
+            password.expose(),
+            repl.connect_retry.unwrap_or(10),
+        );
+        conn.query_drop(sql).await.map_err(|e| {
+            Error::mysql(
+                format!(
+                    "CHANGE MASTER for channel {ch} ({}:{})",
+                    peer.host, peer.port
+                ),
+                e,
+            )
+        })?;
+        names.push(ch);
+    }
+    Ok(names)
+}
+
+/// Waits until every channel is caught up; reports progress; fails naming the channel on an
+/// SQL error at once, or on the timeout with the lagging channels' state.
+pub async fn wait_caught_up(
+    conn: &mut Conn,
+    d: Dialect,
+    timeout: Duration,
+) -> Result<Vec<ChannelStatus>> {
+    let started = Instant::now();
+    let mut last_report = Instant::now() - Duration::from_secs(60);
+    loop {
+        let st = status(conn, d).await?;
+        if st.is_empty() {
+            return Err(Error::Refused(
+                "no replication channel to catch up from".into(),
+            ));
+        }
+        if let Some(bad) = st.iter().find(|c| !c.last_sql_error.is_empty()) {
+            return Err(Error::Refused(format!(
+                "replication channel {} failed: {}",
+                bad.name,
+                bad.line()
+            )));
+        }
+        if st.iter().all(ChannelStatus::caught_up) {
+            return Ok(st);
+        }
+        if started.elapsed() > timeout {
+            let lagging: Vec<String> = st
+                .iter()
+                .filter(|c| !c.caught_up())
+                .map(ChannelStatus::line)
+                .collect();
+            return Err(Error::Refused(format!(
+                "catch-up timed out after {}s; not caught up: {}",
+                timeout.as_secs(),
+                lagging.join("; ")
+            )));
+        }
+        if last_report.elapsed() >= Duration::from_secs(5) {
+            for c in &st {
+                tracing::info!("catch-up: {}", c.line());
+            }
+            last_report = Instant::now();
+        }
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn peer() -> PeerConfig {
+        PeerConfig {
+            host: "10.0.0.2".into(),
+            port: 3309,
+            id: 2,
+        }
+    }
+
+    #[test]
+    fn quoting_escapes() {
+        assert_eq!(quote("a'b\\c"), "'a\\'b\\\\c'");
+    }
+
+    #[test]
+    fn mariadb_uses_named_connections() {
+        let d = Dialect(Flavor::MariaDb);
+        assert_eq!(
+            d.change_master("peer2", &peer(), "repl", "p'w", 10),
+            "CHANGE MASTER 'peer2' TO MASTER_HOST='10.0.0.2', MASTER_PORT=3309, MASTER_USER='repl', MASTER_PASSWORD='p\\'w', MASTER_CONNECT_RETRY=10, MASTER_USE_GTID=slave_pos"
+        );
+        assert_eq!(d.start("peer2"), "START SLAVE 'peer2'");
+        assert_eq!(d.reset("peer2"), "RESET SLAVE 'peer2'");
+        assert_eq!(d.status_all(), "SHOW ALL SLAVES STATUS");
+    }
+
+    #[test]
+    fn mysql_uses_for_channel() {
+        let d = Dialect(Flavor::MySql);
+        assert_eq!(
+            d.change_master("peer2", &peer(), "repl", "pw", 5),
+            "CHANGE MASTER TO MASTER_HOST='10.0.0.2', MASTER_PORT=3309, MASTER_USER='repl', MASTER_PASSWORD='pw', MASTER_CONNECT_RETRY=5, MASTER_AUTO_POSITION=1 FOR CHANNEL 'peer2'"
+        );
+        assert_eq!(d.start("peer2"), "START SLAVE FOR CHANNEL 'peer2'");
+        assert_eq!(d.stop_all(), "STOP SLAVE");
+    }
+
+    #[test]
+    fn caught_up_needs_everything() {
+        let mut c = ChannelStatus {
+            io_running: "Yes".into(),
+            sql_running: "Yes".into(),
+            seconds_behind: Some(0),
+            read_pos: 10,
+            exec_pos: 10,
+            master_file: "b.1".into(),
+            relay_master_file: "b.1".into(),
+            ..Default::default()
+        };
+        assert!(c.caught_up());
+        c.seconds_behind = Some(1);
+        assert!(!c.caught_up());
+        c.seconds_behind = Some(0);
+        c.io_running = "Connecting".into();
+        assert!(!c.caught_up());
+    }
+}

@@ -1,0 +1,144 @@
+//! The seed's scenario on real MariaDB replication: two instances replicating from each other,
+//! backup, death, restore, catch-up, and back to normal.
+
+mod common;
+
+use std::process::Output;
+use std::time::Duration;
+
+use common::*;
+
+fn ok(out: &Output) -> String {
+    let err = String::from_utf8_lossy(&out.stderr).into_owned();
+    assert!(
+        out.status.success(),
+        "mysqlbackup failed: {}\n{err}",
+        out.status
+    );
+    err
+}
+
+fn repl_user(db: &Mariadb) {
+    db.sql(
+        "SET sql_log_bin = 0; CREATE USER 'repl'@'127.0.0.1' IDENTIFIED BY 'repl-secret'; \
+         GRANT REPLICATION SLAVE ON *.* TO 'repl'@'127.0.0.1';",
+    );
+}
+
+fn repl_conf(peer: &Mariadb, timeout: u64) -> String {
+    format!(
+        "replication:\n  user: repl\n  password: repl-secret\n  connect_retry: 1\n  catchup_timeout: {timeout}\n  source:\n    - {{host: 127.0.0.1, port: {}, id: {}}}\n",
+        peer.port, peer.server_id
+    )
+}
+
+fn has(db: &Mariadb, v: &str) -> u64 {
+    db.sql(&format!("SELECT COUNT(*) FROM app.t WHERE v = '{v}'"))
+        .parse()
+        .unwrap()
+}
+
+fn wait_has(db: &Mariadb, v: &str) {
+    wait_for(
+        &format!("{v} on port {}", db.port),
+        Duration::from_secs(60),
+        || {
+            db.sql("SELECT COUNT(*) FROM information_schema.tables WHERE table_schema = 'app'")
+                == "1"
+                && has(db, v) == 1
+        },
+    );
+}
+
+#[test]
+fn seed_scenario_restore_and_catch_up_from_a_peer() {
+    let mut db1 = Mariadb::start(1);
+    let db2 = Mariadb::start(2);
+    repl_user(&db1);
+    repl_user(&db2);
+    let scratch = tempfile::tempdir().unwrap();
+    // Event A is written on 1 after its data backup, before its binlog backup.
+    let tool = tool_then_sql(
+        scratch.path(),
+        &db1,
+        "INSERT INTO app.t(v) VALUES ('event-A')",
+    );
+    let ws1 = Workspace::new(
+        &db1,
+        1,
+        &format!("backup_tool: {}\n{}", tool.display(), repl_conf(&db2, 120)),
+    );
+    let ws2 = Workspace::new(&db2, 2, &repl_conf(&db1, 120));
+    ok(&ws1.cmd(&["setup_replication"]).output().unwrap());
+    ok(&ws2.cmd(&["setup_replication"]).output().unwrap());
+
+    db1.sql("CREATE DATABASE app; CREATE TABLE app.t (id BIGINT AUTO_INCREMENT PRIMARY KEY, v TEXT) ENGINE=InnoDB; INSERT INTO app.t(v) VALUES ('seed-1')");
+    db2.sql("SET SESSION auto_increment_offset = 2; INSERT INTO app.t(v) SELECT 'seed-2' FROM DUAL WHERE 1 = 1");
+    wait_has(&db2, "seed-1");
+    wait_has(&db1, "seed-2");
+
+    ok(&ws1.cmd(&["backup"]).output().unwrap());
+    wait_has(&db2, "event-A");
+    // Event B: after the backup, replicated to 2, then 1 dies.
+    db1.sql("INSERT INTO app.t(v) VALUES ('event-B')");
+    wait_has(&db2, "event-B");
+    db1.kill_and_move_away();
+
+    let restored = ok(&ws1.cmd(&["restore"]).output().unwrap());
+    assert!(restored.contains("binlog applied from"), "{restored}");
+    let caught = ok(&ws1.cmd(&["catchup_binlog"]).output().unwrap());
+    assert!(caught.contains("caught up from: peer2"), "{caught}");
+
+    db1.restart();
+    assert_eq!(
+        db1.sql("SELECT @@server_id"),
+        "1",
+        "starts normally with its own server-id"
+    );
+    assert_eq!(has(&db1, "event-A"), 1, "event A came back through restore");
+    assert_eq!(
+        has(&db1, "event-B"),
+        1,
+        "event B, originated on 1, came back from 2"
+    );
+    assert_eq!(has(&db1, "seed-2"), 1);
+
+    db1.sql("INSERT INTO app.t(v) VALUES ('event-C')");
+    wait_has(&db2, "event-C");
+    wait_for("checksums to agree", Duration::from_secs(30), || {
+        db1.sql("CHECKSUM TABLE app.t") == db2.sql("CHECKSUM TABLE app.t")
+    });
+}
+
+#[test]
+fn catch_up_with_an_unreachable_peer_fails_in_time_naming_it() {
+    let mut db1 = Mariadb::start(1);
+    let dead_port = free_port();
+    let ws = Workspace::new(
+        &db1,
+        1,
+        &format!(
+            "replication:\n  user: repl\n  password: repl-secret\n  connect_retry: 1\n  catchup_timeout: 5\n  source:\n    - {{host: 127.0.0.1, port: {dead_port}, id: 7}}\n"
+        ),
+    );
+    db1.stop();
+    let started = std::time::Instant::now();
+    let out = ws.cmd(&["catchup_binlog"]).output().unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success());
+    assert!(
+        started.elapsed() < Duration::from_secs(60),
+        "gave up in time"
+    );
+    assert!(
+        err.contains("peer7") && err.contains(&dead_port.to_string()),
+        "names the peer: {err}"
+    );
+    assert!(
+        !err.contains("repl-secret"),
+        "no password in messages: {err}"
+    );
+    // The instance was left stopped and starts normally.
+    db1.restart();
+    assert_eq!(db1.sql("SELECT @@server_id"), "1");
+}
