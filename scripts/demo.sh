@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # The main job on a throwaway local MariaDB instance: set up, start an instance with some data,
-# back it up into the local store (the embedded default), then recover it and check the rows.
+# back it up into the local store (the embedded default), lose the instance, restore it with
+# mysqlbackup restore, start it and compare table checksums.
 # Everything lives under $DEMO_DIR (default /tmp/mysqlbackup-demo), wiped at each run.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -66,19 +67,21 @@ port: $PORT
 instance_id: 1
 CONF
 
+ORIG=$(mariadb --no-defaults -uroot -S "$D/mysql.sock" -N -e 'CHECKSUM TABLE demo.t' | cut -f2)
+
 echo "== mysqlbackup backup (local store)"
 "$BIN" --conf-path "$DEMO_DIR/conf.yaml" backup
 ARCHIVE=$(find "$DEMO_DIR/backup" -name '*.tgz.des3')
 (cd "$(dirname "$ARCHIVE")" && sha1sum -c "$(basename "$ARCHIVE").sha1")
 
-echo "== recovering with standard tools: openssl | tar, mbstream, mariabackup --prepare"
-R="$DEMO_DIR/recovered"; mkdir -p "$R/data"
-openssl des3 -d -pass "file:$DEMO_DIR/des3_password" < "$ARCHIVE" 2>/dev/null | tar -xz -C "$R"
-cat "$R"/data.xbstream.* | mbstream -x -C "$R/data"
-mariabackup --prepare --target-dir="$R/data" >/dev/null 2>&1
-write_cnf "$R/data" $((PORT + 1)) 2
-start_server "$R/data"
-ORIG=$(mariadb --no-defaults -uroot -S "$D/mysql.sock" -N -e 'CHECKSUM TABLE demo.t' | cut -f2)
-COPY=$(mariadb --no-defaults -uroot -S "$R/data/mysql.sock" -N -e 'CHECKSUM TABLE demo.t' | cut -f2)
-echo "checksum original=$ORIG recovered=$COPY"
+echo "== the instance dies: stop it and move its data dir away"
+kill "$(cat "$D/mysql.pid")"
+for _ in $(seq 1 300); do [ -e "$D/mysql.pid" ] || break; sleep 0.1; done
+mv "$D" "$DEMO_DIR/dead-mysql-$PORT"
+
+echo "== mysqlbackup restore"
+"$BIN" --conf-path "$DEMO_DIR/conf.yaml" restore
+start_server "$D"
+COPY=$(mariadb --no-defaults -uroot -S "$D/mysql.sock" -N -e 'CHECKSUM TABLE demo.t' | cut -f2)
+echo "checksum before backup=$ORIG after restore=$COPY"
 [ "$ORIG" = "$COPY" ] && echo "== demo ok" || { echo "== demo FAILED: checksums differ"; exit 1; }

@@ -44,6 +44,13 @@ pub enum Command {
     /// (Re)configure the replication channels from conf.
     #[command(name = "setup_replication", alias = "setup-replication")]
     SetupReplication,
+    /// Data-completeness check with conf `sql_test_insert` / `sql_test_get_2`: write a marker
+    /// and read it back, or (`--expect`) look for a marker written earlier.
+    Check {
+        /// A marker printed by an earlier `check`, to be found now (e.g. after restore).
+        #[arg(long)]
+        expect: Option<String>,
+    },
 }
 
 /// Resolves settings from the command line.
@@ -82,5 +89,6 @@ pub async fn run(cli: Cli) -> Result<String> {
         )),
         Command::CatchupBinlog => Ok(skipped(crate::catchup::catchup(&s).await?)),
         Command::SetupReplication => Ok(skipped(crate::catchup::setup_replication(&s).await?)),
+        Command::Check { expect } => crate::check::check(&s, expect.as_deref()).await,
     }
 }

@@ -4,6 +4,7 @@
 pub mod archive;
 pub mod backup;
 pub mod catchup;
+pub mod check;
 pub mod cli;
 pub mod config;
 pub mod error;

@@ -240,3 +240,59 @@ fn restore_an_original_layout_archive() {
         "1"
     );
 }
+
+#[test]
+fn restore_when_clean_after_restore_and_data_check() {
+    let mut db = Mariadb::start(1);
+    db.sql(
+        "CREATE DATABASE xp2; CREATE TABLE xp2.heartbeat (_id BIGINT AUTO_INCREMENT PRIMARY KEY, \
+         `key` VARCHAR(64), `value` VARCHAR(64), ts VARCHAR(64)) ENGINE=InnoDB",
+    );
+    let ws = Workspace::new(
+        &db,
+        1,
+        "date_str: 2021_01_01\n\
+         sql_test_insert: 'insert into `xp2`.`heartbeat` (`key`, `value`, `ts`) values (\"test-backup\", \"{v}\", \"{v}\")'\n\
+         sql_test_get_2: 'select `value` from `xp2`.`heartbeat` order by `_id` desc limit 2'\n",
+    );
+    let out = ws.cmd(&["check"]).output().unwrap();
+    let text = ok(&out);
+    let marker = text
+        .lines()
+        .find_map(|l| l.strip_prefix("check ok: "))
+        .unwrap()
+        .to_string();
+    ok(&ws.cmd(&["backup"]).output().unwrap());
+    let archive = ws.backup_base.join(format!(
+        "2021_01_01/{0}/mysql-{0}-testhost-1.tgz.des3",
+        db.port
+    ));
+    assert!(archive.is_file());
+
+    // Conditions that do not hold: exit 0, nothing done.
+    let skipped = ok(&ws.cmd(&["restore", "--when", "stopped"]).output().unwrap());
+    assert!(skipped.contains("skipped"), "{skipped}");
+    let skipped = ok(&ws
+        .cmd(&["catchup_binlog", "--when", "no-data-dir"])
+        .output()
+        .unwrap());
+    assert!(skipped.contains("skipped"), "{skipped}");
+
+    db.kill_and_move_away();
+    ok(&ws
+        .cmd(&["restore", "--when", "no-data-dir", "--clean-after-restore"])
+        .output()
+        .unwrap());
+    assert!(
+        list_files(&ws.backup_base).is_empty(),
+        "--clean-after-restore removed the local backup and its sidecar"
+    );
+    db.restart();
+    ok(&ws.cmd(&["check", "--expect", &marker]).output().unwrap());
+    let out = ws
+        .cmd(&["check", "--expect", "mysqlbackup-0"])
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("data check failed"));
+}
