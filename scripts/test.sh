@@ -9,5 +9,5 @@ export MOTO_SERVER="$PWD/.venv/bin/moto_server"
 cargo fmt --all -- --check
 cargo clippy --all-targets --locked -- -D warnings
 cargo build --benches --locked
-cargo build --manifest-path fuzz/Cargo.toml --locked   # fuzz targets build (run them with cargo fuzz)
+cargo build -p mysqlbackup-fuzz --locked   # the fuzz targets build (scripts/fuzz.sh runs them)
 cargo test --locked --no-fail-fast 2>&1 | tee target/test-output.txt
