@@ -78,6 +78,7 @@ pub async fn backup(s: &Settings, output: Output) -> Result<Option<BackupReport>
         );
         return Ok(None);
     }
+    let _lock = crate::lock::lock_instance(s, "back up")?;
     let password = load_password(s)?;
     let endpoint = Endpoint::from_settings(s);
     let mut conn = endpoint.connect().await?;

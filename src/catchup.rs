@@ -30,6 +30,7 @@ pub async fn catchup(s: &Settings) -> Result<Option<String>> {
     if !when_allows(s).await {
         return Ok(None);
     }
+    let _lock = crate::lock::lock_instance(s, "catch up")?;
     if Endpoint::from_settings(s).is_running().await {
         return Err(Error::Refused(format!(
             "the instance on port {} is running: catchup_binlog needs it stopped",

@@ -64,6 +64,10 @@ pub enum Error {
     #[error("store {what}: {message}")]
     Store { what: String, message: String },
 
+    /// SIGINT or SIGTERM arrived; what the command had started was undone.
+    #[error("interrupted by a signal; the command's partial work was cleaned up")]
+    Interrupted,
+
     /// A precondition of a command does not hold.
     #[error("{0}")]
     Refused(String),

@@ -3,11 +3,13 @@
 
 pub mod archive;
 pub mod backup;
+pub mod cancel;
 pub mod catchup;
 pub mod check;
 pub mod cli;
 pub mod config;
 pub mod error;
+pub mod lock;
 pub mod mysql;
 pub mod naming;
 pub mod pipeline;

@@ -18,7 +18,11 @@ fn main() -> std::process::ExitCode {
             return std::process::ExitCode::FAILURE;
         }
     };
-    match runtime.block_on(mysqlbackup::cli::run(cli)) {
+    let result = runtime.block_on(async {
+        mysqlbackup::cancel::install_signal_handlers()?;
+        mysqlbackup::cli::run(cli).await
+    });
+    match result {
         Ok(report) => {
             eprintln!("{report}");
             std::process::ExitCode::SUCCESS

@@ -63,13 +63,21 @@ where
     let (tx1, rx1) = pipe();
     let (tx2, rx2) = pipe();
     let (tx3, mut rx3) = pipe();
-    let source = tokio::spawn(produce(tx0));
+    let source = tokio::spawn(crate::cancel::or_cancelled(produce(tx0)));
     let gzip = spawn_transform(GzipCompress::new(opts.gzip_level), rx0, tx1);
     let des3 = spawn_transform(Des3Encrypt::new(&opts.password, opts.kdf), rx1, tx2);
     let sha1 = spawn_transform(Sha1Digest::new(), rx2, tx3);
 
     let mut sink_result = Ok(());
-    while let Some(chunk) = rx3.recv().await {
+    loop {
+        let chunk = tokio::select! {
+            c = rx3.recv() => c,
+            _ = crate::cancel::cancelled() => {
+                sink_result = Err(Error::Interrupted);
+                break;
+            }
+        };
+        let Some(chunk) = chunk else { break };
         if let Err(e) = sink.write(chunk).await {
             sink_result = Err(e);
             break;
@@ -124,14 +132,14 @@ pub async fn fetch_stream<T: Send + 'static>(
     let (tx1, rx1) = pipe();
     let (tx2, rx2) = pipe();
     let (tx3, rx3) = pipe();
-    let fetch = tokio::spawn(async move {
+    let fetch = tokio::spawn(crate::cancel::or_cancelled(async move {
         while let Some(chunk) = input.next().await {
             tx0.send(chunk?)
                 .await
                 .map_err(|_| Error::PipeClosed("fetch"))?;
         }
         Ok(())
-    });
+    }));
     let sha1 = spawn_transform(Sha1Digest::new(), rx0, tx1);
     let des3 = spawn_transform(Des3Decrypt::new(password, kdf), rx1, tx2);
     let gunzip = spawn_transform(GzipDecompress::new(), rx2, tx3);

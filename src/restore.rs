@@ -141,6 +141,7 @@ pub async fn restore(s: &Settings, key: Option<&str>) -> Result<Option<RestoreRe
         );
         return Ok(None);
     }
+    let _lock = crate::lock::lock_instance(s, "restore")?;
     if Endpoint::from_settings(s).is_running().await {
         return Err(Error::Refused(format!(
             "the instance on port {} is running: stop it before restoring",
@@ -310,13 +311,15 @@ async fn prepare(s: &Settings, tools: &[&str], data_dir: &Path) -> Result<()> {
         })?,
     };
     tracing::info!("preparing {} with {}", data_dir.display(), tool.display());
-    let out = tokio::process::Command::new(&tool)
-        .arg("--prepare")
+    let mut cmd = tokio::process::Command::new(&tool);
+    cmd.arg("--prepare")
         .arg(format!("--target-dir={}", data_dir.display()))
         .stdin(Stdio::null())
-        .output()
-        .await
-        .map_err(|e| Error::io("run", &tool, e))?;
+        .kill_on_drop(true);
+    let out = crate::cancel::or_cancelled(async {
+        cmd.output().await.map_err(|e| Error::io("run", &tool, e))
+    })
+    .await?;
     if !out.status.success() {
         let err = String::from_utf8_lossy(&out.stderr);
         let tail: Vec<&str> = err.lines().rev().take(20).collect();
@@ -378,28 +381,41 @@ async fn apply_binlog(
     let password = s.root_password.clone();
     let paths: Vec<PathBuf> = files.iter().map(|f| binlog_dir.join(f)).collect();
     let position = from.position;
-    let applied = tokio::task::spawn_blocking(move || -> Result<()> {
-        let mut reader = std::process::Command::new(&binlog_tool)
+    let applied = crate::cancel::or_cancelled(async move {
+        let mut reader = tokio::process::Command::new(&binlog_tool)
             .arg("--no-defaults")
             .arg("--disable-log-bin")
             .arg(format!("--start-position={position}"))
             .args(&paths)
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
+            .kill_on_drop(true)
             .spawn()
             .map_err(|e| Error::io("run", &binlog_tool, e))?;
-        let mut cmd = std::process::Command::new(&client);
+        let events: Stdio = reader
+            .stdout
+            .take()
+            .expect("piped")
+            .try_into()
+            .map_err(|e| Error::io("pipe", &binlog_tool, e))?;
+        let mut cmd = tokio::process::Command::new(&client);
         cmd.args(["--no-defaults", "--binary-mode", &format!("--user={user}")])
             .arg(format!("--socket={}", socket.display()))
-            .stdin(Stdio::from(reader.stdout.take().expect("piped")))
+            .stdin(events)
             .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .kill_on_drop(true)
             .env_remove("MYSQL_PWD");
         if let Some(p) = &password {
             cmd.env("MYSQL_PWD", p.expose());
         }
-        let out = cmd.output().map_err(|e| Error::io("run", &client, e))?;
+        let out = cmd
+            .output()
+            .await
+            .map_err(|e| Error::io("run", &client, e))?;
         let rout = reader
             .wait_with_output()
+            .await
             .map_err(|e| Error::io("run", &binlog_tool, e))?;
         if !rout.status.success() {
             return Err(Error::Refused(format!(
@@ -418,8 +434,7 @@ async fn apply_binlog(
         }
         Ok(())
     })
-    .await
-    .map_err(|_| Error::stage("binlog apply", "panicked"))?;
+    .await;
     if let Err(e) = applied {
         server.kill().await;
         return Err(e);

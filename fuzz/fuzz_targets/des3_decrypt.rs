@@ -7,5 +7,9 @@ use mysqlbackup::stage::run_to_vec;
 
 fuzz_target!(|data: &[u8]| {
     let cut = data.first().map(|&b| b as usize + 1).unwrap_or(1);
-    let _ = run_to_vec(&mut Des3Decrypt::new(b"fuzz", KeyDerivation::Sha256), data, cut);
+    let _ = run_to_vec(
+        &mut Des3Decrypt::new(b"fuzz", KeyDerivation::Sha256),
+        data,
+        cut,
+    );
 });

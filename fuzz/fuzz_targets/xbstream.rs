@@ -9,9 +9,14 @@ fuzz_target!(|data: &[u8]| {
     for piece in data.chunks(cut) {
         let r = p.feed(piece, &mut |ev| {
             let path = match ev {
-                Event::Data { path, .. } | Event::ChunkDone { path } | Event::EndOfFile { path } => path,
+                Event::Data { path, .. }
+                | Event::ChunkDone { path }
+                | Event::EndOfFile { path } => path,
             };
-            assert!(check_path(path).is_ok(), "parser reported unsafe path {path:?}");
+            assert!(
+                check_path(path).is_ok(),
+                "parser reported unsafe path {path:?}"
+            );
             Ok(())
         });
         if r.is_err() {

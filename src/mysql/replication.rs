@@ -238,6 +238,7 @@ pub async fn wait_caught_up(
     let started = Instant::now();
     let mut last_report = Instant::now() - Duration::from_secs(60);
     loop {
+        crate::cancel::check()?;
         let st = status(conn, d).await?;
         if st.is_empty() {
             return Err(Error::Refused(

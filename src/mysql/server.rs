@@ -90,6 +90,10 @@ impl TempServer {
         };
         let started = Instant::now();
         loop {
+            if crate::cancel::check().is_err() {
+                server.kill().await;
+                return Err(Error::Interrupted);
+            }
             if server.endpoint.is_running().await && server.endpoint.connect().await.is_ok() {
                 return Ok(server);
             }
