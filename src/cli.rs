@@ -37,6 +37,9 @@ pub enum Command {
         /// newest backup of the port on --date-str.
         #[arg(long)]
         backup_key: Option<String>,
+        /// Restore a backup of another port (e.g. to move an instance).
+        #[arg(long)]
+        allow_other_port: bool,
     },
     /// Catch up from replication peers under a temporary server-id.
     #[command(name = "catchup_binlog", alias = "catchup-binlog")]
@@ -82,8 +85,11 @@ pub async fn run(cli: Cli) -> Result<String> {
             };
             Ok(skipped(backup(&s, out).await?.map(|r| r.to_string())))
         }
-        Command::Restore { backup_key } => Ok(skipped(
-            restore(&s, backup_key.as_deref())
+        Command::Restore {
+            backup_key,
+            allow_other_port,
+        } => Ok(skipped(
+            restore(&s, backup_key.as_deref(), allow_other_port)
                 .await?
                 .map(|r| r.to_string()),
         )),

@@ -133,7 +133,11 @@ fn targets_for(s: &Settings, cnf: Option<&MyCnf>) -> Targets {
 }
 
 /// Runs a restore. Returns None when `--when` skipped it.
-pub async fn restore(s: &Settings, key: Option<&str>) -> Result<Option<RestoreReport>> {
+pub async fn restore(
+    s: &Settings,
+    key: Option<&str>,
+    allow_other_port: bool,
+) -> Result<Option<RestoreReport>> {
     if !when_allows(s).await {
         tracing::info!(
             "--when {:?} does not hold: nothing to do",
@@ -155,7 +159,8 @@ pub async fn restore(s: &Settings, key: Option<&str>) -> Result<Option<RestoreRe
     let started = std::time::Instant::now();
     let created = Arc::new(Mutex::new(Created::default()));
 
-    let result = restore_into(s, &located, password, created.clone()).await;
+    let port = if allow_other_port { 0 } else { s.port };
+    let result = restore_into(s, &located, password, port, created.clone()).await;
     match result {
         Ok((report, applied, coords)) => {
             if s.clean_after_restore
@@ -208,11 +213,11 @@ async fn restore_into(
     s: &Settings,
     located: &crate::source::fetch::Located,
     password: Vec<u8>,
+    port: u16,
     created: Arc<Mutex<Created>>,
 ) -> Result<(ExtractReport, Vec<String>, Option<BinlogCoords>)> {
     let stream = located.open().await?;
     let settings = s.clone();
-    let port = s.port;
     let c2 = created.clone();
     let report = fetch_stream(
         stream,

@@ -62,12 +62,13 @@ fn tar_err(e: std::io::Error) -> Error {
 /// Writes xbstream payloads into a directory.
 struct XbWriter {
     root: PathBuf,
-    open: HashMap<String, File>,
+    /// Open files and the end of the last payload written to each.
+    open: HashMap<String, (File, u64)>,
     done: HashSet<String>,
 }
 
 impl XbWriter {
-    fn file(&mut self, path: &str) -> Result<&File> {
+    fn file(&mut self, path: &str) -> Result<&mut (File, u64)> {
         if self.done.contains(path) {
             return Err(Error::format(
                 "xbstream",
@@ -84,17 +85,28 @@ impl XbWriter {
                 .create_new(true)
                 .open(&full)
                 .map_err(|e| Error::io("create", &full, e))?;
-            self.open.insert(path.to_string(), f);
+            self.open.insert(path.to_string(), (f, 0));
         }
-        Ok(&self.open[path])
+        Ok(self.open.get_mut(path).expect("inserted"))
     }
 
     fn on(&mut self, ev: Event<'_>) -> Result<()> {
         match ev {
             Event::Data { path, offset, data } => {
                 let full = self.root.join(path);
-                self.file(path)?
-                    .write_all_at(data, offset)
+                let (file, end) = self.file(path)?;
+                // Chunks of one file come in order; one that goes back is a duplicate or an
+                // overlap, which mbstream would silently apply.
+                if offset < *end {
+                    return Err(Error::format(
+                        "xbstream",
+                        format!(
+                            "duplicate or overlapping chunk of {path:?} at offset {offset} (already written up to {end})"
+                        ),
+                    ));
+                }
+                *end = offset + data.len() as u64;
+                file.write_all_at(data, offset)
                     .map_err(|e| Error::io("write", full, e))
             }
             Event::ChunkDone { .. } => Ok(()),
@@ -168,8 +180,8 @@ pub fn extract<R: Read>(
     place: &mut dyn FnMut(Option<&MyCnf>) -> Result<Targets>,
 ) -> Result<ExtractReport> {
     let mut ar = tar::Archive::new(reader);
-    let orig_backup = format!("mysql-{port}-backup/");
-    let orig_binlog = format!("mysql-{port}-binlog/");
+    let mut orig_backup = String::new();
+    let mut orig_binlog = String::new();
     let mut layout: Option<Layout> = None;
     let mut targets: Option<Targets> = None;
     let mut my_cnf = None;
@@ -197,17 +209,20 @@ pub fn extract<R: Read>(
                 format!("entry {path:?} after the manifest"),
             ));
         }
-        let layout_now = *layout.get_or_insert_with(|| {
-            if path.starts_with(&orig_backup)
-                || path.starts_with(&orig_binlog)
-                || path == orig_backup.trim_end_matches('/')
-                || path == orig_binlog.trim_end_matches('/')
-            {
-                Layout::Original
-            } else {
-                Layout::Streaming
-            }
-        });
+        if layout.is_none() {
+            layout = Some(match original_port(&path) {
+                Some(theirs) => {
+                    if port != 0 && theirs != port {
+                        return Err(other_port(theirs, port));
+                    }
+                    orig_backup = format!("mysql-{theirs}-backup/");
+                    orig_binlog = format!("mysql-{theirs}-binlog/");
+                    Layout::Original
+                }
+                None => Layout::Streaming,
+            });
+        }
+        let layout_now = layout.expect("set");
         let is_dir = kind.is_dir();
         if !(kind.is_file() || (is_dir && layout_now == Layout::Original)) {
             return Err(Error::format(
@@ -228,6 +243,7 @@ pub fn extract<R: Read>(
                         ));
                     }
                     let cnf = read_small(&mut e, MY_CNF, size)?;
+                    check_port(&cnf, port)?;
                     let mut d = Sha1Digest::new();
                     d.update(&cnf);
                     digests.push((path.clone(), size, d.hex()));
@@ -294,6 +310,9 @@ pub fn extract<R: Read>(
                 } else if path == MANIFEST {
                     let m = Manifest::parse(&read_small(&mut e, MANIFEST, size)?)?;
                     check_manifest(&m, &digests)?;
+                    if port != 0 && m.port != port {
+                        return Err(other_port(m.port, port));
+                    }
                     manifest = Some(m);
                 } else {
                     return Err(Error::format(
@@ -387,6 +406,33 @@ pub fn extract<R: Read>(
     })
 }
 
+/// The port of an original-layout entry (`mysql-{port}-backup/...` or `mysql-{port}-binlog/...`).
+fn original_port(path: &str) -> Option<u16> {
+    let top = path.split('/').next()?;
+    let rest = top.strip_prefix("mysql-")?;
+    let digits = rest
+        .strip_suffix("-backup")
+        .or_else(|| rest.strip_suffix("-binlog"))?;
+    digits.parse().ok()
+}
+
+fn other_port(theirs: u16, ours: u16) -> Error {
+    Error::Refused(format!(
+        "the backup is of port {theirs}, not {ours}: pass --allow-other-port to restore it anyway"
+    ))
+}
+
+/// Refuses a backup whose my.cnf names another port (port 0: any port is fine).
+fn check_port(cnf: &[u8], port: u16) -> Result<()> {
+    let theirs = MyCnf::parse(&String::from_utf8_lossy(cnf))
+        .get("port")
+        .and_then(|p| p.parse::<u16>().ok());
+    match theirs {
+        Some(p) if port != 0 && p != port => Err(other_port(p, port)),
+        _ => Ok(()),
+    }
+}
+
 /// Binlog files are `<basename>.<number>`; other files beside them (`.index`, `.state`) are not.
 fn is_binlog_file(name: &str) -> bool {
     name.rsplit_once('.').is_some_and(|(base, n)| {
@@ -415,3 +461,6 @@ fn check_manifest(m: &Manifest, seen: &[(String, u64, String)]) -> Result<()> {
     }
     Ok(())
 }
+
+#[cfg(test)]
+mod tests;
