@@ -64,6 +64,32 @@ pub struct BackupTool {
     name: String,
     child: Child,
     stderr: JoinHandle<String>,
+    group: ProcessGroup,
+}
+
+/// The tool's process group (it runs in its own): killed whole when this is dropped before
+/// the tool exited, so that nothing it started (a wrapper script's children) is orphaned.
+struct ProcessGroup {
+    pgid: Option<u32>,
+}
+
+impl ProcessGroup {
+    fn kill(&mut self) {
+        if let Some(pgid) = self.pgid.take() {
+            // std has no killpg; kill(1) does it without unsafe code.
+            let _ = std::process::Command::new("kill")
+                .args(["-KILL", "--", &format!("-{pgid}")])
+                .stdout(Stdio::null())
+                .stderr(Stdio::null())
+                .status();
+        }
+    }
+}
+
+impl Drop for ProcessGroup {
+    fn drop(&mut self) {
+        self.kill();
+    }
 }
 
 impl BackupTool {
@@ -75,6 +101,7 @@ impl BackupTool {
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
+            .process_group(0)
             .kill_on_drop(true);
         cmd.env_remove("MYSQL_PWD");
         if let Some(p) = &cfg.password {
@@ -99,6 +126,7 @@ impl BackupTool {
         Ok((
             BackupTool {
                 name: cfg.name(),
+                group: ProcessGroup { pgid: child.id() },
                 child,
                 stderr,
             },
@@ -114,6 +142,8 @@ impl BackupTool {
             .wait()
             .await
             .map_err(|e| Error::io("wait for", Path::new(&self.name), e))?;
+        // Whatever the tool left running would hold its stderr open.
+        self.group.kill();
         let tail = self.stderr.await.unwrap_or_default();
         if status.success() {
             tracing::debug!(
@@ -132,6 +162,7 @@ impl BackupTool {
 
     /// Kills the tool and reaps it (used when the stream must stop early).
     pub async fn kill(mut self) -> String {
+        self.group.kill();
         let _ = self.child.kill().await;
         self.stderr.await.unwrap_or_default()
     }

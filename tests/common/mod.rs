@@ -61,6 +61,8 @@ impl Mariadb {
         let dir = tempfile::tempdir().unwrap();
         let port = free_port();
         let data_dir = dir.path().join(format!("mysql-{port}"));
+        let tmp = dir.path().join("tmp");
+        std::fs::create_dir_all(&tmp).unwrap();
         let out = Command::new(require("mariadb-install-db"))
             .args([
                 "--no-defaults",
@@ -69,6 +71,10 @@ impl Mariadb {
                 "--auth-root-authentication-method=socket",
             ])
             .arg(format!("--datadir={}", data_dir.display()))
+            // Its own tmpdir: a starting server deletes `#sql` files it finds in its tmpdir,
+            // so servers sharing /tmp break each other's bootstrap.
+            .arg(format!("--tmpdir={}", tmp.display()))
+            .env("TMPDIR", &tmp)
             .output()
             .unwrap();
         assert!(
@@ -413,6 +419,8 @@ impl Workspace {
     pub fn cmd(&self, args: &[&str]) -> Command {
         let mut c = Command::new(env!("CARGO_BIN_EXE_mysqlbackup"));
         c.arg("--conf-path").arg(&self.conf).args(args);
+        // Children that fall back to $TMPDIR (mariabackup --prepare) get a private one.
+        c.env("TMPDIR", &self.tool_tmp);
         c
     }
 }

@@ -1,0 +1,407 @@
+//! Faults: signals, dying backup tools, servers and S3, full disks, concurrent runs, secrets.
+
+mod common;
+
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use common::*;
+use futures::TryStreamExt;
+use object_store::ObjectStore;
+
+/// Pids of processes whose command line contains every one of `parts`.
+fn pids_with(parts: &[&str]) -> Vec<u32> {
+    let mut out = Vec::new();
+    for e in std::fs::read_dir("/proc").unwrap().flatten() {
+        let Ok(pid) = e.file_name().to_string_lossy().parse::<u32>() else {
+            continue;
+        };
+        let Ok(raw) = std::fs::read(e.path().join("cmdline")) else {
+            continue;
+        };
+        let cmd = String::from_utf8_lossy(&raw).replace('\0', " ");
+        if parts.iter().all(|p| cmd.contains(p)) {
+            out.push(pid);
+        }
+    }
+    out
+}
+
+fn signal(pid: u32, sig: &str) {
+    Command::new("kill")
+        .args([&format!("-{sig}"), &pid.to_string()])
+        .status()
+        .unwrap();
+}
+
+fn spawn(mut cmd: Command) -> Child {
+    cmd.stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap()
+}
+
+fn finish(child: Child, timeout: Duration) -> (bool, String) {
+    let start = Instant::now();
+    let mut child = child;
+    while child.try_wait().unwrap().is_none() {
+        assert!(
+            start.elapsed() < timeout,
+            "mysqlbackup did not exit within {timeout:?}"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let out = child.wait_with_output().unwrap();
+    (
+        out.status.success(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+fn seed(db: &Mariadb, rows: u32) {
+    db.sql(&format!(
+        "SET SESSION max_recursive_iterations = 10000000; CREATE DATABASE app; \
+         CREATE TABLE app.t (id BIGINT AUTO_INCREMENT PRIMARY KEY, v TEXT) ENGINE=InnoDB; \
+         INSERT INTO app.t(v) SELECT MD5(n) FROM (WITH RECURSIVE s(n) AS \
+         (SELECT 1 UNION ALL SELECT n + 1 FROM s WHERE n < {rows}) SELECT n FROM s) x;"
+    ));
+}
+
+/// A backup tool that streams for real, then holds its stdout open (a child `sleep`), so the
+/// backup is mid-stream for as long as the test wants.
+fn slow_tool(dir: &Path, marker: &str) -> PathBuf {
+    let p = dir.join("slow-tool.sh");
+    std::fs::write(
+        &p,
+        format!(
+            "#!/bin/bash\n{} \"$@\"\nsleep {marker}\n",
+            require("mariabackup").display()
+        ),
+    )
+    .unwrap();
+    Command::new("chmod").arg("+x").arg(&p).status().unwrap();
+    p
+}
+
+async fn s3_is_clean(store: &mysqlbackup::store::s3::S3Store) {
+    let objects: Vec<_> = store.store.list(None).try_collect().await.unwrap();
+    assert!(objects.is_empty(), "no object: {objects:?}");
+    assert!(
+        store.list_multipart_uploads().await.unwrap().is_empty(),
+        "no pending multipart upload"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sigterm_and_sigint_during_backup_clean_up_and_end_children() {
+    let db = Mariadb::start(1);
+    seed(&db, 1000);
+    let moto = Moto::start();
+    let store = moto.bucket("signals").await;
+    let scratch = tempfile::tempdir().unwrap();
+    for (sig, marker, s3) in [("TERM", "41.25", true), ("INT", "41.75", false)] {
+        let tool = slow_tool(scratch.path(), marker);
+        let mut extra = format!("backup_tool: {}\n", tool.display());
+        if s3 {
+            extra.push_str(&Workspace::s3_lines(&moto, "signals"));
+        }
+        let ws = Workspace::new(&db, 1, &extra);
+        let child = spawn(ws.cmd(&["backup"]));
+        wait_for(
+            "the tool to reach its sleep",
+            Duration::from_secs(60),
+            || !pids_with(&["sleep", marker]).is_empty(),
+        );
+        if s3 {
+            assert_eq!(
+                store.list_multipart_uploads().await.unwrap().len(),
+                1,
+                "the upload is under way"
+            );
+        }
+        signal(child.id(), sig);
+        let (ok, err) = finish(child, Duration::from_secs(60));
+        assert!(!ok, "SIG{sig} must fail the backup");
+        assert!(err.contains("interrupted"), "{err}");
+        assert!(
+            pids_with(&["sleep", marker]).is_empty(),
+            "the tool's children were ended"
+        );
+        assert!(
+            pids_with(&[&tool.display().to_string()]).is_empty(),
+            "the tool was ended"
+        );
+        assert!(
+            list_files(&ws.backup_base).is_empty(),
+            "no partial file: {:?}",
+            list_files(&ws.backup_base)
+        );
+    }
+    s3_is_clean(&store).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn backup_tool_killed_or_database_stopped_mid_backup() {
+    let mut db = Mariadb::start(1);
+    seed(&db, 1000);
+    let moto = Moto::start();
+    let store = moto.bucket("dying").await;
+    let scratch = tempfile::tempdir().unwrap();
+    let tool = slow_tool(scratch.path(), "42.5");
+    let ws = Workspace::new(
+        &db,
+        1,
+        &format!(
+            "backup_tool: {}\n{}",
+            tool.display(),
+            Workspace::s3_lines(&moto, "dying")
+        ),
+    );
+
+    // The backup tool (the wrapper, mid-stream) is killed.
+    let child = spawn(ws.cmd(&["backup"]));
+    wait_for("the tool", Duration::from_secs(60), || {
+        !pids_with(&["sleep", "42.5"]).is_empty()
+    });
+    for pid in pids_with(&[&tool.display().to_string()]) {
+        signal(pid, "KILL");
+    }
+    let (ok, err) = finish(child, Duration::from_secs(60));
+    assert!(!ok);
+    assert!(err.contains("signal: 9") || err.contains("failed"), "{err}");
+    s3_is_clean(&store).await;
+
+    // The database stops while the backup runs.
+    let child = spawn(ws.cmd(&["backup"]));
+    wait_for("the tool", Duration::from_secs(60), || {
+        !pids_with(&["sleep", "42.5"]).is_empty()
+    });
+    db.stop();
+    for pid in pids_with(&["sleep", "42.5"]) {
+        signal(pid, "KILL");
+    }
+    let (ok, err) = finish(child, Duration::from_secs(60));
+    assert!(!ok, "a backup whose server died must fail");
+    assert!(
+        err.contains("mysql") || err.contains("FLUSH") || err.contains("failed"),
+        "{err}"
+    );
+    s3_is_clean(&store).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn s3_dying_mid_upload_fails_the_backup() {
+    let db = Mariadb::start(1);
+    seed(&db, 1000);
+    let mut moto = Moto::start();
+    moto.bucket("dies").await;
+    let scratch = tempfile::tempdir().unwrap();
+    let tool = slow_tool(scratch.path(), "43.5");
+    let ws = Workspace::new(
+        &db,
+        1,
+        &format!(
+            "backup_tool: {}\n{}",
+            tool.display(),
+            Workspace::s3_lines(&moto, "dies")
+        ),
+    );
+    let child = spawn(ws.cmd(&["backup"]));
+    wait_for("the tool", Duration::from_secs(60), || {
+        !pids_with(&["sleep", "43.5"]).is_empty()
+    });
+    moto.kill();
+    for pid in pids_with(&["sleep", "43.5"]) {
+        signal(pid, "KILL");
+    }
+    let (ok, err) = finish(child, Duration::from_secs(240));
+    assert!(!ok);
+    assert!(
+        err.contains("store") || err.contains("s3"),
+        "names the store: {err}"
+    );
+    assert!(pids_with(&[&tool.display().to_string()]).is_empty());
+}
+
+#[test]
+fn a_second_backup_of_the_same_instance_refuses() {
+    let db = Mariadb::start(1);
+    seed(&db, 1000);
+    let scratch = tempfile::tempdir().unwrap();
+    let tool = slow_tool(scratch.path(), "3.5");
+    let ws = Workspace::new(
+        &db,
+        1,
+        &format!("backup_tool: {}\ndate_str: 2022_02_02\n", tool.display()),
+    );
+    let first = spawn(ws.cmd(&["backup"]));
+    wait_for("the tool", Duration::from_secs(60), || {
+        !pids_with(&["sleep", "3.5"]).is_empty()
+    });
+    let out = ws.cmd(&["backup"]).output().unwrap();
+    assert!(!out.status.success());
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("already working on port"),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let (ok, err) = finish(first, Duration::from_secs(120));
+    assert!(ok, "the first backup is unharmed: {err}");
+    let archive = ws.backup_base.join(format!(
+        "2022_02_02/{0}/mysql-{0}-testhost-1.tgz.des3",
+        db.port
+    ));
+    let out_dir = tempfile::tempdir().unwrap();
+    unpack_with_standard_tools(&archive, &ws.key_file, out_dir.path());
+}
+
+/// A restore that fails part-way (S3 gone mid-download, disk full, SIGTERM) leaves no data
+/// dir and no server behind.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn restore_faults_remove_the_half_built_data_dir() {
+    let mut db = Mariadb::start(1);
+    seed(&db, 200_000);
+    let mut moto = Moto::start();
+    moto.bucket("rfaults").await;
+    let ws = Workspace::new(&db, 1, &Workspace::s3_lines(&moto, "rfaults"));
+    let out = ws.cmd(&["backup"]).output().unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let data = db.data_dir.clone();
+    db.kill_and_move_away();
+    let socket = db.socket().display().to_string();
+
+    // SIGTERM as soon as the data dir appears.
+    let child = spawn(ws.cmd(&["restore"]));
+    wait_for("the data dir", Duration::from_secs(60), || data.exists());
+    signal(child.id(), "TERM");
+    let (ok, err) = finish(child, Duration::from_secs(120));
+    assert!(!ok);
+    assert!(err.contains("interrupted"), "{err}");
+    assert!(!data.exists(), "SIGTERM: half-built data dir removed");
+    assert!(
+        pids_with(&["mariadbd", &data.display().to_string()]).is_empty(),
+        "no server left"
+    );
+
+    // S3 dies mid-download.
+    let child = spawn(ws.cmd(&["restore"]));
+    wait_for("the data dir", Duration::from_secs(60), || data.exists());
+    moto.kill();
+    let (ok, err) = finish(child, Duration::from_secs(240));
+    assert!(!ok, "restore without its S3 must fail");
+    assert!(
+        !data.exists(),
+        "S3 gone: half-built data dir removed ({err})"
+    );
+    let _ = socket;
+}
+
+#[test]
+fn restore_into_a_full_disk_fails_cleanly() {
+    let mut db = Mariadb::start(1);
+    seed(&db, 50_000);
+    let small = tempfile::tempdir().unwrap();
+    let mnt = small.path().join("small-fs");
+    std::fs::create_dir(&mnt).unwrap();
+    let st = Command::new("mount")
+        .args(["-t", "tmpfs", "-o", "size=12m", "tmpfs"])
+        .arg(&mnt)
+        .status()
+        .unwrap();
+    assert!(st.success(), "mounting a small tmpfs (tests run as root)");
+    struct Unmount(PathBuf);
+    impl Drop for Unmount {
+        fn drop(&mut self) {
+            let _ = Command::new("umount").arg(&self.0).status();
+        }
+    }
+    let _unmount = Unmount(mnt.clone());
+    let target = mnt.join("restored");
+    let mut ws = Workspace::new(&db, 1, "date_str: 2023_03_03\n");
+    let out = ws.cmd(&["backup"]).output().unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    db.stop();
+    // Restore the same backup into a data dir on the small filesystem.
+    let conf = std::fs::read_to_string(&ws.conf).unwrap();
+    ws.conf = ws.dir.path().join("conf-small.yaml");
+    std::fs::write(
+        &ws.conf,
+        format!(
+            "{conf}data_dir: {}\nmy_cnf: {}\n",
+            target.display(),
+            db.my_cnf().display()
+        ),
+    )
+    .unwrap();
+    let out = ws.cmd(&["restore"]).output().unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success());
+    assert!(
+        err.contains("No space left") || err.contains("space"),
+        "names the cause: {err}"
+    );
+    assert!(!target.exists(), "the half-built data dir is removed");
+    assert!(list_files(&mnt).is_empty(), "nothing left on the full disk");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn secrets_stay_out_of_argv_logs_and_errors() {
+    let db = Mariadb::start(1);
+    seed(&db, 1000);
+    const DB_SECRET: &str = "Db-Secret-7731";
+    db.sql(&format!("CREATE USER 'bk'@'localhost' IDENTIFIED BY '{DB_SECRET}'; GRANT ALL ON *.* TO 'bk'@'localhost'"));
+    let moto = Moto::start();
+    moto.bucket("secrets").await;
+    let scratch = tempfile::tempdir().unwrap();
+    let tool = slow_tool(scratch.path(), "2.25");
+    let ws = Workspace::new(
+        &db,
+        1,
+        &format!(
+            "backup_tool: {}\nmysql_user: bk\nroot_password: {DB_SECRET}\n{}",
+            tool.display(),
+            Workspace::s3_lines(&moto, "secrets")
+        ),
+    );
+    let secrets = [DB_SECRET, "s3-secret-never-shown", DES3_PASSWORD];
+    let child = spawn(ws.cmd(&["backup"]));
+    let mut seen_tool = false;
+    let start = Instant::now();
+    while start.elapsed() < Duration::from_secs(60) {
+        for s in secrets {
+            assert!(pids_with(&[s]).is_empty(), "{s} visible in a command line");
+        }
+        seen_tool |= !pids_with(&["mariabackup", "--user=bk"]).is_empty();
+        if !pids_with(&["sleep", "2.25"]).is_empty() && seen_tool {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    assert!(seen_tool, "watched the backup tool run");
+    let (ok, err) = finish(child, Duration::from_secs(120));
+    assert!(ok, "{err}");
+    for s in secrets {
+        assert!(!err.contains(s), "{s} in the output");
+    }
+    // A wrong password: the error says so, without the password.
+    let bad = Workspace::new(&db, 1, "mysql_user: bk\nroot_password: Wrong-Secret-991\n");
+    let out = bad.cmd(&["backup"]).output().unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success());
+    assert!(err.contains("Access denied"), "{err}");
+    assert!(!err.contains("Wrong-Secret-991"), "{err}");
+    // A world-readable key file is warned about.
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(&bad.key_file, std::fs::Permissions::from_mode(0o644)).unwrap();
+    let out = bad.cmd(&["backup"]).output().unwrap();
+    assert!(String::from_utf8_lossy(&out.stderr).contains("world-readable"));
+}
