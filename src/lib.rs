@@ -9,6 +9,7 @@ pub mod check;
 pub mod cli;
 pub mod config;
 pub mod error;
+pub mod fuzzing;
 pub mod lock;
 pub mod mysql;
 pub mod naming;

@@ -1,12 +1,3 @@
-//! Fuzz: conf.yaml and my.cnf parsing.
+//! Fuzz target `conf`: see `mysqlbackup::fuzzing::conf`.
 #![no_main]
-use libfuzzer_sys::fuzz_target;
-use mysqlbackup::config::ConfFile;
-use mysqlbackup::mysql::mycnf::MyCnf;
-
-fuzz_target!(|data: &[u8]| {
-    if let Ok(text) = std::str::from_utf8(data) {
-        let _ = ConfFile::parse(text);
-        let _ = MyCnf::parse(text);
-    }
-});
+libfuzzer_sys::fuzz_target!(|data: &[u8]| mysqlbackup::fuzzing::conf(data));

@@ -1,9 +1,3 @@
-//! Fuzz: gzip decompression of arbitrary bytes.
+//! Fuzz target `gunzip`: see `mysqlbackup::fuzzing::gunzip`.
 #![no_main]
-use libfuzzer_sys::fuzz_target;
-use mysqlbackup::stage::gzip::GzipDecompress;
-use mysqlbackup::stage::run_to_vec;
-
-fuzz_target!(|data: &[u8]| {
-    let _ = run_to_vec(&mut GzipDecompress::new(), data, 4096);
-});
+libfuzzer_sys::fuzz_target!(|data: &[u8]| mysqlbackup::fuzzing::gunzip(data));

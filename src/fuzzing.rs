@@ -1,0 +1,115 @@
+//! Entry points of the fuzz targets (fuzz/fuzz_targets/*), kept in the library so that the
+//! seed corpus and every input that once crashed run as ordinary tests too
+//! (tests/fuzz_corpus.rs). Each must return normally, whatever the bytes.
+
+use crate::archive::manifest::{BinlogCoords, Manifest};
+use crate::archive::xbstream::{Event, Parser, check_path};
+use crate::config::{ConfFile, KeyDerivation};
+use crate::mysql::mycnf::MyCnf;
+use crate::sink::extract::{Targets, extract};
+use crate::stage::des3::Des3Decrypt;
+use crate::stage::gzip::GzipDecompress;
+use crate::stage::run_to_vec;
+
+/// OpenSSL header parsing and des3 decryption, input cut at a point taken from its first byte.
+pub fn des3_decrypt(data: &[u8]) {
+    let cut = data.first().map(|&b| b as usize + 1).unwrap_or(1);
+    let _ = run_to_vec(
+        &mut Des3Decrypt::new(b"fuzz", KeyDerivation::Sha256),
+        data,
+        cut,
+    );
+}
+
+/// gzip decompression.
+pub fn gunzip(data: &[u8]) {
+    let _ = run_to_vec(&mut GzipDecompress::new(), data, 4096);
+}
+
+/// The xbstream parser; every path it reports must be a plain relative path.
+pub fn xbstream(data: &[u8]) {
+    let mut p = Parser::new();
+    let cut = data.first().map(|&b| b as usize + 1).unwrap_or(1);
+    for piece in data.chunks(cut) {
+        let r = p.feed(piece, &mut |ev| {
+            let path = match ev {
+                Event::Data { path, .. }
+                | Event::ChunkDone { path }
+                | Event::EndOfFile { path } => path,
+            };
+            assert!(
+                check_path(path).is_ok(),
+                "parser reported unsafe path {path:?}"
+            );
+            Ok(())
+        });
+        if r.is_err() {
+            return;
+        }
+    }
+    let _ = p.finish();
+}
+
+/// gunzip (when the input starts with the gzip magic) -> untar -> xbstream extraction into a
+/// scratch dir; nothing may be written outside its target.
+pub fn extract_archive(data: &[u8]) {
+    let tar = if data.starts_with(&[0x1f, 0x8b]) {
+        match run_to_vec(&mut GzipDecompress::new(), data, 1 << 16) {
+            Ok(t) => t,
+            Err(_) => return,
+        }
+    } else {
+        data.to_vec()
+    };
+    let scratch = std::env::temp_dir().join(format!(
+        "mysqlbackup-fuzz-{}-{}",
+        std::process::id(),
+        rand::random::<u64>()
+    ));
+    let target = scratch.join("data");
+    let t2 = target.clone();
+    let _ = extract(&tar[..], 3309, &mut |_| {
+        std::fs::create_dir_all(&t2).map_err(|e| crate::Error::io("create", &t2, e))?;
+        Ok(Targets {
+            data_dir: t2.clone(),
+            binlog_dir: t2.clone(),
+        })
+    });
+    let outside: Vec<_> = std::fs::read_dir(&scratch)
+        .map(|rd| {
+            rd.flatten()
+                .filter(|e| e.file_name() != "data")
+                .map(|e| e.path())
+                .collect()
+        })
+        .unwrap_or_default();
+    let _ = std::fs::remove_dir_all(&scratch);
+    assert!(outside.is_empty(), "wrote outside the target: {outside:?}");
+}
+
+/// Manifest and `xtrabackup_binlog_info` parsing.
+pub fn manifest(data: &[u8]) {
+    let _ = Manifest::parse(data);
+    let _ = BinlogCoords::parse_binlog_info(&String::from_utf8_lossy(data));
+}
+
+/// conf.yaml and my.cnf parsing.
+pub fn conf(data: &[u8]) {
+    if let Ok(text) = std::str::from_utf8(data) {
+        let _ = ConfFile::parse(text);
+        let _ = MyCnf::parse(text);
+    }
+}
+
+/// The entry point of a target by name.
+pub fn target(name: &str) -> Option<fn(&[u8])> {
+    Some(match name {
+        "des3_decrypt" => des3_decrypt,
+        "gunzip" => gunzip,
+        "xbstream" => xbstream,
+        "extract" => extract_archive,
+        "manifest" => manifest,
+        "conf" => conf,
+        _ => return None,
+    })
+}
