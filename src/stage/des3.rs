@@ -7,10 +7,10 @@
 //! (`-pbkdf2`). The codec is a plain state machine; the async layer knows nothing of it.
 
 use bytes::Bytes;
-use des::TdesEde3;
-use des::cipher::generic_array::GenericArray;
-use des::cipher::{BlockDecrypt, BlockEncrypt, KeyInit};
+mod tdes;
+
 use sha2::Digest;
+pub use tdes::TdesEde3;
 
 use super::{CHUNK_SIZE, Transform};
 use crate::config::KeyDerivation;
@@ -85,7 +85,7 @@ pub fn read_password(path: &std::path::Path) -> Result<Vec<u8>> {
 /// Encrypts to the OpenSSL `enc` format.
 pub struct Des3Encrypt {
     cipher: TdesEde3,
-    prev: [u8; BLOCK],
+    prev: u64,
     pending: Vec<u8>,
     header: Option<[u8; HEADER_LEN]>,
 }
@@ -103,8 +103,8 @@ impl Des3Encrypt {
         header[..8].copy_from_slice(MAGIC);
         header[8..].copy_from_slice(&salt);
         Des3Encrypt {
-            cipher: TdesEde3::new(GenericArray::from_slice(&key)),
-            prev: iv,
+            cipher: TdesEde3::new(&key),
+            prev: u64::from_be_bytes(iv),
             pending: Vec::with_capacity(BLOCK),
             header: Some(header),
         }
@@ -112,16 +112,19 @@ impl Des3Encrypt {
 
     fn encrypt_blocks(&mut self, data: &[u8], out: &mut Vec<u8>) {
         debug_assert_eq!(data.len() % BLOCK, 0);
-        for block in data.chunks_exact(BLOCK) {
-            let mut b = self.prev;
-            for (x, c) in b.iter_mut().zip(block) {
-                *x ^= c;
-            }
-            let ga = GenericArray::from_mut_slice(&mut b);
-            self.cipher.encrypt_block(ga);
-            self.prev = b;
-            out.extend_from_slice(&b);
+        let start = out.len();
+        out.resize(start + data.len(), 0);
+        let mut prev = self.prev;
+        for (src, dst) in data
+            .chunks_exact(BLOCK)
+            .zip(out[start..].chunks_exact_mut(BLOCK))
+        {
+            prev = self
+                .cipher
+                .encrypt(u64::from_be_bytes(src.try_into().expect("8 bytes")) ^ prev);
+            dst.copy_from_slice(&prev.to_be_bytes());
         }
+        self.prev = prev;
     }
 
     fn take_header(&mut self, out: &mut Vec<u8>) {
@@ -179,6 +182,7 @@ pub struct Des3Decrypt {
     header: Vec<u8>,
     cipher: Option<TdesEde3>,
     prev: [u8; BLOCK],
+    threads: usize,
     /// Ciphertext not yet decrypted: at most one block (the held-back last one, or a partial
     /// block) between calls.
     pending: Vec<u8>,
@@ -193,22 +197,60 @@ impl Des3Decrypt {
             header: Vec::with_capacity(HEADER_LEN),
             cipher: None,
             prev: [0; BLOCK],
+            threads: std::thread::available_parallelism()
+                .map(|n| n.get())
+                .unwrap_or(1)
+                .min(4),
             pending: Vec::with_capacity(2 * BLOCK),
         }
     }
 
+    /// CBC decryption: block i needs only ciphertext blocks i and i-1, so large inputs are
+    /// cut into one piece per core and decrypted in parallel.
     fn decrypt_blocks(&mut self, data: &[u8], out: &mut Vec<u8>) {
         let cipher = self.cipher.as_ref().expect("header parsed");
-        for block in data.chunks_exact(BLOCK) {
-            let mut b = [0u8; BLOCK];
-            b.copy_from_slice(block);
-            cipher.decrypt_block(GenericArray::from_mut_slice(&mut b));
-            for (x, p) in b.iter_mut().zip(self.prev) {
-                *x ^= p;
+        let start = out.len();
+        out.resize(start + data.len(), 0);
+        let dst = &mut out[start..];
+        let blocks = data.len() / BLOCK;
+        let pieces = if blocks >= 8192 {
+            self.threads.max(1)
+        } else {
+            1
+        };
+        let per = blocks.div_ceil(pieces) * BLOCK;
+        let iv = u64::from_be_bytes(self.prev);
+        std::thread::scope(|scope| {
+            for (n, (src, dst)) in data
+                .chunks(per.max(BLOCK))
+                .zip(dst.chunks_mut(per.max(BLOCK)))
+                .enumerate()
+            {
+                let before = if n == 0 {
+                    iv
+                } else {
+                    let at = n * per;
+                    u64::from_be_bytes(data[at - BLOCK..at].try_into().expect("8 bytes"))
+                };
+                let mut work = move || decrypt_cbc(cipher, before, src, dst);
+                if pieces == 1 || n + 1 == pieces {
+                    work();
+                } else {
+                    scope.spawn(work);
+                }
             }
-            self.prev.copy_from_slice(block);
-            out.extend_from_slice(&b);
+        });
+        if let Some(last) = data.len().checked_sub(BLOCK) {
+            self.prev.copy_from_slice(&data[last..]);
         }
+    }
+}
+
+fn decrypt_cbc(cipher: &TdesEde3, mut prev: u64, src: &[u8], dst: &mut [u8]) {
+    for (s, d) in src.chunks_exact(BLOCK).zip(dst.chunks_exact_mut(BLOCK)) {
+        let c = u64::from_be_bytes(s.try_into().expect("8 bytes"));
+        d.copy_from_slice(&(cipher.decrypt(c) ^ prev).to_be_bytes());
+        prev = c;
     }
 }
 
@@ -233,7 +275,7 @@ impl Transform for Des3Decrypt {
             }
             let salt: [u8; 8] = self.header[8..].try_into().expect("8 bytes");
             let KeyIv { key, iv } = derive(&self.password, &salt, self.kdf);
-            self.cipher = Some(TdesEde3::new(GenericArray::from_slice(&key)));
+            self.cipher = Some(TdesEde3::new(&key));
             self.prev = iv;
         }
         self.pending.extend_from_slice(data);

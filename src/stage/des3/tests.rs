@@ -188,3 +188,33 @@ proptest! {
         prop_assert_eq!(dec, data);
     }
 }
+
+#[test]
+fn parallel_decryption_of_large_pieces_matches() {
+    let data = sample(3_000_003);
+    let enc = run_to_vec(
+        &mut Des3Encrypt::new(PASSWORD, KeyDerivation::Sha256),
+        &data,
+        1 << 20,
+    )
+    .unwrap();
+    for cut in [300_000, 1 << 20, 65_536 + 3] {
+        let dec = run_to_vec(
+            &mut Des3Decrypt::new(PASSWORD, KeyDerivation::Sha256),
+            &enc,
+            cut,
+        )
+        .unwrap();
+        assert!(dec == data, "cut {cut}");
+    }
+    let theirs = openssl(&["des3", "-e"], &data);
+    assert_eq!(
+        run_to_vec(
+            &mut Des3Decrypt::new(PASSWORD, KeyDerivation::Sha256),
+            &theirs,
+            1 << 20
+        )
+        .unwrap(),
+        data
+    );
+}
