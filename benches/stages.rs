@@ -42,14 +42,14 @@ fn bench_stage<T: Transform>(c: &mut Criterion, name: &str, input: &[u8], make: 
 
 fn stages(c: &mut Criterion) {
     let data = table_like(SIZE);
-    let gz = run_to_vec(&mut GzipCompress::new(1), &data, 1 << 20).unwrap();
+    let gz = run_to_vec(&mut GzipCompress::new(2), &data, 1 << 20).unwrap();
     let enc = run_to_vec(
         &mut Des3Encrypt::new(b"pw", KeyDerivation::Sha256),
         &gz,
         1 << 20,
     )
     .unwrap();
-    bench_stage(c, "gzip-1", &data, || GzipCompress::new(1));
+    bench_stage(c, "gzip-2", &data, || GzipCompress::new(2));
     bench_stage(c, "gunzip", &gz, GzipDecompress::new);
     bench_stage(c, "des3-encrypt", &gz, || {
         Des3Encrypt::new(b"pw", KeyDerivation::Sha256)
@@ -71,7 +71,7 @@ fn chain(c: &mut Criterion) {
             let data = data.clone();
             let slot: MemorySlot = Arc::new(Mutex::new(None));
             let opts = ChainOptions {
-                gzip_level: 1,
+                gzip_level: mysqlbackup::config::DEFAULT_GZIP_LEVEL,
                 password: b"pw".to_vec(),
                 kdf: KeyDerivation::Sha256,
             };

@@ -200,6 +200,9 @@ impl S3Settings {
     }
 }
 
+/// gzip level when the config names none (see `Settings::gzip_level`).
+pub const DEFAULT_GZIP_LEVEL: u32 = 2;
+
 /// Everything a command needs, resolved from conf + overrides + derived defaults.
 #[derive(Clone, Debug)]
 pub struct Settings {
@@ -277,7 +280,10 @@ impl Settings {
             .data_dir
             .unwrap_or_else(|| data_base.join(format!("mysql-{port}")));
         let my_cnf = conf.my_cnf.unwrap_or_else(|| data_dir.join("my.cnf"));
-        let gzip_level = conf.gzip_level.unwrap_or(1);
+        // zlib-rs level 1 is a quicker strategy that stores ~35% more than `gzip --fast`; level 2
+        // compresses like `gzip --fast` (sysbench xbstream: 0.100 vs 0.107 of the input, 420 MiB/s)
+        // and leaves des3, the slowest stage, fewer bytes to encrypt.
+        let gzip_level = conf.gzip_level.unwrap_or(DEFAULT_GZIP_LEVEL);
         if gzip_level > 9 {
             return Err(Error::Config(format!(
                 "`gzip_level` must be 0..=9, got {gzip_level}"
@@ -406,7 +412,7 @@ mod tests {
         assert_eq!(s.my_cnf, Path::new("/data1/mysql-3309/my.cnf"));
         assert_eq!(s.temp_server_id, 1003309);
         assert_eq!(s.des3_key_file, Path::new("/etc/mb/des3_password"));
-        assert_eq!(s.gzip_level, 1);
+        assert_eq!(s.gzip_level, DEFAULT_GZIP_LEVEL);
         assert!(s.s3.is_none());
         assert_eq!(s.date_str.len(), 10);
     }

@@ -188,7 +188,7 @@ mod tests {
 
     fn opts() -> ChainOptions {
         ChainOptions {
-            gzip_level: 1,
+            gzip_level: crate::config::DEFAULT_GZIP_LEVEL,
             password: b"pw".to_vec(),
             kdf: KeyDerivation::Sha256,
         }

@@ -1,0 +1,101 @@
+#!/usr/bin/env bash
+# Times mysqlbackup against what operators would use instead, on the same sysbench dataset,
+# in one run, and prints wall time, CPU time, peak RSS (largest process), bytes written to
+# the disk, and each figure's ratio to ours (median of RUNS runs):
+#   backup  a. mysqlbackup backup (local store)
+#           b. mariabackup --stream | gzip --fast | openssl des3 | tee >(sha1sum) > file
+#           c. the original tool: mariabackup into a dir, tar | gzip --fast | openssl des3 > file, sha1sum
+#   restore a. mysqlbackup restore (stream -> data dir, prepare, binlog apply)
+#           b. openssl des3 -d | tar -xz, cat segments | mbstream -x, mariabackup --prepare
+# Usage: scripts/bench-compare.sh [rows_per_table (8 tables; 500000 ~ 1 GiB)] [runs]
+set -euo pipefail
+cd "$(dirname "$0")/.."
+bash scripts/setup.sh >/dev/null 2>&1
+command -v sysbench >/dev/null || apt-get install -y -q sysbench >/dev/null
+cargo build --release --locked -q
+BIN="$PWD/target/release/mysqlbackup"
+ROWS=${1:-500000}; RUNS=${2:-3}
+W=${BENCH_DIR:-/tmp/mysqlbackup-bench-compare}; P=33291
+[ -f "$W/data/mysql-$P/mysql.pid" ] && kill "$(cat "$W/data/mysql-$P/mysql.pid")" 2>/dev/null && sleep 3 || true
+rm -rf "$W"; mkdir -p "$W/data" "$W/backup" "$W/tmp"
+D="$W/data/mysql-$P"; SRV=""
+trap '[ -n "$SRV" ] && kill $SRV 2>/dev/null; true' EXIT
+start() { mariadbd --defaults-file="$D/my.cnf" >/dev/null 2>&1 & SRV=$!
+  for _ in $(seq 1 600); do mariadb --no-defaults -uroot -S "$D/mysql.sock" -e 'select 1' >/dev/null 2>&1 && return; sleep 0.1; done; exit 1; }
+stop() { kill "$SRV"; while kill -0 "$SRV" 2>/dev/null; do sleep 0.2; done; SRV=""; }
+mariadb-install-db --no-defaults --datadir="$D" --user=root --skip-test-db --auth-root-authentication-method=socket >/dev/null
+cat > "$D/my.cnf" <<CNF
+[mysqld]
+user=root
+datadir=$D
+port=$P
+socket=$D/mysql.sock
+pid-file=$D/mysql.pid
+log-error=$D/error.log
+server-id=1
+log-bin=$D/binlog
+binlog-format=ROW
+innodb-buffer-pool-size=512M
+innodb-log-file-size=512M
+tmpdir=$W/tmp
+CNF
+start
+mariadb --no-defaults -uroot -S "$D/mysql.sock" -e "CREATE DATABASE sbtest"
+sysbench oltp_read_write --db-driver=mysql --mysql-socket="$D/mysql.sock" --mysql-user=root \
+  --mysql-db=sbtest --tables=8 --table-size="$ROWS" prepare >/dev/null
+# The shell pipelines copy only the data, so the binlogs that loading wrote (as large as the
+# data) are purged: all three then store the same thing.
+mariadb --no-defaults -uroot -S "$D/mysql.sock" -e "FLUSH BINARY LOGS; PURGE BINARY LOGS BEFORE NOW() + INTERVAL 1 DAY"
+echo "dataset: 8 x $ROWS rows, data dir $(du -sh "$D" | cut -f1); runs: $RUNS (median)"
+head -c 24 /dev/urandom | base64 > "$W/key"; chmod 600 "$W/key"
+cat > "$W/conf.yaml" <<CONF
+mysql_base: /usr
+host: bench
+data_base: $W/data
+backup_base: $W/backup
+port: $P
+instance_id: 1
+des3_key_file: $W/key
+backup_tool_tmpdir: $W/tmp
+date_str: 2000_01_01
+CONF
+DEV=$(df --output=source "$W" | tail -1); DEV=$(basename "$(readlink -f "$DEV")")
+written() { sync; awk -v d="$DEV" '$3 == d {print $10 * 512}' /proc/diskstats; }
+# measure NAME CMD: appends "wall cpu rss written" to $W/NAME.txt
+measure() {
+  local name=$1; shift; local before; before=$(written)
+  /usr/bin/time -f "%e %U %S %M" -o "$W/t" bash -c "$*" >/dev/null 2>"$W/err" || { cat "$W/err"; exit 1; }
+  local after; after=$(written)
+  read -r wall user sys rss < "$W/t"
+  echo "$wall $(echo "$user + $sys" | bc) $rss $((after - before))" >> "$W/$name.txt"
+}
+MB="mariabackup --backup --stream=xbstream --user=root --socket=$D/mysql.sock --tmpdir=$W/tmp"
+for i in $(seq 1 "$RUNS"); do
+  rm -rf "$W/backup"/* "$W/b.des3" "$W/c.des3" "$W/cdir"
+  measure backup_ours "$BIN --conf-path $W/conf.yaml backup"
+  measure backup_shell "set -o pipefail; $MB 2>/dev/null | gzip --fast | openssl des3 -pass file:$W/key 2>/dev/null | tee >(sha1sum > $W/b.sha1) > $W/b.des3"
+  measure backup_original "set -o pipefail; mariabackup --backup --user=root --socket=$D/mysql.sock --target-dir=$W/cdir 2>/dev/null && tar -c -C $W cdir | gzip --fast | openssl des3 -pass file:$W/key 2>/dev/null > $W/c.des3 && sha1sum $W/c.des3 >/dev/null && rm -rf $W/cdir"
+done
+ARCHIVE=$(find "$W/backup" -name '*.tgz.des3')
+echo "stored bytes: ours $(stat -c %s "$ARCHIVE"), shell $(stat -c %s "$W/b.des3"), original $(stat -c %s "$W/c.des3")"
+stop; mv "$D" "$W/source-data"
+for i in $(seq 1 "$RUNS"); do
+  rm -rf "$D" "$W/shell"
+  measure restore_ours "$BIN --conf-path $W/conf.yaml restore"
+  rm -rf "$D"
+  measure restore_shell "set -o pipefail; mkdir -p $W/shell/data && openssl des3 -d -pass file:$W/key < $ARCHIVE 2>/dev/null | tar -xz -C $W/shell && cat $W/shell/data.xbstream.* | mbstream -x -C $W/shell/data && mariabackup --prepare --target-dir=$W/shell/data 2>/dev/null"
+done
+rm -rf "$W/shell"
+median() { sort -n | awk '{a[NR]=$1} END {print (NR % 2) ? a[(NR+1)/2] : (a[NR/2] + a[NR/2+1]) / 2}'; }
+col() { awk -v c="$2" '{print $c}' "$W/$1.txt" | median; }
+row() { # name ours
+  local w c r d; w=$(col "$1" 1); c=$(col "$1" 2); r=$(col "$1" 3); d=$(col "$1" 4)
+  local ow oc or od; ow=$(col "$2" 1); oc=$(col "$2" 2); or=$(col "$2" 3); od=$(col "$2" 4)
+  printf '%-16s %8.1f s %5.2fx  %8.1f s %5.2fx  %7d MiB %6.2fx  %8d MiB %7s\n' "$1" "$w" "$(echo "$w / $ow" | bc -l)" \
+    "$c" "$(echo "$c / $oc" | bc -l)" $((r / 1024)) "$(echo "$r / $or" | bc -l)" $((d / 1048576)) \
+    "$( [ "$od" -gt 0 ] && echo "$d $od" | awk '{printf "%.2fx", $1 / $2}' || echo "-")"
+}
+printf '%-16s %17s  %17s  %19s  %17s\n' "" "wall (ratio)" "cpu (ratio)" "peak RSS (ratio)" "disk written"
+row backup_ours backup_ours; row backup_shell backup_ours; row backup_original backup_ours
+row restore_ours restore_ours; row restore_shell restore_ours
+echo "(ratio = figure / mysqlbackup's; disk written from /proc/diskstats of $DEV, after sync)"
