@@ -68,6 +68,8 @@ measure() {
   local after; after=$(written)
   read -r wall user sys rss < "$W/t"
   echo "$wall $(echo "$user + $sys" | bc) $rss $((after - before))" >> "$W/$name.txt"
+  # mysqlbackup logs its own peak RSS; the column above is the largest process of the run.
+  sed -n 's/.*peak RSS \([0-9]*\) MiB.*/\1/p' "$W/err" >> "$W/$name.self.txt"
 }
 MB="mariabackup --backup --stream=xbstream --user=root --socket=$D/mysql.sock --tmpdir=$W/tmp"
 for i in $(seq 1 "$RUNS"); do
@@ -98,4 +100,6 @@ row() { # name ours
 printf '%-16s %17s  %17s  %19s  %17s\n' "" "wall (ratio)" "cpu (ratio)" "peak RSS (ratio)" "disk written"
 row backup_ours backup_ours; row backup_shell backup_ours; row backup_original backup_ours
 row restore_ours restore_ours; row restore_shell restore_ours
-echo "(ratio = figure / mysqlbackup's; disk written from /proc/diskstats of $DEV, after sync)"
+echo "(ratio = figure / mysqlbackup's; peak RSS = largest process of the run; disk written from"
+echo " /proc/diskstats of $DEV, after sync)"
+echo "mysqlbackup's own peak RSS: backup $(median < "$W/backup_ours.self.txt") MiB, restore $(median < "$W/restore_ours.self.txt") MiB"

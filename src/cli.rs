@@ -98,3 +98,26 @@ pub async fn run(cli: Cli) -> Result<String> {
         Command::Check { expect } => crate::check::check(&s, expect.as_deref()).await,
     }
 }
+
+/// This process's peak resident memory in bytes (`VmHWM` of /proc/self/status), logged at the
+/// end of every command so operators and the benchmarks see what a run cost the host.
+pub fn peak_rss_bytes() -> Option<u64> {
+    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+    let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
+    let kib: u64 = line.split_whitespace().nth(1)?.parse().ok()?;
+    Some(kib * 1024)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn peak_rss_covers_a_block_in_use() {
+        let block = vec![1u8; 64 << 20];
+        std::hint::black_box(&block);
+        let peak = peak_rss_bytes().expect("VmHWM in /proc/self/status");
+        assert!(peak >= 64 << 20, "{peak}");
+        assert!(peak < 1 << 40, "{peak}");
+    }
+}

@@ -22,6 +22,9 @@ fn main() -> std::process::ExitCode {
         mysqlbackup::cancel::install_signal_handlers()?;
         mysqlbackup::cli::run(cli).await
     });
+    if let Some(rss) = mysqlbackup::cli::peak_rss_bytes() {
+        tracing::info!("peak RSS {} MiB", rss >> 20);
+    }
     match result {
         Ok(report) => {
             eprintln!("{report}");
