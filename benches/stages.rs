@@ -1,11 +1,13 @@
-//! Criterion benches: each stage alone and the whole store chain into memory, in bytes/s.
+//! Criterion benches: each stage alone and the whole backup and restore chains to and from
+//! memory, in bytes/s.
 
 use std::sync::{Arc, Mutex};
 
 use bytes::Bytes;
 use criterion::{BenchmarkId, Criterion, Throughput, criterion_group, criterion_main};
+use futures::StreamExt;
 use mysqlbackup::config::KeyDerivation;
-use mysqlbackup::pipeline::{ChainOptions, store_stream};
+use mysqlbackup::pipeline::{ChainOptions, fetch_stream, store_stream};
 use mysqlbackup::sink::memory::{MemorySink, MemorySlot};
 use mysqlbackup::stage::des3::{Des3Decrypt, Des3Encrypt};
 use mysqlbackup::stage::gzip::{GzipCompress, GzipDecompress};
@@ -93,6 +95,54 @@ fn chain(c: &mut Criterion) {
                 )
                 .await
                 .unwrap()
+            }
+        })
+    });
+    // The restore chain: stored bytes from memory through sha1 -> des3 -> gunzip into a reader
+    // that drains them (extraction into a data dir is timed end to end by bench-compare.sh).
+    let slot: MemorySlot = Arc::new(Mutex::new(None));
+    rt.block_on(store_stream(
+        {
+            let data = data.clone();
+            move |tx| async move {
+                tx.send(data)
+                    .await
+                    .map_err(|_| mysqlbackup::Error::PipeClosed("bench"))?;
+                Ok(())
+            }
+        },
+        ChainOptions {
+            gzip_level: mysqlbackup::config::DEFAULT_GZIP_LEVEL,
+            password: b"pw".to_vec(),
+            kdf: KeyDerivation::Sha256,
+        },
+        Box::new(MemorySink::new(slot.clone())),
+    ))
+    .unwrap();
+    let (stored, sha1) = slot.lock().unwrap().take().unwrap();
+    let stored = Bytes::from(stored);
+    let len = data.len() as u64;
+    g.bench_function("restore-from-memory", |b| {
+        b.to_async(&rt).iter(|| {
+            let chunks: Vec<mysqlbackup::Result<Bytes>> = (0..stored.len())
+                .step_by(1 << 20)
+                .map(|off| Ok(stored.slice(off..(off + (1 << 20)).min(stored.len()))))
+                .collect();
+            let sha1 = sha1.clone();
+            async move {
+                let n = fetch_stream(
+                    futures::stream::iter(chunks).boxed(),
+                    &sha1,
+                    b"pw",
+                    KeyDerivation::Sha256,
+                    |mut r| {
+                        std::io::copy(&mut r, &mut std::io::sink())
+                            .map_err(|e| mysqlbackup::Error::stage("drain", e.to_string()))
+                    },
+                )
+                .await
+                .unwrap();
+                assert_eq!(n, len);
             }
         })
     });
