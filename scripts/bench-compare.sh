@@ -7,6 +7,8 @@
 #           c. the original tool: mariabackup into a dir, tar | gzip --fast | openssl des3 > file, sha1sum
 #   restore a. mysqlbackup restore (stream -> data dir, prepare, binlog apply)
 #           b. openssl des3 -d | tar -xz, cat segments | mbstream -x, mariabackup --prepare
+#   and mysqlbackup backup --output - > /dev/null, for the disk it writes when not storing locally
+#   (the server's own writes, e.g. checkpoints, are counted too).
 # Usage: scripts/bench-compare.sh [rows_per_table (8 tables; 500000 ~ 1 GiB)] [runs]
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -75,6 +77,7 @@ MB="mariabackup --backup --stream=xbstream --user=root --socket=$D/mysql.sock --
 for i in $(seq 1 "$RUNS"); do
   rm -rf "$W/backup"/* "$W/b.des3" "$W/c.des3" "$W/cdir"
   measure backup_ours "$BIN --conf-path $W/conf.yaml backup"
+  measure backup_ours_stdout "$BIN --conf-path $W/conf.yaml backup --output - > /dev/null"
   measure backup_shell "set -o pipefail; $MB 2>/dev/null | gzip --fast | openssl des3 -pass file:$W/key 2>/dev/null | tee >(sha1sum > $W/b.sha1) > $W/b.des3"
   measure backup_original "set -o pipefail; mariabackup --backup --user=root --socket=$D/mysql.sock --target-dir=$W/cdir 2>/dev/null && tar -c -C $W cdir | gzip --fast | openssl des3 -pass file:$W/key 2>/dev/null > $W/c.des3 && sha1sum $W/c.des3 >/dev/null && rm -rf $W/cdir"
 done
@@ -93,13 +96,13 @@ col() { awk -v c="$2" '{print $c}' "$W/$1.txt" | median; }
 row() { # name ours
   local w c r d; w=$(col "$1" 1); c=$(col "$1" 2); r=$(col "$1" 3); d=$(col "$1" 4)
   local ow oc or od; ow=$(col "$2" 1); oc=$(col "$2" 2); or=$(col "$2" 3); od=$(col "$2" 4)
-  printf '%-16s %8.1f s %5.2fx  %8.1f s %5.2fx  %7d MiB %6.2fx  %8d MiB %7s\n' "$1" "$w" "$(echo "$w / $ow" | bc -l)" \
+  printf '%-18s %8.1f s %5.2fx  %8.1f s %5.2fx  %7d MiB %6.2fx  %8d MiB %7s\n' "$1" "$w" "$(echo "$w / $ow" | bc -l)" \
     "$c" "$(echo "$c / $oc" | bc -l)" $((r / 1024)) "$(echo "$r / $or" | bc -l)" $((d / 1048576)) \
     "$( [ "$od" -gt 0 ] && echo "$d $od" | awk '{printf "%.2fx", $1 / $2}' || echo "-")"
 }
-printf '%-16s %17s  %17s  %19s  %17s\n' "" "wall (ratio)" "cpu (ratio)" "peak RSS (ratio)" "disk written"
-row backup_ours backup_ours; row backup_shell backup_ours; row backup_original backup_ours
+printf '%-18s %17s  %17s  %19s  %17s\n' "" "wall (ratio)" "cpu (ratio)" "peak RSS (ratio)" "disk written"
+row backup_ours backup_ours; row backup_ours_stdout backup_ours; row backup_shell backup_ours; row backup_original backup_ours
 row restore_ours restore_ours; row restore_shell restore_ours
 echo "(ratio = figure / mysqlbackup's; peak RSS = largest process of the run; disk written from"
 echo " /proc/diskstats of $DEV, after sync)"
-echo "mysqlbackup's own peak RSS: backup $(median < "$W/backup_ours.self.txt") MiB, restore $(median < "$W/restore_ours.self.txt") MiB"
+echo "mysqlbackup's own peak RSS: backup $(median < "$W/backup_ours.self.txt") MiB, to stdout $(median < "$W/backup_ours_stdout.self.txt") MiB, restore $(median < "$W/restore_ours.self.txt") MiB"

@@ -80,9 +80,16 @@ impl GzipDecompress {
     }
 }
 
+/// Input handed to one gunzip push: deflate inflates at most ~1032:1, so one push produces at
+/// most ~8 MiB however the data compresses.
+pub const GUNZIP_MAX_PUSH: usize = 8 << 10;
+
 impl Transform for GzipDecompress {
     fn name(&self) -> &'static str {
         "gunzip"
+    }
+    fn max_push(&self) -> usize {
+        GUNZIP_MAX_PUSH
     }
     fn push(&mut self, input: Bytes, out: &mut Vec<Bytes>) -> Result<()> {
         let dec = self
@@ -130,6 +137,28 @@ mod tests {
     use super::*;
     use crate::stage::run_to_vec;
     use proptest::prelude::*;
+
+    /// Zeroed extents (as in InnoDB files) inflate ~1000:1: one stored chunk must not turn into
+    /// hundreds of MiB held before the first byte is sent on.
+    #[test]
+    fn a_zero_bomb_chunk_is_inflated_in_bounded_batches() {
+        let zeros = vec![0u8; 256 << 20];
+        let z = run_to_vec(&mut GzipCompress::new(2), &zeros, 1 << 20).unwrap();
+        assert!(z.len() < 1 << 20, "{}", z.len());
+        let mut t = GzipDecompress::new();
+        let (mut out, mut total, mut largest) = (Vec::new(), 0usize, 0usize);
+        crate::stage::push_sliced(&mut t, Bytes::from(z), &mut out, &mut |out| {
+            let batch: usize = out.drain(..).map(|b| b.len()).sum();
+            largest = largest.max(batch);
+            total += batch;
+            Ok(())
+        })
+        .unwrap();
+        t.finish(&mut out).unwrap();
+        total += out.iter().map(|b| b.len()).sum::<usize>();
+        assert_eq!(total, zeros.len());
+        assert!(largest <= 9 << 20, "one push produced {largest} bytes");
+    }
 
     proptest! {
         #[test]

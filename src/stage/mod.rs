@@ -44,6 +44,31 @@ pub trait Transform: Send + 'static {
     fn push(&mut self, input: Bytes, out: &mut Vec<Bytes>) -> Result<()>;
     /// Flushes the final output. Called once, at end of input.
     fn finish(&mut self, out: &mut Vec<Bytes>) -> Result<()>;
+    /// The largest input slice the driver hands to one `push`, for transforms whose output can
+    /// be far larger than their input (gunzip: zeroed InnoDB extents inflate ~1000:1), so that
+    /// what one push produces, held until it is sent, stays bounded.
+    fn max_push(&self) -> usize {
+        usize::MAX
+    }
+}
+
+/// Pushes `chunk` into `t` in slices of at most [`Transform::max_push`] bytes, handing the
+/// output of each slice to `emit` before pushing the next.
+pub fn push_sliced<T: Transform>(
+    t: &mut T,
+    chunk: Bytes,
+    out: &mut Vec<Bytes>,
+    emit: &mut impl FnMut(&mut Vec<Bytes>) -> Result<()>,
+) -> Result<()> {
+    let step = t.max_push().max(1);
+    let mut off = 0;
+    while off < chunk.len() {
+        let end = off.saturating_add(step).min(chunk.len());
+        t.push(chunk.slice(off..end), out)?;
+        emit(out)?;
+        off = end;
+    }
+    Ok(())
 }
 
 /// Runs `t` on a blocking thread from `rx` to `tx`; returns it when its input has ended
@@ -58,9 +83,9 @@ pub fn spawn_transform<T: Transform>(
 ) -> JoinHandle<Result<T>> {
     tokio::task::spawn_blocking(move || {
         let mut out = Vec::new();
+        let name = t.name();
         while let Some(chunk) = rx.blocking_recv() {
-            t.push(chunk, &mut out)?;
-            send_all(&tx, &mut out, t.name())?;
+            push_sliced(&mut t, chunk, &mut out, &mut |out| send_all(&tx, out, name))?;
         }
         t.finish(&mut out)?;
         send_all(&tx, &mut out, t.name())?;
