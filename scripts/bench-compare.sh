@@ -72,6 +72,7 @@ measure() {
   echo "$wall $(echo "$user + $sys" | bc) $rss $((after - before))" >> "$W/$name.txt"
   # mysqlbackup logs its own peak RSS; the column above is the largest process of the run.
   sed -n 's/.*peak RSS \([0-9]*\) MiB.*/\1/p' "$W/err" >> "$W/$name.self.txt"
+  sed -n 's/.*this process wrote \([0-9]*\) MiB.*/\1/p' "$W/err" >> "$W/$name.selfw.txt"
 }
 MB="mariabackup --backup --stream=xbstream --user=root --socket=$D/mysql.sock --tmpdir=$W/tmp"
 for i in $(seq 1 "$RUNS"); do
@@ -105,4 +106,6 @@ row backup_ours backup_ours; row backup_ours_stdout backup_ours; row backup_shel
 row restore_ours restore_ours; row restore_shell restore_ours
 echo "(ratio = figure / mysqlbackup's; peak RSS = largest process of the run; disk written from"
 echo " /proc/diskstats of $DEV, after sync)"
-echo "mysqlbackup's own peak RSS: backup $(median < "$W/backup_ours.self.txt") MiB, to stdout $(median < "$W/backup_ours_stdout.self.txt") MiB, restore $(median < "$W/restore_ours.self.txt") MiB"
+for n in backup_ours backup_ours_stdout restore_ours; do
+  echo "$n: mysqlbackup's own peak RSS $(median < "$W/$n.self.txt") MiB, own disk writes $(median < "$W/$n.selfw.txt") MiB"
+done

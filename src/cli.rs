@@ -108,6 +108,14 @@ pub fn peak_rss_bytes() -> Option<u64> {
     Some(kib * 1024)
 }
 
+/// Bytes this process caused to be written to storage (`write_bytes` of /proc/self/io), logged
+/// with the peak RSS: a backup to S3 or stdout writes none.
+pub fn disk_written_bytes() -> Option<u64> {
+    let io = std::fs::read_to_string("/proc/self/io").ok()?;
+    let line = io.lines().find(|l| l.starts_with("write_bytes:"))?;
+    line.split_whitespace().nth(1)?.parse().ok()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -119,5 +127,17 @@ mod tests {
         let peak = peak_rss_bytes().expect("VmHWM in /proc/self/status");
         assert!(peak >= 64 << 20, "{peak}");
         assert!(peak < 1 << 40, "{peak}");
+    }
+
+    #[test]
+    fn disk_writes_are_counted() {
+        let before = disk_written_bytes().expect("write_bytes in /proc/self/io");
+        // Under the crate, not $TMPDIR: a tmpfs writes nothing to storage.
+        let dir = tempfile::tempdir_in(env!("CARGO_MANIFEST_DIR")).unwrap();
+        let f = dir.path().join("x");
+        std::fs::write(&f, vec![7u8; 4 << 20]).unwrap();
+        std::fs::File::open(&f).unwrap().sync_all().unwrap();
+        let after = disk_written_bytes().unwrap();
+        assert!(after >= before + (4 << 20), "{before} -> {after}");
     }
 }

@@ -22,8 +22,15 @@ fn main() -> std::process::ExitCode {
         mysqlbackup::cancel::install_signal_handlers()?;
         mysqlbackup::cli::run(cli).await
     });
-    if let Some(rss) = mysqlbackup::cli::peak_rss_bytes() {
-        tracing::info!("peak RSS {} MiB", rss >> 20);
+    if let (Some(rss), Some(written)) = (
+        mysqlbackup::cli::peak_rss_bytes(),
+        mysqlbackup::cli::disk_written_bytes(),
+    ) {
+        tracing::info!(
+            "peak RSS {} MiB; this process wrote {} MiB to disk",
+            rss >> 20,
+            written >> 20
+        );
     }
     match result {
         Ok(report) => {
