@@ -9,6 +9,7 @@
 #           b. openssl des3 -d | tar -xz, cat segments | mbstream -x, mariabackup --prepare
 #   and mysqlbackup backup --output - > /dev/null, for the disk it writes when not storing locally
 #   (the server's own writes, e.g. checkpoints, are counted too).
+# First, des3 alone against `openssl enc -des-ede3-cbc` on one core.
 # Usage: scripts/bench-compare.sh [rows_per_table (8 tables; 500000 ~ 1 GiB)] [runs]
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -74,6 +75,15 @@ measure() {
   sed -n 's/.*peak RSS \([0-9]*\) MiB.*/\1/p' "$W/err" >> "$W/$name.self.txt"
   sed -n 's/.*this process wrote \([0-9]*\) MiB.*/\1/p' "$W/err" >> "$W/$name.selfw.txt"
 }
+# des3 alone, one core: `openssl enc -des-ede3-cbc` over 256 MiB vs our stage (criterion).
+head -c $((256 << 20)) /dev/urandom > "$W/rand"
+openssl_mibs() { /usr/bin/time -f "%e" -o "$W/t" openssl enc -des-ede3-cbc -pass file:"$W/key" -in "$W/rand" -out /dev/null 2>/dev/null
+  echo "256 / $(cat "$W/t")" | bc -l; }
+O1=$(openssl_mibs)
+OURS=$(cargo bench -q --bench stages -- --noplot 'stage/des3-encrypt' 2>/dev/null | sed -n 's/.*thrpt: *\[[^ ]* [^ ]* \([0-9.]*\) MiB\/s.*/\1/p' | head -1)
+O2=$(openssl_mibs); rm -f "$W/rand"
+printf 'des3 encrypt, one core: openssl enc %.1f / %.1f MiB/s (before/after), mysqlbackup %.1f MiB/s: %.2fx\n' \
+  "$O1" "$O2" "$OURS" "$(echo "$OURS * 2 / ($O1 + $O2)" | bc -l)"
 MB="mariabackup --backup --stream=xbstream --user=root --socket=$D/mysql.sock --tmpdir=$W/tmp"
 for i in $(seq 1 "$RUNS"); do
   rm -rf "$W/backup"/* "$W/b.des3" "$W/c.des3" "$W/cdir"

@@ -267,6 +267,7 @@ async fn restore_into(
     if report.layout == Layout::Streaming {
         prepare(s, flavor_tools, &data_dir).await?;
     }
+    hand_over(&my_cnf_path, &data_dir, &report.targets.binlog_dir).await?;
 
     let coords = match report.manifest.as_ref().and_then(|m| m.data_binlog.clone()) {
         Some(c) => Some(c),
@@ -306,6 +307,45 @@ async fn restore_into(
         tracing::warn!("no binlog coordinates in the backup: no binlog applied");
     }
     Ok((report, applied, coords))
+}
+
+/// Run as root, extraction and prepare leave root's files; the server runs as my.cnf's `user`
+/// (e.g. mysql) and could not open them. The data dir and binlog dir are wholly this restore's
+/// (created, or found empty), so they are handed to that user, as the original tool did.
+async fn hand_over(my_cnf: &Path, data_dir: &Path, binlog_dir: &Path) -> Result<()> {
+    if !crate::mysql::server::running_as_root() {
+        return Ok(());
+    }
+    let user = match MyCnf::load(my_cnf)
+        .ok()
+        .and_then(|c| c.get("user").map(str::to_string))
+    {
+        Some(u) if u != "root" => u,
+        _ => return Ok(()),
+    };
+    let mut dirs = vec![data_dir];
+    if !binlog_dir.starts_with(data_dir) {
+        dirs.push(binlog_dir);
+    }
+    for dir in dirs {
+        tracing::info!("handing {} to user {user}", dir.display());
+        // chown(1) resolves the name through NSS (LDAP users too) and sets the user's group.
+        let out = tokio::process::Command::new("chown")
+            .args(["-R", "--no-dereference", &format!("{user}:")])
+            .arg(dir)
+            .stdin(Stdio::null())
+            .output()
+            .await
+            .map_err(|e| Error::io("run", "chown", e))?;
+        if !out.status.success() {
+            return Err(Error::Refused(format!(
+                "cannot hand {} to my.cnf user {user}: {}",
+                dir.display(),
+                String::from_utf8_lossy(&out.stderr).trim()
+            )));
+        }
+    }
+    Ok(())
 }
 
 async fn prepare(s: &Settings, tools: &[&str], data_dir: &Path) -> Result<()> {

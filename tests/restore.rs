@@ -93,6 +93,40 @@ async fn restore_from_s3_under_a_writer() {
         .unwrap();
 }
 
+/// Production servers run as `user=mysql` while mysqlbackup runs as root: the restored data
+/// dir (extracted and prepared as root) must be the server's, or neither the binlog apply nor
+/// the instance's own start could open its files.
+#[test]
+fn restore_as_root_hands_the_data_dir_to_the_mycnf_user() {
+    let mut db = Mariadb::start_as(1, "mysql");
+    seed(&db);
+    let ws = Workspace::new(&db, 1, "");
+    let rows = count(&db);
+    ok(&ws.cmd(&["backup"]).output().unwrap());
+    db.kill_and_move_away();
+
+    let report = ok(&ws.cmd(&["restore"]).output().unwrap());
+    assert!(report.contains("handing"), "{report}");
+    assert!(report.contains("binlog applied from"), "{report}");
+    let id = Command::new("id").args(["-u", "mysql"]).output().unwrap();
+    let mysql_uid: u32 = String::from_utf8_lossy(&id.stdout).trim().parse().unwrap();
+    let files = list_files(&db.data_dir);
+    assert!(files.len() > 5, "{files:?}");
+    for f in files.iter().chain([&db.data_dir]) {
+        let meta = std::fs::symlink_metadata(f).unwrap();
+        assert_eq!(
+            std::os::unix::fs::MetadataExt::uid(&meta),
+            mysql_uid,
+            "{} is not mysql's",
+            f.display()
+        );
+    }
+    db.restart();
+    assert_eq!(count(&db), rows);
+    db.sql("INSERT INTO app.t(v) VALUES ('after restore')");
+    assert_eq!(count(&db), rows + 1);
+}
+
 /// Asserts a failed restore: non-zero, message contains `expect`, and `data_dir` is as before.
 fn refused(
     ws: &Workspace,

@@ -52,21 +52,45 @@ pub struct Mariadb {
     pub data_dir: PathBuf,
     pub port: u16,
     pub server_id: u32,
+    /// The OS user the server runs as (`user=` in its my.cnf).
+    pub os_user: String,
     child: Option<Child>,
 }
 
 impl Mariadb {
     /// `{data_base}/mysql-{port}` as the data dir, with a my.cnf in it, running.
     pub fn start(server_id: u32) -> Self {
+        Self::start_as(server_id, "root")
+    }
+
+    /// As [`Mariadb::start`], with the server running as OS user `os_user` (`user=` in
+    /// my.cnf; the data dir and tmpdir are owned by it, their parent opened to it).
+    pub fn start_as(server_id: u32, os_user: &str) -> Self {
         let dir = tempfile::tempdir().unwrap();
+        std::fs::set_permissions(
+            dir.path(),
+            std::os::unix::fs::PermissionsExt::from_mode(0o755),
+        )
+        .unwrap();
         let port = free_port();
         let data_dir = dir.path().join(format!("mysql-{port}"));
         let tmp = dir.path().join("tmp");
         std::fs::create_dir_all(&tmp).unwrap();
+        let chown = |p: &Path| {
+            let st = Command::new("chown")
+                .args(["-R", &format!("{os_user}:")])
+                .arg(p)
+                .status()
+                .unwrap();
+            assert!(st.success(), "chown {} to {os_user}", p.display());
+        };
+        if os_user != "root" {
+            chown(&tmp);
+        }
         let out = Command::new(require("mariadb-install-db"))
             .args([
                 "--no-defaults",
-                "--user=root",
+                &format!("--user={os_user}"),
                 "--skip-test-db",
                 "--auth-root-authentication-method=socket",
             ])
@@ -82,11 +106,15 @@ impl Mariadb {
             "mariadb-install-db: {}",
             String::from_utf8_lossy(&out.stderr)
         );
+        if os_user != "root" {
+            chown(&data_dir);
+        }
         let mut m = Mariadb {
             dir,
             data_dir,
             port,
             server_id,
+            os_user: os_user.to_string(),
             child: None,
         };
         m.write_my_cnf();
@@ -121,7 +149,8 @@ impl Mariadb {
         std::fs::write(
             self.my_cnf(),
             format!(
-                "[mysqld]\nuser=root\ndatadir={d}\nport={}\nbind-address=127.0.0.1\nsocket={d}/mysql.sock\npid-file={d}/mysql.pid\nlog-error={d}/error.log\nserver-id={}\nlog-bin={d}/binlog\nlog-slave-updates\ngtid-strict-mode=1\ngtid-domain-id={}\nbinlog-format=ROW\ninnodb-buffer-pool-size=64M\ntmpdir={}\n",
+                "[mysqld]\nuser={}\ndatadir={d}\nport={}\nbind-address=127.0.0.1\nsocket={d}/mysql.sock\npid-file={d}/mysql.pid\nlog-error={d}/error.log\nserver-id={}\nlog-bin={d}/binlog\nlog-slave-updates\ngtid-strict-mode=1\ngtid-domain-id={}\nbinlog-format=ROW\ninnodb-buffer-pool-size=64M\ntmpdir={}\n",
+                self.os_user,
                 self.port,
                 self.server_id,
                 self.server_id,
@@ -237,6 +266,7 @@ impl Mariadb {
             data_dir: data_dir.to_path_buf(),
             port,
             server_id,
+            os_user: "root".into(),
             child: None,
         };
         m.write_my_cnf();
