@@ -317,7 +317,7 @@ impl Transform for Des3Decrypt {
         if !valid {
             return Err(Error::format(
                 "des3",
-                "bad decrypt: wrong key or corrupt/truncated data (invalid padding)",
+                "bad decrypt: wrong des3 password or corrupt/truncated data (invalid padding)",
             ));
         }
         buf.truncate(buf.len() - pad);
