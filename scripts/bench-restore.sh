@@ -68,9 +68,11 @@ replication:
     - {host: 127.0.0.1, port: $P2, id: 2}
 CONF
 measure() { # label cmd...
+  local label=$1; shift
   /usr/bin/time -f "%e %U %S %M" -o "$W/time.txt" "$@" >"$W/out.txt" 2>&1 || { cat "$W/out.txt"; exit 1; }
   read -r wall user sys rss < "$W/time.txt"
-  printf '%-10s wall %7.1f s  cpu %7.1f s  peak RSS %6d MiB\n' "$1" "$wall" "$(echo "$user + $sys" | bc)" $((rss / 1024))
+  printf '%-10s wall %7.1f s  cpu %7.1f s  peak RSS %6d MiB (largest process; %s)\n' "$label" "$wall" \
+    "$(echo "$user + $sys" | bc)" $((rss / 1024)) "$(sed -n 's/.*INFO mysqlbackup: \(peak RSS.*\)/mysqlbackup: \1/p' "$W/out.txt")"
 }
 echo "== backup"
 measure backup "$BIN" --conf-path "$W/conf.yaml" backup
