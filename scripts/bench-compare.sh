@@ -73,7 +73,7 @@ measure() {
   echo "$wall $(echo "$user + $sys" | bc) $rss $((after - before))" >> "$W/$name.txt"
   # mysqlbackup logs its own peak RSS; the column above is the largest process of the run.
   sed -n 's/.*peak RSS \([0-9]*\) MiB.*/\1/p' "$W/err" >> "$W/$name.self.txt"
-  sed -n 's/.*this process wrote \([0-9]*\) MiB.*/\1/p' "$W/err" >> "$W/$name.selfw.txt"
+  sed -n 's/.*this process wrote \([0-9]*\) bytes.*/\1/p' "$W/err" | awk '{print int($1 / 1048576)}' >> "$W/$name.selfw.txt"
 }
 # des3 alone, one core: `openssl enc -des-ede3-cbc` over 256 MiB vs our stage (criterion).
 head -c $((256 << 20)) /dev/urandom > "$W/rand"

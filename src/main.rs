@@ -27,9 +27,8 @@ fn main() -> std::process::ExitCode {
         mysqlbackup::cli::disk_written_bytes(),
     ) {
         tracing::info!(
-            "peak RSS {} MiB; this process wrote {} MiB to disk",
-            rss >> 20,
-            written >> 20
+            "peak RSS {} MiB; this process wrote {written} bytes to disk",
+            rss >> 20
         );
     }
     match result {

@@ -21,6 +21,15 @@ fn seed(db: &Mariadb) {
     ));
 }
 
+/// Bytes the mysqlbackup process wrote to disk, from the line it logs at exit.
+fn disk_written(out: &Output) -> u64 {
+    let err = String::from_utf8_lossy(&out.stderr);
+    let (_, rest) = err
+        .split_once("this process wrote ")
+        .unwrap_or_else(|| panic!("no disk-write figure in: {err}"));
+    rest.split(' ').next().unwrap().parse().unwrap()
+}
+
 fn assert_ok(out: &Output) {
     assert!(
         out.status.success(),
@@ -127,6 +136,11 @@ fn backup_to_local_store_and_stdout() {
         db.port
     ));
     assert!(file.is_file());
+    let size = std::fs::metadata(&file).unwrap().len();
+    assert!(
+        disk_written(&out) >= size,
+        "the process's disk-write figure counts the archive it wrote"
+    );
     let files = list_files(&ws.backup_base);
     assert_eq!(
         files.len(),
@@ -205,6 +219,7 @@ async fn no_temp_files_during_backup_to_s3_or_stdout() {
         let (out, seen) = run_watching(cmd, &[&ws.backup_base, &tmp]);
         assert_ok(&out);
         assert!(seen.is_empty(), "{args:?} wrote files: {seen:?}");
+        assert_eq!(disk_written(&out), 0, "{args:?} wrote to disk");
     }
     assert_eq!(object_keys(&store).await.len(), 1);
 }
