@@ -15,7 +15,7 @@ use crate::config::Settings;
 use crate::error::{Error, Result};
 use crate::mysql::replication::{self, Dialect};
 use crate::mysql::server::TempServer;
-use crate::mysql::{Endpoint, Flavor, find_binary};
+use crate::mysql::{Endpoint, Flavor, exec, find_binary};
 
 fn flavor_of_install(s: &Settings) -> Flavor {
     if find_binary(&s.mysql_base, &["mariadbd"]).is_some() {
@@ -98,10 +98,7 @@ pub async fn catchup(s: &Settings) -> Result<Option<String>> {
 
 async fn run_catchup(s: &Settings, endpoint: &Endpoint, d: Dialect) -> Result<String> {
     let mut conn = endpoint.connect().await?;
-    let q = |sql: &'static str| sql;
-    conn.query_drop(q(d.stop_all()))
-        .await
-        .map_err(|e| Error::mysql(d.stop_all(), e))?;
+    exec(&mut conn, d.stop_all()).await?;
     let channels = if s.replication.source.is_empty() {
         replication::status(&mut conn, d)
             .await?
@@ -118,26 +115,13 @@ async fn run_catchup(s: &Settings, endpoint: &Endpoint, d: Dialect) -> Result<St
         ));
     }
     for ch in &channels {
-        conn.query_drop(d.reset(ch))
-            .await
-            .map_err(|e| Error::mysql(d.reset(ch), e))?;
+        exec(&mut conn, &d.reset(ch)).await?;
     }
     if d.0 == Flavor::MariaDb {
         // Ask peers for exactly what the restored binlog lacks.
-        conn.query_drop("SET GLOBAL gtid_slave_pos = @@gtid_binlog_pos")
-            .await
-            .map_err(|e| Error::mysql("SET GLOBAL gtid_slave_pos", e))?;
-        if channels.len() > 1 {
-            conn.query_drop("SET GLOBAL gtid_ignore_duplicates = ON")
-                .await
-                .map_err(|e| Error::mysql("SET GLOBAL gtid_ignore_duplicates", e))?;
-        }
+        exec(&mut conn, "SET GLOBAL gtid_slave_pos = @@gtid_binlog_pos").await?;
     }
-    for ch in &channels {
-        conn.query_drop(d.start(ch))
-            .await
-            .map_err(|e| Error::mysql(d.start(ch), e))?;
-    }
+    replication::start_channels(&mut conn, d, &channels).await?;
     let timeout = Duration::from_secs(s.replication.catchup_timeout.unwrap_or(3600));
     let st = replication::wait_caught_up(&mut conn, d, timeout).await?;
     stop_and_drop_relay_logs(&mut conn, d, &channels).await?;
@@ -164,13 +148,9 @@ async fn stop_and_drop_relay_logs(
     d: Dialect,
     channels: &[String],
 ) -> Result<()> {
-    conn.query_drop(d.stop_all())
-        .await
-        .map_err(|e| Error::mysql(d.stop_all(), e))?;
+    exec(conn, d.stop_all()).await?;
     for ch in channels {
-        conn.query_drop(d.reset(ch))
-            .await
-            .map_err(|e| Error::mysql(d.reset(ch), e))?;
+        exec(conn, &d.reset(ch)).await?;
     }
     Ok(())
 }
@@ -188,15 +168,6 @@ pub async fn setup_replication(s: &Settings) -> Result<Option<String>> {
         return Err(Error::Config("`replication.source` lists no peer".into()));
     }
     let channels = replication::setup_channels(&mut conn, d, &s.replication).await?;
-    if d.0 == Flavor::MariaDb && channels.len() > 1 {
-        conn.query_drop("SET GLOBAL gtid_ignore_duplicates = ON")
-            .await
-            .map_err(|e| Error::mysql("SET GLOBAL gtid_ignore_duplicates", e))?;
-    }
-    for ch in &channels {
-        conn.query_drop(d.start(ch))
-            .await
-            .map_err(|e| Error::mysql(d.start(ch), e))?;
-    }
+    replication::start_channels(&mut conn, d, &channels).await?;
     Ok(Some(format!("channels started: {}", channels.join(", "))))
 }

@@ -30,15 +30,6 @@ fn disk_written(out: &Output) -> u64 {
     rest.split(' ').next().unwrap().parse().unwrap()
 }
 
-fn assert_ok(out: &Output) {
-    assert!(
-        out.status.success(),
-        "mysqlbackup failed: {}\n{}",
-        out.status,
-        String::from_utf8_lossy(&out.stderr)
-    );
-}
-
 /// Unpacks with standard tools, starts a server on the prepared data and checks that every
 /// row committed before the backup began is there.
 fn check_restorable(archive: &Path, key_file: &Path) {
@@ -85,7 +76,7 @@ async fn backup_to_s3_under_a_writer_is_restorable_with_standard_tools() {
     std::thread::sleep(Duration::from_millis(300));
     let out = ws.cmd(&["backup"]).output().unwrap();
     let inserts = writer.stop();
-    assert_ok(&out);
+    ok(&out);
     assert!(inserts > 0, "the writer wrote during the backup");
 
     let keys = object_keys(&store).await;
@@ -130,7 +121,7 @@ fn backup_to_local_store_and_stdout() {
     let ws = Workspace::new(&db, 1, "date_str: 2017_01_01\n");
 
     let out = ws.cmd(&["backup"]).output().unwrap();
-    assert_ok(&out);
+    ok(&out);
     let file = ws.backup_base.join(format!(
         "2017_01_01/{0}/mysql-{0}-testhost-1.tgz.des3",
         db.port
@@ -157,7 +148,7 @@ fn backup_to_local_store_and_stdout() {
     check_restorable(&file, &ws.key_file);
 
     let out = ws.cmd(&["backup", "--output", "-"]).output().unwrap();
-    assert_ok(&out);
+    ok(&out);
     let streamed = ws.dir.path().join("stdout.tgz.des3");
     std::fs::write(&streamed, &out.stdout).unwrap();
     assert!(String::from_utf8_lossy(&out.stderr).contains(&sha1_file(&streamed)));
@@ -217,7 +208,7 @@ async fn no_temp_files_during_backup_to_s3_or_stdout() {
         let mut cmd = ws.cmd(args);
         cmd.env("TMPDIR", &tmp);
         let (out, seen) = run_watching(cmd, &[&ws.backup_base, &tmp]);
-        assert_ok(&out);
+        ok(&out);
         assert!(seen.is_empty(), "{args:?} wrote files: {seen:?}");
         assert_eq!(disk_written(&out), 0, "{args:?} wrote to disk");
     }
@@ -283,7 +274,7 @@ fn when_conditions_skip_with_exit_zero() {
     let ws = Workspace::new(&db, 1, "");
     for when in ["no-data-dir", "stopped"] {
         let out = ws.cmd(&["backup", "--when", when]).output().unwrap();
-        assert_ok(&out);
+        ok(&out);
         assert!(String::from_utf8_lossy(&out.stderr).contains("skipped"));
         assert!(
             list_files(&ws.backup_base).is_empty(),

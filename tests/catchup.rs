@@ -3,20 +3,9 @@
 
 mod common;
 
-use std::process::Output;
 use std::time::Duration;
 
 use common::*;
-
-fn ok(out: &Output) -> String {
-    let err = String::from_utf8_lossy(&out.stderr).into_owned();
-    assert!(
-        out.status.success(),
-        "mysqlbackup failed: {}\n{err}",
-        out.status
-    );
-    err
-}
 
 fn repl_user(db: &Mariadb) {
     db.sql(

@@ -4,7 +4,7 @@
 mod common;
 
 use std::path::Path;
-use std::process::{Command, Output};
+use std::process::Command;
 use std::time::Duration;
 
 use common::*;
@@ -16,16 +16,6 @@ fn seed(db: &Mariadb) {
          INSERT INTO app.t(v) SELECT REPEAT('a', 100) FROM (WITH RECURSIVE s(n) AS \
          (SELECT 1 UNION ALL SELECT n + 1 FROM s WHERE n < 2000) SELECT n FROM s) x;",
     );
-}
-
-fn ok(out: &Output) -> String {
-    let err = String::from_utf8_lossy(&out.stderr).into_owned();
-    assert!(
-        out.status.success(),
-        "mysqlbackup failed: {}\n{err}",
-        out.status
-    );
-    err
 }
 
 fn count(db: &Mariadb) -> u64 {

@@ -153,12 +153,15 @@ pub async fn server_info(conn: &mut Conn) -> Result<ServerInfo> {
     })
 }
 
+/// Runs a statement whose text holds no secret (it names the error).
+pub async fn exec(conn: &mut Conn, sql: &str) -> Result<()> {
+    conn.query_drop(sql).await.map_err(|e| Error::mysql(sql, e))
+}
+
 /// Rotates the binlog so that every file but the new active one is closed, and returns the
 /// closed files, oldest first.
 pub async fn rotate_binlog(conn: &mut Conn) -> Result<Vec<String>> {
-    conn.query_drop("FLUSH BINARY LOGS")
-        .await
-        .map_err(|e| Error::mysql("FLUSH BINARY LOGS", e))?;
+    exec(conn, "FLUSH BINARY LOGS").await?;
     let rows: Vec<mysql_async::Row> = conn
         .query("SHOW BINARY LOGS")
         .await

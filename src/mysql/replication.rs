@@ -230,6 +230,18 @@ pub async fn setup_channels(
 
 /// Waits until every channel is caught up; reports progress; fails naming the channel on an
 /// SQL error at once, or on the timeout with the lagging channels' state.
+/// Starts every channel; with several MariaDB channels, an event arriving through more than one
+/// peer is applied once (`gtid_ignore_duplicates`).
+pub async fn start_channels(conn: &mut Conn, d: Dialect, channels: &[String]) -> Result<()> {
+    if d.0 == Flavor::MariaDb && channels.len() > 1 {
+        super::exec(conn, "SET GLOBAL gtid_ignore_duplicates = ON").await?;
+    }
+    for ch in channels {
+        super::exec(conn, &d.start(ch)).await?;
+    }
+    Ok(())
+}
+
 pub async fn wait_caught_up(
     conn: &mut Conn,
     d: Dialect,

@@ -9,7 +9,7 @@
 use std::io::Write;
 use std::net::TcpListener;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::{Child, Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
 use mysqlbackup::config::{S3Settings, Secret};
@@ -279,6 +279,17 @@ impl Drop for Mariadb {
     fn drop(&mut self) {
         self.stop();
     }
+}
+
+/// Asserts that a mysqlbackup run succeeded (printing its stderr if not); returns the stderr.
+pub fn ok(out: &Output) -> String {
+    let err = String::from_utf8_lossy(&out.stderr).into_owned();
+    assert!(
+        out.status.success(),
+        "mysqlbackup failed: {}\n{err}",
+        out.status
+    );
+    err
 }
 
 /// A writer that inserts rows continuously through one `mariadb` client until stopped.
