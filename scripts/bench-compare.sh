@@ -19,36 +19,18 @@ cargo build --release --locked -q
 BIN="$PWD/target/release/mysqlbackup"
 ROWS=${1:-500000}; RUNS=${2:-3}
 W=${BENCH_DIR:-/tmp/mysqlbackup-bench-compare}; P=33291
-[ -f "$W/data/mysql-$P/mysql.pid" ] && kill "$(cat "$W/data/mysql-$P/mysql.pid")" 2>/dev/null && sleep 3 || true
+D="$W/data/mysql-$P"
+source scripts/mariadb-lib.sh
+mdb_stop "$D"
 rm -rf "$W"; mkdir -p "$W/data" "$W/backup" "$W/tmp"
-D="$W/data/mysql-$P"; SRV=""
-trap '[ -n "$SRV" ] && kill $SRV 2>/dev/null; true' EXIT
-start() { mariadbd --defaults-file="$D/my.cnf" >/dev/null 2>&1 & SRV=$!
-  for _ in $(seq 1 600); do mariadb --no-defaults -uroot -S "$D/mysql.sock" -e 'select 1' >/dev/null 2>&1 && return; sleep 0.1; done; exit 1; }
-stop() { kill "$SRV"; while kill -0 "$SRV" 2>/dev/null; do sleep 0.2; done; SRV=""; }
-mariadb-install-db --no-defaults --datadir="$D" --user=root --skip-test-db --auth-root-authentication-method=socket >/dev/null
-cat > "$D/my.cnf" <<CNF
-[mysqld]
-user=root
-datadir=$D
-port=$P
-socket=$D/mysql.sock
-pid-file=$D/mysql.pid
-log-error=$D/error.log
-server-id=1
-log-bin=$D/binlog
-binlog-format=ROW
-innodb-buffer-pool-size=512M
-innodb-log-file-size=512M
-tmpdir=$W/tmp
-CNF
-start
-mariadb --no-defaults -uroot -S "$D/mysql.sock" -e "CREATE DATABASE sbtest"
+mdb_new "$D" "$P" 1 innodb-buffer-pool-size=512M innodb-log-file-size=512M "tmpdir=$W/tmp"
+mdb_start "$D"
+mdb_q "$D" "CREATE DATABASE sbtest"
 sysbench oltp_read_write --db-driver=mysql --mysql-socket="$D/mysql.sock" --mysql-user=root \
   --mysql-db=sbtest --tables=8 --table-size="$ROWS" prepare >/dev/null
 # The shell pipelines copy only the data, so the binlogs that loading wrote (as large as the
 # data) are purged: all three then store the same thing.
-mariadb --no-defaults -uroot -S "$D/mysql.sock" -e "FLUSH BINARY LOGS; PURGE BINARY LOGS BEFORE NOW() + INTERVAL 1 DAY"
+mdb_q "$D" "FLUSH BINARY LOGS; PURGE BINARY LOGS BEFORE NOW() + INTERVAL 1 DAY"
 echo "dataset: 8 x $ROWS rows, data dir $(du -sh "$D" | cut -f1); runs: $RUNS (median)"
 head -c 24 /dev/urandom | base64 > "$W/key"; chmod 600 "$W/key"
 cat > "$W/conf.yaml" <<CONF
@@ -94,7 +76,7 @@ for i in $(seq 1 "$RUNS"); do
 done
 ARCHIVE=$(find "$W/backup" -name '*.tgz.des3')
 echo "stored bytes: ours $(stat -c %s "$ARCHIVE"), shell $(stat -c %s "$W/b.des3"), original $(stat -c %s "$W/c.des3")"
-stop; mv "$D" "$W/source-data"
+mdb_stop "$D"; mv "$D" "$W/source-data"
 for i in $(seq 1 "$RUNS"); do
   rm -rf "$D" "$W/shell"
   measure restore_ours "$BIN --conf-path $W/conf.yaml restore"

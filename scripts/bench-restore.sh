@@ -12,42 +12,18 @@ BIN="$PWD/target/release/mysqlbackup"
 ROWS=${1:-500000}
 W=${BENCH_DIR:-/tmp/mysqlbackup-bench}
 P1=33191; P2=33192
-for p in $P1 $P2; do [ -f "$W/data/mysql-$p/mysql.pid" ] && kill "$(cat "$W/data/mysql-$p/mysql.pid")" 2>/dev/null || true; done
-sleep 2; rm -rf "$W"; mkdir -p "$W/data" "$W/backup" "$W/peer"
-PIDS=(); trap 'for p in "${PIDS[@]}"; do kill $p 2>/dev/null || true; done' EXIT
-
-cnf() { # dir port id
-  cat > "$1/my.cnf" <<CNF
-[mysqld]
-user=root
-datadir=$1
-port=$2
-bind-address=127.0.0.1
-socket=$1/mysql.sock
-pid-file=$1/mysql.pid
-log-error=$1/error.log
-server-id=$3
-gtid-domain-id=$3
-log-bin=$1/binlog
-log-slave-updates
-gtid-strict-mode=1
-binlog-format=ROW
-innodb-buffer-pool-size=512M
-innodb-log-file-size=512M
-tmpdir=$W
-CNF
-}
-start() { mariadbd --defaults-file="$1/my.cnf" >/dev/null 2>&1 & PIDS+=($!)
-  for _ in $(seq 1 600); do mariadb --no-defaults -uroot -S "$1/mysql.sock" -e 'select 1' >/dev/null 2>&1 && return; sleep 0.1; done; exit 1; }
-q() { mariadb --no-defaults -uroot -S "$1/mysql.sock" -N -e "$2"; }
 D1="$W/data/mysql-$P1"; D2="$W/peer/mysql-$P2"
+source scripts/mariadb-lib.sh
+mdb_stop "$D1"; mdb_stop "$D2"
+rm -rf "$W"; mkdir -p "$W/data" "$W/backup" "$W/peer"
 for d in "$D1:$P1:1" "$D2:$P2:2"; do IFS=: read -r dir port id <<<"$d"
-  mariadb-install-db --no-defaults --datadir="$dir" --user=root --skip-test-db --auth-root-authentication-method=socket >/dev/null
-  cnf "$dir" "$port" "$id"; start "$dir"
-  q "$dir" "SET sql_log_bin=0; CREATE USER repl@'127.0.0.1' IDENTIFIED BY 'r'; GRANT REPLICATION SLAVE ON *.* TO repl@'127.0.0.1'"
+  mdb_new "$dir" "$port" "$id" "gtid-domain-id=$id" innodb-buffer-pool-size=512M \
+    innodb-log-file-size=512M "tmpdir=$W"
+  mdb_start "$dir"
+  mdb_q "$dir" "SET sql_log_bin=0; CREATE USER repl@'127.0.0.1' IDENTIFIED BY 'r'; GRANT REPLICATION SLAVE ON *.* TO repl@'127.0.0.1'"
 done
-q "$D2" "CHANGE MASTER 'peer1' TO master_host='127.0.0.1', master_port=$P1, master_user='repl', master_password='r', master_use_gtid=slave_pos, master_connect_retry=1; START SLAVE 'peer1'"
-q "$D1" "CREATE DATABASE sbtest"
+mdb_q "$D2" "CHANGE MASTER 'peer1' TO master_host='127.0.0.1', master_port=$P1, master_user='repl', master_password='r', master_use_gtid=slave_pos, master_connect_retry=1; START SLAVE 'peer1'"
+mdb_q "$D1" "CREATE DATABASE sbtest"
 echo "== sysbench prepare: 8 tables x $ROWS rows"
 sysbench oltp_read_write --db-driver=mysql --mysql-socket="$D1/mysql.sock" --mysql-user=root \
   --mysql-db=sbtest --tables=8 --table-size="$ROWS" prepare >/dev/null
@@ -77,9 +53,9 @@ measure() { # label cmd...
 echo "== backup"
 measure backup "$BIN" --conf-path "$W/conf.yaml" backup
 ls -l "$W"/backup/*/*/*.tgz.des3 | awk '{print "archive:", $5, "bytes"}'
-q "$D1" "INSERT INTO sbtest.sbtest1 (k, c, pad) VALUES (1, 'after-backup', 'x')"
-for _ in $(seq 1 600); do [ "$(q "$D2" "SELECT COUNT(*) FROM sbtest.sbtest1 WHERE c='after-backup'")" = 1 ] && break; sleep 0.1; done
-kill "$(cat "$D1/mysql.pid")"; while [ -e "$D1/mysql.pid" ]; do sleep 0.2; done
+mdb_q "$D1" "INSERT INTO sbtest.sbtest1 (k, c, pad) VALUES (1, 'after-backup', 'x')"
+for _ in $(seq 1 600); do [ "$(mdb_q "$D2" "SELECT COUNT(*) FROM sbtest.sbtest1 WHERE c='after-backup'")" = 1 ] && break; sleep 0.1; done
+mdb_stop "$D1"
 mv "$D1" "$W/dead"
 FS_BASE=$(df --output=used -B1 "$W" | tail -1)
 ( peak=0; while true; do u=$(df --output=used -B1 "$W" | tail -1); [ $((u - FS_BASE)) -gt $peak ] && peak=$((u - FS_BASE)); echo $peak > "$W/peak.txt"; sleep 0.2; done ) & SAMPLER=$!
@@ -90,5 +66,5 @@ DATA=$(du -sb "$D1" | cut -f1); PEAK=$(cat "$W/peak.txt")
 echo "restored data dir: $((DATA / 1048576)) MiB; peak extra disk during restore beyond it: $(( (PEAK - DATA) / 1048576 )) MiB (peak fs growth $((PEAK / 1048576)) MiB)"
 echo "== catchup_binlog"
 measure catchup "$BIN" --conf-path "$W/conf.yaml" catchup_binlog
-start "$D1"
-echo "after-backup row on restored instance: $(q "$D1" "SELECT COUNT(*) FROM sbtest.sbtest1 WHERE c='after-backup'")"
+mdb_start "$D1"
+echo "after-backup row on restored instance: $(mdb_q "$D1" "SELECT COUNT(*) FROM sbtest.sbtest1 WHERE c='after-backup'")"
