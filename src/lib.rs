@@ -14,6 +14,7 @@ pub mod lock;
 pub mod mysql;
 pub mod naming;
 pub mod pipeline;
+pub mod procfs;
 pub mod restore;
 pub mod sink;
 pub mod source;

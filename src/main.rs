@@ -23,8 +23,8 @@ fn main() -> std::process::ExitCode {
         mysqlbackup::cli::run(cli).await
     });
     if let (Some(rss), Some(written)) = (
-        mysqlbackup::cli::peak_rss_bytes(),
-        mysqlbackup::cli::disk_written_bytes(),
+        mysqlbackup::procfs::peak_rss_bytes(),
+        mysqlbackup::procfs::disk_written_bytes(),
     ) {
         tracing::info!(
             "peak RSS {} MiB; this process wrote {written} bytes to disk",

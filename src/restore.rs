@@ -313,7 +313,7 @@ async fn restore_into(
 /// (e.g. mysql) and could not open them. The data dir and binlog dir are wholly this restore's
 /// (created, or found empty), so they are handed to that user, as the original tool did.
 async fn hand_over(my_cnf: &Path, data_dir: &Path, binlog_dir: &Path) -> Result<()> {
-    if !crate::mysql::server::running_as_root() {
+    if !crate::procfs::running_as_root() {
         return Ok(());
     }
     let user = match MyCnf::load(my_cnf)

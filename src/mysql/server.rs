@@ -18,18 +18,6 @@ pub const START_TIMEOUT: Duration = Duration::from_secs(180);
 /// How long a clean shutdown may take before the server is killed.
 pub const STOP_TIMEOUT: Duration = Duration::from_secs(300);
 
-/// True when this process runs as root (the server then needs `--user=root` or a `user=`).
-pub fn running_as_root() -> bool {
-    std::fs::read_to_string("/proc/self/status")
-        .ok()
-        .and_then(|s| {
-            s.lines()
-                .find(|l| l.starts_with("Uid:"))
-                .map(|l| l.split_whitespace().nth(2) == Some("0"))
-        })
-        .unwrap_or(false)
-}
-
 /// A running server owned by mysqlbackup.
 pub struct TempServer {
     child: Option<Child>,
@@ -64,7 +52,7 @@ impl TempServer {
                 data_dir.join("mysqlbackup.pid").display()
             ))
             .args(extra);
-        if running_as_root() {
+        if crate::procfs::running_as_root() {
             let cnf_user = defaults_file
                 .and_then(|f| super::mycnf::MyCnf::load(f).ok())
                 .and_then(|c| c.get("user").map(str::to_string));
