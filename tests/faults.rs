@@ -42,6 +42,18 @@ fn spawn(mut cmd: Command) -> Child {
         .unwrap()
 }
 
+/// Starts `mysqlbackup backup` and waits until its backup tool (a [`slow_tool`]) sleeps on
+/// `marker`: the stream is under way.
+fn backup_until_tool_sleeps(ws: &Workspace, marker: &str) -> Child {
+    let child = spawn(ws.cmd(&["backup"]));
+    wait_for(
+        "the tool to reach its sleep",
+        Duration::from_secs(60),
+        || !pids_with(&["sleep", marker]).is_empty(),
+    );
+    child
+}
+
 fn finish(child: Child, timeout: Duration) -> (bool, String) {
     let start = Instant::now();
     let mut child = child;
@@ -107,12 +119,7 @@ async fn sigterm_and_sigint_during_backup_clean_up_and_end_children() {
             extra.push_str(&Workspace::s3_lines(&moto, "signals"));
         }
         let ws = Workspace::new(&db, 1, &extra);
-        let child = spawn(ws.cmd(&["backup"]));
-        wait_for(
-            "the tool to reach its sleep",
-            Duration::from_secs(60),
-            || !pids_with(&["sleep", marker]).is_empty(),
-        );
+        let child = backup_until_tool_sleeps(&ws, marker);
         if s3 {
             assert_eq!(
                 store.list_multipart_uploads().await.unwrap().len(),
@@ -160,10 +167,7 @@ async fn backup_tool_killed_or_database_stopped_mid_backup() {
     );
 
     // The backup tool (the wrapper, mid-stream) is killed.
-    let child = spawn(ws.cmd(&["backup"]));
-    wait_for("the tool", Duration::from_secs(60), || {
-        !pids_with(&["sleep", "42.5"]).is_empty()
-    });
+    let child = backup_until_tool_sleeps(&ws, "42.5");
     for pid in pids_with(&[&tool.display().to_string()]) {
         signal(pid, "KILL");
     }
@@ -173,10 +177,7 @@ async fn backup_tool_killed_or_database_stopped_mid_backup() {
     s3_is_clean(&store).await;
 
     // The database stops while the backup runs.
-    let child = spawn(ws.cmd(&["backup"]));
-    wait_for("the tool", Duration::from_secs(60), || {
-        !pids_with(&["sleep", "42.5"]).is_empty()
-    });
+    let child = backup_until_tool_sleeps(&ws, "42.5");
     db.stop();
     for pid in pids_with(&["sleep", "42.5"]) {
         signal(pid, "KILL");
@@ -207,10 +208,7 @@ async fn s3_dying_mid_upload_fails_the_backup() {
             Workspace::s3_lines(&moto, "dies")
         ),
     );
-    let child = spawn(ws.cmd(&["backup"]));
-    wait_for("the tool", Duration::from_secs(60), || {
-        !pids_with(&["sleep", "43.5"]).is_empty()
-    });
+    let child = backup_until_tool_sleeps(&ws, "43.5");
     moto.kill();
     for pid in pids_with(&["sleep", "43.5"]) {
         signal(pid, "KILL");
@@ -235,10 +233,7 @@ fn a_second_backup_of_the_same_instance_refuses() {
         1,
         &format!("backup_tool: {}\ndate_str: 2022_02_02\n", tool.display()),
     );
-    let first = spawn(ws.cmd(&["backup"]));
-    wait_for("the tool", Duration::from_secs(60), || {
-        !pids_with(&["sleep", "3.5"]).is_empty()
-    });
+    let first = backup_until_tool_sleeps(&ws, "3.5");
     let out = ws.cmd(&["backup"]).output().unwrap();
     assert!(!out.status.success());
     assert!(
