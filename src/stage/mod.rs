@@ -103,13 +103,16 @@ fn send_all(tx: &PipeTx, out: &mut Vec<Bytes>, name: &'static str) -> Result<()>
     Ok(())
 }
 
-/// Runs a transform over a whole buffer, cut into `cut`-byte pieces (tests, fuzzing, benches).
+/// Runs a transform over a whole buffer, cut into `cut`-byte pieces and pushed as the driver
+/// pushes them (tests, fuzzing, benches).
 pub fn run_to_vec<T: Transform>(t: &mut T, input: &[u8], cut: usize) -> Result<Vec<u8>> {
     let mut out = Vec::new();
     let mut produced = Vec::new();
     for piece in input.chunks(cut.max(1)) {
-        t.push(Bytes::copy_from_slice(piece), &mut out)?;
-        produced.extend(out.drain(..).flat_map(|b| b.to_vec()));
+        push_sliced(t, Bytes::copy_from_slice(piece), &mut out, &mut |out| {
+            produced.extend(out.drain(..).flat_map(|b| b.to_vec()));
+            Ok(())
+        })?;
     }
     t.finish(&mut out)?;
     produced.extend(out.drain(..).flat_map(|b| b.to_vec()));
