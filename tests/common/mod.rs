@@ -25,13 +25,25 @@ pub fn free_port() -> u16 {
 }
 
 /// Waits for `cond` up to `timeout`, polling.
-pub fn wait_for(what: &str, timeout: Duration, mut cond: impl FnMut() -> bool) {
+pub fn wait_for(what: &str, timeout: Duration, cond: impl FnMut() -> bool) {
+    wait_for_or(what, timeout, cond, String::new);
+}
+
+/// As [`wait_for`]; on timeout the panic message carries `diagnose()` (e.g. server state).
+pub fn wait_for_or(
+    what: &str,
+    timeout: Duration,
+    mut cond: impl FnMut() -> bool,
+    diagnose: impl Fn() -> String,
+) {
     let start = Instant::now();
     while !cond() {
-        assert!(
-            start.elapsed() < timeout,
-            "timed out after {timeout:?} waiting for {what}"
-        );
+        if start.elapsed() >= timeout {
+            panic!(
+                "timed out after {timeout:?} waiting for {what}\n{}",
+                diagnose()
+            );
+        }
         std::thread::sleep(Duration::from_millis(100));
     }
 }
@@ -210,6 +222,25 @@ impl Mariadb {
             String::from_utf8_lossy(&out.stderr)
         );
         String::from_utf8(out.stdout).unwrap().trim().to_string()
+    }
+
+    /// Replication state and the tail of the error log, for a failing test's message.
+    pub fn diagnose(&self) -> String {
+        let slaves = Command::new(require("mariadb"))
+            .args(["--no-defaults", "-uroot", "-e", "SHOW ALL SLAVES STATUS\\G"])
+            .arg(format!("--socket={}", self.socket().display()))
+            .output()
+            .map(|o| String::from_utf8_lossy(&o.stdout).into_owned())
+            .unwrap_or_default();
+        let log = std::fs::read_to_string(self.data_dir.join("error.log")).unwrap_or_default();
+        let tail: Vec<&str> = log.lines().rev().take(40).collect();
+        let tail: Vec<&str> = tail.into_iter().rev().collect();
+        format!(
+            "--- port {} slaves:\n{slaves}\n--- port {} error.log tail:\n{}",
+            self.port,
+            self.port,
+            tail.join("\n")
+        )
     }
 
     /// Stops the server (SIGTERM, then SIGKILL after 60 s).
