@@ -4,7 +4,7 @@
 //! peers' copies of events this instance originated before it died are applied, not skipped as
 //! its own; resets relay logs and slave state, starts every channel explicitly, waits until each
 //! is < 1 s behind, stops replication and shuts down. The data dir then starts normally with its
-//! real server-id (from my.cnf).
+//! real server-id (from my.cnf) and its channels, which resume from its GTID position.
 
 use std::time::Duration;
 
@@ -84,11 +84,8 @@ pub async fn catchup(s: &Settings) -> Result<Option<String>> {
             Ok(Some(summary))
         }
         Err(e) => {
-            if let Ok(mut c) = server.endpoint.connect().await
-                && let Ok(st) = replication::status(&mut c, Dialect(flavor)).await
-            {
-                let names: Vec<String> = st.into_iter().map(|c| c.name).collect();
-                let _ = stop_and_drop_relay_logs(&mut c, Dialect(flavor), &names).await;
+            if let Ok(mut c) = server.endpoint.connect().await {
+                let _ = exec(&mut c, Dialect(flavor).stop_all()).await;
             }
             let _ = server.shutdown().await;
             Err(e)
@@ -124,7 +121,10 @@ async fn run_catchup(s: &Settings, endpoint: &Endpoint, d: Dialect) -> Result<St
     replication::start_channels(&mut conn, d, &channels).await?;
     let timeout = Duration::from_secs(s.replication.catchup_timeout.unwrap_or(3600));
     let st = replication::wait_caught_up(&mut conn, d, timeout).await?;
-    stop_and_drop_relay_logs(&mut conn, d, &channels).await?;
+    // Stopped, not reset: MariaDB's RESET SLAVE deletes master-{channel}.info, so the
+    // instance would start with channels that have no host or user. The relay logs carry the
+    // instance's own names (see TempServer) and everything in them was executed.
+    exec(&mut conn, d.stop_all()).await?;
     let gtid: Option<String> = conn
         .query_first("SELECT @@gtid_binlog_pos")
         .await
@@ -138,21 +138,6 @@ async fn run_catchup(s: &Settings, endpoint: &Endpoint, d: Dialect) -> Result<St
             .join(", "),
         gtid.unwrap_or_default()
     ))
-}
-
-/// Stops replication and removes the relay logs made under the temporary identity (their
-/// names follow this server's options, not the instance's); connection settings and the GTID
-/// position are kept, so the instance resumes from its peers when it starts normally.
-async fn stop_and_drop_relay_logs(
-    conn: &mut mysql_async::Conn,
-    d: Dialect,
-    channels: &[String],
-) -> Result<()> {
-    exec(conn, d.stop_all()).await?;
-    for ch in channels {
-        exec(conn, &d.reset(ch)).await?;
-    }
-    Ok(())
 }
 
 /// (Re)creates the channels from conf on the running instance and starts each.
@@ -169,5 +154,21 @@ pub async fn setup_replication(s: &Settings) -> Result<Option<String>> {
     }
     let channels = replication::setup_channels(&mut conn, d, &s.replication).await?;
     replication::start_channels(&mut conn, d, &channels).await?;
-    Ok(Some(format!("channels started: {}", channels.join(", "))))
+    let states = replication::wait_running(&mut conn, d, SETUP_WAIT).await?;
+    let _ = conn.disconnect().await;
+    let mut report = format!("channels started: {}", channels.join(", "));
+    for c in &states {
+        report.push_str(&format!("\n{}", c.line()));
+        if !c.running() {
+            report.push_str(&format!(
+                " (not connected after {}s; it keeps retrying every {}s)",
+                SETUP_WAIT.as_secs(),
+                s.replication.connect_retry.unwrap_or(10)
+            ));
+        }
+    }
+    Ok(Some(report))
 }
+
+/// How long setup_replication waits for its channels to connect before reporting their state.
+const SETUP_WAIT: Duration = Duration::from_secs(15);

@@ -45,6 +45,7 @@ pub async fn check(s: &Settings, expect: Option<&str>) -> Result<String> {
                 .flatten()
         })
         .collect();
+    let _ = conn.disconnect().await;
     if values.iter().any(|v| v == &marker) {
         Ok(format!("check ok: {marker}\nvalues: {}", values.join(",")))
     } else {

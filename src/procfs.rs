@@ -1,5 +1,5 @@
-//! What this process reads about itself in /proc: whether it runs as root, its peak memory and
-//! the bytes it wrote to disk.
+//! What this process reads about itself in /proc: whether it runs as root, its peak memory,
+//! the bytes it wrote to disk, and the hostname.
 
 /// The whitespace-separated values after `key` on its line of `/proc/self/{file}`.
 fn field(file: &str, key: &str) -> Option<Vec<String>> {
@@ -25,6 +25,14 @@ pub fn peak_rss_bytes() -> Option<u64> {
 /// with the peak RSS: a backup to S3 or stdout writes none.
 pub fn disk_written_bytes() -> Option<u64> {
     field("io", "write_bytes:")?.first()?.parse().ok()
+}
+
+/// This machine's hostname (what `gethostname` returns), which a MySQL server names its default
+/// pid file and logs after.
+pub fn hostname() -> String {
+    std::fs::read_to_string("/proc/sys/kernel/hostname")
+        .map(|h| h.trim().to_string())
+        .unwrap_or_default()
 }
 
 #[cfg(test)]

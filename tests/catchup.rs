@@ -28,7 +28,7 @@ fn has(db: &Mariadb, v: &str) -> u64 {
 }
 
 fn wait_has(db: &Mariadb, v: &str) {
-    wait_for(
+    wait_for_or(
         &format!("{v} on port {}", db.port),
         Duration::from_secs(60),
         || {
@@ -36,6 +36,7 @@ fn wait_has(db: &Mariadb, v: &str) {
                 == "1"
                 && has(db, v) == 1
         },
+        || db.diagnose(),
     );
 }
 
@@ -58,8 +59,14 @@ fn seed_scenario_restore_and_catch_up_from_a_peer() {
         &format!("backup_tool: {}\n{}", tool.display(), repl_conf(&db2, 120)),
     );
     let ws2 = Workspace::new(&db2, 2, &repl_conf(&db1, 120));
-    ok(&ws1.cmd(&["setup_replication"]).output().unwrap());
-    ok(&ws2.cmd(&["setup_replication"]).output().unwrap());
+    for (ws, peer) in [(&ws1, &db2), (&ws2, &db1)] {
+        let set = ok(&ws.cmd(&["setup_replication"]).output().unwrap());
+        let running = format!(
+            "peer{} (127.0.0.1:{}): io=Yes sql=Yes",
+            peer.server_id, peer.port
+        );
+        assert!(set.contains(&running), "{set}");
+    }
 
     db1.sql("CREATE DATABASE app; CREATE TABLE app.t (id BIGINT AUTO_INCREMENT PRIMARY KEY, v TEXT) ENGINE=InnoDB; INSERT INTO app.t(v) VALUES ('seed-1')");
     db2.sql("SET SESSION auto_increment_offset = 2; INSERT INTO app.t(v) SELECT 'seed-2' FROM DUAL WHERE 1 = 1");
@@ -94,6 +101,9 @@ fn seed_scenario_restore_and_catch_up_from_a_peer() {
 
     db1.sql("INSERT INTO app.t(v) VALUES ('event-C')");
     wait_has(&db2, "event-C");
+    // 1's own channel from 2 resumed at its normal start.
+    db2.sql("INSERT INTO app.t(v) VALUES ('event-D')");
+    wait_has(&db1, "event-D");
     wait_for("checksums to agree", Duration::from_secs(30), || {
         db1.sql("CHECKSUM TABLE app.t") == db2.sql("CHECKSUM TABLE app.t")
     });
@@ -109,6 +119,17 @@ fn catch_up_with_an_unreachable_peer_fails_in_time_naming_it() {
         &format!(
             "replication:\n  user: repl\n  password: repl-secret\n  connect_retry: 1\n  catchup_timeout: 5\n  source:\n    - {{host: 127.0.0.1, port: {dead_port}, id: 7}}\n"
         ),
+    );
+    // setup_replication configures the channel anyway and says it is not connected yet.
+    let set = ok(&ws.cmd(&["setup_replication"]).output().unwrap());
+    assert!(
+        set.contains(&format!("peer7 (127.0.0.1:{dead_port}): io=Connecting"))
+            && set.contains("not connected after 15s; it keeps retrying every 1s"),
+        "{set}"
+    );
+    assert!(
+        !set.contains("repl-secret"),
+        "no password in reports: {set}"
     );
     db1.stop();
     let started = std::time::Instant::now();
@@ -130,4 +151,36 @@ fn catch_up_with_an_unreachable_peer_fails_in_time_naming_it() {
     // The instance was left stopped and starts normally.
     db1.restart();
     assert_eq!(db1.sql("SELECT @@server_id"), "1");
+}
+
+#[test]
+fn catch_up_a_stopped_replica_with_its_own_channels() {
+    let db1 = Mariadb::start(1);
+    let mut db2 = Mariadb::start(2);
+    repl_user(&db1);
+    // The replica's channel is made while it runs normally, so its relay logs carry the
+    // instance's own names; catch-up must start on them and leave none of its own.
+    let with_source = Workspace::new(&db2, 2, &repl_conf(&db1, 60));
+    ok(&with_source.cmd(&["setup_replication"]).output().unwrap());
+    db1.sql("CREATE DATABASE app; CREATE TABLE app.t (id BIGINT AUTO_INCREMENT PRIMARY KEY, v TEXT) ENGINE=InnoDB; INSERT INTO app.t(v) VALUES ('before-stop')");
+    wait_has(&db2, "before-stop");
+    db2.stop();
+    db1.sql("INSERT INTO app.t(v) VALUES ('while-stopped')");
+
+    // No `replication.source`: the channels already configured are used.
+    let plain = Workspace::new(&db2, 2, "");
+    let caught = ok(&plain.cmd(&["catchup_binlog"]).output().unwrap());
+    assert!(caught.contains("caught up from: peer1"), "{caught}");
+    let stray: Vec<_> = std::fs::read_dir(&db2.data_dir)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .filter(|n| n.contains("relay-bin") && !n.starts_with("mysql-relay-bin"))
+        .collect();
+    assert!(stray.is_empty(), "relay logs under another name: {stray:?}");
+
+    db2.restart();
+    assert_eq!(db2.sql("SELECT @@server_id"), "2");
+    assert_eq!(has(&db2, "while-stopped"), 1, "caught up while stopped");
+    db1.sql("INSERT INTO app.t(v) VALUES ('after-restart')");
+    wait_has(&db2, "after-restart");
 }

@@ -138,7 +138,12 @@ impl ChannelStatus {
             && self.master_file == self.relay_master_file
             && self.last_sql_error.is_empty()
     }
-    fn line(&self) -> String {
+    /// Both threads running (the IO thread connected to its master).
+    pub fn running(&self) -> bool {
+        self.io_running == "Yes" && self.sql_running == "Yes"
+    }
+    /// One line of state for reports: name, master, threads, lag, last errors.
+    pub fn line(&self) -> String {
         let behind = self
             .seconds_behind
             .map(|s| format!("{s}s"))
@@ -240,6 +245,32 @@ pub async fn start_channels(conn: &mut Conn, d: Dialect, channels: &[String]) ->
         super::exec(conn, &d.start(ch)).await?;
     }
     Ok(())
+}
+
+/// Waits up to `timeout` until both threads of every channel run; returns their state. An SQL
+/// thread error fails at once, naming the channel; an IO thread still connecting after the wait
+/// is not an error (it keeps retrying): its state, with the last IO error, is in the result.
+pub async fn wait_running(
+    conn: &mut Conn,
+    d: Dialect,
+    timeout: Duration,
+) -> Result<Vec<ChannelStatus>> {
+    let started = Instant::now();
+    loop {
+        crate::cancel::check()?;
+        let st = status(conn, d).await?;
+        if let Some(bad) = st.iter().find(|c| !c.last_sql_error.is_empty()) {
+            return Err(Error::Refused(format!(
+                "replication channel {} failed: {}",
+                bad.name,
+                bad.line()
+            )));
+        }
+        if st.iter().all(ChannelStatus::running) || started.elapsed() > timeout {
+            return Ok(st);
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
 }
 
 pub async fn wait_caught_up(

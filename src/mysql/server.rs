@@ -18,6 +18,43 @@ pub const START_TIMEOUT: Duration = Duration::from_secs(180);
 /// How long a clean shutdown may take before the server is killed.
 pub const STOP_TIMEOUT: Duration = Duration::from_secs(300);
 
+/// The server's error log named by `log-error` in its defaults file (relative to the data
+/// dir), where a server that fails to start writes why.
+fn error_log(defaults_file: Option<&Path>, data_dir: &Path) -> Option<PathBuf> {
+    let cnf = super::mycnf::MyCnf::load(defaults_file?).ok()?;
+    let log = cnf.get("log-error").filter(|l| !l.is_empty())?;
+    Some(data_dir.join(log))
+}
+
+/// The stem of the pid file the instance itself uses. The server names its default relay logs
+/// (and a bare `log-bin`) after it: `{stem}-relay-bin` in the data dir. A temporary server with
+/// another stem would not find relay logs the instance made (and refuse to start with a channel
+/// configured), and would leave relay logs the instance does not find. The pid file itself goes
+/// in the data dir, so an instance pid-file in a directory that does not exist now (a /run dir
+/// after reboot) does not stop the temporary server.
+fn instance_pid_stem(defaults_file: Option<&Path>) -> String {
+    let cnf = defaults_file.and_then(|f| super::mycnf::MyCnf::load(f).ok());
+    let named = cnf.as_ref().and_then(|c| {
+        c.pid_file().or_else(|| {
+            c.get("log-basename")
+                .filter(|b| !b.is_empty())
+                .map(PathBuf::from)
+        })
+    });
+    // Without either, the server uses its hostname with the last `.ext` replaced by `.pid`.
+    let name = named.unwrap_or_else(|| PathBuf::from(crate::procfs::hostname()));
+    name.file_stem()
+        .map(|s| s.to_string_lossy().into_owned())
+        .filter(|s| !s.is_empty())
+        .unwrap_or_else(|| "mysql".into())
+}
+
+/// The last `n` lines of `text`.
+fn last_lines(text: &str, n: usize) -> String {
+    let lines: Vec<&str> = text.lines().collect();
+    lines[lines.len().saturating_sub(n)..].join("\n")
+}
+
 /// A running server owned by mysqlbackup.
 pub struct TempServer {
     child: Option<Child>,
@@ -27,9 +64,9 @@ pub struct TempServer {
 
 impl TempServer {
     /// Starts `mariadbd` on `data_dir` with the instance's `defaults_file` (if any), a private
-    /// socket in the data dir, and `extra` options; waits until it answers. The pid file (and
-    /// so the default relay log name) stays the instance's own, so that replication state made
-    /// here is found again when the instance starts normally.
+    /// socket in the data dir, and `extra` options; waits until it answers. The pid file's name
+    /// (and so the default relay log name) stays the instance's own, so that replication state
+    /// the instance made is found here, and state made here is found when it starts normally.
     pub async fn start(
         program: &Path,
         defaults_file: Option<&Path>,
@@ -49,7 +86,9 @@ impl TempServer {
             .arg(format!("--socket={}", socket.display()))
             .arg(format!(
                 "--pid-file={}",
-                data_dir.join("mysqlbackup.pid").display()
+                data_dir
+                    .join(format!("{}.pid", instance_pid_stem(defaults_file)))
+                    .display()
             ))
             .args(extra);
         if crate::procfs::running_as_root() {
@@ -94,11 +133,14 @@ impl TempServer {
                 if let Some(mut e) = child.stderr.take() {
                     let _ = e.read_to_string(&mut err).await;
                 }
-                let tail: Vec<&str> = err.lines().rev().take(15).collect();
+                if let Some(log) = error_log(defaults_file, data_dir) {
+                    let text = std::fs::read_to_string(&log).unwrap_or_default();
+                    err.push_str(&format!("\n(from {}:)\n{text}", log.display()));
+                }
                 return Err(Error::Refused(format!(
                     "server on {} exited ({status}) while starting:\n{}",
                     data_dir.display(),
-                    tail.into_iter().rev().collect::<Vec<_>>().join("\n")
+                    last_lines(&err, 15)
                 )));
             }
             if started.elapsed() > START_TIMEOUT {
@@ -140,5 +182,30 @@ impl TempServer {
         if let Some(mut c) = self.child.take() {
             let _ = c.kill().await;
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn stem_for(cnf: &str) -> String {
+        let dir = tempfile::tempdir().unwrap();
+        let f = dir.path().join("my.cnf");
+        std::fs::write(&f, cnf).unwrap();
+        instance_pid_stem(Some(&f))
+    }
+
+    #[test]
+    fn the_pid_stem_is_the_instances_own() {
+        assert_eq!(
+            stem_for("[mysqld]\npid-file=/run/mysqld/mysqld.pid\n"),
+            "mysqld"
+        );
+        assert_eq!(stem_for("[mysqld]\nlog-basename=db7\n"), "db7");
+        let host = crate::procfs::hostname();
+        let expected = Path::new(&host).file_stem().unwrap().to_string_lossy();
+        assert_eq!(stem_for("[mysqld]\nport=3306\n"), expected);
+        assert_eq!(instance_pid_stem(None), expected);
     }
 }
