@@ -121,9 +121,14 @@ pub async fn backup(s: &Settings, output: Output) -> Result<Option<BackupReport>
     let sink: Box<dyn Sink> = match (&output, &s.s3) {
         (Output::Stdout, _) => Box::new(StdoutSink::default()),
         (Output::Store, Some(s3)) => {
-            Box::new(S3Sink::create(Arc::new(S3Store::new(s3)?), &key).await?)
+            let store = Arc::new(S3Store::new(s3)?);
+            log_leftovers(crate::sink::s3::remove_leftovers(&store, &key).await);
+            Box::new(S3Sink::create(store, &key).await?)
         }
-        (Output::Store, None) => Box::new(LocalSink::create(&s.backup_base, &key).await?),
+        (Output::Store, None) => {
+            log_leftovers(crate::sink::local::remove_leftovers(&s.backup_base, &key).await);
+            Box::new(LocalSink::create(&s.backup_base, &key).await?)
+        }
     };
     let started = std::time::Instant::now();
     let opts = ChainOptions {
@@ -138,4 +143,11 @@ pub async fn backup(s: &Settings, output: Output) -> Result<Option<BackupReport>
         tar_bytes: report.tar_bytes,
         seconds: started.elapsed().as_secs_f64(),
     }))
+}
+
+/// Logs what an interrupted earlier backup of this instance had left and this one removed.
+fn log_leftovers(removed: Vec<String>) {
+    for r in removed {
+        tracing::warn!("removed the leftover of an interrupted backup: {r}");
+    }
 }

@@ -14,9 +14,62 @@ pub fn day_prefix(date_str: &str, port: u16) -> String {
     format!("{date_str}/{port}/")
 }
 
+/// Whether `candidate` (a store key, or a path under `backup_base` with `/` separators) is
+/// what an interrupted backup of the instance whose key is `key` left behind, on any day: a
+/// staging object or pending upload `{name}.{16 hex digits}.uploading` (S3), or
+/// `{name}.partial` / `{name}.sha1.partial` (local store), under `{date}/{port}/`.
+pub fn is_leftover_of(candidate: &str, key: &str) -> bool {
+    let (Some((c_dir, c_name)), Some((k_dir, k_name))) =
+        (candidate.rsplit_once('/'), key.rsplit_once('/'))
+    else {
+        return false;
+    };
+    let port = |dir: &str| match dir.split('/').collect::<Vec<_>>()[..] {
+        [date, port] if !date.is_empty() => Some(port.to_string()),
+        _ => None,
+    };
+    if port(c_dir).is_none() || port(c_dir) != port(k_dir) {
+        return false;
+    }
+    let Some(rest) = c_name.strip_prefix(k_name) else {
+        return false;
+    };
+    if rest == ".partial" || rest == ".sha1.partial" {
+        return true;
+    }
+    rest.strip_prefix('.')
+        .and_then(|r| r.strip_suffix(".uploading"))
+        .is_some_and(|hex| hex.len() == 16 && hex.bytes().all(|b| b.is_ascii_hexdigit()))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn leftovers_are_this_instances_only() {
+        let key = backup_key("2017_01_02", 3309, "h", 2);
+        for ours in [
+            "2017_01_02/3309/mysql-3309-h-2.tgz.des3.0123456789abcdef.uploading",
+            "2016_12_31/3309/mysql-3309-h-2.tgz.des3.fedcba9876543210.uploading",
+            "2017_01_02/3309/mysql-3309-h-2.tgz.des3.partial",
+            "2017_01_01/3309/mysql-3309-h-2.tgz.des3.sha1.partial",
+        ] {
+            assert!(is_leftover_of(ours, &key), "{ours}");
+        }
+        for theirs in [
+            key.as_str(),
+            "2017_01_02/3309/mysql-3309-h-2.tgz.des3.sha1",
+            "2017_01_02/3309/mysql-3309-h-22.tgz.des3.partial",
+            "2017_01_02/3309/mysql-3309-h-2.tgz.des3.0123.uploading",
+            "2017_01_02/3309/mysql-3309-h-2.tgz.des3.0123456789abcdeg.uploading",
+            "2017_01_02/3310/mysql-3309-h-2.tgz.des3.partial",
+            "x/2017_01_02/3309/mysql-3309-h-2.tgz.des3.partial",
+            "3309/mysql-3309-h-2.tgz.des3.partial",
+        ] {
+            assert!(!is_leftover_of(theirs, &key), "{theirs}");
+        }
+    }
 
     #[test]
     fn key_holds_date_port_host_instance() {

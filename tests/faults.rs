@@ -222,6 +222,128 @@ async fn s3_dying_mid_upload_fails_the_backup() {
     assert!(pids_with(&[&tool.display().to_string()]).is_empty());
 }
 
+/// SIGKILL cannot be caught: the killed backup leaves its pending upload or `.partial` file.
+/// The next backup of the instance removes them (on any day), and nothing of another instance.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn leftovers_of_a_killed_backup_are_removed_by_the_next() {
+    let db = Mariadb::start(1);
+    seed(&db, 1000);
+    let moto = Moto::start();
+    let store = moto.bucket("killed").await;
+    let port = db.port;
+    // Another instance's staging object and pending upload, and an old one of ours.
+    let theirs =
+        format!("2000_01_01/{port}/mysql-{port}-testhost-9.tgz.des3.0123456789abcdef.uploading");
+    let ours_old =
+        format!("2000_01_01/{port}/mysql-{port}-testhost-1.tgz.des3.fedcba9876543210.uploading");
+    store
+        .store
+        .put(&theirs.as_str().into(), "x".into())
+        .await
+        .unwrap();
+    for k in [&theirs, &ours_old] {
+        let upload = store.store.put_multipart(&k.as_str().into()).await.unwrap();
+        drop(upload); // not aborted: pending, as after a crash
+    }
+    assert_eq!(store.list_multipart_uploads().await.unwrap().len(), 2);
+    let scratch = tempfile::tempdir().unwrap();
+    for (marker, s3) in [("44.25", true), ("44.75", false)] {
+        let tool = slow_tool(scratch.path(), marker);
+        let s3_lines = if s3 {
+            Workspace::s3_lines(&moto, "killed")
+        } else {
+            String::new()
+        };
+        let ws = Workspace::new(
+            &db,
+            1,
+            &format!("backup_tool: {}\n{s3_lines}", tool.display()),
+        );
+        let child = backup_until_tool_sleeps(&ws, marker);
+        signal(child.id(), "KILL");
+        let (killed_ok, _) = finish(child, Duration::from_secs(30));
+        assert!(!killed_ok);
+        // Nobody ends the orphaned tool for a killed mysqlbackup; the test does.
+        for pid in pids_with(&["sleep", marker]) {
+            signal(pid, "KILL");
+        }
+        let tool_path = tool.display().to_string();
+        wait_for("the orphaned tool to end", Duration::from_secs(30), || {
+            pids_with(&[&tool_path]).is_empty()
+        });
+        let conf = std::fs::read_to_string(&ws.conf).unwrap();
+        let conf: String = conf
+            .lines()
+            .filter(|l| !l.starts_with("backup_tool:"))
+            .map(|l| format!("{l}\n"))
+            .collect();
+        std::fs::write(&ws.conf, conf).unwrap();
+        let left = list_files(&ws.backup_base);
+        if s3 {
+            let p: Vec<String> = store
+                .list_multipart_uploads()
+                .await
+                .unwrap()
+                .into_iter()
+                .map(|u| u.key)
+                .collect();
+            // The killed run had already removed our old upload; its own is pending now.
+            assert_eq!(p.len(), 2, "{p:?}");
+            assert!(p.contains(&theirs) && !p.contains(&ours_old), "{p:?}");
+        } else {
+            assert!(
+                left.iter()
+                    .any(|p| p.to_string_lossy().ends_with(".partial")),
+                "the killed backup left its partial file: {left:?}"
+            );
+        }
+
+        let err = ok(&ws.cmd(&["backup"]).output().unwrap());
+        assert!(
+            err.contains("removed the leftover of an interrupted backup"),
+            "{err}"
+        );
+        let files: Vec<String> = list_files(&ws.backup_base)
+            .iter()
+            .map(|p| p.file_name().unwrap().to_string_lossy().into_owned())
+            .collect();
+        if s3 {
+            assert!(files.is_empty(), "{files:?}");
+            let pending: Vec<String> = store
+                .list_multipart_uploads()
+                .await
+                .unwrap()
+                .into_iter()
+                .map(|u| u.key)
+                .collect();
+            assert_eq!(
+                pending,
+                vec![theirs.clone()],
+                "only the other instance's upload"
+            );
+            let mut objects: Vec<String> = store
+                .store
+                .list(None)
+                .map_ok(|o| o.location.to_string())
+                .try_collect()
+                .await
+                .unwrap();
+            objects.sort();
+            assert_eq!(objects.len(), 2, "{objects:?}");
+            assert_eq!(objects[0], theirs);
+            assert!(
+                objects[1].ends_with(&format!("/{port}/mysql-{port}-testhost-1.tgz.des3")),
+                "{objects:?}"
+            );
+        } else {
+            let mut files = files;
+            files.sort();
+            let name = format!("mysql-{port}-testhost-1.tgz.des3");
+            assert_eq!(files, vec![name.clone(), format!("{name}.sha1")]);
+        }
+    }
+}
+
 #[test]
 fn a_second_backup_of_the_same_instance_refuses() {
     let db = Mariadb::start(1);

@@ -29,9 +29,45 @@ fn partial_path(backup: &Path) -> PathBuf {
     PathBuf::from(s)
 }
 
+/// Removes what interrupted (e.g. killed) backups of the instance whose key is `key` left
+/// under `root` on any day: `{name}.partial` and `{name}.sha1.partial` in `{date}/{port}/`.
+/// Call only under the instance lock (see [`crate::sink::s3::remove_leftovers`]). Returns the
+/// paths removed; failures are logged, not fatal.
+pub async fn remove_leftovers(root: &Path, key: &str) -> Vec<String> {
+    let mut removed = Vec::new();
+    let Some(port) = key.split('/').nth(1) else {
+        return removed;
+    };
+    let Ok(days) = std::fs::read_dir(root) else {
+        return removed;
+    };
+    for day in days.flatten() {
+        let dir = day.path().join(port);
+        let Ok(files) = std::fs::read_dir(&dir) else {
+            continue;
+        };
+        for f in files.flatten() {
+            let rel = format!(
+                "{}/{port}/{}",
+                day.file_name().to_string_lossy(),
+                f.file_name().to_string_lossy()
+            );
+            if crate::naming::is_leftover_of(&rel, key) {
+                match tokio::fs::remove_file(f.path()).await {
+                    Ok(()) => removed.push(f.path().display().to_string()),
+                    Err(e) => {
+                        tracing::warn!("could not remove leftover {}: {e}", f.path().display())
+                    }
+                }
+            }
+        }
+    }
+    removed
+}
+
 impl LocalSink {
-    /// Opens `{root}/{key}.partial`; fails if it exists (another backup of the same key is
-    /// running, or one crashed: remove the file after checking).
+    /// Opens `{root}/{key}.partial`; fails if it exists (the backup command removes leftovers
+    /// of interrupted runs under the instance lock first, so this means another writer).
     pub async fn create(root: &Path, key: &str) -> Result<Self> {
         let final_path = root.join(key);
         let partial_path = partial_path(&final_path);

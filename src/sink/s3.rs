@@ -11,6 +11,7 @@ use std::collections::{BTreeMap, VecDeque};
 use std::sync::Arc;
 
 use bytes::Bytes;
+use futures::TryStreamExt;
 use object_store::path::Path as ObjPath;
 use object_store::{MultipartUpload, ObjectStore, PutPayload};
 use tokio::task::JoinHandle;
@@ -169,6 +170,48 @@ impl S3Sink {
         let what = format!("abort {}", self.what());
         self.upload.abort().await.map_err(|e| Error::store(what, e))
     }
+}
+
+/// Removes what interrupted (e.g. killed) backups of the instance whose key is `key` left in
+/// the store: its pending multipart uploads of any day, and staging objects of `key`'s day (an
+/// upload completed but not yet copied). Call only under the instance lock: then no backup of
+/// this instance is under way, and keys name host, port and instance, so nothing removed can
+/// belong to a running backup. Returns what was removed; a failure to list or remove is logged,
+/// not fatal (the backup itself does not depend on it).
+pub async fn remove_leftovers(store: &S3Store, key: &str) -> Vec<String> {
+    let mut removed = Vec::new();
+    let bucket = store.bucket();
+    match store.list_multipart_uploads().await {
+        Ok(pending) => {
+            for u in pending
+                .iter()
+                .filter(|u| crate::naming::is_leftover_of(&u.key, key))
+            {
+                match store.abort_upload(&u.key, &u.upload_id).await {
+                    Ok(()) => removed.push(format!("s3://{bucket}/{} (pending upload)", u.key)),
+                    Err(e) => tracing::warn!("could not abort leftover upload {}: {e}", u.key),
+                }
+            }
+        }
+        Err(e) => tracing::warn!("could not list pending uploads to find leftovers: {e}"),
+    }
+    let day = ObjPath::from(key.rsplit_once('/').map_or("", |(dir, _)| dir));
+    let listed: object_store::Result<Vec<_>> = store.store.list(Some(&day)).try_collect().await;
+    match listed {
+        Ok(objects) => {
+            for o in objects
+                .iter()
+                .filter(|o| crate::naming::is_leftover_of(o.location.as_ref(), key))
+            {
+                match store.store.delete(&o.location).await {
+                    Ok(()) => removed.push(format!("s3://{bucket}/{}", o.location)),
+                    Err(e) => tracing::warn!("could not delete leftover {}: {e}", o.location),
+                }
+            }
+        }
+        Err(e) => tracing::warn!("could not list {day} to find leftovers: {e}"),
+    }
+    removed
 }
 
 #[cfg(test)]
