@@ -115,8 +115,28 @@ async fn run_catchup(s: &Settings, endpoint: &Endpoint, d: Dialect) -> Result<St
         exec(&mut conn, &d.reset(ch)).await?;
     }
     if d.0 == Flavor::MariaDb {
-        // Ask peers for exactly what the restored binlog lacks.
-        exec(&mut conn, "SET GLOBAL gtid_slave_pos = @@gtid_binlog_pos").await?;
+        // Ask peers for exactly what the data lacks: per domain, from the later of the binlog's
+        // end (our own events, which under the temporary server-id are not "ours") and the
+        // slave position (what replication applied, absent from the binlog without
+        // log_slave_updates).
+        let (binlog, slave): (Option<String>, Option<String>) = conn
+            .query_first("SELECT @@gtid_binlog_pos, @@gtid_slave_pos")
+            .await
+            .map_err(|e| Error::mysql("SELECT @@gtid_binlog_pos, @@gtid_slave_pos", e))?
+            .unwrap_or_default();
+        let resume = replication::resume_position(
+            binlog.as_deref().unwrap_or(""),
+            slave.as_deref().unwrap_or(""),
+        );
+        tracing::info!("resuming from gtid {resume}");
+        exec(
+            &mut conn,
+            &format!(
+                "SET GLOBAL gtid_slave_pos = {}",
+                replication::quote(&resume)
+            ),
+        )
+        .await?;
     }
     replication::start_channels(&mut conn, d, &channels).await?;
     let timeout = Duration::from_secs(s.replication.catchup_timeout.unwrap_or(3600));

@@ -184,3 +184,38 @@ fn catch_up_a_stopped_replica_with_its_own_channels() {
     db1.sql("INSERT INTO app.t(v) VALUES ('after-restart')");
     wait_has(&db2, "after-restart");
 }
+
+/// Without log-slave-updates (MariaDB's default) a server does not log what it applies: 1's
+/// binlog holds only its own domain, and 2 cannot give 1's own events back. Catch-up must
+/// still resume 2's domain where 1's data left it: nothing of 2 applied twice, what 2 wrote
+/// while 1 was dead applied once.
+#[test]
+fn catch_up_without_log_slave_updates_resumes_each_domain() {
+    let mut db1 = Mariadb::start_with(1, "root", "log-slave-updates=0\n");
+    let db2 = Mariadb::start_with(2, "root", "log-slave-updates=0\n");
+    repl_user(&db1);
+    repl_user(&db2);
+    let ws1 = Workspace::new(&db1, 1, &repl_conf(&db2, 120));
+    let ws2 = Workspace::new(&db2, 2, &repl_conf(&db1, 120));
+    ok(&ws1.cmd(&["setup_replication"]).output().unwrap());
+    ok(&ws2.cmd(&["setup_replication"]).output().unwrap());
+    db1.sql("CREATE DATABASE app; CREATE TABLE app.t (id BIGINT AUTO_INCREMENT PRIMARY KEY, v TEXT) ENGINE=InnoDB; INSERT INTO app.t(v) VALUES ('seed-1')");
+    wait_has(&db2, "seed-1");
+    db2.sql("INSERT INTO app.t(v) VALUES ('seed-2')");
+    wait_has(&db1, "seed-2");
+    ok(&ws1.cmd(&["backup"]).output().unwrap());
+    db1.kill_and_move_away();
+    db2.sql("INSERT INTO app.t(v) VALUES ('while-1-was-dead')");
+
+    ok(&ws1.cmd(&["restore"]).output().unwrap());
+    let caught = ok(&ws1.cmd(&["catchup_binlog"]).output().unwrap());
+    assert!(caught.contains("caught up from: peer2"), "{caught}");
+    db1.restart();
+    for v in ["seed-1", "seed-2", "while-1-was-dead"] {
+        assert_eq!(has(&db1, v), 1, "{v} once");
+    }
+    db2.sql("INSERT INTO app.t(v) VALUES ('after-restart-2')");
+    wait_has(&db1, "after-restart-2");
+    db1.sql("INSERT INTO app.t(v) VALUES ('after-restart-1')");
+    wait_has(&db2, "after-restart-1");
+}

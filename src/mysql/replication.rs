@@ -31,6 +31,35 @@ pub fn quote(s: &str) -> String {
     q
 }
 
+/// MariaDB GTID position to resume from, given `@@gtid_binlog_pos` and `@@gtid_slave_pos`
+/// (`domain-server-seq` lists): per domain, the GTID with the higher sequence number (GTID
+/// sequence numbers only grow within a domain). Sorted by domain; malformed entries are
+/// dropped.
+pub fn resume_position(binlog_pos: &str, slave_pos: &str) -> String {
+    let mut by_domain: std::collections::BTreeMap<u32, (u32, u64)> = Default::default();
+    for gtid in binlog_pos.split(',').chain(slave_pos.split(',')) {
+        let mut it = gtid.trim().split('-');
+        let (Some(domain), Some(server), Some(seq), None) =
+            (it.next(), it.next(), it.next(), it.next())
+        else {
+            continue;
+        };
+        let (Ok(domain), Ok(server), Ok(seq)) = (domain.parse(), server.parse(), seq.parse())
+        else {
+            continue;
+        };
+        let e = by_domain.entry(domain).or_insert((server, seq));
+        if seq > e.1 {
+            *e = (server, seq);
+        }
+    }
+    by_domain
+        .iter()
+        .map(|(d, (s, n))| format!("{d}-{s}-{n}"))
+        .collect::<Vec<_>>()
+        .join(",")
+}
+
 /// Statements of one flavor.
 #[derive(Clone, Copy, Debug)]
 pub struct Dialect(pub Flavor);
@@ -323,6 +352,20 @@ pub async fn wait_caught_up(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn resume_takes_the_later_gtid_of_each_domain() {
+        // Binlog has our own domain 1 (and a stale copy of 2); replication applied more of 2.
+        assert_eq!(
+            resume_position("1-1-40,2-2-7", "1-1-3, 2-2-19,3-3-5"),
+            "1-1-40,2-2-19,3-3-5"
+        );
+        assert_eq!(resume_position("", ""), "");
+        assert_eq!(resume_position("0-1-5", ""), "0-1-5");
+        // A later GTID from another server in the same domain wins.
+        assert_eq!(resume_position("0-1-5", "0-2-9"), "0-2-9");
+        assert_eq!(resume_position("x-1-5,1-2,1-2-3-4,4-4-4", "-1"), "4-4-4");
+    }
 
     fn peer() -> PeerConfig {
         PeerConfig {

@@ -66,6 +66,7 @@ pub struct Mariadb {
     pub server_id: u32,
     /// The OS user the server runs as (`user=` in its my.cnf).
     pub os_user: String,
+    extra_cnf: String,
     child: Option<Child>,
 }
 
@@ -78,6 +79,12 @@ impl Mariadb {
     /// As [`Mariadb::start`], with the server running as OS user `os_user` (`user=` in
     /// my.cnf; the data dir and tmpdir are owned by it, their parent opened to it).
     pub fn start_as(server_id: u32, os_user: &str) -> Self {
+        Self::start_with(server_id, os_user, "")
+    }
+
+    /// As [`Mariadb::start_as`], with `extra_cnf` lines appended to `[mysqld]` (later lines
+    /// win, e.g. `log-slave-updates=0`).
+    pub fn start_with(server_id: u32, os_user: &str, extra_cnf: &str) -> Self {
         let dir = tempfile::tempdir().unwrap();
         std::fs::set_permissions(
             dir.path(),
@@ -127,6 +134,7 @@ impl Mariadb {
             port,
             server_id,
             os_user: os_user.to_string(),
+            extra_cnf: extra_cnf.to_string(),
             child: None,
         };
         m.write_my_cnf();
@@ -161,12 +169,13 @@ impl Mariadb {
         std::fs::write(
             self.my_cnf(),
             format!(
-                "[mysqld]\nuser={}\ndatadir={d}\nport={}\nbind-address=127.0.0.1\nsocket={d}/mysql.sock\npid-file={d}/mysql.pid\nlog-error={d}/error.log\nserver-id={}\nlog-bin={d}/binlog\nlog-slave-updates\ngtid-strict-mode=1\ngtid-domain-id={}\nbinlog-format=ROW\ninnodb-buffer-pool-size=64M\ntmpdir={}\n",
+                "[mysqld]\nuser={}\ndatadir={d}\nport={}\nbind-address=127.0.0.1\nsocket={d}/mysql.sock\npid-file={d}/mysql.pid\nlog-error={d}/error.log\nserver-id={}\nlog-bin={d}/binlog\nlog-slave-updates\ngtid-strict-mode=1\ngtid-domain-id={}\nbinlog-format=ROW\ninnodb-buffer-pool-size=64M\ntmpdir={}\n{}",
                 self.os_user,
                 self.port,
                 self.server_id,
                 self.server_id,
-                self.tmp_dir().display()
+                self.tmp_dir().display(),
+                self.extra_cnf
             ),
         )
         .unwrap();
@@ -298,6 +307,7 @@ impl Mariadb {
             port,
             server_id,
             os_user: "root".into(),
+            extra_cnf: String::new(),
             child: None,
         };
         m.write_my_cnf();
