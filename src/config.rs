@@ -295,6 +295,28 @@ impl Settings {
                 .parse()
                 .map_err(|e| Error::Config(format!("temporary server-id: {e}")))?,
         };
+        // A server clamps a larger server-id to 2^32-1: two instances would share it.
+        if !(1..=u64::from(u32::MAX)).contains(&temp_server_id) {
+            return Err(Error::Config(format!(
+                "temporary server-id {temp_server_id} ({}) is not in 1..=4294967295: set `temp_server_id`",
+                if conf.temp_server_id.is_some() {
+                    "`temp_server_id`"
+                } else {
+                    "`{instance_id}00{port}`"
+                }
+            )));
+        }
+        if let Some(peer) = conf
+            .replication
+            .iter()
+            .flat_map(|r| &r.source)
+            .find(|p| u64::from(p.id) == temp_server_id)
+        {
+            return Err(Error::Config(format!(
+                "temporary server-id {temp_server_id} is the server-id of peer {}:{}: set `temp_server_id`",
+                peer.host, peer.port
+            )));
+        }
         Ok(Settings {
             mysql_base: required(o.mysql_base.or(conf.mysql_base), "mysql_base")?,
             host: required(o.host.or(conf.host), "host")?,
@@ -415,6 +437,40 @@ mod tests {
         assert_eq!(s.gzip_level, DEFAULT_GZIP_LEVEL);
         assert!(s.s3.is_none());
         assert_eq!(s.date_str.len(), 10);
+    }
+
+    #[test]
+    fn temporary_server_id_must_fit_and_differ_from_peers() {
+        let too_big = format!("{BASE}instance_id: 5000\n").replace("instance_id: 1\n", "");
+        let err = Settings::resolve(
+            ConfFile::parse(&too_big).unwrap(),
+            &Overrides::default(),
+            None,
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(
+            err.contains("5000003309") && err.contains("temp_server_id"),
+            "{err}"
+        );
+        let clash =
+            format!("{BASE}replication:\n  source:\n    - {{host: h9, port: 3309, id: 1003309}}\n");
+        let err = Settings::resolve(
+            ConfFile::parse(&clash).unwrap(),
+            &Overrides::default(),
+            None,
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(err.contains("peer h9:3309"), "{err}");
+        let fixed = format!("{BASE}temp_server_id: 4294967295\n");
+        let s = Settings::resolve(
+            ConfFile::parse(&fixed).unwrap(),
+            &Overrides::default(),
+            None,
+        )
+        .unwrap();
+        assert_eq!(s.temp_server_id, 4294967295);
     }
 
     #[test]
