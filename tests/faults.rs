@@ -440,6 +440,30 @@ fn restore_into_a_full_disk_fails_cleanly() {
     let _unmount = Unmount(mnt.clone());
     let target = mnt.join("restored");
     let mut ws = Workspace::new(&db, 1, "date_str: 2023_03_03\n");
+
+    // A backup into a local store on a full disk fails and leaves no partial file.
+    let filler = mnt.join("filler");
+    std::fs::write(&filler, vec![1u8; 11 << 20]).unwrap();
+    let full = ws.dir.path().join("conf-full.yaml");
+    let conf: String = std::fs::read_to_string(&ws.conf)
+        .unwrap()
+        .lines()
+        .map(|l| match l.starts_with("backup_base:") {
+            true => format!("backup_base: {}\n", mnt.join("backup").display()),
+            false => format!("{l}\n"),
+        })
+        .collect();
+    std::fs::write(&full, conf).unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_mysqlbackup"))
+        .args(["--conf-path", full.to_str().unwrap(), "backup"])
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success(), "{err}");
+    assert!(err.contains("No space left"), "names the cause: {err}");
+    assert_eq!(list_files(&mnt), vec![filler.clone()], "no partial file");
+    std::fs::remove_file(&filler).unwrap();
+
     let out = ws.cmd(&["backup"]).output().unwrap();
     assert!(
         out.status.success(),
