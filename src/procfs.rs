@@ -1,5 +1,5 @@
-//! What this process reads about itself in /proc: whether it runs as root, its peak memory,
-//! the bytes it wrote to disk, and the hostname.
+//! What this process reads in /proc: whether it runs as root, its peak memory, the bytes it
+//! wrote to disk, the hostname, and which other processes run with a given argument.
 
 /// The whitespace-separated values after `key` on its line of `/proc/self/{file}`.
 fn field(file: &str, key: &str) -> Option<Vec<String>> {
@@ -35,9 +35,58 @@ pub fn hostname() -> String {
         .unwrap_or_default()
 }
 
+/// Pids of the other live processes with one of `args` among their arguments (zombies
+/// excluded: they hold nothing).
+pub fn pids_with_arg(args: &[String]) -> Vec<u32> {
+    let me = std::process::id();
+    let Ok(entries) = std::fs::read_dir("/proc") else {
+        return Vec::new();
+    };
+    entries
+        .flatten()
+        .filter_map(|e| e.file_name().to_str()?.parse::<u32>().ok())
+        .filter(|&pid| pid != me)
+        .filter(|pid| {
+            let Ok(raw) = std::fs::read(format!("/proc/{pid}/cmdline")) else {
+                return false;
+            };
+            raw.split(|&b| b == 0)
+                .any(|a| args.iter().any(|x| x.as_bytes() == a))
+        })
+        .filter(|pid| {
+            std::fs::read_to_string(format!("/proc/{pid}/stat"))
+                .ok()
+                .and_then(|st| st.rsplit_once(") ").map(|(_, rest)| !rest.starts_with('Z')))
+                .unwrap_or(false)
+        })
+        .collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn finds_processes_by_exact_argument() {
+        let mut child = std::process::Command::new("sleep")
+            .arg("7.123")
+            .spawn()
+            .unwrap();
+        let pid = child.id();
+        // Until the child has exec'd, its arguments are this test's.
+        let started = std::time::Instant::now();
+        while !pids_with_arg(&["7.123".to_string()]).contains(&pid) {
+            assert!(started.elapsed().as_secs() < 10, "sleep 7.123 not found");
+            std::thread::sleep(std::time::Duration::from_millis(20));
+        }
+        assert!(
+            !pids_with_arg(&["7.12".to_string()]).contains(&pid),
+            "whole arguments only"
+        );
+        child.kill().unwrap();
+        child.wait().unwrap();
+        assert!(!pids_with_arg(&["7.123".to_string()]).contains(&pid));
+    }
 
     #[test]
     fn root_is_read_from_the_effective_uid() {

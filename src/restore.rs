@@ -1,7 +1,8 @@
 //! The `restore` command: stream a stored backup straight into a new data dir, prepare it,
 //! apply the binlog events that are in the backup's binlog but not in its data, and leave the
 //! binlog in place. On any failure everything this restore created is removed; a data dir it
-//! did not create is never touched (it must be empty or missing to begin with).
+//! did not create is never touched (it must be empty or missing to begin with, or the
+//! half-built dir of a killed restore, marked with [`INCOMPLETE_MARKER`]).
 
 use std::path::{Path, PathBuf};
 use std::process::Stdio;
@@ -50,23 +51,55 @@ impl std::fmt::Display for RestoreReport {
     }
 }
 
-/// Directories this restore created (removed on failure), and a pre-existing empty data dir
-/// (emptied on failure).
+/// A file a restore puts in the data dir it builds and removes when it succeeded. A data dir
+/// holding it is the half-built one of a restore that was killed (SIGKILL, a crash, a reboot:
+/// nothing could clean up), which the next restore may replace.
+pub const INCOMPLETE_MARKER: &str = "mysqlbackup-restore.incomplete";
+
+/// Directories this restore created (removed on failure), a pre-existing empty data dir
+/// (emptied on failure), and the markers to remove on success.
 #[derive(Default, Debug)]
 struct Created {
     dirs: Vec<PathBuf>,
     emptied: Vec<PathBuf>,
+    markers: Vec<PathBuf>,
+}
+
+/// Whether `dir` has no entries.
+fn is_empty_dir(dir: &Path) -> Result<bool> {
+    Ok(std::fs::read_dir(dir)
+        .map_err(|e| Error::io("read", dir, e))?
+        .next()
+        .is_none())
+}
+
+/// Removes everything in `dir`, keeping `dir`.
+fn empty_dir(dir: &Path) {
+    if let Ok(rd) = std::fs::read_dir(dir) {
+        for e in rd.flatten() {
+            let p = e.path();
+            let r = if p.is_dir() && !p.is_symlink() {
+                std::fs::remove_dir_all(&p)
+            } else {
+                std::fs::remove_file(&p)
+            };
+            if let Err(err) = r {
+                tracing::error!("could not remove {}: {err}", p.display());
+            }
+        }
+    }
 }
 
 impl Created {
-    /// Makes `dir` ready: it must be missing or empty. Records what to undo.
-    fn claim(&mut self, dir: &Path, must_be_empty: bool) -> Result<()> {
+    /// Makes `dir` ready: it must be missing or empty (or, for the data dir, the half-built
+    /// one of a killed restore, which is replaced). Records what to undo.
+    fn claim(&mut self, dir: &Path, data_dir: bool) -> Result<()> {
         if dir.exists() {
-            let empty = std::fs::read_dir(dir)
-                .map_err(|e| Error::io("read", dir, e))?
-                .next()
-                .is_none();
-            if !empty && must_be_empty {
+            if data_dir && dir.join(INCOMPLETE_MARKER).exists() {
+                recover_interrupted(dir)?;
+            }
+            let empty = is_empty_dir(dir)?;
+            if !empty && data_dir {
                 return Err(Error::Refused(format!(
                     "data dir {} is not empty: refusing to restore over it",
                     dir.display()
@@ -75,17 +108,27 @@ impl Created {
             if empty && !self.emptied.iter().any(|d| d == dir) {
                 self.emptied.push(dir.to_path_buf());
             }
-            return Ok(());
-        }
-        let mut top = dir.to_path_buf();
-        while let Some(parent) = top.parent() {
-            if parent.as_os_str().is_empty() || parent.exists() {
-                break;
+        } else {
+            let mut top = dir.to_path_buf();
+            while let Some(parent) = top.parent() {
+                if parent.as_os_str().is_empty() || parent.exists() {
+                    break;
+                }
+                top = parent.to_path_buf();
             }
-            top = parent.to_path_buf();
+            std::fs::create_dir_all(dir).map_err(|e| Error::io("create directory", dir, e))?;
+            self.dirs.push(top);
         }
-        std::fs::create_dir_all(dir).map_err(|e| Error::io("create directory", dir, e))?;
-        self.dirs.push(top);
+        if data_dir {
+            let marker = dir.join(INCOMPLETE_MARKER);
+            std::fs::write(
+                &marker,
+                "a mysqlbackup restore is building this data dir; if none runs, it was \
+                 interrupted and the next restore replaces this dir\n",
+            )
+            .map_err(|e| Error::io("write", &marker, e))?;
+            self.markers.push(marker);
+        }
         Ok(())
     }
 
@@ -96,21 +139,59 @@ impl Created {
             }
         }
         for d in &self.emptied {
-            if let Ok(rd) = std::fs::read_dir(d) {
-                for e in rd.flatten() {
-                    let p = e.path();
-                    let r = if p.is_dir() && !p.is_symlink() {
-                        std::fs::remove_dir_all(&p)
-                    } else {
-                        std::fs::remove_file(&p)
-                    };
-                    if let Err(err) = r {
-                        tracing::error!("could not remove {}: {err}", p.display());
-                    }
-                }
-            }
+            empty_dir(d);
         }
     }
+
+    /// The restore succeeded: the data dir is no longer half-built.
+    fn finish(&self) -> Result<()> {
+        for m in &self.markers {
+            std::fs::remove_file(m).map_err(|e| Error::io("remove", m, e))?;
+        }
+        Ok(())
+    }
+}
+
+/// Replaces the half-built data dir of a killed restore: ends what that restore left running
+/// on it (its temporary server, a prepare), then empties it. Runs under the instance lock, so
+/// no live restore of this instance owns the dir.
+fn recover_interrupted(dir: &Path) -> Result<()> {
+    tracing::warn!(
+        "{} is the half-built data dir of an interrupted restore: removing it",
+        dir.display()
+    );
+    let args = [
+        format!("--datadir={}", dir.display()),
+        format!("--target-dir={}", dir.display()),
+    ];
+    for (sig, wait) in [
+        ("TERM", std::time::Duration::from_secs(120)),
+        ("KILL", std::time::Duration::from_secs(10)),
+    ] {
+        let pids = crate::procfs::pids_with_arg(&args);
+        if pids.is_empty() {
+            break;
+        }
+        for pid in &pids {
+            tracing::warn!("ending process {pid} left on {} (SIG{sig})", dir.display());
+            let _ = std::process::Command::new("kill")
+                .args([&format!("-{sig}"), &pid.to_string()])
+                .stderr(Stdio::null())
+                .status();
+        }
+        let started = std::time::Instant::now();
+        while !crate::procfs::pids_with_arg(&args).is_empty() && started.elapsed() < wait {
+            std::thread::sleep(std::time::Duration::from_millis(100));
+        }
+    }
+    if let Some(pid) = crate::procfs::pids_with_arg(&args).first() {
+        return Err(Error::Refused(format!(
+            "process {pid} still runs on the half-built data dir {}",
+            dir.display()
+        )));
+    }
+    empty_dir(dir);
+    Ok(())
 }
 
 /// Where the data and binlog go, given the backup's my.cnf.
@@ -161,6 +242,10 @@ pub async fn restore(
 
     let port = if allow_other_port { 0 } else { s.port };
     let result = restore_into(s, &located, password, port, created.clone()).await;
+    let result = match result {
+        Ok(done) => created.lock().expect("lock").finish().map(|()| done),
+        Err(e) => Err(e),
+    };
     match result {
         Ok((report, applied, coords)) => {
             if s.clean_after_restore
@@ -192,14 +277,10 @@ pub async fn restore(
 }
 
 impl Created {
-    /// Fails early, before any download, when the configured data dir holds anything.
+    /// Fails early, before any download, when the configured data dir holds anything (but the
+    /// half-built dir of a killed restore, replaced at [`Created::claim`]).
     fn claim_check(&self, dir: &Path) -> Result<()> {
-        if dir.exists()
-            && std::fs::read_dir(dir)
-                .map_err(|e| Error::io("read", dir, e))?
-                .next()
-                .is_some()
-        {
+        if dir.exists() && !dir.join(INCOMPLETE_MARKER).exists() && !is_empty_dir(dir)? {
             return Err(Error::Refused(format!(
                 "data dir {} is not empty: refusing to restore over it",
                 dir.display()

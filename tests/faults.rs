@@ -96,6 +96,28 @@ fn slow_tool(dir: &Path, marker: &str) -> PathBuf {
     p
 }
 
+/// A copy of `ws`'s conf with the `key:` line replaced by `key: value`; returns its path.
+fn conf_with(ws: &Workspace, key: &str, value: &str) -> PathBuf {
+    let prefix = format!("{key}:");
+    let conf: String = std::fs::read_to_string(&ws.conf)
+        .unwrap()
+        .lines()
+        .map(|l| match l.starts_with(&prefix) {
+            true => format!("{key}: {value}\n"),
+            false => format!("{l}\n"),
+        })
+        .collect();
+    let path = ws.dir.path().join(format!("conf-{key}.yaml"));
+    std::fs::write(&path, conf).unwrap();
+    path
+}
+
+fn run_with(conf: &Path, args: &[&str]) -> Command {
+    let mut c = Command::new(env!("CARGO_BIN_EXE_mysqlbackup"));
+    c.arg("--conf-path").arg(conf).args(args);
+    c
+}
+
 async fn s3_is_clean(store: &mysqlbackup::store::s3::S3Store) {
     let objects: Vec<_> = store.store.list(None).try_collect().await.unwrap();
     assert!(objects.is_empty(), "no object: {objects:?}");
@@ -418,6 +440,85 @@ async fn restore_faults_remove_the_half_built_data_dir() {
     let _ = socket;
 }
 
+/// SIGKILL cannot be caught: a restore killed while its temporary server applies the binlog
+/// leaves that server running on a half-built data dir. The next restore ends the server,
+/// replaces the dir and succeeds.
+#[test]
+fn a_killed_restore_is_replaced_by_the_next() {
+    let mut db = Mariadb::start(1);
+    seed(&db, 1000);
+    let ws = Workspace::new(&db, 1, "");
+    ok(&ws.cmd(&["backup"]).output().unwrap());
+    let data = db.data_dir.clone();
+    db.kill_and_move_away();
+    // A mysql_base whose mariadb-binlog first sleeps: the restore pauses mid binlog apply.
+    let base = ws.dir.path().join("slow-base");
+    std::fs::create_dir_all(base.join("bin")).unwrap();
+    let wrapper = base.join("bin/mariadb-binlog");
+    std::fs::write(
+        &wrapper,
+        format!(
+            "#!/bin/bash\nsleep 45.25\nexec {} \"$@\"\n",
+            require("mariadb-binlog").display()
+        ),
+    )
+    .unwrap();
+    Command::new("chmod")
+        .arg("+x")
+        .arg(&wrapper)
+        .status()
+        .unwrap();
+    let slow = conf_with(&ws, "mysql_base", &base.display().to_string());
+    let child = spawn(run_with(&slow, &["restore"]));
+    wait_for(
+        "the binlog apply to pause",
+        Duration::from_secs(120),
+        || !pids_with(&["sleep", "45.25"]).is_empty(),
+    );
+    let server_args = format!("--datadir={}", data.display());
+    assert!(
+        !pids_with(&["mariadbd", &server_args]).is_empty(),
+        "server up"
+    );
+    // Should an assertion fail, the orphaned server must not outlive the test.
+    struct EndOnDrop(String);
+    impl Drop for EndOnDrop {
+        fn drop(&mut self) {
+            for pid in pids_with(&["mariadbd", &self.0]) {
+                signal(pid, "KILL");
+            }
+        }
+    }
+    let _end = EndOnDrop(server_args.clone());
+    signal(child.id(), "KILL");
+    let (killed_ok, _) = finish(child, Duration::from_secs(30));
+    assert!(!killed_ok);
+    for pid in pids_with(&[&wrapper.display().to_string()]) {
+        signal(pid, "KILL");
+    }
+    for pid in pids_with(&["sleep", "45.25"]) {
+        signal(pid, "KILL");
+    }
+    assert!(data.join("mysqlbackup-restore.incomplete").exists());
+    assert!(
+        !pids_with(&["mariadbd", &server_args]).is_empty(),
+        "left running"
+    );
+
+    let err = ok(&ws.cmd(&["restore"]).output().unwrap());
+    assert!(
+        err.contains("half-built data dir of an interrupted restore"),
+        "{err}"
+    );
+    assert!(
+        pids_with(&["mariadbd", &server_args]).is_empty(),
+        "the leftover server was ended"
+    );
+    assert!(!data.join("mysqlbackup-restore.incomplete").exists());
+    db.restart();
+    assert_eq!(db.sql("SELECT COUNT(*) FROM app.t"), "1000");
+}
+
 #[test]
 fn restore_into_a_full_disk_fails_cleanly() {
     let mut db = Mariadb::start(1);
@@ -444,20 +545,12 @@ fn restore_into_a_full_disk_fails_cleanly() {
     // A backup into a local store on a full disk fails and leaves no partial file.
     let filler = mnt.join("filler");
     std::fs::write(&filler, vec![1u8; 11 << 20]).unwrap();
-    let full = ws.dir.path().join("conf-full.yaml");
-    let conf: String = std::fs::read_to_string(&ws.conf)
-        .unwrap()
-        .lines()
-        .map(|l| match l.starts_with("backup_base:") {
-            true => format!("backup_base: {}\n", mnt.join("backup").display()),
-            false => format!("{l}\n"),
-        })
-        .collect();
-    std::fs::write(&full, conf).unwrap();
-    let out = Command::new(env!("CARGO_BIN_EXE_mysqlbackup"))
-        .args(["--conf-path", full.to_str().unwrap(), "backup"])
-        .output()
-        .unwrap();
+    let full = conf_with(
+        &ws,
+        "backup_base",
+        &mnt.join("backup").display().to_string(),
+    );
+    let out = run_with(&full, &["backup"]).output().unwrap();
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(!out.status.success(), "{err}");
     assert!(err.contains("No space left"), "names the cause: {err}");
