@@ -83,17 +83,18 @@ fn seed(db: &Mariadb, rows: u32) {
 /// A backup tool that streams for real, then holds its stdout open (a child `sleep`), so the
 /// backup is mid-stream for as long as the test wants.
 fn slow_tool(dir: &Path, marker: &str) -> PathBuf {
-    let p = dir.join("slow-tool.sh");
-    std::fs::write(
-        &p,
-        format!(
-            "#!/bin/bash\n{} \"$@\"\nsleep {marker}\n",
-            require("mariabackup").display()
-        ),
-    )
-    .unwrap();
-    Command::new("chmod").arg("+x").arg(&p).status().unwrap();
-    p
+    let body = format!(
+        "{} \"$@\"\nsleep {marker}",
+        require("mariabackup").display()
+    );
+    script(&dir.join("slow-tool.sh"), &body)
+}
+
+/// Writes an executable bash script with `body` at `path`; returns the path.
+fn script(path: &Path, body: &str) -> PathBuf {
+    std::fs::write(path, format!("#!/bin/bash\n{body}\n")).unwrap();
+    Command::new("chmod").arg("+x").arg(path).status().unwrap();
+    path.to_path_buf()
 }
 
 /// A copy of `ws`'s conf with the `key:` line replaced by `key: value`; returns its path.
@@ -116,6 +117,12 @@ fn run_with(conf: &Path, args: &[&str]) -> Command {
     let mut c = Command::new(env!("CARGO_BIN_EXE_mysqlbackup"));
     c.arg("--conf-path").arg(conf).args(args);
     c
+}
+
+/// The keys of the bucket's pending multipart uploads.
+async fn pending_keys(store: &mysqlbackup::store::s3::S3Store) -> Vec<String> {
+    let pending = store.list_multipart_uploads().await.unwrap();
+    pending.into_iter().map(|u| u.key).collect()
 }
 
 async fn s3_is_clean(store: &mysqlbackup::store::s3::S3Store) {
@@ -302,13 +309,7 @@ async fn leftovers_of_a_killed_backup_are_removed_by_the_next() {
         std::fs::write(&ws.conf, conf).unwrap();
         let left = list_files(&ws.backup_base);
         if s3 {
-            let p: Vec<String> = store
-                .list_multipart_uploads()
-                .await
-                .unwrap()
-                .into_iter()
-                .map(|u| u.key)
-                .collect();
+            let p = pending_keys(&store).await;
             // The killed run had already removed our old upload; its own is pending now.
             assert_eq!(p.len(), 2, "{p:?}");
             assert!(p.contains(&theirs) && !p.contains(&ours_old), "{p:?}");
@@ -331,13 +332,7 @@ async fn leftovers_of_a_killed_backup_are_removed_by_the_next() {
             .collect();
         if s3 {
             assert!(files.is_empty(), "{files:?}");
-            let pending: Vec<String> = store
-                .list_multipart_uploads()
-                .await
-                .unwrap()
-                .into_iter()
-                .map(|u| u.key)
-                .collect();
+            let pending = pending_keys(&store).await;
             assert_eq!(
                 pending,
                 vec![theirs.clone()],
@@ -454,20 +449,13 @@ fn a_killed_restore_is_replaced_by_the_next() {
     // A mysql_base whose mariadb-binlog first sleeps: the restore pauses mid binlog apply.
     let base = ws.dir.path().join("slow-base");
     std::fs::create_dir_all(base.join("bin")).unwrap();
-    let wrapper = base.join("bin/mariadb-binlog");
-    std::fs::write(
-        &wrapper,
-        format!(
-            "#!/bin/bash\nsleep 45.25\nexec {} \"$@\"\n",
+    let wrapper = script(
+        &base.join("bin/mariadb-binlog"),
+        &format!(
+            "sleep 45.25\nexec {} \"$@\"",
             require("mariadb-binlog").display()
         ),
-    )
-    .unwrap();
-    Command::new("chmod")
-        .arg("+x")
-        .arg(&wrapper)
-        .status()
-        .unwrap();
+    );
     let slow = conf_with(&ws, "mysql_base", &base.display().to_string());
     let child = spawn(run_with(&slow, &["restore"]));
     wait_for(

@@ -262,8 +262,6 @@ pub async fn setup_channels(
     Ok(names)
 }
 
-/// Waits until every channel is caught up; reports progress; fails naming the channel on an
-/// SQL error at once, or on the timeout with the lagging channels' state.
 /// Starts every channel; with several MariaDB channels, an event arriving through more than one
 /// peer is applied once (`gtid_ignore_duplicates`).
 pub async fn start_channels(conn: &mut Conn, d: Dialect, channels: &[String]) -> Result<()> {
@@ -274,6 +272,18 @@ pub async fn start_channels(conn: &mut Conn, d: Dialect, channels: &[String]) ->
         super::exec(conn, &d.start(ch)).await?;
     }
     Ok(())
+}
+
+/// An error naming the first channel whose SQL thread stopped on an error (it does not retry).
+fn fail_on_sql_error(st: &[ChannelStatus]) -> Result<()> {
+    match st.iter().find(|c| !c.last_sql_error.is_empty()) {
+        Some(bad) => Err(Error::Refused(format!(
+            "replication channel {} failed: {}",
+            bad.name,
+            bad.line()
+        ))),
+        None => Ok(()),
+    }
 }
 
 /// Waits up to `timeout` until both threads of every channel run; returns their state. An SQL
@@ -288,13 +298,7 @@ pub async fn wait_running(
     loop {
         crate::cancel::check()?;
         let st = status(conn, d).await?;
-        if let Some(bad) = st.iter().find(|c| !c.last_sql_error.is_empty()) {
-            return Err(Error::Refused(format!(
-                "replication channel {} failed: {}",
-                bad.name,
-                bad.line()
-            )));
-        }
+        fail_on_sql_error(&st)?;
         if st.iter().all(ChannelStatus::running) || started.elapsed() > timeout {
             return Ok(st);
         }
@@ -302,6 +306,8 @@ pub async fn wait_running(
     }
 }
 
+/// Waits until every channel is caught up; reports progress; fails naming the channel on an
+/// SQL error at once, or on the timeout with the lagging channels' state.
 pub async fn wait_caught_up(
     conn: &mut Conn,
     d: Dialect,
@@ -317,13 +323,7 @@ pub async fn wait_caught_up(
                 "no replication channel to catch up from".into(),
             ));
         }
-        if let Some(bad) = st.iter().find(|c| !c.last_sql_error.is_empty()) {
-            return Err(Error::Refused(format!(
-                "replication channel {} failed: {}",
-                bad.name,
-                bad.line()
-            )));
-        }
+        fail_on_sql_error(&st)?;
         if st.iter().all(ChannelStatus::caught_up) {
             return Ok(st);
         }
