@@ -10,6 +10,7 @@ use tokio::io::AsyncReadExt;
 use tokio::process::{Child, Command};
 
 use super::Endpoint;
+use super::mycnf::MyCnf;
 use crate::config::Secret;
 use crate::error::{Error, Result};
 
@@ -20,9 +21,8 @@ pub const STOP_TIMEOUT: Duration = Duration::from_secs(300);
 
 /// The server's error log named by `log-error` in its defaults file (relative to the data
 /// dir), where a server that fails to start writes why.
-fn error_log(defaults_file: Option<&Path>, data_dir: &Path) -> Option<PathBuf> {
-    let cnf = super::mycnf::MyCnf::load(defaults_file?).ok()?;
-    let log = cnf.get("log-error").filter(|l| !l.is_empty())?;
+fn error_log(cnf: Option<&MyCnf>, data_dir: &Path) -> Option<PathBuf> {
+    let log = cnf?.get("log-error").filter(|l| !l.is_empty())?;
     Some(data_dir.join(log))
 }
 
@@ -32,9 +32,8 @@ fn error_log(defaults_file: Option<&Path>, data_dir: &Path) -> Option<PathBuf> {
 /// configured), and would leave relay logs the instance does not find. The pid file itself goes
 /// in the data dir, so an instance pid-file in a directory that does not exist now (a /run dir
 /// after reboot) does not stop the temporary server.
-fn instance_pid_stem(defaults_file: Option<&Path>) -> String {
-    let cnf = defaults_file.and_then(|f| super::mycnf::MyCnf::load(f).ok());
-    let named = cnf.as_ref().and_then(|c| {
+fn instance_pid_stem(cnf: Option<&MyCnf>) -> String {
+    let named = cnf.and_then(|c| {
         c.pid_file().or_else(|| {
             c.get("log-basename")
                 .filter(|b| !b.is_empty())
@@ -76,6 +75,7 @@ impl TempServer {
         password: Option<Secret>,
     ) -> Result<Self> {
         let socket = data_dir.join("mysqlbackup.sock");
+        let cnf = defaults_file.and_then(|f| MyCnf::load(f).ok());
         let mut cmd = Command::new(program);
         if let Some(f) = defaults_file {
             cmd.arg(format!("--defaults-file={}", f.display()));
@@ -87,17 +87,12 @@ impl TempServer {
             .arg(format!(
                 "--pid-file={}",
                 data_dir
-                    .join(format!("{}.pid", instance_pid_stem(defaults_file)))
+                    .join(format!("{}.pid", instance_pid_stem(cnf.as_ref())))
                     .display()
             ))
             .args(extra);
-        if crate::procfs::running_as_root() {
-            let cnf_user = defaults_file
-                .and_then(|f| super::mycnf::MyCnf::load(f).ok())
-                .and_then(|c| c.get("user").map(str::to_string));
-            if cnf_user.is_none() {
-                cmd.arg("--user=root");
-            }
+        if crate::procfs::running_as_root() && cnf.as_ref().and_then(|c| c.get("user")).is_none() {
+            cmd.arg("--user=root");
         }
         cmd.stdin(Stdio::null())
             .stdout(Stdio::null())
@@ -133,7 +128,7 @@ impl TempServer {
                 if let Some(mut e) = child.stderr.take() {
                     let _ = e.read_to_string(&mut err).await;
                 }
-                if let Some(log) = error_log(defaults_file, data_dir) {
+                if let Some(log) = error_log(cnf.as_ref(), data_dir) {
                     let text = std::fs::read_to_string(&log).unwrap_or_default();
                     err.push_str(&format!("\n(from {}:)\n{text}", log.display()));
                 }
@@ -190,10 +185,7 @@ mod tests {
     use super::*;
 
     fn stem_for(cnf: &str) -> String {
-        let dir = tempfile::tempdir().unwrap();
-        let f = dir.path().join("my.cnf");
-        std::fs::write(&f, cnf).unwrap();
-        instance_pid_stem(Some(&f))
+        instance_pid_stem(Some(&MyCnf::parse(cnf)))
     }
 
     #[test]
