@@ -14,6 +14,14 @@ pub fn day_prefix(date_str: &str, port: u16) -> String {
     format!("{date_str}/{port}/")
 }
 
+/// The staging object a backup to S3 uploads `key` under before copying it into place:
+/// `{key}.{16 hex digits}.uploading` (random, so a killed run never collides with the next).
+pub fn staging_key(key: &str, nonce: u64) -> String {
+    format!("{key}.{nonce:016x}{STAGING_SUFFIX}")
+}
+
+const STAGING_SUFFIX: &str = ".uploading";
+
 /// Whether `candidate` (a store key, or a path under `backup_base` with `/` separators) is
 /// what an interrupted backup of the instance whose key is `key` left behind, on any day: a
 /// staging object or pending upload `{name}.{16 hex digits}.uploading` (S3), or
@@ -28,7 +36,8 @@ pub fn is_leftover_of(candidate: &str, key: &str) -> bool {
         [date, port] if !date.is_empty() => Some(port.to_string()),
         _ => None,
     };
-    if port(c_dir).is_none() || port(c_dir) != port(k_dir) {
+    let c_port = port(c_dir);
+    if c_port.is_none() || c_port != port(k_dir) {
         return false;
     }
     let Some(rest) = c_name.strip_prefix(k_name) else {
@@ -38,7 +47,7 @@ pub fn is_leftover_of(candidate: &str, key: &str) -> bool {
         return true;
     }
     rest.strip_prefix('.')
-        .and_then(|r| r.strip_suffix(".uploading"))
+        .and_then(|r| r.strip_suffix(STAGING_SUFFIX))
         .is_some_and(|hex| hex.len() == 16 && hex.bytes().all(|b| b.is_ascii_hexdigit()))
 }
 
@@ -49,6 +58,7 @@ mod tests {
     #[test]
     fn leftovers_are_this_instances_only() {
         let key = backup_key("2017_01_02", 3309, "h", 2);
+        assert!(is_leftover_of(&staging_key(&key, 7), &key));
         for ours in [
             "2017_01_02/3309/mysql-3309-h-2.tgz.des3.0123456789abcdef.uploading",
             "2016_12_31/3309/mysql-3309-h-2.tgz.des3.fedcba9876543210.uploading",

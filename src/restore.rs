@@ -241,11 +241,9 @@ pub async fn restore(
     let created = Arc::new(Mutex::new(Created::default()));
 
     let port = if allow_other_port { 0 } else { s.port };
-    let result = restore_into(s, &located, password, port, created.clone()).await;
-    let result = match result {
-        Ok(done) => created.lock().expect("lock").finish().map(|()| done),
-        Err(e) => Err(e),
-    };
+    let result = restore_into(s, &located, password, port, created.clone())
+        .await
+        .and_then(|done| created.lock().expect("lock").finish().map(|()| done));
     match result {
         Ok((report, applied, coords)) => {
             if s.clean_after_restore

@@ -54,7 +54,7 @@ pub struct S3Sink {
 impl S3Sink {
     /// Starts the staging upload for `key`.
     pub async fn create(store: Arc<S3Store>, key: &str) -> Result<Self> {
-        let staging = format!("{key}.{:016x}.uploading", rand::random::<u64>());
+        let staging = crate::naming::staging_key(key, rand::random::<u64>());
         let upload = store
             .store
             .put_multipart(&ObjPath::from(staging.as_str()))
