@@ -300,13 +300,8 @@ async fn leftovers_of_a_killed_backup_are_removed_by_the_next() {
         wait_for("the orphaned tool to end", Duration::from_secs(30), || {
             pids_with(&[&tool_path]).is_empty()
         });
-        let conf = std::fs::read_to_string(&ws.conf).unwrap();
-        let conf: String = conf
-            .lines()
-            .filter(|l| !l.starts_with("backup_tool:"))
-            .map(|l| format!("{l}\n"))
-            .collect();
-        std::fs::write(&ws.conf, conf).unwrap();
+        let real_tool = require("mariabackup").display().to_string();
+        let next = conf_with(&ws, "backup_tool", &real_tool);
         let left = list_files(&ws.backup_base);
         if s3 {
             let p = pending_keys(&store).await;
@@ -321,7 +316,7 @@ async fn leftovers_of_a_killed_backup_are_removed_by_the_next() {
             );
         }
 
-        let err = ok(&ws.cmd(&["backup"]).output().unwrap());
+        let err = ok(&run_with(&next, &["backup"]).output().unwrap());
         assert!(
             err.contains("removed the leftover of an interrupted backup"),
             "{err}"
