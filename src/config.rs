@@ -421,6 +421,11 @@ mod tests {
 
     const BASE: &str = "mysql_base: /usr\nhost: h1\ndata_base: /data1\nbackup_base: /data1/backup\nport: 3309\ninstance_id: 1\n";
 
+    /// Settings from conf text alone (no overrides, no conf path).
+    fn resolve(text: &str) -> Result<Settings> {
+        Settings::resolve(ConfFile::parse(text)?, &Overrides::default(), None)
+    }
+
     #[test]
     fn derives_defaults() {
         let conf = ConfFile::parse(BASE).unwrap();
@@ -442,34 +447,16 @@ mod tests {
     #[test]
     fn temporary_server_id_must_fit_and_differ_from_peers() {
         let too_big = format!("{BASE}instance_id: 5000\n").replace("instance_id: 1\n", "");
-        let err = Settings::resolve(
-            ConfFile::parse(&too_big).unwrap(),
-            &Overrides::default(),
-            None,
-        )
-        .unwrap_err()
-        .to_string();
+        let err = resolve(&too_big).unwrap_err().to_string();
         assert!(
             err.contains("5000003309") && err.contains("temp_server_id"),
             "{err}"
         );
         let clash =
             format!("{BASE}replication:\n  source:\n    - {{host: h9, port: 3309, id: 1003309}}\n");
-        let err = Settings::resolve(
-            ConfFile::parse(&clash).unwrap(),
-            &Overrides::default(),
-            None,
-        )
-        .unwrap_err()
-        .to_string();
+        let err = resolve(&clash).unwrap_err().to_string();
         assert!(err.contains("peer h9:3309"), "{err}");
-        let fixed = format!("{BASE}temp_server_id: 4294967295\n");
-        let s = Settings::resolve(
-            ConfFile::parse(&fixed).unwrap(),
-            &Overrides::default(),
-            None,
-        )
-        .unwrap();
+        let s = resolve(&format!("{BASE}temp_server_id: 4294967295\n")).unwrap();
         assert_eq!(s.temp_server_id, 4294967295);
     }
 
@@ -509,17 +496,13 @@ mod tests {
 
     #[test]
     fn missing_required_is_named() {
-        let conf = ConfFile::parse("host: h\n").unwrap();
-        let err = Settings::resolve(conf, &Overrides::default(), None)
-            .unwrap_err()
-            .to_string();
+        let err = resolve("host: h\n").unwrap_err().to_string();
         assert!(err.contains("`port`"), "{err}");
     }
 
     #[test]
     fn partial_s3_is_an_error() {
-        let conf = ConfFile::parse(&format!("{BASE}s3_host: s3.example\n")).unwrap();
-        let err = Settings::resolve(conf, &Overrides::default(), None)
+        let err = resolve(&format!("{BASE}s3_host: s3.example\n"))
             .unwrap_err()
             .to_string();
         assert!(err.contains("s3_bucket"), "{err}");
@@ -527,11 +510,10 @@ mod tests {
 
     #[test]
     fn secrets_are_not_printed() {
-        let conf = ConfFile::parse(&format!(
+        let s = resolve(&format!(
             "{BASE}s3_host: h\ns3_bucket: b\ns3_access_key: AKSECRET1\ns3_secret_key: SKSECRET2\nroot_password: RPSECRET3\n"
         ))
         .unwrap();
-        let s = Settings::resolve(conf, &Overrides::default(), None).unwrap();
         let shown = format!("{s:?}");
         for secret in ["AKSECRET1", "SKSECRET2", "RPSECRET3"] {
             assert!(!shown.contains(secret), "{secret} leaked in {shown}");
@@ -569,8 +551,7 @@ replication:
   source:
     - {host: 10.0.0.2, port: 3309, id: 2}
 "#;
-        let conf = ConfFile::parse(text).unwrap();
-        let s = Settings::resolve(conf, &Overrides::default(), None).unwrap();
+        let s = resolve(text).unwrap();
         assert_eq!(s.replication.source.len(), 1);
         assert_eq!(s.s3.unwrap().host, "s3.amazonaws.com");
     }
