@@ -109,6 +109,7 @@ pub async fn backup(s: &Settings, output: Output) -> Result<Option<BackupReport>
             user: endpoint.user.clone(),
             password: endpoint.password.clone(),
             tmpdir: s.backup_tool_tmpdir.clone(),
+            force_binlog_info: info.flavor == mysql::Flavor::MariaDb && info.log_bin,
         },
         info,
         segment_size: SEGMENT_SIZE,

@@ -2,19 +2,22 @@
 //!
 //! catchup_binlog starts the restored (stopped) instance under its temporary server-id, so that
 //! peers' copies of events this instance originated before it died are applied, not skipped as
-//! its own; resets relay logs and slave state, starts every channel explicitly, waits until each
-//! is < 1 s behind, stops replication and shuts down. The data dir then starts normally with its
-//! real server-id (from my.cnf) and its channels, which resume from its GTID position.
+//! its own; resets relay logs and slave state, starts every channel explicitly, reads every
+//! peer's GTID position, and waits until the instance has applied all of it and each channel is
+//! < 1 s behind; then stops replication and shuts down. The data dir then starts normally with
+//! its real server-id (from my.cnf) and its channels, which resume from its GTID position.
 
 use std::time::Duration;
 
 use mysql_async::prelude::Queryable;
 
 use crate::backup::when_allows;
-use crate::config::Settings;
+use crate::config::{Secret, Settings};
 use crate::error::{Error, Result};
-use crate::mysql::replication::{self, Dialect};
+use crate::mysql::mycnf::MyCnf;
+use crate::mysql::replication::{self, Dialect, channel_name, connect_peer};
 use crate::mysql::server::TempServer;
+use crate::mysql::server_config::{Dirs, Purpose, ServerConfig};
 use crate::mysql::{Endpoint, Flavor, exec, find_binary};
 
 fn flavor_of_install(s: &Settings) -> Flavor {
@@ -30,6 +33,7 @@ pub async fn catchup(s: &Settings) -> Result<Option<String>> {
     if !when_allows(s).await {
         return Ok(None);
     }
+    let temp_id = s.checked_temp_server_id()?;
     let _lock = crate::lock::lock_instance(s, "catch up")?;
     if Endpoint::from_settings(s).is_running().await {
         return Err(Error::Refused(format!(
@@ -57,26 +61,27 @@ pub async fn catchup(s: &Settings) -> Result<Option<String>> {
             s.mysql_base.display()
         ))
     })?;
-    let extra = vec![
-        format!("--server-id={}", s.temp_server_id),
-        "--skip-slave-start".to_string(),
-        "--read-only".to_string(),
-        "--skip-networking".to_string(),
-    ];
+    let cnf = if s.my_cnf.exists() {
+        Some(MyCnf::load(&s.my_cnf)?)
+    } else {
+        None
+    };
+    let config = ServerConfig::generate(
+        cnf.as_ref(),
+        &Dirs {
+            data_dir: s.data_dir.clone(),
+            binlog_dir: s.binlog_dir.clone(),
+        },
+        Purpose::Catchup { server_id: temp_id },
+        &s.server_options,
+        crate::procfs::running_as_root(),
+    )?;
     tracing::info!(
-        "starting {} with temporary server-id {}",
-        s.data_dir.display(),
-        s.temp_server_id
+        "starting {} with temporary server-id {temp_id}",
+        s.data_dir.display()
     );
-    let server = TempServer::start(
-        &program,
-        s.my_cnf.exists().then_some(s.my_cnf.as_path()),
-        &s.data_dir,
-        &extra,
-        &s.mysql_user,
-        s.root_password.clone(),
-    )
-    .await?;
+    let server =
+        TempServer::start(&program, &config, &s.mysql_user, s.root_password.clone()).await?;
     let result = run_catchup(s, &server.endpoint, Dialect(flavor)).await;
     match result {
         Ok(summary) => {
@@ -93,17 +98,89 @@ pub async fn catchup(s: &Settings) -> Result<Option<String>> {
     }
 }
 
+/// A channel and the peer it reads from.
+struct Channel {
+    name: String,
+    host: String,
+    port: u16,
+}
+
+/// The account to read a peer's position with: conf `replication`, else the channel's own
+/// (its master info file in the data dir).
+fn peer_account(s: &Settings, ch: &Channel) -> Result<(String, Secret)> {
+    if let Some(user) = &s.replication.user {
+        return Ok((user.clone(), s.replication.password.clone().unwrap_or_default()));
+    }
+    replication::master_info_credentials(&s.data_dir, &ch.name).ok_or_else(|| {
+        Error::Config(format!(
+            "to read the position of peer {}:{} (channel {}), set `replication.user` and \
+             `replication.password` in conf",
+            ch.host, ch.port, ch.name
+        ))
+    })
+}
+
+/// Every peer's GTID position now, merged per domain (MariaDB), or their executed GTID sets
+/// joined (MySQL): what the instance must have applied to be caught up. A peer that cannot be
+/// read fails at once, naming its channel.
+async fn peers_position(s: &Settings, d: Dialect, channels: &[Channel]) -> Result<String> {
+    let sql = match d.0 {
+        Flavor::MariaDb => "SELECT @@GLOBAL.gtid_binlog_pos",
+        Flavor::MySql => "SELECT @@GLOBAL.gtid_executed",
+    };
+    let mut merged = String::new();
+    for ch in channels {
+        let (user, password) = peer_account(s, ch)?;
+        let named = |e: Error| {
+            Error::Refused(format!(
+                "channel {} ({}:{}): cannot read the peer's position: {e}",
+                ch.name, ch.host, ch.port
+            ))
+        };
+        let mut conn = connect_peer(&ch.host, ch.port, &user, password.expose())
+            .await
+            .map_err(named)?;
+        let pos: Option<Option<String>> = conn
+            .query_first(sql)
+            .await
+            .map_err(|e| named(Error::mysql(sql, e)))?;
+        let _ = conn.disconnect().await;
+        let pos = pos.flatten().unwrap_or_default().replace('\n', "");
+        tracing::info!("peer {}:{} (channel {}) is at {pos}", ch.host, ch.port, ch.name);
+        merged = match d.0 {
+            Flavor::MariaDb => replication::resume_position(&merged, &pos),
+            Flavor::MySql if merged.is_empty() => pos,
+            Flavor::MySql if pos.is_empty() => merged,
+            Flavor::MySql => format!("{merged},{pos}"),
+        };
+    }
+    Ok(merged)
+}
+
 async fn run_catchup(s: &Settings, endpoint: &Endpoint, d: Dialect) -> Result<String> {
     let mut conn = endpoint.connect().await?;
     exec(&mut conn, d.stop_all()).await?;
-    let channels = if s.replication.source.is_empty() {
+    let channels: Vec<Channel> = if s.replication.source.is_empty() {
         replication::status(&mut conn, d)
             .await?
             .into_iter()
-            .map(|c| c.name)
+            .map(|c| Channel {
+                name: c.name,
+                host: c.host,
+                port: c.port,
+            })
             .collect()
     } else {
-        replication::setup_channels(&mut conn, d, &s.replication).await?
+        replication::setup_channels(&mut conn, d, &s.replication).await?;
+        s.replication
+            .source
+            .iter()
+            .map(|p| Channel {
+                name: channel_name(p),
+                host: p.host.clone(),
+                port: p.port,
+            })
+            .collect()
     };
     if channels.is_empty() {
         return Err(Error::Refused(
@@ -111,7 +188,8 @@ async fn run_catchup(s: &Settings, endpoint: &Endpoint, d: Dialect) -> Result<St
                 .into(),
         ));
     }
-    for ch in &channels {
+    let names: Vec<String> = channels.iter().map(|c| c.name.clone()).collect();
+    for ch in &names {
         exec(&mut conn, &d.reset(ch)).await?;
     }
     if d.0 == Flavor::MariaDb {
@@ -138,12 +216,13 @@ async fn run_catchup(s: &Settings, endpoint: &Endpoint, d: Dialect) -> Result<St
         )
         .await?;
     }
-    replication::start_channels(&mut conn, d, &channels).await?;
+    replication::start_channels(&mut conn, d, &names).await?;
+    let target = peers_position(s, d, &channels).await?;
     let timeout = Duration::from_secs(s.replication.catchup_timeout.unwrap_or(3600));
-    let st = replication::wait_caught_up(&mut conn, d, timeout).await?;
+    let st = replication::wait_caught_up(&mut conn, d, &target, timeout).await?;
     // Stopped, not reset: MariaDB's RESET SLAVE deletes master-{channel}.info, so the
     // instance would start with channels that have no host or user. The relay logs carry the
-    // instance's own names (see TempServer) and everything in them was executed.
+    // instance's own names (see ServerConfig) and everything in them was executed.
     exec(&mut conn, d.stop_all()).await?;
     let gtid: Option<String> = conn
         .query_first("SELECT @@gtid_binlog_pos")
@@ -151,7 +230,7 @@ async fn run_catchup(s: &Settings, endpoint: &Endpoint, d: Dialect) -> Result<St
         .ok()
         .flatten();
     Ok(format!(
-        "caught up from: {}\ngtid_binlog_pos: {}",
+        "caught up from: {}\npeers' position reached: {target}\ngtid_binlog_pos: {}",
         st.iter()
             .map(|c| format!("{} ({})", c.name, c.master))
             .collect::<Vec<_>>()

@@ -7,7 +7,8 @@ use clap::{Parser, Subcommand};
 use crate::backup::{Output, backup};
 use crate::config::{ConfFile, Overrides, Settings};
 use crate::error::{Error, Result};
-use crate::restore::restore;
+use crate::restore::{RestoreOptions, restore};
+use crate::source::fetch::Selection;
 
 /// Streaming backup and restore of MariaDB/MySQL instances through S3-compatible storage.
 #[derive(Debug, Parser)]
@@ -34,12 +35,21 @@ pub enum Command {
     /// Rebuild the data dir from a backup and apply the binlog in it.
     Restore {
         /// Restore this exact backup (object key, or path under backup_base) instead of the
-        /// newest backup of the port on --date-str.
+        /// newest backup of this host and instance for the port (on --date-str if given).
         #[arg(long)]
         backup_key: Option<String>,
-        /// Restore a backup of another port (e.g. to move an instance).
+        /// Restore the newest backup made on this host instead of this one's.
+        #[arg(long)]
+        from_host: Option<String>,
+        /// Restore the newest backup of this instance id instead of this one's.
+        #[arg(long)]
+        from_instance: Option<u32>,
+        /// Restore a backup of another port (e.g. to move an instance, or build a copy).
         #[arg(long)]
         allow_other_port: bool,
+        /// Restore the data alone: the backup's binlog is checked, not applied or installed.
+        #[arg(long)]
+        data_only: bool,
     },
     /// Catch up from replication peers under a temporary server-id.
     #[command(name = "catchup_binlog", alias = "catchup-binlog")]
@@ -71,6 +81,12 @@ fn skipped(report: Option<String>) -> String {
 
 /// Runs the command; returns what to print on success.
 pub async fn run(cli: Cli) -> Result<String> {
+    if cli.overrides.s3_secret_key.is_some() {
+        tracing::warn!(
+            "--s3-secret-key is visible to every user in `ps`: set AWS_SECRET_ACCESS_KEY or \
+             conf `s3_credentials_file` instead"
+        );
+    }
     let s = settings(&cli)?;
     match cli.command {
         Command::Backup { output } => {
@@ -87,12 +103,22 @@ pub async fn run(cli: Cli) -> Result<String> {
         }
         Command::Restore {
             backup_key,
+            from_host,
+            from_instance,
             allow_other_port,
-        } => Ok(skipped(
-            restore(&s, backup_key.as_deref(), allow_other_port)
-                .await?
-                .map(|r| r.to_string()),
-        )),
+            data_only,
+        } => {
+            let opts = RestoreOptions {
+                selection: Selection {
+                    key: backup_key,
+                    from_host,
+                    from_instance,
+                },
+                allow_other_port,
+                data_only,
+            };
+            Ok(skipped(restore(&s, &opts).await?.map(|r| r.to_string())))
+        }
         Command::CatchupBinlog => Ok(skipped(crate::catchup::catchup(&s).await?)),
         Command::SetupReplication => Ok(skipped(crate::catchup::setup_replication(&s).await?)),
         Command::Check { expect } => crate::check::check(&s, expect.as_deref()).await,

@@ -94,12 +94,14 @@ pub struct ConfFile {
     pub s3_secret_key: Option<Secret>,
     pub s3_scheme: Option<String>,
     pub s3_region: Option<String>,
+    pub s3_credentials_file: Option<PathBuf>,
     pub date_str: Option<String>,
     pub clean_after_restore: Option<bool>,
     pub root_password: Option<Secret>,
     pub conf_base: Option<PathBuf>,
     pub replication: Option<ReplicationConfig>,
     pub data_dir: Option<PathBuf>,
+    pub binlog_dir: Option<PathBuf>,
     pub my_cnf: Option<PathBuf>,
     pub socket: Option<PathBuf>,
     pub mysql_user: Option<String>,
@@ -109,6 +111,7 @@ pub struct ConfFile {
     pub backup_tool: Option<PathBuf>,
     pub backup_tool_tmpdir: Option<PathBuf>,
     pub temp_server_id: Option<u64>,
+    pub server_options: Option<Vec<String>>,
 }
 
 impl ConfFile {
@@ -213,12 +216,16 @@ pub struct Settings {
     pub port: u16,
     pub instance_id: u32,
     pub date_str: String,
+    /// True when the date came from `--date-str` or conf (restore then looks at that day
+    /// only; otherwise at the newest backup of any day).
+    pub date_explicit: bool,
     pub clean_after_restore: bool,
     pub when: Option<When>,
     pub conf_base: PathBuf,
     pub data_dir: PathBuf,
-    /// True when conf set `data_dir` (restore then ignores the backup's my.cnf datadir).
-    pub data_dir_explicit: bool,
+    /// Where the binlog lives: conf `binlog_dir`, else the data dir. Restore puts the
+    /// archive's binlog here, whatever the backup's my.cnf says.
+    pub binlog_dir: PathBuf,
     pub my_cnf: PathBuf,
     /// Socket from conf; else read from my.cnf; else `{data_dir}/mysql.sock`.
     pub socket: Option<PathBuf>,
@@ -229,7 +236,13 @@ pub struct Settings {
     pub gzip_level: u32,
     pub backup_tool: Option<PathBuf>,
     pub backup_tool_tmpdir: Option<PathBuf>,
+    /// `{instance_id}00{port}` or conf `temp_server_id`; checked by
+    /// [`Settings::checked_temp_server_id`] where it is used.
     pub temp_server_id: u64,
+    pub temp_server_id_from_conf: bool,
+    /// Extra options for the temporary servers restore and catchup_binlog start (conf
+    /// `server_options`, e.g. a key management plugin), added to the generated configuration.
+    pub server_options: Vec<String>,
     pub s3: Option<S3Settings>,
     pub replication: ReplicationConfig,
     pub sql_test_insert: Option<String>,
@@ -247,17 +260,29 @@ fn required<T>(value: Option<T>, key: &str) -> Result<T> {
 
 impl Settings {
     /// Applies `overrides` over `conf` and derives defaults. `conf_path` is the conf file's
-    /// path, whose directory is the default `conf_base`.
+    /// path, whose directory is the default `conf_base`. S3 credentials missing from flags may
+    /// come from the environment (`AWS_ACCESS_KEY_ID`, `AWS_SECRET_ACCESS_KEY`).
     pub fn resolve(
         conf: ConfFile,
         overrides: &Overrides,
         conf_path: Option<&Path>,
     ) -> Result<Self> {
+        Self::resolve_with_env(conf, overrides, conf_path, &|k| std::env::var(k).ok())
+    }
+
+    /// As [`Settings::resolve`], with the environment given as a function.
+    pub fn resolve_with_env(
+        conf: ConfFile,
+        overrides: &Overrides,
+        conf_path: Option<&Path>,
+        env: &dyn Fn(&str) -> Option<String>,
+    ) -> Result<Self> {
         let o = overrides.clone();
-        let s3 = resolve_s3(&conf_s3(&conf, &o))?;
+        let s3 = resolve_s3(&conf_s3(&conf, &o, env)?)?;
         let port = required(o.port.or(conf.port), "port")?;
         let instance_id = required(o.instance_id.or(conf.instance_id), "instance_id")?;
         let data_base = required(o.data_base.or(conf.data_base), "data_base")?;
+        let date_explicit = o.date_str.is_some() || conf.date_str.is_some();
         let date_str = match o.date_str.or(conf.date_str) {
             Some(d) => validate_date_str(d)?,
             None => chrono::Local::now().format("%Y_%m_%d").to_string(),
@@ -275,10 +300,21 @@ impl Settings {
                 .unwrap_or(Path::new("."))
                 .to_path_buf()
         });
-        let data_dir_explicit = conf.data_dir.is_some();
         let data_dir = conf
             .data_dir
             .unwrap_or_else(|| data_base.join(format!("mysql-{port}")));
+        for (key, dir) in [("data_dir", Some(&data_dir)), ("binlog_dir", conf.binlog_dir.as_ref())] {
+            if let Some(d) = dir
+                && (!d.is_absolute()
+                    || d.components().any(|c| c == std::path::Component::ParentDir))
+            {
+                return Err(Error::Config(format!(
+                    "`{key}` must be an absolute path without `..`, got {}",
+                    d.display()
+                )));
+            }
+        }
+        let binlog_dir = conf.binlog_dir.unwrap_or_else(|| data_dir.clone());
         let my_cnf = conf.my_cnf.unwrap_or_else(|| data_dir.join("my.cnf"));
         // zlib-rs level 1 is a quicker strategy that stores ~35% more than `gzip --fast`; level 2
         // compresses like `gzip --fast` (sysbench xbstream: 0.100 vs 0.107 of the input, 420 MiB/s)
@@ -291,32 +327,8 @@ impl Settings {
         }
         let temp_server_id = match conf.temp_server_id {
             Some(id) => id,
-            None => format!("{instance_id}00{port}")
-                .parse()
-                .map_err(|e| Error::Config(format!("temporary server-id: {e}")))?,
+            None => format!("{instance_id}00{port}").parse().unwrap_or(u64::MAX),
         };
-        // A server clamps a larger server-id to 2^32-1: two instances would share it.
-        if !(1..=u64::from(u32::MAX)).contains(&temp_server_id) {
-            return Err(Error::Config(format!(
-                "temporary server-id {temp_server_id} ({}) is not in 1..=4294967295: set `temp_server_id`",
-                if conf.temp_server_id.is_some() {
-                    "`temp_server_id`"
-                } else {
-                    "`{instance_id}00{port}`"
-                }
-            )));
-        }
-        if let Some(peer) = conf
-            .replication
-            .iter()
-            .flat_map(|r| &r.source)
-            .find(|p| u64::from(p.id) == temp_server_id)
-        {
-            return Err(Error::Config(format!(
-                "temporary server-id {temp_server_id} is the server-id of peer {}:{}: set `temp_server_id`",
-                peer.host, peer.port
-            )));
-        }
         Ok(Settings {
             mysql_base: required(o.mysql_base.or(conf.mysql_base), "mysql_base")?,
             host: required(o.host.or(conf.host), "host")?,
@@ -325,6 +337,7 @@ impl Settings {
             port,
             instance_id,
             date_str,
+            date_explicit,
             clean_after_restore: o.clean_after_restore || conf.clean_after_restore.unwrap_or(false),
             when: o.when,
             des3_key_file: conf
@@ -332,7 +345,7 @@ impl Settings {
                 .unwrap_or_else(|| conf_base.join("des3_password")),
             conf_base,
             data_dir,
-            data_dir_explicit,
+            binlog_dir,
             my_cnf,
             socket: conf.socket,
             mysql_user: conf.mysql_user.unwrap_or_else(|| "root".into()),
@@ -342,11 +355,42 @@ impl Settings {
             backup_tool: conf.backup_tool,
             backup_tool_tmpdir: conf.backup_tool_tmpdir,
             temp_server_id,
+            temp_server_id_from_conf: conf.temp_server_id.is_some(),
+            server_options: conf.server_options.unwrap_or_default(),
             s3,
             replication: conf.replication.unwrap_or_default(),
             sql_test_insert: conf.sql_test_insert,
             sql_test_get_2: conf.sql_test_get_2,
         })
+    }
+
+    /// The temporary server-id, checked: a server clamps a larger one to 2^32-1 (two
+    /// instances would share it), and it must differ from every peer's. Only catch-up uses it,
+    /// so only catch-up checks it.
+    pub fn checked_temp_server_id(&self) -> Result<u64> {
+        let id = self.temp_server_id;
+        if !(1..=u64::from(u32::MAX)).contains(&id) {
+            return Err(Error::Config(format!(
+                "temporary server-id {} ({}) is not in 1..=4294967295: set `temp_server_id`",
+                if id == u64::MAX {
+                    format!("{}00{}", self.instance_id, self.port)
+                } else {
+                    id.to_string()
+                },
+                if self.temp_server_id_from_conf {
+                    "`temp_server_id`"
+                } else {
+                    "`{instance_id}00{port}`"
+                }
+            )));
+        }
+        if let Some(peer) = self.replication.source.iter().find(|p| u64::from(p.id) == id) {
+            return Err(Error::Config(format!(
+                "temporary server-id {id} is the server-id of peer {}:{}: set `temp_server_id`",
+                peer.host, peer.port
+            )));
+        }
+        Ok(id)
     }
 
     /// The backup's object key / relative path (mission.md section 3).
@@ -364,23 +408,66 @@ struct RawS3 {
     region: Option<String>,
 }
 
-fn conf_s3(conf: &ConfFile, o: &Overrides) -> RawS3 {
-    RawS3 {
+/// S3 credentials, each from the first place that has it: the command line, the environment
+/// (`AWS_ACCESS_KEY_ID`, `AWS_SECRET_ACCESS_KEY`), conf.yaml, then conf `s3_credentials_file`
+/// (the AWS shared-credentials format, profile `default`).
+fn conf_s3(conf: &ConfFile, o: &Overrides, env: &dyn Fn(&str) -> Option<String>) -> Result<RawS3> {
+    let from_file = match &conf.s3_credentials_file {
+        Some(p) => read_credentials_file(p)?,
+        None => (None, None),
+    };
+    let env = |k: &str| env(k).filter(|v| !v.is_empty()).map(Secret);
+    Ok(RawS3 {
         host: o.s3_host.clone().or(conf.s3_host.clone()),
         bucket: o.s3_bucket.clone().or(conf.s3_bucket.clone()),
         access_key: o
             .s3_access_key
             .clone()
             .map(Secret)
-            .or(conf.s3_access_key.clone()),
+            .or_else(|| env("AWS_ACCESS_KEY_ID"))
+            .or(conf.s3_access_key.clone())
+            .or(from_file.0),
         secret_key: o
             .s3_secret_key
             .clone()
             .map(Secret)
-            .or(conf.s3_secret_key.clone()),
+            .or_else(|| env("AWS_SECRET_ACCESS_KEY"))
+            .or(conf.s3_secret_key.clone())
+            .or(from_file.1),
         scheme: conf.s3_scheme.clone(),
         region: conf.s3_region.clone(),
+    })
+}
+
+/// Reads `aws_access_key_id` and `aws_secret_access_key` of the `[default]` profile of an AWS
+/// shared-credentials file; warns when the file is readable by others.
+fn read_credentials_file(path: &Path) -> Result<(Option<Secret>, Option<Secret>)> {
+    use std::os::unix::fs::PermissionsExt;
+    let text = std::fs::read_to_string(path)
+        .map_err(|e| Error::io("read s3_credentials_file", path, e))?;
+    if let Ok(meta) = std::fs::metadata(path)
+        && meta.permissions().mode() & 0o004 != 0
+    {
+        tracing::warn!("{} is world-readable; chmod 600 it", path.display());
     }
+    let (mut access, mut secret) = (None, None);
+    let mut in_default = true;
+    for line in text.lines().map(str::trim) {
+        if let Some(section) = line.strip_prefix('[').and_then(|l| l.strip_suffix(']')) {
+            in_default = section.trim() == "default";
+            continue;
+        }
+        let Some((k, v)) = line.split_once('=') else {
+            continue;
+        };
+        let v = Some(Secret(v.trim().to_string()));
+        match (in_default, k.trim()) {
+            (true, "aws_access_key_id") => access = v,
+            (true, "aws_secret_access_key") => secret = v,
+            _ => {}
+        }
+    }
+    Ok((access, secret))
 }
 
 fn resolve_s3(raw: &RawS3) -> Result<Option<S3Settings>> {
@@ -390,7 +477,16 @@ fn resolve_s3(raw: &RawS3) -> Result<Option<S3Settings>> {
     let need = |v: &Option<String>, key: &str| {
         v.clone()
             .filter(|s| !s.is_empty())
-            .ok_or_else(|| Error::Config(format!("`s3_host` is set, so `{key}` is required too")))
+            .ok_or_else(|| {
+                Error::Config(format!(
+                    "`s3_host` is set, so `{key}` is required too (or the environment's {}, or conf `s3_credentials_file`)",
+                    if key == "s3_access_key" {
+                        "AWS_ACCESS_KEY_ID"
+                    } else {
+                        "AWS_SECRET_ACCESS_KEY"
+                    }
+                ))
+            })
     };
     let scheme = raw.scheme.clone().unwrap_or_else(|| "http".into());
     if scheme != "http" && scheme != "https" {
@@ -423,16 +519,31 @@ mod tests {
 
     /// Settings from conf text alone (no overrides, no conf path).
     fn resolve(text: &str) -> Result<Settings> {
-        Settings::resolve(ConfFile::parse(text)?, &Overrides::default(), None)
+        resolve_env(text, &[])
+    }
+
+    /// As [`resolve`] with exactly `vars` in the environment.
+    fn resolve_env(text: &str, vars: &[(&str, &str)]) -> Result<Settings> {
+        let vars: Vec<(String, String)> = vars
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        Settings::resolve_with_env(
+            ConfFile::parse(text)?,
+            &Overrides::default(),
+            None,
+            &move |k| vars.iter().find(|(n, _)| n == k).map(|(_, v)| v.clone()),
+        )
     }
 
     #[test]
     fn derives_defaults() {
         let conf = ConfFile::parse(BASE).unwrap();
-        let s = Settings::resolve(
+        let s = Settings::resolve_with_env(
             conf,
             &Overrides::default(),
             Some(Path::new("/etc/mb/conf.yaml")),
+            &|_| None,
         )
         .unwrap();
         assert_eq!(s.data_dir, Path::new("/data1/mysql-3309"));
@@ -446,18 +557,71 @@ mod tests {
 
     #[test]
     fn temporary_server_id_must_fit_and_differ_from_peers() {
+        // Only catch-up uses it: the settings resolve, the check fails.
         let too_big = format!("{BASE}instance_id: 5000\n").replace("instance_id: 1\n", "");
-        let err = resolve(&too_big).unwrap_err().to_string();
+        let err = resolve(&too_big)
+            .unwrap()
+            .checked_temp_server_id()
+            .unwrap_err()
+            .to_string();
         assert!(
             err.contains("5000003309") && err.contains("temp_server_id"),
             "{err}"
         );
+        let huge = format!("{BASE}instance_id: 4000000000\n").replace("instance_id: 1\n", "");
+        let err = resolve(&huge).unwrap().checked_temp_server_id().unwrap_err();
+        assert!(err.to_string().contains("4000000000003309"), "{err}");
         let clash =
             format!("{BASE}replication:\n  source:\n    - {{host: h9, port: 3309, id: 1003309}}\n");
-        let err = resolve(&clash).unwrap_err().to_string();
+        let err = resolve(&clash)
+            .unwrap()
+            .checked_temp_server_id()
+            .unwrap_err()
+            .to_string();
         assert!(err.contains("peer h9:3309"), "{err}");
         let s = resolve(&format!("{BASE}temp_server_id: 4294967295\n")).unwrap();
-        assert_eq!(s.temp_server_id, 4294967295);
+        assert_eq!(s.checked_temp_server_id().unwrap(), 4294967295);
+    }
+
+    #[test]
+    fn s3_credentials_from_flags_environment_conf_or_file() {
+        let s3 = format!("{BASE}s3_host: h\ns3_bucket: b\n");
+        let err = resolve(&s3).unwrap_err().to_string();
+        assert!(err.contains("AWS_ACCESS_KEY_ID"), "{err}");
+        let env = [("AWS_ACCESS_KEY_ID", "AKENV"), ("AWS_SECRET_ACCESS_KEY", "SKENV")];
+        let got = resolve_env(&s3, &env).unwrap().s3.unwrap();
+        assert_eq!(
+            (got.access_key.expose(), got.secret_key.expose()),
+            ("AKENV", "SKENV")
+        );
+        // The environment wins over conf keys.
+        let with_conf = format!("{s3}s3_access_key: AKCONF\ns3_secret_key: SKCONF\n");
+        let got = resolve_env(&with_conf, &env).unwrap().s3.unwrap();
+        assert_eq!(got.secret_key.expose(), "SKENV");
+        let got = resolve(&with_conf).unwrap().s3.unwrap();
+        assert_eq!(got.secret_key.expose(), "SKCONF");
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("credentials");
+        std::fs::write(
+            &file,
+            "[other]\naws_access_key_id = AKOTHER\n[default]\naws_access_key_id = AKFILE\naws_secret_access_key=SKFILE\n",
+        )
+        .unwrap();
+        let from_file = format!("{s3}s3_credentials_file: {}\n", file.display());
+        let got = resolve(&from_file).unwrap().s3.unwrap();
+        assert_eq!(
+            (got.access_key.expose(), got.secret_key.expose()),
+            ("AKFILE", "SKFILE")
+        );
+    }
+
+    #[test]
+    fn target_dirs_must_be_absolute() {
+        let err = resolve(&format!("{BASE}binlog_dir: ../x\n")).unwrap_err();
+        assert!(err.to_string().contains("binlog_dir"), "{err}");
+        let s = resolve(&format!("{BASE}binlog_dir: /data1/binlog-3309\n")).unwrap();
+        assert_eq!(s.binlog_dir, Path::new("/data1/binlog-3309"));
+        assert_eq!(resolve(BASE).unwrap().binlog_dir, Path::new("/data1/mysql-3309"));
     }
 
     #[test]
@@ -474,7 +638,7 @@ mod tests {
             s3_secret_key: Some("sk".into()),
             ..Default::default()
         };
-        let s = Settings::resolve(conf, &o, None).unwrap();
+        let s = Settings::resolve_with_env(conf, &o, None, &|_| None).unwrap();
         assert_eq!(s.port, 3310);
         assert_eq!(s.host, "h2");
         assert_eq!(s.data_dir, Path::new("/data1/mysql-3310"));

@@ -120,3 +120,26 @@ impl Error {
         matches!(self, Error::PipeClosed(_))
     }
 }
+
+/// At most `max` characters of `text` (on a char boundary), with how much was cut: tool output
+/// quoted in an error (a failed statement can echo megabytes of base64) stays readable.
+pub fn excerpt(text: &str, max: usize) -> String {
+    if text.len() <= max {
+        return text.to_string();
+    }
+    let mut end = max;
+    while !text.is_char_boundary(end) {
+        end -= 1;
+    }
+    format!("{}... [{} more bytes]", &text[..end], text.len() - end)
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn excerpt_cuts_on_char_boundaries() {
+        assert_eq!(super::excerpt("abc", 5), "abc");
+        assert_eq!(super::excerpt("abcdef", 3), "abc... [3 more bytes]");
+        assert_eq!(super::excerpt("aé", 2), "a... [2 more bytes]");
+    }
+}

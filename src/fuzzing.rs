@@ -72,7 +72,7 @@ pub fn extract_archive(data: &[u8]) {
         std::fs::create_dir_all(&t2).map_err(|e| crate::Error::io("create", &t2, e))?;
         Ok(Targets {
             data_dir: t2.clone(),
-            binlog_dir: t2.clone(),
+            binlog_dir: Some(t2.clone()),
         })
     });
     let outside: Vec<_> = std::fs::read_dir(&scratch)

@@ -9,6 +9,45 @@ pub fn backup_key(date_str: &str, port: u16, host: &str, instance_id: u32) -> St
     format!("{date_str}/{port}/mysql-{port}-{host}-{instance_id}{SUFFIX}")
 }
 
+/// What a backup's key names.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct KeyParts {
+    pub date_str: String,
+    pub port: u16,
+    pub host: String,
+    pub instance_id: u32,
+}
+
+/// Parses `{date_str}/{port}/mysql-{port}-{host}-{instance_id}.tgz.des3` (any leading folders
+/// are not part of a key). None for any other name (sidecars, leftovers, foreign files).
+pub fn parse_key(key: &str) -> Option<KeyParts> {
+    let mut parts = key.split('/');
+    let (Some(date), Some(port), Some(name), None) =
+        (parts.next(), parts.next(), parts.next(), parts.next())
+    else {
+        return None;
+    };
+    crate::config::validate_date_str(date.to_string()).ok()?;
+    let port_n: u16 = port.parse().ok()?;
+    if port_n.to_string() != port {
+        return None;
+    }
+    let rest = name
+        .strip_prefix(&format!("mysql-{port}-"))?
+        .strip_suffix(SUFFIX)?;
+    let (host, id) = rest.rsplit_once('-')?;
+    let instance_id: u32 = id.parse().ok()?;
+    if host.is_empty() || instance_id.to_string() != id {
+        return None;
+    }
+    Some(KeyParts {
+        date_str: date.to_string(),
+        port: port_n,
+        host: host.to_string(),
+        instance_id,
+    })
+}
+
 /// The prefix under which all backups of `port` on `date_str` live.
 pub fn day_prefix(date_str: &str, port: u16) -> String {
     format!("{date_str}/{port}/")
@@ -78,6 +117,31 @@ mod tests {
             "3309/mysql-3309-h-2.tgz.des3.partial",
         ] {
             assert!(!is_leftover_of(theirs, &key), "{theirs}");
+        }
+    }
+
+    #[test]
+    fn keys_parse_back() {
+        let key = backup_key("2017_01_01", 3309, "db-7.example", 2);
+        assert_eq!(
+            parse_key(&key).unwrap(),
+            KeyParts {
+                date_str: "2017_01_01".into(),
+                port: 3309,
+                host: "db-7.example".into(),
+                instance_id: 2
+            }
+        );
+        for not_a_key in [
+            "2017_01_01/3309/mysql-3309-h-2.tgz.des3.sha1",
+            "2017_01_01/3309/mysql-3310-h-2.tgz.des3",
+            "2017_01_01/3309/mysql-3309--2.tgz.des3",
+            "2017_01_01/3309/mysql-3309-h-02.tgz.des3",
+            "2017-01-01/3309/mysql-3309-h-2.tgz.des3",
+            "x/2017_01_01/3309/mysql-3309-h-2.tgz.des3",
+            "2017_01_01/3309/mysql-3309-h-2.tgz.des3.0123456789abcdef.uploading",
+        ] {
+            assert!(parse_key(not_a_key).is_none(), "{not_a_key}");
         }
     }
 

@@ -252,7 +252,19 @@ fn restore_an_original_layout_archive() {
     let rows = count(&db);
     db.kill_and_move_away();
 
-    ok(&ws.cmd(&["restore"]).output().unwrap());
+    // Another host's backup is restored only when asked for.
+    let out = ws.cmd(&["restore"]).output().unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        !out.status.success() && err.contains("no backup of port"),
+        "{err}"
+    );
+    assert!(!db.data_dir.exists());
+    let report = ok(&ws
+        .cmd(&["restore", "--from-host", "oldhost"])
+        .output()
+        .unwrap());
+    assert!(report.contains("backup of: host oldhost, instance 1"), "{report}");
     db.restart();
     assert_eq!(
         count(&db),

@@ -66,6 +66,9 @@ pub struct Manifest {
     pub data_dir: String,
     /// Coordinates of the data backup in the binlog (None when binlog is off).
     pub data_binlog: Option<BinlogCoords>,
+    /// The server's `@@log_bin_basename` at backup time (where its binlog lived).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub binlog_basename: Option<String>,
     /// Binlog files in the archive, oldest first.
     pub binlog_files: Vec<String>,
     /// Name of the binlog index file in the archive.
@@ -132,6 +135,7 @@ mod tests {
                 position: 4,
                 gtid: "0-1-2".into(),
             }),
+            binlog_basename: Some("/data1/mysql-3309/binlog".into()),
             binlog_files: vec!["b.1".into()],
             binlog_index: Some("b.index".into()),
             entries: vec![EntryRecord {

@@ -1,8 +1,10 @@
 //! Talking to the server: connection, flavor, binlog listing, running-state checks.
 
+pub mod binlog;
 pub mod mycnf;
 pub mod replication;
 pub mod server;
+pub mod server_config;
 
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -81,7 +83,8 @@ impl Endpoint {
             .socket(Some(self.socket.to_string_lossy()))
             .prefer_socket(true)
             .user(Some(self.user.clone()))
-            .pass(self.password.as_ref().map(|p| p.expose().to_string()));
+            .pass(self.password.as_ref().map(|p| p.expose().to_string()))
+            .init(vec![replication::SESSION_SQL_MODE.to_string()]);
         let what = format!("connect via {}", self.socket.display());
         match tokio::time::timeout(Duration::from_secs(10), Conn::new(opts)).await {
             Ok(r) => r.map_err(|e| Error::mysql(what, e)),

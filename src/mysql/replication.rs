@@ -15,13 +15,15 @@ pub fn channel_name(peer: &PeerConfig) -> String {
     format!("peer{}", peer.id)
 }
 
-/// Quotes a string literal for SQL.
+/// Quotes a string literal for SQL on a connection made by [`super::Endpoint::connect`] or
+/// [`connect_peer`], whose session has `NO_BACKSLASH_ESCAPES` off whatever the server's
+/// sql_mode: `'` doubled (right in every mode), `\` and NUL escaped.
 pub fn quote(s: &str) -> String {
     let mut q = String::with_capacity(s.len() + 2);
     q.push('\'');
     for c in s.chars() {
         match c {
-            '\'' => q.push_str("\\'"),
+            '\'' => q.push_str("''"),
             '\\' => q.push_str("\\\\"),
             '\0' => q.push_str("\\0"),
             c => q.push(c),
@@ -29,6 +31,61 @@ pub fn quote(s: &str) -> String {
     }
     q.push('\'');
     q
+}
+
+/// The session statement that turns `NO_BACKSLASH_ESCAPES` off (what [`quote`] relies on).
+pub const SESSION_SQL_MODE: &str = "SET SESSION sql_mode = REPLACE(REPLACE(REPLACE(@@SESSION.sql_mode, \
+     'NO_BACKSLASH_ESCAPES,', ''), ',NO_BACKSLASH_ESCAPES', ''), 'NO_BACKSLASH_ESCAPES', '')";
+
+/// A server's error message with `secret` replaced by `***` (a syntax error echoes the
+/// statement, which may hold a password).
+pub fn redacted(e: &mysql_async::Error, secret: &str) -> String {
+    let msg = e.to_string();
+    if secret.is_empty() {
+        msg
+    } else {
+        msg.replace(secret, "***")
+    }
+}
+
+/// Connects to a peer over TCP (bounded by 10 s) with the replication account.
+pub async fn connect_peer(host: &str, port: u16, user: &str, password: &str) -> Result<Conn> {
+    let opts = mysql_async::OptsBuilder::default()
+        .ip_or_hostname(host.to_string())
+        .tcp_port(port)
+        .prefer_socket(false)
+        .user(Some(user.to_string()))
+        .pass(Some(password.to_string()))
+        .init(vec![SESSION_SQL_MODE.to_string()]);
+    let what = format!("connect to {host}:{port} as {user}");
+    match tokio::time::timeout(Duration::from_secs(10), Conn::new(opts)).await {
+        Ok(r) => r.map_err(|e| Error::Refused(format!("{what}: {}", redacted(&e, password)))),
+        Err(_) => Err(Error::Refused(format!("{what}: timed out after 10 s"))),
+    }
+}
+
+/// The user and password a channel connects with, from its master info file in the data dir
+/// (MariaDB: `master-{name}.info`, or `master.info` for the unnamed one; lines 5 and 6).
+pub fn master_info_credentials(
+    data_dir: &std::path::Path,
+    channel: &str,
+) -> Option<(String, crate::config::Secret)> {
+    let name = if channel.is_empty() {
+        "master.info".to_string()
+    } else {
+        format!("master-{}.info", channel.to_ascii_lowercase())
+    };
+    let entries = std::fs::read_dir(data_dir).ok()?;
+    let path = entries
+        .flatten()
+        .find(|e| e.file_name().to_string_lossy().to_ascii_lowercase() == name)?
+        .path();
+    let text = std::fs::read_to_string(path).ok()?;
+    let lines: Vec<&str> = text.lines().collect();
+    Some((
+        lines.get(4)?.to_string(),
+        crate::config::Secret::new(lines.get(5)?.to_string()),
+    ))
 }
 
 /// MariaDB GTID position to resume from, given `@@gtid_binlog_pos` and `@@gtid_slave_pos`
@@ -145,7 +202,11 @@ impl Dialect {
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct ChannelStatus {
     pub name: String,
+    /// `host:port`.
     pub master: String,
+    pub host: String,
+    pub port: u16,
+    pub last_io_errno: u32,
     pub io_running: String,
     pub sql_running: String,
     pub seconds_behind: Option<u64>,
@@ -214,6 +275,9 @@ pub async fn status(conn: &mut Conn, d: Dialect) -> Result<Vec<ChannelStatus>> {
                 Flavor::MySql => text(r, "Channel_Name"),
             },
             master: format!("{}:{}", text(r, "Master_Host"), text(r, "Master_Port")),
+            host: text(r, "Master_Host"),
+            port: text(r, "Master_Port").parse().unwrap_or(0),
+            last_io_errno: text(r, "Last_IO_Errno").parse().unwrap_or(0),
             io_running: text(r, "Slave_IO_Running"),
             sql_running: text(r, "Slave_SQL_Running"),
             seconds_behind: text(r, "Seconds_Behind_Master").parse().ok(),
@@ -249,13 +313,12 @@ pub async fn setup_channels(
             repl.connect_retry.unwrap_or(10),
         );
         conn.query_drop(sql).await.map_err(|e| {
-            Error::mysql(
-                format!(
-                    "CHANGE MASTER for channel {ch} ({}:{})",
-                    peer.host, peer.port
-                ),
-                e,
-            )
+            Error::Refused(format!(
+                "mysql CHANGE MASTER for channel {ch} ({}:{}): {}",
+                peer.host,
+                peer.port,
+                redacted(&e, password.expose())
+            ))
         })?;
         names.push(ch);
     }
@@ -306,15 +369,45 @@ pub async fn wait_running(
     }
 }
 
-/// Waits until every channel is caught up; reports progress; fails naming the channel on an
-/// SQL error at once, or on the timeout with the lagging channels' state.
+/// An error naming the first channel whose IO thread reports an error (connection refused,
+/// access denied, 1236: the peer lacks what we asked for). It would retry, but catch-up cannot
+/// be complete without that peer, so it fails at once.
+fn fail_on_io_error(st: &[ChannelStatus]) -> Result<()> {
+    match st.iter().find(|c| c.last_io_errno != 0) {
+        Some(bad) => Err(Error::Refused(format!(
+            "replication channel {} cannot read from its peer: {}",
+            bad.name,
+            bad.line()
+        ))),
+        None => Ok(()),
+    }
+}
+
+/// The statement that waits up to one second for the replica to reach `target` (what the
+/// peers had when the wait began): 0 when reached.
+pub fn wait_statement(d: Dialect, target: &str) -> String {
+    match d.0 {
+        Flavor::MariaDb => format!("SELECT MASTER_GTID_WAIT({}, 1)", quote(target)),
+        Flavor::MySql => format!("SELECT WAIT_FOR_EXECUTED_GTID_SET({}, 1)", quote(target)),
+    }
+}
+
+/// Waits until every channel is caught up: the replica has applied everything its peers had
+/// when the wait began (`target`, their merged GTID positions; see [`wait_statement`]) and
+/// each channel is < 1 s behind with no error. Reports progress; fails at once naming the
+/// channel on an IO or SQL error, or on the timeout with the lagging channels' state.
+///
+/// Caught up is never judged from the channel state alone: right after START SLAVE a channel
+/// shows both threads running, 0 s behind and equal positions before the peer sent anything.
 pub async fn wait_caught_up(
     conn: &mut Conn,
     d: Dialect,
+    target: &str,
     timeout: Duration,
 ) -> Result<Vec<ChannelStatus>> {
     let started = Instant::now();
     let mut last_report = Instant::now() - Duration::from_secs(60);
+    let wait = wait_statement(d, target);
     loop {
         crate::cancel::check()?;
         let st = status(conn, d).await?;
@@ -324,28 +417,44 @@ pub async fn wait_caught_up(
             ));
         }
         fail_on_sql_error(&st)?;
-        if st.iter().all(ChannelStatus::caught_up) {
-            return Ok(st);
+        fail_on_io_error(&st)?;
+        let reached = target.is_empty() || {
+            let r: Option<Option<i64>> = conn
+                .query_first(wait.as_str())
+                .await
+                .map_err(|e| Error::mysql("wait for the peers' GTID position", e))?;
+            r.flatten() == Some(0)
+        };
+        if reached {
+            let st = status(conn, d).await?;
+            fail_on_sql_error(&st)?;
+            if st.iter().all(ChannelStatus::caught_up) {
+                return Ok(st);
+            }
         }
         if started.elapsed() > timeout {
             let lagging: Vec<String> = st
                 .iter()
-                .filter(|c| !c.caught_up())
+                .filter(|c| !c.caught_up() || !reached)
                 .map(ChannelStatus::line)
                 .collect();
             return Err(Error::Refused(format!(
-                "catch-up timed out after {}s; not caught up: {}",
+                "catch-up timed out after {}s before reaching the peers' position {target}; \
+                 channels: {}",
                 timeout.as_secs(),
                 lagging.join("; ")
             )));
         }
         if last_report.elapsed() >= Duration::from_secs(5) {
             for c in &st {
-                tracing::info!("catch-up: {}", c.line());
+                tracing::info!("catch-up (to {target}): {}", c.line());
             }
             last_report = Instant::now();
         }
-        tokio::time::sleep(Duration::from_millis(500)).await;
+        if !reached {
+            continue; // the wait statement slept for up to a second
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
     }
 }
 
@@ -377,7 +486,34 @@ mod tests {
 
     #[test]
     fn quoting_escapes() {
-        assert_eq!(quote("a'b\\c"), "'a\\'b\\\\c'");
+        assert_eq!(quote("a'b\\c"), "'a''b\\\\c'");
+        assert_eq!(
+            wait_statement(Dialect(Flavor::MariaDb), "1-1-5,2-2-7"),
+            "SELECT MASTER_GTID_WAIT('1-1-5,2-2-7', 1)"
+        );
+        assert_eq!(
+            wait_statement(Dialect(Flavor::MySql), "3E11FA47-71CA-11E1-9E33-C80AA9429562:1-5"),
+            "SELECT WAIT_FOR_EXECUTED_GTID_SET('3E11FA47-71CA-11E1-9E33-C80AA9429562:1-5', 1)"
+        );
+    }
+
+    #[test]
+    fn redaction_hides_the_secret() {
+        let e = mysql_async::Error::Other("near 'pa''ss' at line 1: pa'ss".into());
+        assert!(!redacted(&e, "pa'ss").contains("pa'ss"));
+    }
+
+    #[test]
+    fn master_info_gives_the_channels_account() {
+        let tmp = tempfile::tempdir().unwrap();
+        std::fs::write(
+            tmp.path().join("master-peer2.info"),
+            "33\n\n4\n10.0.0.2\nrepl\np'w\\x\n3309\n60\n",
+        )
+        .unwrap();
+        let (user, pw) = master_info_credentials(tmp.path(), "Peer2").unwrap();
+        assert_eq!((user.as_str(), pw.expose()), ("repl", "p'w\\x"));
+        assert!(master_info_credentials(tmp.path(), "peer3").is_none());
     }
 
     #[test]
@@ -385,7 +521,7 @@ mod tests {
         let d = Dialect(Flavor::MariaDb);
         assert_eq!(
             d.change_master("peer2", &peer(), "repl", "p'w", 10),
-            "CHANGE MASTER 'peer2' TO MASTER_HOST='10.0.0.2', MASTER_PORT=3309, MASTER_USER='repl', MASTER_PASSWORD='p\\'w', MASTER_CONNECT_RETRY=10, MASTER_USE_GTID=slave_pos"
+            "CHANGE MASTER 'peer2' TO MASTER_HOST='10.0.0.2', MASTER_PORT=3309, MASTER_USER='repl', MASTER_PASSWORD='p''w', MASTER_CONNECT_RETRY=10, MASTER_USE_GTID=slave_pos"
         );
         assert_eq!(d.start("peer2"), "START SLAVE 'peer2'");
         assert_eq!(d.reset("peer2"), "RESET SLAVE 'peer2'");

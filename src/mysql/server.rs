@@ -1,16 +1,16 @@
-//! A server started by mysqlbackup itself (binlog apply, catch-up): private socket, no
-//! networking unless asked, bounded waits, always stopped (killed on drop).
+//! A server started by mysqlbackup itself (binlog apply, catch-up) from a generated
+//! configuration: private socket, no networking, bounded waits, always stopped (killed on
+//! drop).
 
 use std::path::{Path, PathBuf};
 use std::process::Stdio;
 use std::time::{Duration, Instant};
 
 use mysql_async::prelude::Queryable;
-use tokio::io::AsyncReadExt;
 use tokio::process::{Child, Command};
 
 use super::Endpoint;
-use super::mycnf::MyCnf;
+use super::server_config::ServerConfig;
 use crate::config::Secret;
 use crate::error::{Error, Result};
 
@@ -19,39 +19,14 @@ pub const START_TIMEOUT: Duration = Duration::from_secs(180);
 /// How long a clean shutdown may take before the server is killed.
 pub const STOP_TIMEOUT: Duration = Duration::from_secs(300);
 
-/// The server's error log named by `log-error` in its defaults file (relative to the data
-/// dir), where a server that fails to start writes why.
-fn error_log(cnf: Option<&MyCnf>, data_dir: &Path) -> Option<PathBuf> {
-    let log = cnf?.get("log-error").filter(|l| !l.is_empty())?;
-    Some(data_dir.join(log))
-}
-
-/// The stem of the pid file the instance itself uses. The server names its default relay logs
-/// (and a bare `log-bin`) after it: `{stem}-relay-bin` in the data dir. A temporary server with
-/// another stem would not find relay logs the instance made (and refuse to start with a channel
-/// configured), and would leave relay logs the instance does not find. The pid file itself goes
-/// in the data dir, so an instance pid-file in a directory that does not exist now (a /run dir
-/// after reboot) does not stop the temporary server.
-fn instance_pid_stem(cnf: Option<&MyCnf>) -> String {
-    let named = cnf.and_then(|c| {
-        c.pid_file().or_else(|| {
-            c.get("log-basename")
-                .filter(|b| !b.is_empty())
-                .map(PathBuf::from)
-        })
-    });
-    // Without either, the server uses its hostname with the last `.ext` replaced by `.pid`.
-    let name = named.unwrap_or_else(|| PathBuf::from(crate::procfs::hostname()));
-    name.file_stem()
-        .map(|s| s.to_string_lossy().into_owned())
-        .filter(|s| !s.is_empty())
-        .unwrap_or_else(|| "mysql".into())
-}
-
-/// The last `n` lines of `text`.
+/// The last `n` lines of `text`, each cut to 300 characters.
 fn last_lines(text: &str, n: usize) -> String {
     let lines: Vec<&str> = text.lines().collect();
-    lines[lines.len().saturating_sub(n)..].join("\n")
+    lines[lines.len().saturating_sub(n)..]
+        .iter()
+        .map(|l| crate::error::excerpt(l, 300))
+        .collect::<Vec<_>>()
+        .join("\n")
 }
 
 /// A running server owned by mysqlbackup.
@@ -59,44 +34,43 @@ pub struct TempServer {
     child: Option<Child>,
     pub endpoint: Endpoint,
     pub data_dir: PathBuf,
+    tmp_dir: PathBuf,
 }
 
 impl TempServer {
-    /// Starts `mariadbd` on `data_dir` with the instance's `defaults_file` (if any), a private
-    /// socket in the data dir, and `extra` options; waits until it answers. The pid file's name
-    /// (and so the default relay log name) stays the instance's own, so that replication state
-    /// the instance made is found here, and state made here is found when it starts normally.
+    /// Starts `mariadbd` with a generated configuration (see [`ServerConfig`]): private
+    /// socket, pid file and error log in the data dir, a private tmpdir; waits until it
+    /// answers. Its stdout and stderr go nowhere: everything it says is in its error log.
     pub async fn start(
         program: &Path,
-        defaults_file: Option<&Path>,
-        data_dir: &Path,
-        extra: &[String],
+        config: &ServerConfig,
         user: &str,
         password: Option<Secret>,
     ) -> Result<Self> {
+        let data_dir = config.data_dir.as_path();
+        for o in &config.left_out {
+            tracing::info!("temporary server: my.cnf option {o} left out");
+        }
+        for o in &config.outside {
+            tracing::warn!("temporary server: my.cnf option {o} left out: it points outside the target dirs");
+        }
+        std::fs::create_dir_all(&config.tmp_dir)
+            .map_err(|e| Error::io("create directory", &config.tmp_dir, e))?;
+        // The server runs as the data dir's owner (my.cnf `user`), who must write its tmpdir.
+        let owner = std::fs::metadata(data_dir).map_err(|e| Error::io("stat", data_dir, e))?;
+        std::os::unix::fs::chown(
+            &config.tmp_dir,
+            Some(std::os::unix::fs::MetadataExt::uid(&owner)),
+            Some(std::os::unix::fs::MetadataExt::gid(&owner)),
+        )
+        .map_err(|e| Error::io("chown", &config.tmp_dir, e))?;
         let socket = data_dir.join("mysqlbackup.sock");
-        let cnf = defaults_file.and_then(|f| MyCnf::load(f).ok());
+        let error_log = data_dir.join("mysqlbackup-server.err");
         let mut cmd = Command::new(program);
-        if let Some(f) = defaults_file {
-            cmd.arg(format!("--defaults-file={}", f.display()));
-        } else {
-            cmd.arg("--no-defaults");
-        }
-        cmd.arg(format!("--datadir={}", data_dir.display()))
-            .arg(format!("--socket={}", socket.display()))
-            .arg(format!(
-                "--pid-file={}",
-                data_dir
-                    .join(format!("{}.pid", instance_pid_stem(cnf.as_ref())))
-                    .display()
-            ))
-            .args(extra);
-        if crate::procfs::running_as_root() && cnf.as_ref().and_then(|c| c.get("user")).is_none() {
-            cmd.arg("--user=root");
-        }
-        cmd.stdin(Stdio::null())
+        cmd.args(&config.args)
+            .stdin(Stdio::null())
             .stdout(Stdio::null())
-            .stderr(Stdio::piped())
+            .stderr(Stdio::null())
             .kill_on_drop(true);
         let child = cmd
             .spawn()
@@ -109,6 +83,7 @@ impl TempServer {
                 password,
             },
             data_dir: data_dir.to_path_buf(),
+            tmp_dir: config.tmp_dir.clone(),
         };
         let started = Instant::now();
         loop {
@@ -124,14 +99,8 @@ impl TempServer {
                 .try_wait()
                 .map_err(|e| Error::io("wait for server", program, e))?
             {
-                let mut err = String::new();
-                if let Some(mut e) = child.stderr.take() {
-                    let _ = e.read_to_string(&mut err).await;
-                }
-                if let Some(log) = error_log(cnf.as_ref(), data_dir) {
-                    let text = std::fs::read_to_string(&log).unwrap_or_default();
-                    err.push_str(&format!("\n(from {}:)\n{text}", log.display()));
-                }
+                let text = std::fs::read_to_string(&error_log).unwrap_or_default();
+                let err = format!("(from {}:)\n{text}", error_log.display());
                 return Err(Error::Refused(format!(
                     "server on {} exited ({status}) while starting:\n{}",
                     data_dir.display(),
@@ -155,7 +124,9 @@ impl TempServer {
             let _ = conn.query_drop("SHUTDOWN").await;
         }
         let mut child = self.child.take().expect("running");
-        match tokio::time::timeout(STOP_TIMEOUT, child.wait()).await {
+        let waited = tokio::time::timeout(STOP_TIMEOUT, child.wait()).await;
+        self.remove_tmp_dir();
+        match waited {
             Ok(Ok(status)) if status.success() => Ok(()),
             Ok(Ok(status)) => Err(Error::Refused(format!(
                 "server on {} exited with {status} at shutdown",
@@ -177,27 +148,16 @@ impl TempServer {
         if let Some(mut c) = self.child.take() {
             let _ = c.kill().await;
         }
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn stem_for(cnf: &str) -> String {
-        instance_pid_stem(Some(&MyCnf::parse(cnf)))
+        self.remove_tmp_dir();
     }
 
-    #[test]
-    fn the_pid_stem_is_the_instances_own() {
-        assert_eq!(
-            stem_for("[mysqld]\npid-file=/run/mysqld/mysqld.pid\n"),
-            "mysqld"
-        );
-        assert_eq!(stem_for("[mysqld]\nlog-basename=db7\n"), "db7");
-        let host = crate::procfs::hostname();
-        let expected = Path::new(&host).file_stem().unwrap().to_string_lossy();
-        assert_eq!(stem_for("[mysqld]\nport=3306\n"), expected);
-        assert_eq!(instance_pid_stem(None), expected);
+    /// Removes the private tmpdir (it sits in the data dir, where a server would list it as a
+    /// database).
+    fn remove_tmp_dir(&self) {
+        if let Err(e) = std::fs::remove_dir_all(&self.tmp_dir)
+            && e.kind() != std::io::ErrorKind::NotFound
+        {
+            tracing::warn!("could not remove {}: {e}", self.tmp_dir.display());
+        }
     }
 }

@@ -28,7 +28,8 @@ use crate::stage::sha1::Sha1Digest;
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Targets {
     pub data_dir: PathBuf,
-    pub binlog_dir: PathBuf,
+    /// None: the binlog entries are read and checked, not written (`restore --data-only`).
+    pub binlog_dir: Option<PathBuf>,
 }
 
 /// The archive layout found.
@@ -65,15 +66,31 @@ struct XbWriter {
     /// Open files and the end of the last payload written to each.
     open: HashMap<String, (File, u64)>,
     done: HashSet<String>,
+    /// Files sent again after their end-of-file chunk.
+    resent: Vec<String>,
 }
 
 impl XbWriter {
-    fn file(&mut self, path: &str) -> Result<&mut (File, u64)> {
+    fn file(&mut self, path: &str, offset: u64) -> Result<&mut (File, u64)> {
         if self.done.contains(path) {
-            return Err(Error::format(
-                "xbstream",
-                format!("{path:?} continues after its end-of-file chunk"),
-            ));
+            // mariabackup sends a file again when it changed during the copy (an Aria table
+            // created mid-backup: its .frm twice); mbstream then writes the file anew. A new
+            // sending starts at offset 0; anything else is not a sending.
+            if offset != 0 {
+                return Err(Error::format(
+                    "xbstream",
+                    format!("{path:?} continues at offset {offset} after its end-of-file chunk"),
+                ));
+            }
+            let full = self.root.join(path);
+            let f = OpenOptions::new()
+                .write(true)
+                .truncate(true)
+                .open(&full)
+                .map_err(|e| Error::io("open", &full, e))?;
+            self.done.remove(path);
+            self.resent.push(path.to_string());
+            self.open.insert(path.to_string(), (f, 0));
         }
         if !self.open.contains_key(path) {
             let full = self.root.join(path);
@@ -94,8 +111,8 @@ impl XbWriter {
         match ev {
             Event::Data { path, offset, data } => {
                 let full = self.root.join(path);
-                let (file, end) = self.file(path)?;
-                // Chunks of one file come in order; one that goes back is a duplicate or an
+                let (file, end) = self.file(path, offset)?;
+                // Chunks of one sending come in order; one that goes back is a duplicate or an
                 // overlap, which mbstream would silently apply.
                 if offset < *end {
                     return Err(Error::format(
@@ -111,7 +128,8 @@ impl XbWriter {
             }
             Event::ChunkDone { .. } => Ok(()),
             Event::EndOfFile { path } => {
-                self.file(path)?;
+                let at = self.open.get(path).map_or(0, |(_, end)| *end);
+                self.file(path, at)?;
                 self.open.remove(path);
                 self.done.insert(path.to_string());
                 Ok(())
@@ -157,19 +175,40 @@ fn copy_new(e: &mut impl Read, dest: &Path) -> Result<Sha1Digest> {
     Ok(digest)
 }
 
-/// Rewrites index lines to point into `binlog_dir` when they held absolute paths.
-fn rewrite_index(text: &str, binlog_dir: &Path) -> String {
-    text.lines()
-        .filter(|l| !l.trim().is_empty())
-        .map(|l| {
-            let name = l.rsplit('/').next().unwrap_or(l);
-            if l.starts_with('/') {
-                format!("{}\n", binlog_dir.join(name).display())
+/// The binlog index for the files restored: never the archive's lines (a forged index could
+/// name any file, which the server would open and a PURGE delete), only the files extracted,
+/// in the server's order, as `./name` beside the data or as absolute paths in `binlog_dir`.
+fn make_index(files: &[String], binlog_dir: &Path, data_dir: &Path, archived: &[u8]) -> String {
+    let absolute = binlog_dir != data_dir || archived.first() == Some(&b'/');
+    files
+        .iter()
+        .map(|f| {
+            if absolute {
+                format!("{}\n", binlog_dir.join(f).display())
             } else {
-                format!("{l}\n")
+                format!("./{f}\n")
             }
         })
         .collect()
+}
+
+/// Copies an entry into a new file under `dir` (or checks it when `dir` is None), returning
+/// its SHA-1.
+fn copy_or_check(e: &mut impl Read, dir: Option<&Path>, name: &str) -> Result<Sha1Digest> {
+    match dir {
+        Some(d) => copy_new(e, &d.join(name)),
+        None => {
+            let mut digest = Sha1Digest::new();
+            let mut buf = vec![0u8; 1 << 20];
+            loop {
+                let n = e.read(&mut buf).map_err(tar_err)?;
+                if n == 0 {
+                    return Ok(digest);
+                }
+                digest.update(&buf[..n]);
+            }
+        }
+    }
 }
 
 /// Extracts a tar stream. `place` is called once, with the backup's my.cnf when the layout
@@ -252,6 +291,7 @@ pub fn extract<R: Read>(
                         root: t.data_dir.clone(),
                         open: HashMap::new(),
                         done: HashSet::new(),
+                        resent: Vec::new(),
                     });
                     targets = Some(t);
                     my_cnf = Some(cnf);
@@ -291,21 +331,16 @@ pub fn extract<R: Read>(
                         let mut d = Sha1Digest::new();
                         d.update(&text);
                         digests.push((path.clone(), size, d.hex()));
-                        let dest = t.binlog_dir.join(name);
-                        let rewritten =
-                            rewrite_index(&String::from_utf8_lossy(&text), &t.binlog_dir);
-                        let mut f = OpenOptions::new()
-                            .write(true)
-                            .create_new(true)
-                            .open(&dest)
-                            .map_err(|err| Error::io("create", &dest, err))?;
-                        f.write_all(rewritten.as_bytes())
-                            .map_err(|err| Error::io("write", &dest, err))?;
-                        binlog_index = Some(name.to_string());
-                    } else {
-                        let d = copy_new(&mut e, &t.binlog_dir.join(name))?;
+                        binlog_index = Some((name.to_string(), text));
+                    } else if is_binlog_file(name) {
+                        let d = copy_or_check(&mut e, t.binlog_dir.as_deref(), name)?;
                         digests.push((path.clone(), size, d.hex()));
                         binlog_files.push(name.to_string());
+                    } else {
+                        return Err(Error::format(
+                            "archive",
+                            format!("{path:?} is not a binlog file name"),
+                        ));
                     }
                 } else if path == MANIFEST {
                     let m = Manifest::parse(&read_small(&mut e, MANIFEST, size)?)?;
@@ -327,9 +362,9 @@ pub fn extract<R: Read>(
                 }
                 let t = targets.as_ref().expect("placed");
                 let (root, rel) = if let Some(rel) = path.strip_prefix(&orig_backup) {
-                    (&t.data_dir, rel)
+                    (Some(&t.data_dir), rel)
                 } else if let Some(rel) = path.strip_prefix(&orig_binlog) {
-                    (&t.binlog_dir, rel)
+                    (None, rel)
                 } else if path == orig_backup.trim_end_matches('/')
                     || path == orig_binlog.trim_end_matches('/')
                 {
@@ -340,26 +375,36 @@ pub fn extract<R: Read>(
                         format!("unexpected entry {path:?} in an original-layout archive"),
                     ));
                 };
-                let dest = root.join(rel);
+                let Some(data_dir) = root else {
+                    // The binlog dir of the original layout: flat, binlog files and the index.
+                    if is_dir || rel.contains('/') {
+                        return Err(Error::format(
+                            "archive",
+                            format!("unexpected {path:?} in the binlog dir"),
+                        ));
+                    }
+                    if rel.ends_with(".index") {
+                        binlog_index = Some((rel.to_string(), read_small(&mut e, &path, size)?));
+                    } else if is_binlog_file(rel) {
+                        copy_or_check(&mut e, t.binlog_dir.as_deref(), rel)?;
+                        binlog_files.push(rel.to_string());
+                    } else {
+                        tracing::warn!("skipping {path:?}: not a binlog file");
+                    }
+                    continue;
+                };
+                let dest = data_dir.join(rel);
                 if is_dir {
                     std::fs::create_dir_all(&dest)
                         .map_err(|err| Error::io("create directory", &dest, err))?;
                     continue;
                 }
-                if root == &t.data_dir && rel == "my.cnf" {
-                    let cnf = read_small(&mut e, "my.cnf", size)?;
-                    std::fs::write(&dest, &cnf).map_err(|err| Error::io("write", &dest, err))?;
-                    my_cnf = Some(cnf);
+                if rel == "my.cnf" {
+                    // Restore writes the instance's my.cnf (its paths rewritten) itself.
+                    my_cnf = Some(read_small(&mut e, "my.cnf", size)?);
                     continue;
                 }
                 copy_new(&mut e, &dest)?;
-                if root == &t.binlog_dir && !rel.contains('/') {
-                    if rel.ends_with(".index") {
-                        binlog_index = Some(rel.to_string());
-                    } else if is_binlog_file(rel) {
-                        binlog_files.push(rel.to_string());
-                    }
-                }
             }
         }
     }
@@ -394,14 +439,35 @@ pub fn extract<R: Read>(
             ));
         }
     }
-    binlog_files.sort();
+    crate::mysql::binlog::sort_names(&mut binlog_files);
+    let mut index_name = None;
+    if let (Some(dir), Some((name, text))) = (&targets.binlog_dir, &binlog_index) {
+        let dest = dir.join(name);
+        let index = make_index(&binlog_files, dir, &targets.data_dir, text);
+        let mut f = OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .open(&dest)
+            .map_err(|err| Error::io("create", &dest, err))?;
+        f.write_all(index.as_bytes())
+            .map_err(|err| Error::io("write", &dest, err))?;
+        index_name = Some(name.clone());
+    }
+    if let Some(w) = &xb
+        && !w.resent.is_empty()
+    {
+        tracing::info!(
+            "the backup tool sent {} again (changed during the copy); the later copy is restored",
+            w.resent.join(", ")
+        );
+    }
     Ok(ExtractReport {
         layout: layout.expect("set"),
         targets,
         my_cnf,
         manifest,
         binlog_files,
-        binlog_index,
+        binlog_index: index_name,
         bytes,
     })
 }

@@ -14,6 +14,9 @@ pub struct LocalSink {
     final_path: PathBuf,
     partial_path: PathBuf,
     file: Option<tokio::io::BufWriter<tokio::fs::File>>,
+    /// Directories `create` made (`{date}`, `{date}/{port}`), deepest last: an aborted
+    /// backup removes them again when they are empty.
+    made_dirs: Vec<PathBuf>,
 }
 
 /// The sidecar that holds a local backup's SHA-1 (`sha1sum -c` reads it).
@@ -71,22 +74,40 @@ impl LocalSink {
     pub async fn create(root: &Path, key: &str) -> Result<Self> {
         let final_path = root.join(key);
         let partial_path = partial_path(&final_path);
+        let mut made_dirs: Vec<PathBuf> = final_path
+            .parent()
+            .into_iter()
+            .flat_map(Path::ancestors)
+            .take_while(|d| d.starts_with(root) && *d != root && !d.exists())
+            .map(Path::to_path_buf)
+            .collect();
+        made_dirs.reverse();
         if let Some(dir) = final_path.parent() {
             tokio::fs::create_dir_all(dir)
                 .await
                 .map_err(|e| Error::io("create directory", dir, e))?;
         }
-        let file = tokio::fs::OpenOptions::new()
-            .write(true)
-            .create_new(true)
-            .open(&partial_path)
-            .await
-            .map_err(|e| Error::io("create", &partial_path, e))?;
-        Ok(LocalSink {
+        let mut sink = LocalSink {
             final_path,
             partial_path,
-            file: Some(tokio::io::BufWriter::with_capacity(1 << 20, file)),
-        })
+            file: None,
+            made_dirs,
+        };
+        match tokio::fs::OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .open(&sink.partial_path)
+            .await
+        {
+            Ok(file) => {
+                sink.file = Some(tokio::io::BufWriter::with_capacity(1 << 20, file));
+                Ok(sink)
+            }
+            Err(e) => {
+                sink.remove_made_dirs();
+                Err(Error::io("create", &sink.partial_path, e))
+            }
+        }
     }
 }
 
@@ -115,9 +136,15 @@ impl Sink for LocalSink {
                 .into_owned();
             let side = sidecar_path(&self.final_path);
             let side_tmp = partial_path(&side);
-            tokio::fs::write(&side_tmp, format!("{sha1}  {name}\n")).await?;
-            tokio::fs::rename(&self.partial_path, &self.final_path).await?;
+            let mut f = tokio::fs::File::create(&side_tmp).await?;
+            f.write_all(format!("{sha1}  {name}\n").as_bytes()).await?;
+            f.sync_all().await?;
+            drop(f);
+            // The sidecar first: a backup is found by its name, so once it is visible its
+            // checksum is there too (a crash between leaves a sidecar alone, which no restore
+            // picks and the next backup of the key replaces).
             tokio::fs::rename(&side_tmp, &side).await?;
+            tokio::fs::rename(&self.partial_path, &self.final_path).await?;
             if let Some(dir) = self.final_path.parent() {
                 tokio::fs::File::open(dir).await?.sync_all().await?;
             }
@@ -137,10 +164,21 @@ impl Sink for LocalSink {
     }
     async fn abort(mut self: Box<Self>) -> Result<()> {
         drop(self.file.take());
-        match tokio::fs::remove_file(&self.partial_path).await {
+        let r = match tokio::fs::remove_file(&self.partial_path).await {
             Ok(()) => Ok(()),
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
             Err(e) => Err(Error::io("remove", &self.partial_path, e)),
+        };
+        self.remove_made_dirs();
+        r
+    }
+}
+
+impl LocalSink {
+    /// Removes the directories `create` made, if nothing else was put in them meanwhile.
+    fn remove_made_dirs(&self) {
+        for d in self.made_dirs.iter().rev() {
+            let _ = std::fs::remove_dir(d);
         }
     }
 }

@@ -148,6 +148,7 @@ impl Sink for S3Sink {
             .await;
         let staging = ObjPath::from(self.staging.as_str());
         let deleted = self.store.store.delete(&staging).await;
+        self.abort_orphans().await;
         copied?;
         deleted.map_err(|e| Error::store(format!("delete staging object {}", self.staging), e))?;
         Ok(StoredReport {
@@ -157,11 +158,20 @@ impl Sink for S3Sink {
         })
     }
     async fn abort(mut self: Box<Self>) -> Result<()> {
-        self.abort_parts().await
+        let r = self.abort_parts().await;
+        self.abort_orphans().await;
+        r
     }
 }
 
 impl S3Sink {
+    /// Aborts every other pending upload of this run's staging key: a CreateMultipartUpload
+    /// whose answer was lost and was retried leaves one that nobody knows the id of. The
+    /// staging key is this run's alone (random), so anything pending under it is an orphan.
+    fn abort_orphans(&self) -> impl std::future::Future<Output = ()> + Send + 'static {
+        abort_orphans(self.store.clone(), self.staging.clone())
+    }
+
     async fn abort_parts(&mut self) -> Result<()> {
         for h in self.in_flight.drain(..) {
             h.abort();
@@ -169,6 +179,20 @@ impl S3Sink {
         }
         let what = format!("abort {}", self.what());
         self.upload.abort().await.map_err(|e| Error::store(what, e))
+    }
+}
+
+async fn abort_orphans(store: Arc<S3Store>, staging: String) {
+    match store.list_multipart_uploads().await {
+        Ok(pending) => {
+            for u in pending.iter().filter(|u| u.key == staging) {
+                match store.abort_upload(&u.key, &u.upload_id).await {
+                    Ok(()) => tracing::warn!("aborted an orphaned upload of {}", u.key),
+                    Err(e) => tracing::warn!("could not abort orphaned upload {}: {e}", u.key),
+                }
+            }
+        }
+        Err(e) => tracing::debug!("could not list pending uploads: {e}"),
     }
 }
 

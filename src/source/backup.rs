@@ -56,11 +56,27 @@ impl BackupSource {
         tar.append(MY_CNF, Bytes::from(cnf)).await?;
 
         let data_binlog = self.stream_data(&mut tar).await?;
+        if self.info.log_bin && data_binlog.is_none() {
+            return Err(Error::stage(
+                "backup tool",
+                "it recorded no binlog coordinates of the data (xtrabackup_binlog_info): the \
+                 binlog events after the data could not be told apart at restore",
+            ));
+        }
 
         let mut binlog_files = Vec::new();
         let mut binlog_index = None;
         if self.info.log_bin {
             let files = mysql::rotate_binlog(&mut conn).await?;
+            if let Some(c) = &data_binlog
+                && !files.contains(&c.file)
+            {
+                return Err(Error::Refused(format!(
+                    "binlog {}, where the data backup stops, is no longer on the server (purged \
+                     during the backup?; it has {:?}): the backup could not be restored",
+                    c.file, files
+                )));
+            }
             let base = self.info.log_bin_basename.clone().unwrap_or_default();
             let dir = base.parent().map(PathBuf::from).unwrap_or_default();
             for name in &files {
@@ -113,6 +129,11 @@ impl BackupSource {
             finished_at: now().to_rfc3339(),
             data_dir: self.info.datadir.display().to_string(),
             data_binlog,
+            binlog_basename: self
+                .info
+                .log_bin_basename
+                .as_ref()
+                .map(|b| b.display().to_string()),
             binlog_files,
             binlog_index,
             entries: tar.entries().to_vec(),
@@ -134,6 +155,7 @@ impl BackupSource {
         let (tool, mut stdout) = BackupTool::spawn(&self.tool)?;
         let mut parser = Parser::new();
         let mut binlog_info: Vec<u8> = Vec::new();
+        let mut checkpoints = false;
         let mut segment = 0u64;
         let read_result: Result<()> = async {
             loop {
@@ -152,13 +174,16 @@ impl BackupSource {
                 }
                 let data = buf.freeze();
                 parser.feed(&data, &mut |ev| {
-                    if let Event::Data {
-                        path: "xtrabackup_binlog_info",
-                        data,
-                        ..
-                    } = ev
-                    {
-                        binlog_info.extend_from_slice(data);
+                    match ev {
+                        Event::Data {
+                            path: "xtrabackup_binlog_info",
+                            data,
+                            ..
+                        } => binlog_info.extend_from_slice(data),
+                        Event::EndOfFile {
+                            path: "xtrabackup_checkpoints",
+                        } => checkpoints = true,
+                        _ => {}
                     }
                     Ok(())
                 })?;
@@ -174,7 +199,7 @@ impl BackupSource {
             }
             return Err(e);
         }
-        tool.wait().await?;
+        let stderr_tail = tool.wait().await?;
         parser
             .finish()
             .map_err(|e| Error::stage("backup tool", format!("its stream is incomplete: {e}")))?;
@@ -182,6 +207,23 @@ impl BackupSource {
             return Err(Error::stage(
                 "backup tool",
                 "exited 0 but wrote an empty stream",
+            ));
+        }
+        // A stream cut on a chunk boundary parses cleanly: require the marks of a complete
+        // backup, which the tool writes last.
+        if !checkpoints {
+            return Err(Error::stage(
+                "backup tool",
+                "exited 0 but its stream has no xtrabackup_checkpoints: the backup is incomplete",
+            ));
+        }
+        if !stderr_tail.contains("completed OK!") {
+            return Err(Error::stage(
+                "backup tool",
+                format!(
+                    "exited 0 without its completion line (\"completed OK!\"); last lines:\n{}",
+                    crate::error::excerpt(&stderr_tail, 2000)
+                ),
             ));
         }
         if binlog_info.is_empty() {

@@ -29,6 +29,9 @@ pub struct BackupToolConfig {
     pub password: Option<Secret>,
     /// The tool's own scratch dir (`--tmpdir`).
     pub tmpdir: Option<PathBuf>,
+    /// Pass `--binlog-info=ON` (mariabackup): the binlog coordinates of the data are what
+    /// restore applies from, so an option file's `binlog-info=OFF` must not drop them.
+    pub force_binlog_info: bool,
 }
 
 impl BackupToolConfig {
@@ -46,6 +49,9 @@ impl BackupToolConfig {
         ]);
         if let Some(t) = &self.tmpdir {
             a.push(format!("--tmpdir={}", t.display()));
+        }
+        if self.force_binlog_info {
+            a.push("--binlog-info=ON".to_string());
         }
         a
     }
@@ -135,8 +141,8 @@ impl BackupTool {
     }
 
     /// Waits for the tool to exit; a non-zero exit or a signal is an error carrying the tail of
-    /// its stderr.
-    pub async fn wait(mut self) -> Result<()> {
+    /// its stderr. Returns that tail.
+    pub async fn wait(mut self) -> Result<String> {
         let status = self
             .child
             .wait()
@@ -151,7 +157,7 @@ impl BackupTool {
                 self.name,
                 tail.lines().last().unwrap_or("")
             );
-            return Ok(());
+            return Ok(tail);
         }
         Err(Error::BackupTool {
             tool: self.name,

@@ -53,6 +53,7 @@ fn archive(entries: &[(&[u8], Vec<u8>, tar::EntryType)], manifest: bool, port: u
             finished_at: "f".into(),
             data_dir: "/x".into(),
             data_binlog: None,
+            binlog_basename: None,
             binlog_files: vec![],
             binlog_index: None,
             entries: records,
@@ -109,7 +110,7 @@ fn run(bytes: &[u8], port: u16) -> (Result<ExtractReport>, Vec<String>, tempfile
         std::fs::create_dir_all(&d2).unwrap();
         Ok(Targets {
             data_dir: d2.clone(),
-            binlog_dir: d2.clone(),
+            binlog_dir: Some(d2.clone()),
         })
     });
     let mut seen = Vec::new();
@@ -258,4 +259,49 @@ fn another_ports_archive_needs_permission() {
     assert!(r.unwrap_err().to_string().contains("--allow-other-port"));
     let (r, _, _tmp) = run(&bytes, 0);
     r.unwrap();
+}
+
+#[test]
+fn a_file_sent_again_replaces_the_earlier_copy() {
+    // mariabackup sends a table's .frm again when it changed during the copy.
+    let mut seg = good_segment();
+    encode_payload("db/t.frm", 0, b"first version, longer", &mut seg);
+    encode_eof("db/t.frm", &mut seg);
+    encode_payload("db/t.frm", 0, b"second", &mut seg);
+    encode_payload("db/t.frm", 6, b" one", &mut seg);
+    encode_eof("db/t.frm", &mut seg);
+    let (r, _, tmp) = run(&archive(&good_entries(seg), true, PORT), PORT);
+    r.unwrap();
+    assert_eq!(
+        std::fs::read(tmp.path().join("data/db/t.frm")).unwrap(),
+        b"second one"
+    );
+    // Within one sending, going back is still refused.
+    let mut seg = good_segment();
+    encode_payload("db/t.frm", 0, b"first", &mut seg);
+    encode_eof("db/t.frm", &mut seg);
+    encode_payload("db/t.frm", 0, b"second", &mut seg);
+    encode_payload("db/t.frm", 3, b"overlap", &mut seg);
+    assert_refused(
+        &archive(&good_entries(seg), true, PORT),
+        "overlap in a second sending",
+    );
+}
+
+#[test]
+fn the_binlog_index_lists_only_restored_files() {
+    let mut entries = good_entries(good_segment());
+    entries[3].1 = b"./binlog.000001\n/etc/passwd\n./../../x\n".to_vec();
+    let (r, _, tmp) = run(&archive(&entries, true, PORT), PORT);
+    r.unwrap();
+    assert_eq!(
+        std::fs::read_to_string(tmp.path().join("data/binlog.index")).unwrap(),
+        "./binlog.000001\n"
+    );
+    let mut entries = good_entries(good_segment());
+    entries[2].0 = b"binlog/passwd";
+    assert_refused(
+        &archive(&entries, true, PORT),
+        "a binlog entry that is no binlog file",
+    );
 }

@@ -1,0 +1,413 @@
+//! Where the restored instance's files go. The target dirs come from conf (`data_dir`,
+//! `binlog_dir`), never from the archive; the backup's my.cnf is rewritten so that every path
+//! of the original instance points into them, and the InnoDB/Aria files that my.cnf places
+//! outside the data dir root are moved where it says.
+//!
+//! Rules, per option (in every section):
+//! - `datadir` becomes the target data dir; `log-bin` and `log-bin-index` name files in the
+//!   target binlog dir;
+//! - an absolute path under the backup's data dir or binlog dir is mapped into the target's;
+//! - the InnoDB/Aria file dirs and relay/master info files elsewhere move into the data dir
+//!   (a restore writes only into its targets);
+//! - for a copy (another data dir or port than the backup's), the instance's own files
+//!   elsewhere (error log, pid file, socket, general/slow logs) move into the data dir, and
+//!   `port` becomes the target port, so the copy touches nothing of the original;
+//! - scratch dirs elsewhere (`tmpdir`) and everything else stay as they are.
+
+use std::path::{Path, PathBuf};
+
+use crate::error::{Error, Result};
+use crate::mysql::mycnf::{Edit, Entry, MyCnf};
+use crate::mysql::server_config::lexical;
+
+/// Dirs of the InnoDB/Aria files.
+const LAYOUT_DIRS: &[&str] = &[
+    "innodb_data_home_dir",
+    "innodb_log_group_home_dir",
+    "innodb_undo_directory",
+    "aria_log_dir_path",
+];
+/// Replication state files.
+const STATE_FILES: &[&str] = &[
+    "relay_log",
+    "relay_log_index",
+    "relay_log_info_file",
+    "master_info_file",
+];
+/// Files of one running instance.
+const INSTANCE_FILES: &[&str] = &[
+    "log_error",
+    "pid_file",
+    "socket",
+    "general_log_file",
+    "slow_query_log_file",
+    "innodb_buffer_pool_filename",
+    "log_tc",
+];
+/// Options that run code or SQL when the instance starts.
+const CODE: &[&str] = &[
+    "init_file",
+    "init_connect",
+    "init_slave",
+    "plugin_load",
+    "plugin_load_add",
+];
+/// Options that make up an instance's identity in its replication group.
+const IDENTITY: &[&str] = &["server_id", "gtid_domain_id"];
+
+/// Where the backed-up instance lived.
+#[derive(Clone, Debug, Default)]
+pub struct Origin {
+    pub data_dir: Option<PathBuf>,
+    pub binlog_dir: Option<PathBuf>,
+    pub port: Option<u16>,
+}
+
+/// Where the restored instance lives.
+#[derive(Clone, Debug)]
+pub struct Target {
+    pub data_dir: PathBuf,
+    pub binlog_dir: PathBuf,
+    pub port: u16,
+    /// `<base>` of the restored binlog files `<base>.NNNNNN`.
+    pub binlog_base: Option<String>,
+    /// Set when the backup is another instance's: its identity is commented out.
+    pub foreign: Option<String>,
+}
+
+/// The restored my.cnf and what changed.
+#[derive(Clone, Debug, Default)]
+pub struct Rewritten {
+    pub text: String,
+    /// `section/key: old -> new` for every changed line.
+    pub changes: Vec<String>,
+    pub warnings: Vec<String>,
+}
+
+impl Origin {
+    /// From the backup's my.cnf and what the manifest recorded (the server's `@@datadir` and
+    /// `@@log_bin_basename` at backup time, preferred).
+    pub fn new(
+        cnf: &MyCnf,
+        data_dir: Option<&str>,
+        binlog_basename: Option<&str>,
+        port: Option<u16>,
+    ) -> Self {
+        let clean = |p: &str| lexical(Path::new(p.trim_end_matches('/')), Path::new("/"));
+        let data_dir = data_dir
+            .filter(|d| d.starts_with('/'))
+            .and_then(clean)
+            .or_else(|| cnf.datadir().and_then(|d| clean(&d.to_string_lossy())));
+        let binlog_dir = binlog_basename
+            .map(str::to_string)
+            .or_else(|| cnf.get("log_bin").filter(|v| !v.is_empty()).map(str::to_string))
+            .and_then(|b| match (&data_dir, b.starts_with('/')) {
+                (_, true) => clean(&b),
+                (Some(d), false) => lexical(Path::new(&b), d),
+                (None, false) => None,
+            })
+            .and_then(|b| b.parent().map(Path::to_path_buf))
+            .or_else(|| data_dir.clone());
+        Origin {
+            data_dir,
+            binlog_dir,
+            port: port.or(cnf.port()),
+        }
+    }
+}
+
+impl Target {
+    /// True when the restore builds a copy beside the original (another data dir or port).
+    pub fn is_copy(&self, from: &Origin) -> bool {
+        from.data_dir.as_deref() != Some(self.data_dir.as_path())
+            || from.port.is_some_and(|p| p != self.port)
+    }
+}
+
+fn file_name(v: &str) -> String {
+    Path::new(v)
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_else(|| v.to_string())
+}
+
+/// The new value of one entry (None: unchanged).
+fn new_value(e: &Entry, from: &Origin, to: &Target, copy: bool) -> Option<String> {
+    let key = e.key.as_str();
+    let value = e.value.as_deref().unwrap_or("");
+    let new = if key == "port" {
+        if !copy {
+            return None;
+        }
+        to.port.to_string()
+    } else if key == "datadir" {
+        to.data_dir.display().to_string()
+    } else if key == "log_bin" || key == "log_bin_index" {
+        let split_binlog = to.binlog_dir != to.data_dir;
+        if value.is_empty() {
+            // A bare log-bin names files after the host in the data dir: name them for real
+            // when they live elsewhere.
+            if key != "log_bin" || !split_binlog {
+                return None;
+            }
+            to.binlog_dir.join(to.binlog_base.as_ref()?).display().to_string()
+        } else if !value.starts_with('/') && !split_binlog {
+            return None;
+        } else {
+            to.binlog_dir.join(file_name(value)).display().to_string()
+        }
+    } else {
+        if !value.starts_with('/') {
+            return None;
+        }
+        let abs = lexical(Path::new(value), Path::new("/"));
+        let mapped = abs.as_ref().and_then(|p| {
+            let mut best: Option<(usize, PathBuf)> = None;
+            // The longer prefix wins; the data dir when they are the same.
+            for (src, dst) in [
+                (&from.data_dir, &to.data_dir),
+                (&from.binlog_dir, &to.binlog_dir),
+            ] {
+                if let Some(src) = src
+                    && let Ok(rel) = p.strip_prefix(src)
+                    && best.as_ref().is_none_or(|(n, _)| src.as_os_str().len() > *n)
+                {
+                    best = Some((src.as_os_str().len(), dst.join(rel)));
+                }
+            }
+            best.map(|(_, p)| p)
+        });
+        match mapped {
+            Some(p) => p,
+            None if LAYOUT_DIRS.contains(&key) => to.data_dir.clone(),
+            None if STATE_FILES.contains(&key) => to.data_dir.join(file_name(value)),
+            None if copy && INSTANCE_FILES.contains(&key) => to.data_dir.join(file_name(value)),
+            None => return None,
+        }
+        .display()
+        .to_string()
+    };
+    (new.trim_end_matches('/') != value.trim().trim_end_matches('/')).then_some(new)
+}
+
+/// Rewrites the backup's my.cnf for `to` (see the module doc). `source` names the backup in
+/// the header comment.
+pub fn rewrite(cnf: &MyCnf, from: &Origin, to: &Target, source: &str) -> Rewritten {
+    let copy = to.is_copy(from);
+    let mut changes = Vec::new();
+    let mut warnings = Vec::new();
+    let body = cnf.rewrite(|e| {
+        let shown = format!("[{}] {}", e.section, e.key);
+        let old = e.value.clone().unwrap_or_default();
+        if CODE.contains(&e.key.as_str()) {
+            warnings.push(format!(
+                "my.cnf option {}={old} runs code when the instance starts (kept; check it)",
+                e.key
+            ));
+        }
+        if let Some(who) = &to.foreign
+            && IDENTITY.contains(&e.key.as_str())
+        {
+            changes.push(format!("{shown}: {old} -> (commented out)"));
+            warnings.push(format!(
+                "{}={old} is the identity of {who}: commented out; set this instance's before starting it",
+                e.key
+            ));
+            return Some(Edit::CommentOut(format!("identity of {who}")));
+        }
+        let v = new_value(e, from, to, copy)?;
+        changes.push(format!("{shown}: {old} -> {v}"));
+        Some(Edit::Set(v))
+    });
+    let mut text = format!("# Restored by mysqlbackup from {source}.\n");
+    if changes.is_empty() {
+        text.push_str("# No path was rewritten.\n");
+    } else {
+        text.push_str("# Rewritten into this restore's dirs:\n");
+        for c in &changes {
+            text.push_str(&format!("#   {c}\n"));
+        }
+    }
+    text.push_str(&body);
+    Rewritten {
+        text,
+        changes,
+        warnings,
+    }
+}
+
+/// Which file names belong in a dir.
+type NameTest = Box<dyn Fn(&str) -> bool>;
+
+/// Moves the files `mariabackup --prepare` left in the data dir root to the dirs the restored
+/// my.cnf names for them (redo log, undo tablespaces, system tablespace, Aria log), each of
+/// which must be inside the data dir or binlog dir. Returns what moved.
+pub fn place_layout_files(cnf: &MyCnf, data_dir: &Path, binlog_dir: &Path) -> Result<Vec<String>> {
+    let system_files: Vec<String> = cnf
+        .get("innodb_data_file_path")
+        .unwrap_or("ibdata1:12M:autoextend")
+        .split(';')
+        .filter_map(|f| f.split(':').next())
+        .filter(|f| !f.is_empty() && !f.contains('/'))
+        .map(str::to_string)
+        .collect();
+    let wanted: [(&str, NameTest); 4] = [
+        ("innodb_log_group_home_dir", Box::new(|n| n.starts_with("ib_logfile"))),
+        (
+            "innodb_undo_directory",
+            Box::new(|n| {
+                n.len() == 7 && n.starts_with("undo") && n[4..].bytes().all(|b| b.is_ascii_digit())
+            }),
+        ),
+        (
+            "innodb_data_home_dir",
+            Box::new(move |n| system_files.iter().any(|f| f == n)),
+        ),
+        (
+            "aria_log_dir_path",
+            Box::new(|n| n == "aria_log_control" || n.starts_with("aria_log.")),
+        ),
+    ];
+    let mut moved = Vec::new();
+    for (key, matches) in wanted {
+        let Some(dir) = cnf.get(key).filter(|v| !v.is_empty()) else {
+            continue;
+        };
+        let Some(dir) = lexical(Path::new(dir), data_dir) else {
+            continue;
+        };
+        if dir == data_dir {
+            continue;
+        }
+        if !(dir.starts_with(data_dir) || dir.starts_with(binlog_dir)) {
+            return Err(Error::Refused(format!(
+                "{key}={} is outside the restore's dirs",
+                dir.display()
+            )));
+        }
+        std::fs::create_dir_all(&dir).map_err(|e| Error::io("create directory", &dir, e))?;
+        let entries = std::fs::read_dir(data_dir).map_err(|e| Error::io("read", data_dir, e))?;
+        for e in entries.flatten() {
+            let name = e.file_name().to_string_lossy().into_owned();
+            if e.path().is_file() && matches(&name) {
+                let dest = dir.join(&name);
+                std::fs::rename(e.path(), &dest).map_err(|err| Error::io("move", &dest, err))?;
+                moved.push(format!("{name} -> {}", dest.display()));
+            }
+        }
+    }
+    Ok(moved)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const ORIGINAL: &str = "[client]\nsocket=/data1/mysql-3309/mysql.sock\n[mysqld]\nuser=mysql\n\
+        datadir=/data1/mysql-3309\nport=3309\nsocket=/data1/mysql-3309/mysql.sock\n\
+        log-bin=/data1/mysql-3309/binlog\ninnodb_log_group_home_dir=/data1/mysql-3309/redo\n\
+        log-error=/var/log/mysql/3309.err\npid-file=/run/mysqld/3309.pid\ntmpdir=/tmp\n\
+        relay-log=/data1/relay/relay-bin\nserver-id=1\ninit-file=/etc/mysql/init.sql\n";
+
+    fn origin() -> Origin {
+        Origin::new(
+            &MyCnf::parse(ORIGINAL),
+            Some("/data1/mysql-3309/"),
+            Some("/data1/mysql-3309/binlog"),
+            Some(3309),
+        )
+    }
+
+    fn target(data: &str, binlog: &str, port: u16) -> Target {
+        Target {
+            data_dir: PathBuf::from(data),
+            binlog_dir: PathBuf::from(binlog),
+            port,
+            binlog_base: Some("binlog".into()),
+            foreign: None,
+        }
+    }
+
+    #[test]
+    fn in_place_keeps_the_instances_layout() {
+        let to = target("/data1/mysql-3309", "/data1/mysql-3309", 3309);
+        assert!(!to.is_copy(&origin()));
+        let r = rewrite(&MyCnf::parse(ORIGINAL), &origin(), &to, "b");
+        let c = MyCnf::parse(&r.text);
+        assert_eq!(c.get("log_error"), Some("/var/log/mysql/3309.err"));
+        assert_eq!(c.get("log_bin"), Some("/data1/mysql-3309/binlog"));
+        // Replication state outside the targets moves in.
+        assert_eq!(c.get("relay_log"), Some("/data1/mysql-3309/relay-bin"));
+        assert_eq!(r.changes.len(), 1, "{:?}", r.changes); // relay_log
+        assert!(r.warnings.iter().any(|w| w.contains("init_file")));
+    }
+
+    #[test]
+    fn a_copy_touches_nothing_of_the_original() {
+        let to = target("/restore/copy", "/restore/copy-binlog", 3310);
+        assert!(to.is_copy(&origin()));
+        let r = rewrite(&MyCnf::parse(ORIGINAL), &origin(), &to, "b");
+        assert!(r.text.starts_with("# Restored by mysqlbackup from b."));
+        let c = MyCnf::parse(&r.text);
+        for (k, v) in [
+            ("datadir", "/restore/copy"),
+            ("port", "3310"),
+            ("socket", "/restore/copy/mysql.sock"),
+            ("log_bin", "/restore/copy-binlog/binlog"),
+            ("innodb_log_group_home_dir", "/restore/copy/redo"),
+            ("log_error", "/restore/copy/3309.err"),
+            ("pid_file", "/restore/copy/3309.pid"),
+            ("relay_log", "/restore/copy/relay-bin"),
+            ("tmpdir", "/tmp"),
+        ] {
+            assert_eq!(c.get(k), Some(v), "{k}");
+        }
+        assert!(r.text.contains("[client]\nsocket = /restore/copy/mysql.sock"), "{}", r.text);
+        assert!(!MyCnf::parse(&r.text).entries().iter().any(|e| e
+            .value
+            .as_deref()
+            .is_some_and(|v| v.starts_with("/data1"))));
+    }
+
+    #[test]
+    fn forged_paths_land_in_the_targets() {
+        let forged = "[mysqld]\nlog-bin=/etc/cron.d/x\ninnodb_undo_directory=/etc\n\
+                      innodb_log_group_home_dir=/data1/mysql-3309/../../etc\n";
+        let cnf = MyCnf::parse(forged);
+        let from = Origin::new(&cnf, Some("/data1/mysql-3309"), None, Some(3309));
+        let to = target("/data1/mysql-3309", "/data1/mysql-3309", 3309);
+        let c = MyCnf::parse(&rewrite(&cnf, &from, &to, "b").text);
+        assert_eq!(c.get("log_bin"), Some("/data1/mysql-3309/x"));
+        assert_eq!(c.get("innodb_undo_directory"), Some("/data1/mysql-3309"));
+        assert_eq!(c.get("innodb_log_group_home_dir"), Some("/data1/mysql-3309"));
+    }
+
+    #[test]
+    fn another_instances_identity_is_commented_out() {
+        let mut to = target("/data1/mysql-3309", "/data1/mysql-3309", 3309);
+        to.foreign = Some("instance 2 on h2".into());
+        let r = rewrite(&MyCnf::parse(ORIGINAL), &origin(), &to, "b");
+        assert_eq!(MyCnf::parse(&r.text).get("server_id"), None);
+        assert!(r.text.contains("# server-id=1 # identity of instance 2 on h2"));
+    }
+
+    #[test]
+    fn layout_files_move_where_the_cnf_says() {
+        let tmp = tempfile::tempdir().unwrap();
+        let d = tmp.path().join("data");
+        std::fs::create_dir(&d).unwrap();
+        for f in ["ib_logfile0", "undo001", "ibdata1", "aria_log_control", "t.frm"] {
+            std::fs::write(d.join(f), f).unwrap();
+        }
+        let cnf = MyCnf::parse(&format!(
+            "[mysqld]\ninnodb_log_group_home_dir={0}/redo\ninnodb_undo_directory=undo\n",
+            d.display()
+        ));
+        let moved = place_layout_files(&cnf, &d, &d).unwrap();
+        assert_eq!(moved.len(), 2, "{moved:?}");
+        assert!(d.join("redo/ib_logfile0").is_file() && d.join("undo/undo001").is_file());
+        assert!(d.join("ibdata1").is_file() && d.join("t.frm").is_file());
+        let outside = MyCnf::parse("[mysqld]\ninnodb_undo_directory=/etc\n");
+        assert!(place_layout_files(&outside, &d, &d).is_err());
+    }
+}

@@ -1,0 +1,321 @@
+//! The `restore` command: stream a stored backup straight into new data and binlog dirs,
+//! prepare it, apply the binlog events that are in the backup's binlog but not in its data,
+//! and leave the binlog in place.
+//!
+//! Trust: the target dirs come from conf (`data_dir`, `binlog_dir`), never from the archive;
+//! each must be missing or empty (or the half-built dir of a killed restore). The backup's
+//! my.cnf is rewritten into them ([`layout`]), and the temporary server runs from a generated
+//! configuration ([`crate::mysql::server_config`]). On any failure everything this restore
+//! created is removed.
+
+pub mod apply;
+pub mod dirs;
+pub mod layout;
+
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex};
+
+use crate::archive::manifest::BinlogCoords;
+use crate::backup::{load_password, when_allows};
+use crate::config::Settings;
+use crate::error::{Error, Result};
+use crate::mysql::Endpoint;
+use crate::mysql::mycnf::MyCnf;
+use crate::mysql::server_config::Dirs;
+use crate::pipeline::fetch_stream;
+use crate::sink::extract::{ExtractReport, Layout, Targets, extract};
+use crate::source::fetch::{Located, Selection, locate};
+pub use dirs::INCOMPLETE_MARKER;
+use dirs::{Created, check_claimable};
+
+/// What `restore` is asked to do beyond conf.
+#[derive(Clone, Debug, Default)]
+pub struct RestoreOptions {
+    pub selection: Selection,
+    /// Restore a backup of another port (e.g. to move an instance, or build a copy).
+    pub allow_other_port: bool,
+    /// Restore the data alone: the archive's binlog is checked but neither applied nor
+    /// installed (the only way to restore an archive without binlog coordinates).
+    pub data_only: bool,
+}
+
+/// What a restore did.
+#[derive(Clone, Debug)]
+pub struct RestoreReport {
+    pub source: String,
+    /// Whose backup it is (host, instance id, port, day), when its manifest or key says.
+    pub backup_of: Option<String>,
+    pub data_dir: PathBuf,
+    pub binlog_dir: PathBuf,
+    pub my_cnf: PathBuf,
+    pub layout: Layout,
+    pub data_binlog: Option<BinlogCoords>,
+    pub binlog_files_applied: Vec<String>,
+    pub gtid_slave_pos: Option<String>,
+    /// Lines of the backup's my.cnf changed for this restore.
+    pub rewritten: Vec<String>,
+    pub warnings: Vec<String>,
+    pub seconds: f64,
+}
+
+impl std::fmt::Display for RestoreReport {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        writeln!(f, "restored: {}", self.source)?;
+        if let Some(b) = &self.backup_of {
+            writeln!(f, "backup of: {b}")?;
+        }
+        writeln!(f, "data_dir: {}", self.data_dir.display())?;
+        writeln!(f, "binlog_dir: {}", self.binlog_dir.display())?;
+        writeln!(f, "my.cnf: {}", self.my_cnf.display())?;
+        writeln!(f, "layout: {:?}", self.layout)?;
+        for r in &self.rewritten {
+            writeln!(f, "my.cnf rewritten: {r}")?;
+        }
+        if let Some(c) = &self.data_binlog {
+            writeln!(
+                f,
+                "binlog applied from: {}:{} (gtid {})",
+                c.file, c.position, c.gtid
+            )?;
+        }
+        writeln!(
+            f,
+            "binlog files applied: {}",
+            self.binlog_files_applied.join(",")
+        )?;
+        if let Some(p) = &self.gtid_slave_pos {
+            writeln!(f, "gtid_slave_pos: {p}")?;
+        }
+        for w in &self.warnings {
+            writeln!(f, "warning: {w}")?;
+        }
+        write!(f, "seconds: {:.1}", self.seconds)
+    }
+}
+
+/// Runs a restore. Returns None when `--when` skipped it.
+pub async fn restore(s: &Settings, opts: &RestoreOptions) -> Result<Option<RestoreReport>> {
+    if !when_allows(s).await {
+        tracing::info!(
+            "--when {:?} does not hold: nothing to do",
+            s.when.expect("set")
+        );
+        return Ok(None);
+    }
+    let _lock = crate::lock::lock_instance(s, "restore")?;
+    if Endpoint::from_settings(s).is_running().await {
+        return Err(Error::Refused(format!(
+            "the instance on port {} is running: stop it before restoring",
+            s.port
+        )));
+    }
+    check_claimable(&s.data_dir, "data dir")?;
+    if s.binlog_dir != s.data_dir {
+        check_claimable(&s.binlog_dir, "binlog dir")?;
+    }
+    let password = load_password(s)?;
+    let located = locate(s, &opts.selection).await?;
+    tracing::info!("restoring {}", located.location);
+    let started = std::time::Instant::now();
+    let created = Arc::new(Mutex::new(Created::default()));
+    let result = restore_into(s, opts, &located, password, created.clone())
+        .await
+        .and_then(|done| created.lock().expect("lock").finish().map(|()| done));
+    match result {
+        Ok(mut report) => {
+            if s.clean_after_restore
+                && let Some(p) = located.local_path()
+            {
+                for f in [p.clone(), crate::sink::local::sidecar_path(p)] {
+                    if let Err(e) = std::fs::remove_file(&f) {
+                        tracing::warn!(
+                            "--clean-after-restore: could not remove {}: {e}",
+                            f.display()
+                        );
+                    }
+                }
+            }
+            report.seconds = started.elapsed().as_secs_f64();
+            Ok(Some(report))
+        }
+        Err(e) => {
+            created.lock().expect("lock").undo();
+            Err(e)
+        }
+    }
+}
+
+/// Whose backup it is, from its manifest, else its key.
+fn backup_of(report: &ExtractReport, located: &Located) -> Option<(String, u32, String)> {
+    match (&report.manifest, &located.parts) {
+        (Some(m), _) => Some((m.host.clone(), m.instance_id, m.date_str.clone())),
+        (None, Some(k)) => Some((k.host.clone(), k.instance_id, k.date_str.clone())),
+        (None, None) => None,
+    }
+}
+
+async fn restore_into(
+    s: &Settings,
+    opts: &RestoreOptions,
+    located: &Located,
+    password: Vec<u8>,
+    created: Arc<Mutex<Created>>,
+) -> Result<RestoreReport> {
+    let stream = located.open().await?;
+    let port = if opts.allow_other_port { 0 } else { s.port };
+    let (data_dir, binlog_dir) = (s.data_dir.clone(), s.binlog_dir.clone());
+    let keep_binlog = !opts.data_only;
+    let c2 = created.clone();
+    let report = fetch_stream(
+        stream,
+        &located.sha1,
+        &password,
+        s.key_derivation,
+        move |reader| {
+            extract(reader, port, &mut |_archived_cnf| {
+                let mut c = c2.lock().expect("lock");
+                c.claim(&data_dir, "data dir", true)?;
+                if binlog_dir != data_dir {
+                    c.claim(&binlog_dir, "binlog dir", true)?;
+                }
+                Ok(Targets {
+                    data_dir: data_dir.clone(),
+                    binlog_dir: keep_binlog.then(|| binlog_dir.clone()),
+                })
+            })
+        },
+    )
+    .await?;
+    let dirs = Dirs {
+        data_dir: s.data_dir.clone(),
+        binlog_dir: s.binlog_dir.clone(),
+    };
+    tracing::info!(
+        "extracted {} bytes into {}",
+        report.bytes,
+        dirs.data_dir.display()
+    );
+
+    let coords = match report.manifest.as_ref().and_then(|m| m.data_binlog.clone()) {
+        Some(c) => Some(c),
+        None => std::fs::read_to_string(dirs.data_dir.join("xtrabackup_binlog_info"))
+            .ok()
+            .map(|t| BinlogCoords::parse_binlog_info(&t))
+            .transpose()?,
+    };
+    if coords.is_none() && !report.binlog_files.is_empty() && !opts.data_only {
+        return Err(Error::Refused(
+            "the backup holds a binlog but no binlog coordinates of its data \
+             (xtrabackup_binlog_info): the events after the data cannot be told apart, and \
+             restoring its binlog would claim transactions the data lacks. Pass --data-only \
+             to restore the data alone (its binlog is not installed)"
+                .into(),
+        ));
+    }
+
+    // The instance's my.cnf, rewritten into this restore's dirs.
+    let who = backup_of(&report, located);
+    let foreign = who
+        .as_ref()
+        .filter(|(h, i, _)| *h != s.host || *i != s.instance_id)
+        .map(|(h, i, _)| format!("instance {i} on {h}"));
+    let archived = report
+        .my_cnf
+        .as_deref()
+        .map(|b| MyCnf::parse(&String::from_utf8_lossy(b)))
+        .unwrap_or_default();
+    let manifest = report.manifest.as_ref();
+    let origin = layout::Origin::new(
+        &archived,
+        manifest.map(|m| m.data_dir.as_str()),
+        manifest.and_then(|m| m.binlog_basename.as_deref()),
+        manifest.map(|m| m.port),
+    );
+    let target = layout::Target {
+        data_dir: dirs.data_dir.clone(),
+        binlog_dir: dirs.binlog_dir.clone(),
+        port: s.port,
+        binlog_base: report
+            .binlog_files
+            .first()
+            .and_then(|f| f.rsplit_once('.').map(|(b, _)| b.to_string())),
+        foreign: foreign.clone(),
+    };
+    let rewritten = layout::rewrite(&archived, &origin, &target, &located.location);
+    let mut warnings = rewritten.warnings.clone();
+    if opts.data_only && !report.binlog_files.is_empty() {
+        warnings.push(format!(
+            "--data-only: the backup's binlog ({}) was neither applied nor installed",
+            report.binlog_files.join(",")
+        ));
+    }
+    let my_cnf_path = if s.my_cnf.starts_with(&dirs.data_dir) || !s.my_cnf.exists() {
+        s.my_cnf.clone()
+    } else {
+        let p = dirs.data_dir.join("my.cnf.restored");
+        warnings.push(format!(
+            "{} exists and is not this restore's: the restored my.cnf is {}",
+            s.my_cnf.display(),
+            p.display()
+        ));
+        p
+    };
+    if report.my_cnf.is_some() {
+        std::fs::write(&my_cnf_path, &rewritten.text)
+            .map_err(|e| Error::io("write", &my_cnf_path, e))?;
+    }
+    let cnf = MyCnf::parse(&rewritten.text);
+
+    let flavor_tools: &[&str] = match manifest.map(|m| m.flavor.as_str()) {
+        Some("mysql") => &["xtrabackup"],
+        _ => &["mariabackup", "mariadb-backup", "xtrabackup"],
+    };
+    if report.layout == Layout::Streaming {
+        apply::prepare(s, flavor_tools, &dirs.data_dir).await?;
+    }
+    for m in layout::place_layout_files(&cnf, &dirs.data_dir, &dirs.binlog_dir)? {
+        tracing::info!("moved {m}");
+    }
+    apply::hand_over(&cnf, &dirs.data_dir, &dirs.binlog_dir).await?;
+
+    let mut applied = apply::Applied::default();
+    match (&coords, opts.data_only) {
+        (Some(c), false) => {
+            let mut files: Vec<String> = report
+                .binlog_files
+                .iter()
+                .filter(|f| {
+                    crate::mysql::binlog::order_key(f) >= crate::mysql::binlog::order_key(&c.file)
+                })
+                .cloned()
+                .collect();
+            crate::mysql::binlog::sort_names(&mut files);
+            if files.first() != Some(&c.file) {
+                return Err(Error::format(
+                    "archive",
+                    format!(
+                        "the data backup stops in binlog {} but the archive's binlog holds {:?}",
+                        c.file, report.binlog_files
+                    ),
+                ));
+            }
+            applied = apply::apply_binlog(s, &cnf, &dirs, c, &files).await?;
+        }
+        (None, false) => tracing::warn!("the backup holds no binlog: nothing to apply"),
+        (_, true) => {}
+    }
+    Ok(RestoreReport {
+        source: located.location.clone(),
+        backup_of: who.map(|(h, i, d)| format!("host {h}, instance {i}, port {}, {d}", s.port)),
+        data_dir: dirs.data_dir.clone(),
+        binlog_dir: dirs.binlog_dir.clone(),
+        my_cnf: my_cnf_path,
+        layout: report.layout,
+        data_binlog: coords.filter(|_| !opts.data_only),
+        binlog_files_applied: applied.files,
+        gtid_slave_pos: applied.slave_pos,
+        rewritten: rewritten.changes,
+        warnings,
+        seconds: 0.0,
+    })
+}
