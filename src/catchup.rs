@@ -109,7 +109,10 @@ struct Channel {
 /// (its master info file in the data dir).
 fn peer_account(s: &Settings, ch: &Channel) -> Result<(String, Secret)> {
     if let Some(user) = &s.replication.user {
-        return Ok((user.clone(), s.replication.password.clone().unwrap_or_default()));
+        return Ok((
+            user.clone(),
+            s.replication.password.clone().unwrap_or_default(),
+        ));
     }
     replication::master_info_credentials(&s.data_dir, &ch.name).ok_or_else(|| {
         Error::Config(format!(
@@ -146,7 +149,12 @@ async fn peers_position(s: &Settings, d: Dialect, channels: &[Channel]) -> Resul
             .map_err(|e| named(Error::mysql(sql, e)))?;
         let _ = conn.disconnect().await;
         let pos = pos.flatten().unwrap_or_default().replace('\n', "");
-        tracing::info!("peer {}:{} (channel {}) is at {pos}", ch.host, ch.port, ch.name);
+        tracing::info!(
+            "peer {}:{} (channel {}) is at {pos}",
+            ch.host,
+            ch.port,
+            ch.name
+        );
         merged = match d.0 {
             Flavor::MariaDb => replication::resume_position(&merged, &pos),
             Flavor::MySql if merged.is_empty() => pos,

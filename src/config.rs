@@ -40,6 +40,14 @@ impl fmt::Display for Secret {
     }
 }
 
+/// Environment variables that may hold S3 credentials: removed from the environment of every
+/// child (backup tool, servers), which needs none of them.
+pub const SECRET_ENV: &[&str] = &[
+    "AWS_ACCESS_KEY_ID",
+    "AWS_SECRET_ACCESS_KEY",
+    "AWS_SESSION_TOKEN",
+];
+
 /// How the des3 key and IV are derived from the password (OpenSSL `enc` options).
 #[derive(Clone, Copy, Debug, Default, Deserialize, PartialEq, Eq, clap::ValueEnum)]
 #[serde(rename_all = "lowercase")]
@@ -303,7 +311,10 @@ impl Settings {
         let data_dir = conf
             .data_dir
             .unwrap_or_else(|| data_base.join(format!("mysql-{port}")));
-        for (key, dir) in [("data_dir", Some(&data_dir)), ("binlog_dir", conf.binlog_dir.as_ref())] {
+        for (key, dir) in [
+            ("data_dir", Some(&data_dir)),
+            ("binlog_dir", conf.binlog_dir.as_ref()),
+        ] {
             if let Some(d) = dir
                 && (!d.is_absolute()
                     || d.components().any(|c| c == std::path::Component::ParentDir))
@@ -384,7 +395,12 @@ impl Settings {
                 }
             )));
         }
-        if let Some(peer) = self.replication.source.iter().find(|p| u64::from(p.id) == id) {
+        if let Some(peer) = self
+            .replication
+            .source
+            .iter()
+            .find(|p| u64::from(p.id) == id)
+        {
             return Err(Error::Config(format!(
                 "temporary server-id {id} is the server-id of peer {}:{}: set `temp_server_id`",
                 peer.host, peer.port
@@ -569,7 +585,10 @@ mod tests {
             "{err}"
         );
         let huge = format!("{BASE}instance_id: 4000000000\n").replace("instance_id: 1\n", "");
-        let err = resolve(&huge).unwrap().checked_temp_server_id().unwrap_err();
+        let err = resolve(&huge)
+            .unwrap()
+            .checked_temp_server_id()
+            .unwrap_err();
         assert!(err.to_string().contains("4000000000003309"), "{err}");
         let clash =
             format!("{BASE}replication:\n  source:\n    - {{host: h9, port: 3309, id: 1003309}}\n");
@@ -588,7 +607,10 @@ mod tests {
         let s3 = format!("{BASE}s3_host: h\ns3_bucket: b\n");
         let err = resolve(&s3).unwrap_err().to_string();
         assert!(err.contains("AWS_ACCESS_KEY_ID"), "{err}");
-        let env = [("AWS_ACCESS_KEY_ID", "AKENV"), ("AWS_SECRET_ACCESS_KEY", "SKENV")];
+        let env = [
+            ("AWS_ACCESS_KEY_ID", "AKENV"),
+            ("AWS_SECRET_ACCESS_KEY", "SKENV"),
+        ];
         let got = resolve_env(&s3, &env).unwrap().s3.unwrap();
         assert_eq!(
             (got.access_key.expose(), got.secret_key.expose()),
@@ -621,7 +643,10 @@ mod tests {
         assert!(err.to_string().contains("binlog_dir"), "{err}");
         let s = resolve(&format!("{BASE}binlog_dir: /data1/binlog-3309\n")).unwrap();
         assert_eq!(s.binlog_dir, Path::new("/data1/binlog-3309"));
-        assert_eq!(resolve(BASE).unwrap().binlog_dir, Path::new("/data1/mysql-3309"));
+        assert_eq!(
+            resolve(BASE).unwrap().binlog_dir,
+            Path::new("/data1/mysql-3309")
+        );
     }
 
     #[test]

@@ -7,45 +7,16 @@ use std::time::Duration;
 
 use common::*;
 
-fn repl_user(db: &Mariadb) {
-    db.sql(
-        "SET sql_log_bin = 0; CREATE USER 'repl'@'127.0.0.1' IDENTIFIED BY 'repl-secret'; \
-         GRANT REPLICATION SLAVE ON *.* TO 'repl'@'127.0.0.1';",
-    );
-}
-
 fn repl_conf(peer: &Mariadb, timeout: u64) -> String {
-    format!(
-        "replication:\n  user: repl\n  password: repl-secret\n  connect_retry: 1\n  catchup_timeout: {timeout}\n  source:\n    - {{host: 127.0.0.1, port: {}, id: {}}}\n",
-        peer.port, peer.server_id
-    )
-}
-
-fn has(db: &Mariadb, v: &str) -> u64 {
-    db.sql(&format!("SELECT COUNT(*) FROM app.t WHERE v = '{v}'"))
-        .parse()
-        .unwrap()
-}
-
-fn wait_has(db: &Mariadb, v: &str) {
-    wait_for_or(
-        &format!("{v} on port {}", db.port),
-        Duration::from_secs(60),
-        || {
-            db.sql("SELECT COUNT(*) FROM information_schema.tables WHERE table_schema = 'app'")
-                == "1"
-                && has(db, v) == 1
-        },
-        || db.diagnose(),
-    );
+    repl_lines(&[(peer.port, peer.server_id)], "repl-secret", timeout)
 }
 
 #[test]
 fn seed_scenario_restore_and_catch_up_from_a_peer() {
     let mut db1 = Mariadb::start(1);
     let db2 = Mariadb::start(2);
-    repl_user(&db1);
-    repl_user(&db2);
+    repl_user(&db1, "repl-secret");
+    repl_user(&db2, "repl-secret");
     let scratch = tempfile::tempdir().unwrap();
     // Event A is written on 1 after its data backup, before its binlog backup.
     let tool = tool_then_sql(
@@ -157,7 +128,7 @@ fn catch_up_with_an_unreachable_peer_fails_in_time_naming_it() {
 fn catch_up_a_stopped_replica_with_its_own_channels() {
     let db1 = Mariadb::start(1);
     let mut db2 = Mariadb::start(2);
-    repl_user(&db1);
+    repl_user(&db1, "repl-secret");
     // The replica's channel is made while it runs normally, so its relay logs carry the
     // instance's own names; catch-up must start on them and leave none of its own.
     let with_source = Workspace::new(&db2, 2, &repl_conf(&db1, 60));
@@ -193,8 +164,8 @@ fn catch_up_a_stopped_replica_with_its_own_channels() {
 fn catch_up_without_log_slave_updates_resumes_each_domain() {
     let mut db1 = Mariadb::start_with(1, "root", "log-slave-updates=0\n");
     let db2 = Mariadb::start_with(2, "root", "log-slave-updates=0\n");
-    repl_user(&db1);
-    repl_user(&db2);
+    repl_user(&db1, "repl-secret");
+    repl_user(&db2, "repl-secret");
     let ws1 = Workspace::new(&db1, 1, &repl_conf(&db2, 120));
     let ws2 = Workspace::new(&db2, 2, &repl_conf(&db1, 120));
     ok(&ws1.cmd(&["setup_replication"]).output().unwrap());

@@ -10,24 +10,6 @@ use common::*;
 use futures::TryStreamExt;
 use object_store::ObjectStore;
 
-/// Pids of processes whose command line contains every one of `parts`.
-fn pids_with(parts: &[&str]) -> Vec<u32> {
-    let mut out = Vec::new();
-    for e in std::fs::read_dir("/proc").unwrap().flatten() {
-        let Ok(pid) = e.file_name().to_string_lossy().parse::<u32>() else {
-            continue;
-        };
-        let Ok(raw) = std::fs::read(e.path().join("cmdline")) else {
-            continue;
-        };
-        let cmd = String::from_utf8_lossy(&raw).replace('\0', " ");
-        if parts.iter().all(|p| cmd.contains(p)) {
-            out.push(pid);
-        }
-    }
-    out
-}
-
 fn signal(pid: u32, sig: &str) {
     Command::new("kill")
         .args([&format!("-{sig}"), &pid.to_string()])
@@ -90,13 +72,6 @@ fn slow_tool(dir: &Path, marker: &str) -> PathBuf {
     script(&dir.join("slow-tool.sh"), &body)
 }
 
-/// Writes an executable bash script with `body` at `path`; returns the path.
-fn script(path: &Path, body: &str) -> PathBuf {
-    std::fs::write(path, format!("#!/bin/bash\n{body}\n")).unwrap();
-    Command::new("chmod").arg("+x").arg(path).status().unwrap();
-    path.to_path_buf()
-}
-
 /// A copy of `ws`'s conf with the `key:` line replaced by `key: value`; returns its path.
 fn conf_with(ws: &Workspace, key: &str, value: &str) -> PathBuf {
     let prefix = format!("{key}:");
@@ -114,7 +89,7 @@ fn conf_with(ws: &Workspace, key: &str, value: &str) -> PathBuf {
 }
 
 fn run_with(conf: &Path, args: &[&str]) -> Command {
-    let mut c = Command::new(env!("CARGO_BIN_EXE_mysqlbackup"));
+    let mut c = Command::new(bin());
     c.arg("--conf-path").arg(conf).args(args);
     c
 }

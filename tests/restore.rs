@@ -264,7 +264,10 @@ fn restore_an_original_layout_archive() {
         .cmd(&["restore", "--from-host", "oldhost"])
         .output()
         .unwrap());
-    assert!(report.contains("backup of: host oldhost, instance 1"), "{report}");
+    assert!(
+        report.contains("backup of: host oldhost, instance 1"),
+        "{report}"
+    );
     db.restart();
     assert_eq!(
         count(&db),

@@ -65,7 +65,10 @@ pub fn gtids_from(mut input: impl Read, from: u64, on: &mut impl FnMut(Gtid)) ->
         .read_exact(&mut magic)
         .map_err(|_| Error::format("binlog", "shorter than its magic"))?;
     if magic != MAGIC {
-        return Err(Error::format("binlog", "does not start with the binlog magic"));
+        return Err(Error::format(
+            "binlog",
+            "does not start with the binlog magic",
+        ));
     }
     let mut pos = 4u64;
     let mut header = [0u8; HEADER];
@@ -73,7 +76,12 @@ pub fn gtids_from(mut input: impl Read, from: u64, on: &mut impl FnMut(Gtid)) ->
         match read_full(&mut input, &mut header)? {
             0 => return Ok(()),
             HEADER => {}
-            _ => return Err(Error::format("binlog", format!("truncated event header at {pos}"))),
+            _ => {
+                return Err(Error::format(
+                    "binlog",
+                    format!("truncated event header at {pos}"),
+                ));
+            }
         }
         let kind = header[4];
         let server = u32::from_le_bytes(header[5..9].try_into().expect("4 bytes"));
@@ -94,7 +102,10 @@ pub fn gtids_from(mut input: impl Read, from: u64, on: &mut impl FnMut(Gtid)) ->
         if kind == GTID_EVENT && pos >= from {
             let mut body = [0u8; 12];
             if body_len < 12 {
-                return Err(Error::format("binlog", format!("short GTID event at {pos}")));
+                return Err(Error::format(
+                    "binlog",
+                    format!("short GTID event at {pos}"),
+                ));
             }
             input
                 .read_exact(&mut body)
@@ -165,8 +176,16 @@ mod tests {
 
     #[test]
     fn reads_gtids_after_a_position() {
-        let g1 = Gtid { domain: 0, server: 1, seq: 5 };
-        let g2 = Gtid { domain: 2, server: 2, seq: 9 };
+        let g1 = Gtid {
+            domain: 0,
+            server: 1,
+            seq: 5,
+        };
+        let g2 = Gtid {
+            domain: 2,
+            server: 2,
+            seq: 9,
+        };
         let mut f = MAGIC.to_vec();
         f.extend(event(15, 1, &[7u8; 80]));
         f.extend(gtid_event(g1));
@@ -183,7 +202,12 @@ mod tests {
         assert!(collect(b"\xfebix", 4).is_err());
         let mut encrypted = MAGIC.to_vec();
         encrypted.extend(event(START_ENCRYPTION_EVENT, 1, &[0; 20]));
-        assert!(collect(&encrypted, 4).unwrap_err().to_string().contains("encrypted"));
+        assert!(
+            collect(&encrypted, 4)
+                .unwrap_err()
+                .to_string()
+                .contains("encrypted")
+        );
         let mut bad = MAGIC.to_vec();
         bad.extend(event(2, 1, b""));
         bad[4 + 9..4 + 13].copy_from_slice(&3u32.to_le_bytes());

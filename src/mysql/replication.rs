@@ -492,7 +492,10 @@ mod tests {
             "SELECT MASTER_GTID_WAIT('1-1-5,2-2-7', 1)"
         );
         assert_eq!(
-            wait_statement(Dialect(Flavor::MySql), "3E11FA47-71CA-11E1-9E33-C80AA9429562:1-5"),
+            wait_statement(
+                Dialect(Flavor::MySql),
+                "3E11FA47-71CA-11E1-9E33-C80AA9429562:1-5"
+            ),
             "SELECT WAIT_FOR_EXECUTED_GTID_SET('3E11FA47-71CA-11E1-9E33-C80AA9429562:1-5', 1)"
         );
     }

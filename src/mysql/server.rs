@@ -52,7 +52,9 @@ impl TempServer {
             tracing::info!("temporary server: my.cnf option {o} left out");
         }
         for o in &config.outside {
-            tracing::warn!("temporary server: my.cnf option {o} left out: it points outside the target dirs");
+            tracing::warn!(
+                "temporary server: my.cnf option {o} left out: it points outside the target dirs"
+            );
         }
         std::fs::create_dir_all(&config.tmp_dir)
             .map_err(|e| Error::io("create directory", &config.tmp_dir, e))?;
@@ -72,6 +74,9 @@ impl TempServer {
             .stdout(Stdio::null())
             .stderr(Stdio::null())
             .kill_on_drop(true);
+        for v in crate::config::SECRET_ENV {
+            cmd.env_remove(v);
+        }
         let child = cmd
             .spawn()
             .map_err(|e| Error::io("start server", program, e))?;

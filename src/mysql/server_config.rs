@@ -157,7 +157,9 @@ pub fn inside(value: &str, dirs: &Dirs) -> bool {
 }
 
 fn carried(key: &str) -> bool {
-    CARRIED.contains(&key) || PATHS.contains(&key) || CARRIED_PREFIXES.iter().any(|p| key.starts_with(p))
+    CARRIED.contains(&key)
+        || PATHS.contains(&key)
+        || CARRIED_PREFIXES.iter().any(|p| key.starts_with(p))
 }
 
 fn arg(key: &str, value: &str) -> String {
@@ -385,7 +387,10 @@ mod tests {
     #[test]
     fn the_pid_stem_is_the_instances_own() {
         let stem = |t: &str| instance_pid_stem(Some(&MyCnf::parse(t)));
-        assert_eq!(stem("[mysqld]\npid-file=/run/mysqld/mysqld.pid\n"), "mysqld");
+        assert_eq!(
+            stem("[mysqld]\npid-file=/run/mysqld/mysqld.pid\n"),
+            "mysqld"
+        );
         assert_eq!(stem("[mysqld]\nlog-basename=db7\n"), "db7");
         let host = crate::procfs::hostname();
         let expected = Path::new(&host).file_stem().unwrap().to_string_lossy();

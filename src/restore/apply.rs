@@ -140,11 +140,15 @@ pub fn foreign_tail(
         let path = binlog_dir.join(f);
         let file = std::fs::File::open(&path).map_err(|e| Error::io("open", &path, e))?;
         let start = if *f == from.file { from.position } else { 4 };
-        gtids_from(std::io::BufReader::with_capacity(1 << 20, file), start, &mut |g| {
-            if g.server != own_server_id {
-                last.insert(g.domain, g);
-            }
-        })
+        gtids_from(
+            std::io::BufReader::with_capacity(1 << 20, file),
+            start,
+            &mut |g| {
+                if g.server != own_server_id {
+                    last.insert(g.domain, g);
+                }
+            },
+        )
         .map_err(|e| Error::format("binlog", format!("{f}: {e}")))?;
     }
     Ok(last
@@ -201,10 +205,9 @@ pub async fn apply_binlog(
             .map_err(|e| crate::error::Error::mysql("SELECT @@server_id, @@gtid_slave_pos", e))?
             .unwrap_or_default();
         let (dir, files2, from2) = (dirs.binlog_dir.clone(), files.to_vec(), from.clone());
-        let foreign =
-            tokio::task::spawn_blocking(move || foreign_tail(&dir, &files2, &from2, own))
-                .await
-                .map_err(|e| Error::stage("binlog", e.to_string()))??;
+        let foreign = tokio::task::spawn_blocking(move || foreign_tail(&dir, &files2, &from2, own))
+            .await
+            .map_err(|e| Error::stage("binlog", e.to_string()))??;
         let merged = resume_position(&slave, &foreign);
         if merged == resume_position(&slave, "") {
             return Ok(Applied {
@@ -212,8 +215,14 @@ pub async fn apply_binlog(
                 slave_pos: None,
             });
         }
-        tracing::info!("gtid_slave_pos {slave:?} -> {merged:?} (applied transactions of other servers)");
-        exec(&mut conn, &format!("SET GLOBAL gtid_slave_pos = {}", quote(&merged))).await?;
+        tracing::info!(
+            "gtid_slave_pos {slave:?} -> {merged:?} (applied transactions of other servers)"
+        );
+        exec(
+            &mut conn,
+            &format!("SET GLOBAL gtid_slave_pos = {}", quote(&merged)),
+        )
+        .await?;
         Ok(Applied {
             files: files.to_vec(),
             slave_pos: Some(merged),
@@ -279,7 +288,10 @@ async fn pipe_events(
         if let Some(p) = &s.root_password {
             cmd.env("MYSQL_PWD", p.expose());
         }
-        let out = cmd.output().await.map_err(|e| Error::io("run", client, e))?;
+        let out = cmd
+            .output()
+            .await
+            .map_err(|e| Error::io("run", client, e))?;
         let rout = reader
             .wait_with_output()
             .await

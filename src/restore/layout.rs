@@ -69,8 +69,11 @@ pub struct Target {
     pub data_dir: PathBuf,
     pub binlog_dir: PathBuf,
     pub port: u16,
-    /// `<base>` of the restored binlog files `<base>.NNNNNN`.
+    /// `<base>` of the restored binlog files `<base>.NNNNNN`: the files are what they are,
+    /// so `log-bin` names them whatever the backup's my.cnf said.
     pub binlog_base: Option<String>,
+    /// Name of the restored binlog index file.
+    pub binlog_index: Option<String>,
     /// Set when the backup is another instance's: its identity is commented out.
     pub foreign: Option<String>,
 }
@@ -100,7 +103,11 @@ impl Origin {
             .or_else(|| cnf.datadir().and_then(|d| clean(&d.to_string_lossy())));
         let binlog_dir = binlog_basename
             .map(str::to_string)
-            .or_else(|| cnf.get("log_bin").filter(|v| !v.is_empty()).map(str::to_string))
+            .or_else(|| {
+                cnf.get("log_bin")
+                    .filter(|v| !v.is_empty())
+                    .map(str::to_string)
+            })
             .and_then(|b| match (&data_dir, b.starts_with('/')) {
                 (_, true) => clean(&b),
                 (Some(d), false) => lexical(Path::new(&b), d),
@@ -150,11 +157,20 @@ fn new_value(e: &Entry, from: &Origin, to: &Target, copy: bool) -> Option<String
             if key != "log_bin" || !split_binlog {
                 return None;
             }
-            to.binlog_dir.join(to.binlog_base.as_ref()?).display().to_string()
-        } else if !value.starts_with('/') && !split_binlog {
-            return None;
+            to.binlog_dir
+                .join(to.binlog_base.as_ref()?)
+                .display()
+                .to_string()
         } else {
-            to.binlog_dir.join(file_name(value)).display().to_string()
+            let name = match key {
+                "log_bin" => to.binlog_base.clone(),
+                _ => to.binlog_index.clone(),
+            }
+            .unwrap_or_else(|| file_name(value));
+            if !value.starts_with('/') && !split_binlog && file_name(value) == name {
+                return None;
+            }
+            to.binlog_dir.join(name).display().to_string()
         }
     } else {
         if !value.starts_with('/') {
@@ -170,7 +186,9 @@ fn new_value(e: &Entry, from: &Origin, to: &Target, copy: bool) -> Option<String
             ] {
                 if let Some(src) = src
                     && let Ok(rel) = p.strip_prefix(src)
-                    && best.as_ref().is_none_or(|(n, _)| src.as_os_str().len() > *n)
+                    && best
+                        .as_ref()
+                        .is_none_or(|(n, _)| src.as_os_str().len() > *n)
                 {
                     best = Some((src.as_os_str().len(), dst.join(rel)));
                 }
@@ -252,7 +270,10 @@ pub fn place_layout_files(cnf: &MyCnf, data_dir: &Path, binlog_dir: &Path) -> Re
         .map(str::to_string)
         .collect();
     let wanted: [(&str, NameTest); 4] = [
-        ("innodb_log_group_home_dir", Box::new(|n| n.starts_with("ib_logfile"))),
+        (
+            "innodb_log_group_home_dir",
+            Box::new(|n| n.starts_with("ib_logfile")),
+        ),
         (
             "innodb_undo_directory",
             Box::new(|n| {
@@ -324,6 +345,7 @@ mod tests {
             binlog_dir: PathBuf::from(binlog),
             port,
             binlog_base: Some("binlog".into()),
+            binlog_index: Some("binlog.index".into()),
             foreign: None,
         }
     }
@@ -362,11 +384,18 @@ mod tests {
         ] {
             assert_eq!(c.get(k), Some(v), "{k}");
         }
-        assert!(r.text.contains("[client]\nsocket = /restore/copy/mysql.sock"), "{}", r.text);
-        assert!(!MyCnf::parse(&r.text).entries().iter().any(|e| e
-            .value
-            .as_deref()
-            .is_some_and(|v| v.starts_with("/data1"))));
+        assert!(
+            r.text
+                .contains("[client]\nsocket = /restore/copy/mysql.sock"),
+            "{}",
+            r.text
+        );
+        assert!(
+            !MyCnf::parse(&r.text)
+                .entries()
+                .iter()
+                .any(|e| e.value.as_deref().is_some_and(|v| v.starts_with("/data1")))
+        );
     }
 
     #[test]
@@ -377,9 +406,12 @@ mod tests {
         let from = Origin::new(&cnf, Some("/data1/mysql-3309"), None, Some(3309));
         let to = target("/data1/mysql-3309", "/data1/mysql-3309", 3309);
         let c = MyCnf::parse(&rewrite(&cnf, &from, &to, "b").text);
-        assert_eq!(c.get("log_bin"), Some("/data1/mysql-3309/x"));
+        assert_eq!(c.get("log_bin"), Some("/data1/mysql-3309/binlog"));
         assert_eq!(c.get("innodb_undo_directory"), Some("/data1/mysql-3309"));
-        assert_eq!(c.get("innodb_log_group_home_dir"), Some("/data1/mysql-3309"));
+        assert_eq!(
+            c.get("innodb_log_group_home_dir"),
+            Some("/data1/mysql-3309")
+        );
     }
 
     #[test]
@@ -388,7 +420,10 @@ mod tests {
         to.foreign = Some("instance 2 on h2".into());
         let r = rewrite(&MyCnf::parse(ORIGINAL), &origin(), &to, "b");
         assert_eq!(MyCnf::parse(&r.text).get("server_id"), None);
-        assert!(r.text.contains("# server-id=1 # identity of instance 2 on h2"));
+        assert!(
+            r.text
+                .contains("# server-id=1 # identity of instance 2 on h2")
+        );
     }
 
     #[test]
@@ -396,7 +431,13 @@ mod tests {
         let tmp = tempfile::tempdir().unwrap();
         let d = tmp.path().join("data");
         std::fs::create_dir(&d).unwrap();
-        for f in ["ib_logfile0", "undo001", "ibdata1", "aria_log_control", "t.frm"] {
+        for f in [
+            "ib_logfile0",
+            "undo001",
+            "ibdata1",
+            "aria_log_control",
+            "t.frm",
+        ] {
             std::fs::write(d.join(f), f).unwrap();
         }
         let cnf = MyCnf::parse(&format!(

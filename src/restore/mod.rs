@@ -239,6 +239,7 @@ async fn restore_into(
             .binlog_files
             .first()
             .and_then(|f| f.rsplit_once('.').map(|(b, _)| b.to_string())),
+        binlog_index: report.binlog_index.clone(),
         foreign: foreign.clone(),
     };
     let rewritten = layout::rewrite(&archived, &origin, &target, &located.location);

@@ -110,6 +110,9 @@ impl BackupTool {
             .process_group(0)
             .kill_on_drop(true);
         cmd.env_remove("MYSQL_PWD");
+        for v in crate::config::SECRET_ENV {
+            cmd.env_remove(v);
+        }
         if let Some(p) = &cfg.password {
             cmd.env("MYSQL_PWD", p.expose());
         }

@@ -101,10 +101,13 @@ impl Selection {
     }
 
     fn describe(&self, s: &Settings) -> String {
-        let host = self.from_host.as_deref().unwrap_or(match self.from_instance {
-            Some(_) => "any host",
-            None => &s.host,
-        });
+        let host = self
+            .from_host
+            .as_deref()
+            .unwrap_or(match self.from_instance {
+                Some(_) => "any host",
+                None => &s.host,
+            });
         let id = match (self.from_instance, &self.from_host) {
             (Some(i), _) => i.to_string(),
             (None, Some(_)) => "any".into(),
@@ -115,7 +118,10 @@ impl Selection {
         } else {
             "on any day".into()
         };
-        format!("no backup of port {} by host {host}, instance {id}, {day}", s.port)
+        format!(
+            "no backup of port {} by host {host}, instance {id}, {day}",
+            s.port
+        )
     }
 }
 

@@ -6,6 +6,9 @@
 
 #![allow(dead_code)]
 
+pub mod forge;
+pub mod proxy;
+
 use std::io::Write;
 use std::net::TcpListener;
 use std::path::{Path, PathBuf};
@@ -85,6 +88,18 @@ impl Mariadb {
     /// As [`Mariadb::start_as`], with `extra_cnf` lines appended to `[mysqld]` (later lines
     /// win, e.g. `log-slave-updates=0`).
     pub fn start_with(server_id: u32, os_user: &str, extra_cnf: &str) -> Self {
+        Self::start_hooked(server_id, os_user, extra_cnf, |_| {})
+    }
+
+    /// As [`Mariadb::start_with`]; `extra_cnf` may use `{d}` for the data dir, and `hook`
+    /// runs on the installed data dir before the server first starts (e.g. to move its redo
+    /// log where `extra_cnf` says).
+    pub fn start_hooked(
+        server_id: u32,
+        os_user: &str,
+        extra_cnf: &str,
+        hook: impl FnOnce(&Path),
+    ) -> Self {
         let dir = tempfile::tempdir().unwrap();
         std::fs::set_permissions(
             dir.path(),
@@ -125,16 +140,18 @@ impl Mariadb {
             "mariadb-install-db: {}",
             String::from_utf8_lossy(&out.stderr)
         );
+        hook(&data_dir);
         if os_user != "root" {
             chown(&data_dir);
         }
+        let extra_cnf = extra_cnf.replace("{d}", &data_dir.display().to_string());
         let mut m = Mariadb {
             dir,
             data_dir,
             port,
             server_id,
             os_user: os_user.to_string(),
-            extra_cnf: extra_cnf.to_string(),
+            extra_cnf,
             child: None,
         };
         m.write_my_cnf();
@@ -270,6 +287,14 @@ impl Mariadb {
         }
     }
 
+    /// Kills the server with SIGKILL (a crash: no clean shutdown).
+    pub fn kill9(&mut self) {
+        if let Some(mut c) = self.child.take() {
+            let _ = c.kill();
+            let _ = c.wait();
+        }
+    }
+
     /// Starts the server again on its data dir, with the my.cnf found there (e.g. the one a
     /// restore wrote).
     pub fn restart(&mut self) {
@@ -280,7 +305,10 @@ impl Mariadb {
     /// Stops the server and moves its data dir away (the instance "dies"); returns where.
     pub fn kill_and_move_away(&mut self) -> PathBuf {
         self.stop();
-        let away = self.dir.path().join("dead-data");
+        let away = (1..)
+            .map(|n| self.dir.path().join(format!("dead-data-{n}")))
+            .find(|p| !p.exists())
+            .unwrap();
         std::fs::rename(&self.data_dir, &away).unwrap();
         away
     }
@@ -499,12 +527,98 @@ impl Workspace {
 
     /// A `mysqlbackup --conf-path conf.yaml ARGS` command.
     pub fn cmd(&self, args: &[&str]) -> Command {
-        let mut c = Command::new(env!("CARGO_BIN_EXE_mysqlbackup"));
+        let mut c = Command::new(bin());
         c.arg("--conf-path").arg(&self.conf).args(args);
         // Children that fall back to $TMPDIR (mariabackup --prepare) get a private one.
         c.env("TMPDIR", &self.tool_tmp);
         c
     }
+}
+
+/// The mysqlbackup binary under test: this build's, or `$MYSQLBACKUP_BIN` (to show that a
+/// regression test fails on an older build).
+pub fn bin() -> PathBuf {
+    std::env::var_os("MYSQLBACKUP_BIN")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from(env!("CARGO_BIN_EXE_mysqlbackup")))
+}
+
+/// Creates the replication account `repl`@`127.0.0.1` with `password` on `db`, not logged
+/// (each instance gets its own). The password is quoted for the server's sql_mode.
+pub fn repl_user(db: &Mariadb, password: &str) {
+    let nbe = db
+        .sql("SELECT @@GLOBAL.sql_mode")
+        .contains("NO_BACKSLASH_ESCAPES");
+    let mut quoted = password.replace('\'', "''");
+    if !nbe {
+        quoted = quoted.replace('\\', "\\\\");
+    }
+    db.sql(&format!(
+        "SET sql_log_bin = 0; CREATE USER 'repl'@'127.0.0.1' IDENTIFIED BY '{quoted}'; \
+         GRANT REPLICATION SLAVE ON *.* TO 'repl'@'127.0.0.1';"
+    ));
+}
+
+/// conf `replication` lines: `repl` with `password` (YAML single-quoted), the given peers
+/// (`host:port` is 127.0.0.1 and the port given, id the server id), a timeout.
+pub fn repl_lines(peers: &[(u16, u32)], password: &str, timeout: u64) -> String {
+    let mut s = format!(
+        "replication:\n  user: repl\n  password: '{}'\n  connect_retry: 1\n  catchup_timeout: {timeout}\n  source:\n",
+        password.replace('\'', "''")
+    );
+    for (port, id) in peers {
+        s.push_str(&format!(
+            "    - {{host: 127.0.0.1, port: {port}, id: {id}}}\n"
+        ));
+    }
+    s
+}
+
+/// Pids of processes whose command line contains every one of `parts`.
+pub fn pids_with(parts: &[&str]) -> Vec<u32> {
+    let mut out = Vec::new();
+    for e in std::fs::read_dir("/proc").unwrap().flatten() {
+        let Ok(pid) = e.file_name().to_string_lossy().parse::<u32>() else {
+            continue;
+        };
+        let Ok(raw) = std::fs::read(e.path().join("cmdline")) else {
+            continue;
+        };
+        let cmd = String::from_utf8_lossy(&raw).replace('\0', " ");
+        if parts.iter().all(|p| cmd.contains(p)) {
+            out.push(pid);
+        }
+    }
+    out
+}
+
+/// Writes an executable bash script with `body` at `path`; returns the path.
+pub fn script(path: &Path, body: &str) -> PathBuf {
+    std::fs::write(path, format!("#!/bin/bash\n{body}\n")).unwrap();
+    Command::new("chmod").arg("+x").arg(path).status().unwrap();
+    path.to_path_buf()
+}
+
+/// Rows of `app.t` whose `v` is `v`.
+pub fn has(db: &Mariadb, v: &str) -> u64 {
+    db.sql(&format!("SELECT COUNT(*) FROM app.t WHERE v = '{v}'"))
+        .parse()
+        .unwrap()
+}
+
+/// Waits (60 s at most) until `app.t` on `db` has exactly one row `v`; on timeout the panic
+/// carries the server's replication state and error log.
+pub fn wait_has(db: &Mariadb, v: &str) {
+    wait_for_or(
+        &format!("{v} on port {}", db.port),
+        Duration::from_secs(60),
+        || {
+            db.sql("SELECT COUNT(*) FROM information_schema.tables WHERE table_schema = 'app' AND table_name = 't'")
+                == "1"
+                && has(db, v) == 1
+        },
+        || db.diagnose(),
+    );
 }
 
 /// Recursively lists files under `dir` (empty when it does not exist).
@@ -566,8 +680,13 @@ pub fn unpack_with_standard_tools(archive: &Path, key_file: &Path, out: &Path) -
 
 /// SHA-1 hex of a file.
 pub fn sha1_file(path: &Path) -> String {
+    sha1_bytes(&std::fs::read(path).unwrap())
+}
+
+/// SHA-1 hex of bytes.
+pub fn sha1_bytes(bytes: &[u8]) -> String {
     use sha1::Digest;
-    hex::encode(sha1::Sha1::digest(std::fs::read(path).unwrap()))
+    hex::encode(sha1::Sha1::digest(bytes))
 }
 
 /// A backup tool that runs the real mariabackup, then runs `sql` on `db` before exiting with

@@ -1,0 +1,76 @@
+//! Forged archives for hostile-input tests: a real backup unpacked with the standard tools,
+//! edited, its manifest made to match again, and packed the way mysqlbackup packs
+//! (`tar | gzip | openssl des3`, sha1sum sidecar), so only what the test changed is wrong.
+
+use std::path::Path;
+use std::process::Command;
+
+use mysqlbackup::archive::manifest::Manifest;
+
+/// Writes to `out` (with its `.sha1` sidecar) the archive `archive` after `edit` changed its
+/// unpacked entries in the directory it is given (`my.cnf`, `data.xbstream.*`, `binlog/...`,
+/// the manifest, whose entry list then follows the files that are left).
+pub fn forge(archive: &Path, key_file: &Path, out: &Path, edit: impl FnOnce(&Path)) {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    run(&format!(
+        "openssl des3 -d -pass file:{} < {} | tar -x -z -C {}",
+        key_file.display(),
+        archive.display(),
+        d.display()
+    ));
+    edit(d);
+    let manifest_path = d.join("mysqlbackup-manifest.json");
+    let mut m = Manifest::parse(&std::fs::read(&manifest_path).unwrap()).unwrap();
+    m.entries.retain(|e| d.join(&e.name).exists());
+    for e in &mut m.entries {
+        let bytes = std::fs::read(d.join(&e.name)).unwrap();
+        e.size = bytes.len() as u64;
+        e.sha1 = super::sha1_bytes(&bytes);
+    }
+    std::fs::write(&manifest_path, m.to_bytes()).unwrap();
+    let names: Vec<String> = m
+        .entries
+        .iter()
+        .map(|e| e.name.clone())
+        .chain(["mysqlbackup-manifest.json".to_string()])
+        .collect();
+    std::fs::create_dir_all(out.parent().unwrap()).unwrap();
+    let name = out.file_name().unwrap().to_string_lossy().into_owned();
+    run(&format!(
+        "tar -c --format=gnu -C {} {} | gzip --fast | openssl des3 -pass file:{} > {} && cd {} && sha1sum {name} > {name}.sha1",
+        d.display(),
+        names.join(" "),
+        key_file.display(),
+        out.display(),
+        out.parent().unwrap().display()
+    ));
+}
+
+fn run(script: &str) {
+    let st = Command::new("bash")
+        .arg("-c")
+        .arg(format!("set -euo pipefail; {script}"))
+        .status()
+        .unwrap();
+    assert!(st.success(), "{script}");
+}
+
+/// Rewrites the xbstream segments of an unpacked archive in `d` as one segment holding what
+/// `edit` leaves of the extracted data dir it is given.
+pub fn edit_data(d: &Path, edit: impl FnOnce(&Path)) {
+    let data = d.join("xb-data");
+    std::fs::create_dir_all(&data).unwrap();
+    run(&format!(
+        "cat {0}/data.xbstream.* | mbstream -x -C {1} && rm {0}/data.xbstream.*",
+        d.display(),
+        data.display()
+    ));
+    edit(&data);
+    run(&format!(
+        "cd {} && find . -type f | sed 's|^./||' | xargs mbstream -c > {}/data.xbstream.00000000",
+        data.display(),
+        d.display()
+    ));
+    std::fs::remove_dir_all(&data).unwrap();
+}
