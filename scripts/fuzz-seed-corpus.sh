@@ -6,7 +6,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 ARCHIVE=$1; KEY=$2
 C=fuzz/corpus; W=$(mktemp -d); trap 'rm -rf "$W"' EXIT
-mkdir -p $C/des3_decrypt $C/gunzip $C/xbstream $C/extract $C/manifest $C/conf
+mkdir -p $C/des3_decrypt $C/gunzip $C/xbstream $C/extract $C/manifest $C/conf $C/binlog $C/mycnf
 head -c 4096 "$ARCHIVE" > $C/des3_decrypt/real-archive-head
 printf 'small plaintext\n' | openssl des3 -pass pass:fuzz 2>/dev/null > $C/des3_decrypt/openssl-fuzz-key
 openssl des3 -d -pass "file:$KEY" < "$ARCHIVE" 2>/dev/null > "$W/a.tgz"
@@ -16,6 +16,9 @@ head -c 65536 "$W/x/data.xbstream.00000000" > $C/xbstream/real-segment-head
 cp "$W/x/mysqlbackup-manifest.json" $C/manifest/real-manifest
 cp "$W/x/my.cnf" $C/conf/real-my.cnf
 cp conf.example.yaml $C/conf/conf.example.yaml
+cp "$W/x/my.cnf" $C/mycnf/real-my.cnf
+FIRST_BINLOG=$(ls "$W"/x/binlog/ | grep -v '\.index$' | head -1)
+head -c 16384 "$W/x/binlog/$FIRST_BINLOG" > $C/binlog/real-binlog-head
 # A small archive in our layout: the real my.cnf, a small real xbstream, the real index.
 mkdir -p "$W/s/binlog" "$W/files"
 printf 'ibdata' > "$W/files/ibdata1"; printf '1\t2\t0-1-2\n' > "$W/files/xtrabackup_binlog_info"

@@ -676,6 +676,26 @@ mod tests {
     }
 
     #[test]
+    fn the_example_conf_parses_and_names_only_real_keys() {
+        let text = include_str!("../conf.example.yaml");
+        resolve(text).unwrap();
+        let keys: Vec<&str> = text
+            .lines()
+            .filter_map(|l| l.strip_prefix("# ")?.split_once(':'))
+            .map(|(k, _)| k)
+            .filter(|k| {
+                !k.is_empty()
+                    && k.bytes()
+                        .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_')
+            })
+            .collect();
+        assert!(keys.len() > 20, "{keys:?}");
+        for k in keys {
+            ConfFile::parse(&format!("{k}:\n")).unwrap_or_else(|e| panic!("{k}: {e}"));
+        }
+    }
+
+    #[test]
     fn unknown_key_is_named() {
         let err = ConfFile::parse(&format!("{BASE}s3_hots: x\n"))
             .unwrap_err()

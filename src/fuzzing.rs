@@ -101,6 +101,81 @@ pub fn conf(data: &[u8]) {
     }
 }
 
+/// The binlog event reader: any bytes, from a start position taken from the first byte; every
+/// GTID it reports must come from inside the input.
+pub fn binlog(data: &[u8]) {
+    let from = data.first().map(|&b| u64::from(b) * 16).unwrap_or(4);
+    let mut n = 0usize;
+    let _ = crate::mysql::binlog::gtids_from(data, from, &mut |_| n += 1);
+    assert!(n <= data.len() / 19, "{n} GTIDs from {} bytes", data.len());
+}
+
+/// A my.cnf from an archive: rewritten for a copy and turned into a temporary server's
+/// configuration. Every placed path must land inside the targets, read back as written, and
+/// the temporary server must get no option that runs code or names a file elsewhere.
+pub fn mycnf(data: &[u8]) {
+    use crate::mysql::server_config::{Dirs, Purpose, ServerConfig, lexical};
+    use crate::restore::layout::{Origin, Target, placed_options, rewrite};
+    use std::path::{Path, PathBuf};
+    let Ok(text) = std::str::from_utf8(data) else {
+        return;
+    };
+    let cnf = MyCnf::parse(text);
+    let from = Origin::new(&cnf, Some("/data1/mysql-3309"), None, Some(3309));
+    let to = Target {
+        data_dir: PathBuf::from("/restore/copy"),
+        binlog_dir: PathBuf::from("/restore/binlog"),
+        port: 3310,
+        binlog_base: Some("binlog".into()),
+        binlog_index: Some("binlog.index".into()),
+        foreign: Some("instance 2 on h2".into()),
+    };
+    let restored = MyCnf::parse(&rewrite(&cnf, &from, &to, "fuzz").text);
+    let inside = |v: &str| {
+        lexical(Path::new(v), &to.data_dir)
+            .is_some_and(|p| p.starts_with(&to.data_dir) || p.starts_with(&to.binlog_dir))
+    };
+    for key in placed_options() {
+        for e in restored.entries().iter().filter(|e| e.key == key) {
+            if let Some(v) = e.value.as_deref().filter(|v| !v.is_empty()) {
+                assert!(inside(v), "{key}={v} outside the targets");
+            }
+        }
+    }
+    let dirs = Dirs {
+        data_dir: to.data_dir.clone(),
+        binlog_dir: to.binlog_dir.clone(),
+    };
+    for purpose in [Purpose::ApplyBinlog, Purpose::Catchup { server_id: 7 }] {
+        let Ok(c) = ServerConfig::generate(Some(&restored), &dirs, purpose, &[], true) else {
+            continue;
+        };
+        for a in &c.args {
+            let name = a.trim_start_matches("--").split('=').next().unwrap_or("");
+            let name = name.replace('-', "_");
+            assert!(
+                ![
+                    "init_file",
+                    "init_connect",
+                    "init_slave",
+                    "plugin_load",
+                    "plugin_load_add"
+                ]
+                .contains(&name.as_str()),
+                "{a} reached the temporary server"
+            );
+            if let Some((_, v)) = a.split_once('=') {
+                for token in v.split([';', ':', ',']) {
+                    assert!(
+                        !token.starts_with('/') || inside(token),
+                        "{a} names a file outside the targets"
+                    );
+                }
+            }
+        }
+    }
+}
+
 /// The entry point of a target by name.
 pub fn target(name: &str) -> Option<fn(&[u8])> {
     Some(match name {
@@ -110,6 +185,8 @@ pub fn target(name: &str) -> Option<fn(&[u8])> {
         "extract" => extract_archive,
         "manifest" => manifest,
         "conf" => conf,
+        "binlog" => binlog,
+        "mycnf" => mycnf,
         _ => return None,
     })
 }

@@ -58,13 +58,13 @@ fn catch_up_waits_for_what_a_slow_peer_holds_back() {
     let slow = Workspace::new(&db1, 1, &repl_lines(&[(proxy.port, 2)], "repl-secret", 120));
     let report = ok(&slow.cmd(&["catchup_binlog"]).output().unwrap());
     assert!(proxy.dumps() > 0, "the replica read through the proxy");
-    assert!(report.contains("peers' position reached"), "{report}");
     db1.restart();
     assert_eq!(
         has(&db1, "event-B"),
         1,
         "event B came back from the slow peer"
     );
+    assert!(report.contains("peers' position reached"), "{report}");
 }
 
 /// Bug 2: `binlog-info=OFF` in the `[mariabackup]` section made the backup tool record no
@@ -92,11 +92,11 @@ fn binlog_coordinates_are_always_recorded_and_required() {
         &format!("backup_tool: {}\ndate_str: 2022_02_02\n", tool.display()),
     );
     let report = ok(&ws.cmd(&["backup"]).output().unwrap());
-    assert!(report.contains("data_binlog: binlog."), "{report}");
     db.kill_and_move_away();
     ok(&ws.cmd(&["restore"]).output().unwrap());
     db.restart();
     assert_eq!(has(&db, "in-window"), 1, "the window's event was applied");
+    assert!(report.contains("data_binlog: binlog."), "{report}");
 
     // An archive without coordinates (as the old backup made them): refused, nothing left.
     db.kill_and_move_away();
@@ -196,7 +196,8 @@ fn interleaved_gtids_of_two_origins_are_applied() {
     let tool = tool_then_sql(
         scratch.path(),
         &db,
-        "SET SESSION server_id = 2, gtid_seq_no = 1; INSERT INTO app.t(v) VALUES ('from-2'); \
+        "INSERT INTO app.t(v) VALUES ('from-1'); \
+         SET SESSION server_id = 2, gtid_seq_no = 1; INSERT INTO app.t(v) VALUES ('from-2'); \
          SET SESSION server_id = 1; INSERT INTO app.t(v) VALUES ('from-1-again')",
     );
     let ws = Workspace::new(&db, 1, &format!("backup_tool: {}\n", tool.display()));
@@ -204,8 +205,9 @@ fn interleaved_gtids_of_two_origins_are_applied() {
     db.kill_and_move_away();
     ok(&ws.cmd(&["restore"]).output().unwrap());
     db.restart();
-    assert_eq!(has(&db, "from-2"), 1);
-    assert_eq!(has(&db, "from-1-again"), 1);
+    for v in ["from-1", "from-2", "from-1-again"] {
+        assert_eq!(has(&db, v), 1, "{v}");
+    }
 }
 
 /// Bug 6: a stream cut cleanly on a chunk boundary, from a tool that exits 0, parses as a
@@ -396,12 +398,6 @@ fn restore_leaves_the_slave_position_past_what_it_applied() {
     assert_eq!(has(&db1, "from-2-in-window"), 1);
     db1.kill_and_move_away();
     let report = ok(&ws1.cmd(&["restore"]).output().unwrap());
-    assert!(
-        report
-            .lines()
-            .any(|l| l.starts_with("gtid_slave_pos:") && l.contains("2-2-")),
-        "{report}"
-    );
     db1.restart();
     ok(&ws1.cmd(&["setup_replication"]).output().unwrap());
     db2.sql("INSERT INTO app.t(v) VALUES ('after-restore')");
@@ -411,6 +407,12 @@ fn restore_leaves_the_slave_position_past_what_it_applied() {
         db1.diagnose().contains("Slave_SQL_Running: Yes"),
         "{}",
         db1.diagnose()
+    );
+    assert!(
+        report
+            .lines()
+            .any(|l| l.starts_with("gtid_slave_pos:") && l.contains("2-2-")),
+        "{report}"
     );
 }
 

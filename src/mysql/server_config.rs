@@ -85,6 +85,9 @@ const PATHS: &[&str] = &[
     "aria_log_dir_path",
 ];
 
+/// Carried options that list files (`name:size;...`): a `/` in them names a file elsewhere.
+const FILE_SPECS: &[&str] = &["innodb_data_file_path", "innodb_temp_data_file_path"];
+
 /// Options worth naming when they are left out (they run code or write files).
 const NOTABLE: &[&str] = &[
     "init_file",
@@ -259,7 +262,17 @@ impl ServerConfig {
                     args.push(format!("--skip-{}", base.replace('_', "-")));
                     continue;
                 }
-                if PATHS.contains(&base) && !value.is_empty() && !inside(value, dirs) {
+                // Any value that looks like a path (carried families hold some, e.g.
+                // slave_load_tmpdir) must stay inside the targets.
+                let looks_like_path = value.starts_with('/') || value.contains("..");
+                let escapes = if FILE_SPECS.contains(&base) {
+                    value.contains('/') || value.contains("..")
+                } else {
+                    (PATHS.contains(&base) || looks_like_path)
+                        && !value.is_empty()
+                        && !inside(value, dirs)
+                };
+                if escapes {
                     outside.push(format!("{base}={value}"));
                     continue;
                 }
@@ -348,6 +361,17 @@ mod tests {
             assert!(!a.contains(never), "{never} in {a}");
         }
         assert_eq!(c.outside, ["innodb_undo_directory=/data1/mysql-3309/undo"]);
+        let raw = generate(
+            "[mysqld]\ninnodb_data_file_path=ibdata1:12M;/etc/x:10M\n",
+            Purpose::ApplyBinlog,
+        );
+        assert!(!raw.args.join(" ").contains("/etc/x"), "{:?}", raw.args);
+        let tmp = generate(
+            "[mysqld]\nslave_load_tmpdir=/etc\ndefault_time_zone=Europe/Berlin\n",
+            Purpose::ApplyBinlog,
+        );
+        let a = tmp.args.join(" ");
+        assert!(!a.contains("/etc") && a.contains("Europe/Berlin"), "{a}");
         assert!(c.left_out.contains(&"init_file".to_string()));
         assert!(c.left_out.contains(&"plugin_load_add".to_string()));
     }

@@ -131,11 +131,27 @@ impl Target {
     }
 }
 
+/// The last component of `v`, with characters an option file cannot hold plainly (quotes,
+/// blanks, `#`, `\\`) replaced; `_` when there is none.
 fn file_name(v: &str) -> String {
-    Path::new(v)
+    let name: String = Path::new(v)
         .file_name()
         .map(|n| n.to_string_lossy().into_owned())
-        .unwrap_or_else(|| v.to_string())
+        .unwrap_or_default()
+        .chars()
+        .map(|c| {
+            if c.is_whitespace() || matches!(c, '"' | '\'' | '#' | '\\' | ';') {
+                '_'
+            } else {
+                c
+            }
+        })
+        .collect();
+    if name.is_empty() || name == "." || name == ".." {
+        "_".into()
+    } else {
+        name
+    }
 }
 
 /// The new value of one entry (None: unchanged).
@@ -173,7 +189,8 @@ fn new_value(e: &Entry, from: &Origin, to: &Target, copy: bool) -> Option<String
             to.binlog_dir.join(name).display().to_string()
         }
     } else {
-        if !value.starts_with('/') {
+        // A relative path stays relative to the data dir, unless `..` takes it out.
+        if !value.starts_with('/') && lexical(Path::new(value), Path::new("/d")).is_some() {
             return None;
         }
         let abs = lexical(Path::new(value), Path::new("/"));
@@ -206,6 +223,15 @@ fn new_value(e: &Entry, from: &Origin, to: &Target, copy: bool) -> Option<String
         .to_string()
     };
     (new.trim_end_matches('/') != value.trim().trim_end_matches('/')).then_some(new)
+}
+
+/// The options whose values this module decides (the fuzz target checks they end up inside
+/// the targets).
+pub fn placed_options() -> impl Iterator<Item = &'static str> {
+    ["datadir", "log_bin", "log_bin_index"]
+        .into_iter()
+        .chain(LAYOUT_DIRS.iter().copied())
+        .chain(STATE_FILES.iter().copied())
 }
 
 /// Rewrites the backup's my.cnf for `to` (see the module doc). `source` names the backup in
