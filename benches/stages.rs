@@ -1,18 +1,17 @@
 //! Criterion benches: each stage alone and the whole backup and restore chains to and from
 //! memory, in bytes/s.
 
-use std::sync::{Arc, Mutex};
-
 use bytes::Bytes;
 use criterion::{BenchmarkId, Criterion, Throughput, criterion_group, criterion_main};
 use futures::StreamExt;
-use mysqlbackup::config::KeyDerivation;
-use mysqlbackup::pipeline::{ChainOptions, fetch_stream, store_stream};
-use mysqlbackup::sink::memory::{MemorySink, MemorySlot};
-use mysqlbackup::stage::des3::{Des3Decrypt, Des3Encrypt};
-use mysqlbackup::stage::gzip::{GzipCompress, GzipDecompress};
-use mysqlbackup::stage::sha1::Sha1Digest;
-use mysqlbackup::stage::{Transform, run_to_vec};
+use mysqlbackup::codec::chain::{Chain, Cipher, Compression, Keys};
+use mysqlbackup::codec::des3::{Des3Decrypt, Des3Encrypt, KeyDerivation};
+use mysqlbackup::codec::digest::Digests;
+use mysqlbackup::codec::gzip::{GzipCompress, GzipDecompress};
+use mysqlbackup::codec::{Transform, run_to_vec};
+use mysqlbackup::pipeline::{fetch_stream, store_stream};
+use mysqlbackup::store::Store;
+use mysqlbackup::store::memory::MemoryStore;
 
 const SIZE: usize = 8 << 20;
 
@@ -59,7 +58,25 @@ fn stages(c: &mut Criterion) {
     bench_stage(c, "des3-decrypt", &enc, || {
         Des3Decrypt::new(b"pw", KeyDerivation::Sha256)
     });
-    bench_stage(c, "sha1", &enc, Sha1Digest::new);
+    bench_stage(c, "sha1+sha256", &enc, Digests::new);
+}
+
+fn keys() -> Keys {
+    Keys {
+        des3_password: Some(b"pw".to_vec()),
+        kdf: KeyDerivation::Sha256,
+    }
+}
+
+fn seed_chain() -> Chain {
+    Chain {
+        compression: Compression::Gzip {
+            level: mysqlbackup::config::DEFAULT_GZIP_LEVEL,
+        },
+        cipher: Cipher::Des3 {
+            kdf: KeyDerivation::Sha256,
+        },
+    }
 }
 
 fn chain(c: &mut Criterion) {
@@ -71,12 +88,7 @@ fn chain(c: &mut Criterion) {
     g.bench_function("backup-to-memory", |b| {
         b.to_async(&rt).iter(|| {
             let data = data.clone();
-            let slot: MemorySlot = Arc::new(Mutex::new(None));
-            let opts = ChainOptions {
-                gzip_level: mysqlbackup::config::DEFAULT_GZIP_LEVEL,
-                password: b"pw".to_vec(),
-                kdf: KeyDerivation::Sha256,
-            };
+            let store = MemoryStore::new();
             async move {
                 store_stream(
                     move |tx| async move {
@@ -90,8 +102,9 @@ fn chain(c: &mut Criterion) {
                         }
                         Ok(())
                     },
-                    opts,
-                    Box::new(MemorySink::new(slot)),
+                    seed_chain().encoders(&keys()).unwrap(),
+                    "gzip+des3",
+                    store.upload("bench").await.unwrap(),
                 )
                 .await
                 .unwrap()
@@ -100,26 +113,33 @@ fn chain(c: &mut Criterion) {
     });
     // The restore chain: stored bytes from memory through sha1 -> des3 -> gunzip into a reader
     // that drains them (extraction into a data dir is timed end to end by bench-compare.sh).
-    let slot: MemorySlot = Arc::new(Mutex::new(None));
-    rt.block_on(store_stream(
-        {
-            let data = data.clone();
-            move |tx| async move {
-                tx.send(data)
-                    .await
-                    .map_err(|_| mysqlbackup::Error::PipeClosed("bench"))?;
-                Ok(())
-            }
-        },
-        ChainOptions {
-            gzip_level: mysqlbackup::config::DEFAULT_GZIP_LEVEL,
-            password: b"pw".to_vec(),
-            kdf: KeyDerivation::Sha256,
-        },
-        Box::new(MemorySink::new(slot.clone())),
-    ))
-    .unwrap();
-    let (stored, sha1) = slot.lock().unwrap().take().unwrap();
+    let store = MemoryStore::new();
+    let upload = rt.block_on(store.upload("bench")).unwrap();
+    let (_, report) = rt
+        .block_on(store_stream(
+            {
+                let data = data.clone();
+                move |tx| async move {
+                    tx.send(data)
+                        .await
+                        .map_err(|_| mysqlbackup::Error::PipeClosed("bench"))?;
+                    Ok(())
+                }
+            },
+            seed_chain().encoders(&keys()).unwrap(),
+            "gzip+des3",
+            upload,
+        ))
+        .unwrap();
+    let sha1 = report.sha1;
+    let stored: Vec<u8> = rt.block_on(async {
+        let mut v = Vec::new();
+        let mut s = store.get("bench").await.unwrap();
+        while let Some(c) = s.next().await {
+            v.extend_from_slice(&c.unwrap());
+        }
+        v
+    });
     let stored = Bytes::from(stored);
     let len = data.len() as u64;
     g.bench_function("restore-from-memory", |b| {
@@ -130,11 +150,10 @@ fn chain(c: &mut Criterion) {
                 .collect();
             let sha1 = sha1.clone();
             async move {
-                let n = fetch_stream(
+                let (n, _) = fetch_stream(
                     futures::stream::iter(chunks).boxed(),
-                    &sha1,
-                    b"pw",
-                    KeyDerivation::Sha256,
+                    Some(&sha1),
+                    &keys(),
                     |mut r| {
                         std::io::copy(&mut r, &mut std::io::sink())
                             .map_err(|e| mysqlbackup::Error::stage("drain", e.to_string()))

@@ -4,11 +4,11 @@ use std::path::PathBuf;
 
 use clap::{Parser, Subcommand};
 
-use crate::backup::{Output, backup};
+use crate::catalog::Selection;
+use crate::cmd::backup::{Output, backup};
+use crate::cmd::restore::{RestoreOptions, restore};
 use crate::config::{ConfFile, Overrides, Settings};
 use crate::error::{Error, Result};
-use crate::restore::{RestoreOptions, restore};
-use crate::source::fetch::Selection;
 
 /// Streaming backup and restore of MariaDB/MySQL instances through S3-compatible storage.
 #[derive(Debug, Parser)]
@@ -28,9 +28,12 @@ pub struct Cli {
 pub enum Command {
     /// Back up a running instance (data, my.cnf, binlog) to S3, the local store, or stdout.
     Backup {
-        /// `-` writes the backup to stdout instead of the store.
-        #[arg(long, alias = "stream", value_name = "-")]
+        /// `-` writes the backup to stdout instead of the store (not to a terminal).
+        #[arg(long, value_name = "-")]
         output: Option<String>,
+        /// The same as `--output -`.
+        #[arg(long, conflicts_with = "output")]
+        stream: bool,
     },
     /// Rebuild the data dir from a backup and apply the binlog in it.
     Restore {
@@ -50,6 +53,13 @@ pub enum Command {
         /// Restore the data alone: the backup's binlog is checked, not applied or installed.
         #[arg(long)]
         data_only: bool,
+        /// `-` reads the archive from stdin (what `backup --output -` wrote) instead of the
+        /// store; its format is recognised from its bytes.
+        #[arg(long, value_name = "-")]
+        input: Option<String>,
+        /// The SHA-1 the archive read from stdin must have.
+        #[arg(long, requires = "input")]
+        sha1: Option<String>,
     },
     /// Catch up from replication peers under a temporary server-id.
     #[command(name = "catchup_binlog", alias = "catchup-binlog")]
@@ -89,16 +99,23 @@ pub async fn run(cli: Cli) -> Result<String> {
     }
     let s = settings(&cli)?;
     match cli.command {
-        Command::Backup { output } => {
-            let out = match output.as_deref() {
-                None => Output::Store,
-                Some("-") => Output::Stdout,
-                Some(other) => {
+        Command::Backup { output, stream } => {
+            let out = match (output.as_deref(), stream) {
+                (None, false) => Output::Store,
+                (Some("-"), _) | (None, true) => Output::Stdout,
+                (Some(other), _) => {
                     return Err(Error::Config(format!(
                         "--output takes only `-` (stdout), got {other:?}"
                     )));
                 }
             };
+            if out == Output::Stdout && std::io::IsTerminal::is_terminal(&std::io::stdout()) {
+                return Err(Error::Config(
+                    "--output - writes the archive to stdout, which is a terminal: pipe it \
+                     somewhere"
+                        .into(),
+                ));
+            }
             Ok(skipped(backup(&s, out).await?.map(|r| r.to_string())))
         }
         Command::Restore {
@@ -107,20 +124,35 @@ pub async fn run(cli: Cli) -> Result<String> {
             from_instance,
             allow_other_port,
             data_only,
+            input,
+            sha1,
         } => {
+            let stdin = match input.as_deref() {
+                None => false,
+                Some("-") => true,
+                Some(other) => {
+                    return Err(Error::Config(format!(
+                        "--input takes only `-` (stdin), got {other:?}"
+                    )));
+                }
+            };
             let opts = RestoreOptions {
                 selection: Selection {
                     key: backup_key,
                     from_host,
                     from_instance,
                 },
+                stdin,
+                sha1,
                 allow_other_port,
                 data_only,
             };
             Ok(skipped(restore(&s, &opts).await?.map(|r| r.to_string())))
         }
-        Command::CatchupBinlog => Ok(skipped(crate::catchup::catchup(&s).await?)),
-        Command::SetupReplication => Ok(skipped(crate::catchup::setup_replication(&s).await?)),
-        Command::Check { expect } => crate::check::check(&s, expect.as_deref()).await,
+        Command::CatchupBinlog => Ok(skipped(crate::cmd::catchup::catchup(&s).await?)),
+        Command::SetupReplication => Ok(skipped(
+            crate::cmd::setup_replication::setup_replication(&s).await?,
+        )),
+        Command::Check { expect } => crate::cmd::check::check(&s, expect.as_deref()).await,
     }
 }

@@ -10,7 +10,11 @@ use std::path::{Path, PathBuf};
 
 use serde::Deserialize;
 
+use crate::codec::chain::{Chain, Cipher, Compression};
+pub use crate::codec::des3::KeyDerivation;
 use crate::error::{Error, Result};
+pub use crate::mysql::replication::{PeerConfig, ReplicationConfig};
+pub use crate::store::s3::options::{RawS3, S3Settings};
 
 /// A secret string: never printed, in `Debug` or `Display`.
 #[derive(Clone, Default, Deserialize, PartialEq, Eq)]
@@ -47,42 +51,6 @@ pub const SECRET_ENV: &[&str] = &[
     "AWS_SECRET_ACCESS_KEY",
     "AWS_SESSION_TOKEN",
 ];
-
-/// How the des3 key and IV are derived from the password (OpenSSL `enc` options).
-#[derive(Clone, Copy, Debug, Default, Deserialize, PartialEq, Eq, clap::ValueEnum)]
-#[serde(rename_all = "lowercase")]
-pub enum KeyDerivation {
-    /// EVP_BytesToKey with SHA-256, one iteration: OpenSSL 1.1+ default.
-    #[default]
-    Sha256,
-    /// EVP_BytesToKey with MD5: OpenSSL before 1.1.0 (`-md md5`).
-    Md5,
-    /// PBKDF2-HMAC-SHA256 with 10,000 iterations (`-pbkdf2`).
-    Pbkdf2,
-}
-
-/// A replication peer in conf `replication.source`.
-#[derive(Clone, Debug, Deserialize, PartialEq, Eq)]
-#[serde(deny_unknown_fields)]
-pub struct PeerConfig {
-    pub host: String,
-    pub port: u16,
-    pub id: u32,
-}
-
-/// conf `replication`.
-#[derive(Clone, Debug, Default, Deserialize, PartialEq, Eq)]
-#[serde(deny_unknown_fields)]
-pub struct ReplicationConfig {
-    pub user: Option<String>,
-    pub password: Option<Secret>,
-    #[serde(default)]
-    pub source: Vec<PeerConfig>,
-    /// Seconds between a replica's reconnection attempts (MASTER_CONNECT_RETRY); default 10.
-    pub connect_retry: Option<u32>,
-    /// How long catchup_binlog waits for every channel to be < 1 s behind; default 3600.
-    pub catchup_timeout: Option<u64>,
-}
 
 /// conf.yaml as written by the operator. See `conf.example.yaml` for every key.
 #[derive(Clone, Debug, Default, Deserialize)]
@@ -192,25 +160,6 @@ pub struct Overrides {
     pub when: Option<When>,
 }
 
-/// S3 account and bucket.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct S3Settings {
-    pub host: String,
-    pub bucket: String,
-    pub access_key: Secret,
-    pub secret_key: Secret,
-    /// `http` or `https`.
-    pub scheme: String,
-    pub region: String,
-}
-
-impl S3Settings {
-    /// The endpoint URL, e.g. `http://127.0.0.1:9000`.
-    pub fn endpoint(&self) -> String {
-        format!("{}://{}", self.scheme, self.host)
-    }
-}
-
 /// gzip level when the config names none (see `Settings::gzip_level`).
 pub const DEFAULT_GZIP_LEVEL: u32 = 2;
 
@@ -286,7 +235,20 @@ impl Settings {
         env: &dyn Fn(&str) -> Option<String>,
     ) -> Result<Self> {
         let o = overrides.clone();
-        let s3 = resolve_s3(&conf_s3(&conf, &o, env)?)?;
+        let s3 = crate::store::s3::options::resolve(
+            RawS3 {
+                host: o.s3_host.clone().or(conf.s3_host.clone()),
+                bucket: o.s3_bucket.clone().or(conf.s3_bucket.clone()),
+                flag_access_key: o.s3_access_key.clone().map(Secret),
+                flag_secret_key: o.s3_secret_key.clone().map(Secret),
+                conf_access_key: conf.s3_access_key.clone(),
+                conf_secret_key: conf.s3_secret_key.clone(),
+                scheme: conf.s3_scheme.clone(),
+                region: conf.s3_region.clone(),
+                credentials_file: conf.s3_credentials_file.clone(),
+            },
+            env,
+        )?;
         let port = required(o.port.or(conf.port), "port")?;
         let instance_id = required(o.instance_id.or(conf.instance_id), "instance_id")?;
         let data_base = required(o.data_base.or(conf.data_base), "data_base")?;
@@ -409,115 +371,28 @@ impl Settings {
         Ok(id)
     }
 
+    /// The codec chain backups are written with.
+    pub fn chain(&self) -> Chain {
+        Chain {
+            compression: Compression::Gzip {
+                level: self.gzip_level,
+            },
+            cipher: Cipher::Des3 {
+                kdf: self.key_derivation,
+            },
+        }
+    }
+
     /// The backup's object key / relative path (mission.md section 3).
     pub fn backup_key(&self) -> String {
-        crate::naming::backup_key(&self.date_str, self.port, &self.host, self.instance_id)
+        crate::catalog::backup_key(
+            &self.date_str,
+            self.port,
+            &self.host,
+            self.instance_id,
+            self.chain().suffix(),
+        )
     }
-}
-
-struct RawS3 {
-    host: Option<String>,
-    bucket: Option<String>,
-    access_key: Option<Secret>,
-    secret_key: Option<Secret>,
-    scheme: Option<String>,
-    region: Option<String>,
-}
-
-/// S3 credentials, each from the first place that has it: the command line, the environment
-/// (`AWS_ACCESS_KEY_ID`, `AWS_SECRET_ACCESS_KEY`), conf.yaml, then conf `s3_credentials_file`
-/// (the AWS shared-credentials format, profile `default`).
-fn conf_s3(conf: &ConfFile, o: &Overrides, env: &dyn Fn(&str) -> Option<String>) -> Result<RawS3> {
-    let from_file = match &conf.s3_credentials_file {
-        Some(p) => read_credentials_file(p)?,
-        None => (None, None),
-    };
-    let env = |k: &str| env(k).filter(|v| !v.is_empty()).map(Secret);
-    Ok(RawS3 {
-        host: o.s3_host.clone().or(conf.s3_host.clone()),
-        bucket: o.s3_bucket.clone().or(conf.s3_bucket.clone()),
-        access_key: o
-            .s3_access_key
-            .clone()
-            .map(Secret)
-            .or_else(|| env("AWS_ACCESS_KEY_ID"))
-            .or(conf.s3_access_key.clone())
-            .or(from_file.0),
-        secret_key: o
-            .s3_secret_key
-            .clone()
-            .map(Secret)
-            .or_else(|| env("AWS_SECRET_ACCESS_KEY"))
-            .or(conf.s3_secret_key.clone())
-            .or(from_file.1),
-        scheme: conf.s3_scheme.clone(),
-        region: conf.s3_region.clone(),
-    })
-}
-
-/// Reads `aws_access_key_id` and `aws_secret_access_key` of the `[default]` profile of an AWS
-/// shared-credentials file; warns when the file is readable by others.
-fn read_credentials_file(path: &Path) -> Result<(Option<Secret>, Option<Secret>)> {
-    use std::os::unix::fs::PermissionsExt;
-    let text = std::fs::read_to_string(path)
-        .map_err(|e| Error::io("read s3_credentials_file", path, e))?;
-    if let Ok(meta) = std::fs::metadata(path)
-        && meta.permissions().mode() & 0o004 != 0
-    {
-        tracing::warn!("{} is world-readable; chmod 600 it", path.display());
-    }
-    let (mut access, mut secret) = (None, None);
-    let mut in_default = true;
-    for line in text.lines().map(str::trim) {
-        if let Some(section) = line.strip_prefix('[').and_then(|l| l.strip_suffix(']')) {
-            in_default = section.trim() == "default";
-            continue;
-        }
-        let Some((k, v)) = line.split_once('=') else {
-            continue;
-        };
-        let v = Some(Secret(v.trim().to_string()));
-        match (in_default, k.trim()) {
-            (true, "aws_access_key_id") => access = v,
-            (true, "aws_secret_access_key") => secret = v,
-            _ => {}
-        }
-    }
-    Ok((access, secret))
-}
-
-fn resolve_s3(raw: &RawS3) -> Result<Option<S3Settings>> {
-    let Some(host) = raw.host.clone().filter(|h| !h.is_empty()) else {
-        return Ok(None);
-    };
-    let need = |v: &Option<String>, key: &str| {
-        v.clone()
-            .filter(|s| !s.is_empty())
-            .ok_or_else(|| {
-                Error::Config(format!(
-                    "`s3_host` is set, so `{key}` is required too (or the environment's {}, or conf `s3_credentials_file`)",
-                    if key == "s3_access_key" {
-                        "AWS_ACCESS_KEY_ID"
-                    } else {
-                        "AWS_SECRET_ACCESS_KEY"
-                    }
-                ))
-            })
-    };
-    let scheme = raw.scheme.clone().unwrap_or_else(|| "http".into());
-    if scheme != "http" && scheme != "https" {
-        return Err(Error::Config(format!(
-            "`s3_scheme` must be http or https, got {scheme}"
-        )));
-    }
-    Ok(Some(S3Settings {
-        host,
-        bucket: need(&raw.bucket, "s3_bucket")?,
-        access_key: Secret(need(&raw.access_key.clone().map(|s| s.0), "s3_access_key")?),
-        secret_key: Secret(need(&raw.secret_key.clone().map(|s| s.0), "s3_secret_key")?),
-        scheme,
-        region: raw.region.clone().unwrap_or_else(|| "us-east-1".into()),
-    }))
 }
 
 /// Checks the `YYYY_MM_DD` form of `--date-str`.

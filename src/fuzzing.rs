@@ -4,12 +4,12 @@
 
 use crate::archive::manifest::{BinlogCoords, Manifest};
 use crate::archive::xbstream::{Event, Parser, check_path};
-use crate::config::{ConfFile, KeyDerivation};
+use crate::codec::des3::Des3Decrypt;
+use crate::codec::des3::KeyDerivation;
+use crate::codec::gzip::GzipDecompress;
+use crate::codec::run_to_vec;
+use crate::config::ConfFile;
 use crate::mysql::mycnf::MyCnf;
-use crate::sink::extract::{Targets, extract};
-use crate::stage::des3::Des3Decrypt;
-use crate::stage::gzip::GzipDecompress;
-use crate::stage::run_to_vec;
 
 /// OpenSSL header parsing and des3 decryption, input cut at a point taken from its first byte.
 pub fn des3_decrypt(data: &[u8]) {
@@ -50,9 +50,51 @@ pub fn xbstream(data: &[u8]) {
     let _ = p.finish();
 }
 
-/// gunzip (when the input starts with the gzip magic) -> untar -> xbstream extraction into a
-/// scratch dir; nothing may be written outside its target.
+/// gunzip (when the input starts with the gzip magic) -> the archive reader, whose events
+/// must name only plain relative paths, data bytes in order within a file, and binlog files.
 pub fn extract_archive(data: &[u8]) {
+    use crate::archive::reader::{Layout, Visitor, is_binlog_file, read};
+    use std::collections::HashMap;
+    struct Check {
+        ends: HashMap<String, u64>,
+    }
+    impl Visitor for Check {
+        fn start(&mut self, _: Layout, _: Option<&[u8]>, _: Option<u16>) -> crate::Result<()> {
+            Ok(())
+        }
+        fn file_start(&mut self, path: &str, _again: bool) -> crate::Result<()> {
+            assert!(check_path(path).is_ok(), "unsafe path {path:?}");
+            self.ends.insert(path.to_string(), 0);
+            Ok(())
+        }
+        fn file_data(&mut self, path: &str, offset: u64, data: &[u8]) -> crate::Result<()> {
+            let end = self.ends.get_mut(path).expect("data of a started file");
+            assert!(offset >= *end, "overlap in {path:?}");
+            *end = offset + data.len() as u64;
+            Ok(())
+        }
+        fn file_end(&mut self, path: &str) -> crate::Result<()> {
+            assert!(check_path(path).is_ok(), "unsafe path {path:?}");
+            Ok(())
+        }
+        fn dir(&mut self, path: &str) -> crate::Result<()> {
+            assert!(check_path(path).is_ok(), "unsafe path {path:?}");
+            Ok(())
+        }
+        fn binlog_start(&mut self, name: &str) -> crate::Result<()> {
+            assert!(
+                is_binlog_file(name) && !name.contains('/'),
+                "bad binlog {name:?}"
+            );
+            Ok(())
+        }
+        fn binlog_data(&mut self, _: &[u8]) -> crate::Result<()> {
+            Ok(())
+        }
+        fn binlog_end(&mut self, _: &str) -> crate::Result<()> {
+            Ok(())
+        }
+    }
     let tar = if data.starts_with(&[0x1f, 0x8b]) {
         match run_to_vec(&mut GzipDecompress::new(), data, 1 << 16) {
             Ok(t) => t,
@@ -61,30 +103,12 @@ pub fn extract_archive(data: &[u8]) {
     } else {
         data.to_vec()
     };
-    let scratch = std::env::temp_dir().join(format!(
-        "mysqlbackup-fuzz-{}-{}",
-        std::process::id(),
-        rand::random::<u64>()
-    ));
-    let target = scratch.join("data");
-    let t2 = target.clone();
-    let _ = extract(&tar[..], 3309, &mut |_| {
-        std::fs::create_dir_all(&t2).map_err(|e| crate::Error::io("create", &t2, e))?;
-        Ok(Targets {
-            data_dir: t2.clone(),
-            binlog_dir: Some(t2.clone()),
-        })
-    });
-    let outside: Vec<_> = std::fs::read_dir(&scratch)
-        .map(|rd| {
-            rd.flatten()
-                .filter(|e| e.file_name() != "data")
-                .map(|e| e.path())
-                .collect()
-        })
-        .unwrap_or_default();
-    let _ = std::fs::remove_dir_all(&scratch);
-    assert!(outside.is_empty(), "wrote outside the target: {outside:?}");
+    let _ = read(
+        &tar[..],
+        &mut Check {
+            ends: HashMap::new(),
+        },
+    );
 }
 
 /// Manifest and `xtrabackup_binlog_info` parsing.
@@ -114,8 +138,8 @@ pub fn binlog(data: &[u8]) {
 /// configuration. Every placed path must land inside the targets, read back as written, and
 /// the temporary server must get no option that runs code or names a file elsewhere.
 pub fn mycnf(data: &[u8]) {
+    use crate::cmd::restore::layout::{Origin, Target, placed_options, rewrite};
     use crate::mysql::server_config::{Dirs, Purpose, ServerConfig, lexical};
-    use crate::restore::layout::{Origin, Target, placed_options, rewrite};
     use std::path::{Path, PathBuf};
     let Ok(text) = std::str::from_utf8(data) else {
         return;

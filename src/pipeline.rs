@@ -1,34 +1,23 @@
-//! The pipeline driver: source -> gzip -> des3 -> sha1 -> sink, each CPU-heavy stage on its
-//! own thread, joined by bounded pipes, and the verdict that decides commit or abort.
+//! The pipeline driver: source -> transforms -> digests -> upload (backup), and stored bytes
+//! -> digests -> transforms -> consumer (restore), each transform on its own thread, joined
+//! by bounded pipes, with one verdict that decides commit or abort.
 //!
-//! End of input is not success: a crashed source looks like a clean EOF downstream, so the
-//! sink commits only when the driver has seen every stage and the source succeed. Memory is the
-//! pipes' capacity plus what the source and sink hold (one segment, the parts in flight).
+//! End of input is not success: a crashed source looks like a clean EOF downstream, so an
+//! upload commits only when the driver has seen every stage and the source succeed. Memory is
+//! the pipes' capacity plus what the source and upload hold (one segment, the parts in flight).
 
 use std::future::Future;
 
-use tokio::task::JoinHandle;
-
-use crate::config::KeyDerivation;
-use crate::error::{Error, Result};
-use crate::sink::{Sink, StoredReport};
-use crate::stage::des3::Des3Decrypt;
-use crate::stage::des3::Des3Encrypt;
-use crate::stage::gzip::GzipCompress;
-use crate::stage::gzip::GzipDecompress;
-use crate::stage::sha1::Sha1Digest;
-use crate::stage::{PipeReader, PipeTx, pipe, spawn_transform};
 use bytes::Bytes;
 use futures::StreamExt;
 use futures::stream::BoxStream;
+use tokio::task::JoinHandle;
 
-/// Options of the store chain.
-#[derive(Clone)]
-pub struct ChainOptions {
-    pub gzip_level: u32,
-    pub password: Vec<u8>,
-    pub kdf: KeyDerivation,
-}
+use crate::codec::chain::{Keys, RECOGNISE_LEN, decoders};
+use crate::codec::digest::{DigestReport, Digests};
+use crate::codec::{BoxedTransform, PipeReader, PipeRx, PipeTx, pipe, spawn_transform};
+use crate::error::{Error, Result};
+use crate::store::{Metadata, StoredReport, Upload};
 
 async fn joined<T>(h: JoinHandle<Result<T>>, name: &'static str) -> Result<T> {
     match h.await {
@@ -48,69 +37,93 @@ fn pick(acc: &mut Option<Error>, r: Result<()>) {
     }
 }
 
-/// Runs `produce` (which writes a tar stream to the pipe it is given) through gzip, des3 and
-/// sha1 into `sink`; commits on success, aborts on any failure.
+/// The running transforms of a row, by name.
+type Row = Vec<(&'static str, JoinHandle<Result<BoxedTransform>>)>;
+
+/// Spawns `transforms` in a row from `rx`; returns their handles and the last pipe's end.
+fn spawn_row(transforms: Vec<BoxedTransform>, mut rx: PipeRx) -> (Row, PipeRx) {
+    let mut handles = Vec::new();
+    for t in transforms {
+        let (tx, next) = pipe();
+        let name = t.name();
+        handles.push((name, spawn_transform(t, rx, tx)));
+        rx = next;
+    }
+    (handles, rx)
+}
+
+/// Waits for every transform of a row; the first failure.
+async fn join_row(handles: Row) -> Result<()> {
+    let mut failure = None;
+    for (name, h) in handles {
+        pick(&mut failure, joined(h, name).await.map(drop));
+    }
+    failure.map_or(Ok(()), Err)
+}
+
+/// Runs `produce` (which writes a tar stream to the pipe it is given) through `encoders` and
+/// the digests into `upload`. Commits with metadata `sha1`, `sha256` and `chain` when every
+/// stage and the source succeeded; aborts on any failure.
 pub async fn store_stream<T, Fut>(
     produce: impl FnOnce(PipeTx) -> Fut,
-    opts: ChainOptions,
-    mut sink: Box<dyn Sink>,
+    encoders: Vec<BoxedTransform>,
+    chain: &str,
+    mut upload: Box<dyn Upload>,
 ) -> Result<(T, StoredReport)>
 where
     T: Send + 'static,
     Fut: Future<Output = Result<T>> + Send + 'static,
 {
     let (tx0, rx0) = pipe();
-    let (tx1, rx1) = pipe();
-    let (tx2, rx2) = pipe();
-    let (tx3, mut rx3) = pipe();
     let source = tokio::spawn(crate::cancel::or_cancelled(produce(tx0)));
-    let gzip = spawn_transform(GzipCompress::new(opts.gzip_level), rx0, tx1);
-    let des3 = spawn_transform(Des3Encrypt::new(&opts.password, opts.kdf), rx1, tx2);
-    let sha1 = spawn_transform(Sha1Digest::new(), rx2, tx3);
+    let (row, rx) = spawn_row(encoders, rx0);
+    let (txd, mut rxd) = pipe();
+    let digests = spawn_transform(Digests::new(), rx, txd);
 
     let mut sink_result = Ok(());
     loop {
         let chunk = tokio::select! {
-            c = rx3.recv() => c,
+            c = rxd.recv() => c,
             _ = crate::cancel::cancelled() => {
                 sink_result = Err(Error::Interrupted);
                 break;
             }
         };
         let Some(chunk) = chunk else { break };
-        if let Err(e) = sink.write(chunk).await {
+        if let Err(e) = upload.write(chunk).await {
             sink_result = Err(e);
             break;
         }
     }
-    drop(rx3);
+    drop(rxd);
 
     let source = joined(source, "source").await;
-    let gzip = joined(gzip, "gzip").await.map(drop);
-    let des3 = joined(des3, "des3").await.map(drop);
-    let sha1 = joined(sha1, "sha1").await;
-
+    let row = join_row(row).await;
+    let digests = joined(digests, "sha1").await;
     let mut failure = None;
-    let (value, digest) = match (source, sha1) {
-        (Ok(v), Ok(d)) => (Some(v), Some(d)),
+    let (value, digest) = match (source, digests) {
+        (Ok(v), Ok(d)) => (Some(v), Some(d.report())),
         (s, d) => {
             pick(&mut failure, s.map(drop));
             pick(&mut failure, d.map(drop));
             (None, None)
         }
     };
-    pick(&mut failure, gzip);
-    pick(&mut failure, des3);
+    pick(&mut failure, row);
     pick(&mut failure, sink_result);
-
     match (failure, value, digest) {
         (None, Some(v), Some(d)) => {
-            let report = sink.commit(&d.hex(), d.len()).await?;
+            let meta = Metadata::from([
+                ("sha1".to_string(), d.sha1.clone()),
+                ("sha256".to_string(), d.sha256.clone()),
+                ("chain".to_string(), chain.to_string()),
+            ]);
+            let report = upload.commit(meta, d.len).await?;
             Ok((v, report))
         }
         (failure, _, _) => {
-            let what = sink.describe();
-            if let Err(e) = sink.abort().await {
+            let what = upload.describe();
+            if let Err(e) = upload.abort().await {
                 tracing::error!("could not clean up {what}: {e}");
             }
             Err(failure.unwrap_or_else(|| Error::stage("pipeline", "failed")))
@@ -118,21 +131,46 @@ where
     }
 }
 
-/// Runs a stored backup's bytes through sha1 -> des3 -> gunzip into `consume` (a synchronous
-/// reader of the tar stream, on its own thread). Fails if any stage fails or the SHA-1 of the
-/// bytes is not `expected_sha1`; the caller then removes what `consume` created.
+/// What a fetch found about the stored bytes.
+#[derive(Clone, Debug)]
+pub struct Fetched {
+    /// The chain recognised from the bytes (e.g. `des3`).
+    pub chain: String,
+    pub digests: DigestReport,
+}
+
+/// Runs a stored backup's bytes through the digests and the decoders their header calls for
+/// ([`decoders`]) into `consume` (a synchronous reader of the tar stream, on its own thread).
+/// Fails if any stage fails or, when `expected_sha1` is given, the SHA-1 of the bytes differs;
+/// the caller then removes what `consume` created. Nothing is consumed when the bytes are not
+/// recognised.
 pub async fn fetch_stream<T: Send + 'static>(
     mut input: BoxStream<'static, Result<Bytes>>,
-    expected_sha1: &str,
-    password: &[u8],
-    kdf: KeyDerivation,
+    expected_sha1: Option<&str>,
+    keys: &Keys,
     consume: impl FnOnce(PipeReader) -> Result<T> + Send + 'static,
-) -> Result<T> {
+) -> Result<(T, Fetched)> {
+    let mut head: Vec<Bytes> = Vec::new();
+    let mut head_len = 0;
+    while head_len < RECOGNISE_LEN {
+        match input.next().await {
+            Some(chunk) => {
+                let chunk = chunk?;
+                head_len += chunk.len();
+                head.push(chunk);
+            }
+            None => break,
+        }
+    }
+    let leading: Vec<u8> = head.iter().flat_map(|b| b.iter().copied()).collect();
+    let (chain, decoders) = decoders(&leading, keys)?;
     let (tx0, rx0) = pipe();
-    let (tx1, rx1) = pipe();
-    let (tx2, rx2) = pipe();
-    let (tx3, rx3) = pipe();
     let fetch = tokio::spawn(crate::cancel::or_cancelled(async move {
+        for chunk in head {
+            tx0.send(chunk)
+                .await
+                .map_err(|_| Error::PipeClosed("fetch"))?;
+        }
         while let Some(chunk) = input.next().await {
             tx0.send(chunk?)
                 .await
@@ -140,38 +178,44 @@ pub async fn fetch_stream<T: Send + 'static>(
         }
         Ok(())
     }));
-    let sha1 = spawn_transform(Sha1Digest::new(), rx0, tx1);
-    let des3 = spawn_transform(Des3Decrypt::new(password, kdf), rx1, tx2);
-    let gunzip = spawn_transform(GzipDecompress::new(), rx2, tx3);
-    let sink = tokio::task::spawn_blocking(move || consume(PipeReader::new(rx3)));
+    let (txd, rxd) = pipe();
+    let digests = spawn_transform(Digests::new(), rx0, txd);
+    let (row, rx) = spawn_row(decoders, rxd);
+    let sink = tokio::task::spawn_blocking(move || consume(PipeReader::new(rx)));
 
     let fetch = joined(fetch, "fetch").await;
-    let sha1 = joined(sha1, "sha1").await;
-    let des3 = joined(des3, "des3").await.map(drop);
-    let gunzip = joined(gunzip, "gunzip").await.map(drop);
+    let digests = joined(digests, "sha1").await.map(|d| d.report());
+    let row = join_row(row).await;
     let sink = joined(sink, "extract").await;
 
     let mut failure = None;
     pick(&mut failure, fetch);
-    let digest_ok = match &sha1 {
-        Ok(d) if d.hex() == expected_sha1 => Ok(()),
-        Ok(d) => Err(Error::format(
-            "sha1",
-            format!(
-                "checksum mismatch: stored bytes have {}, the backup recorded {expected_sha1}",
-                d.hex()
-            ),
-        )),
-        Err(_) => Ok(()),
-    };
     // A checksum mismatch explains any decoding error that follows it.
-    pick(&mut failure, digest_ok);
-    pick(&mut failure, sha1.map(drop));
-    pick(&mut failure, des3);
-    pick(&mut failure, gunzip);
-    match sink {
-        Ok(v) if failure.is_none() => Ok(v),
-        other => {
+    if let (Ok(d), Some(want)) = (&digests, expected_sha1)
+        && d.sha1 != want
+    {
+        pick(
+            &mut failure,
+            Err(Error::format(
+                "sha1",
+                format!(
+                    "checksum mismatch: stored bytes have {}, the backup recorded {want}",
+                    d.sha1
+                ),
+            )),
+        );
+    }
+    let digests = match digests {
+        Ok(d) => Some(d),
+        Err(e) => {
+            pick(&mut failure, Err(e));
+            None
+        }
+    };
+    pick(&mut failure, row);
+    match (sink, digests) {
+        (Ok(v), Some(d)) if failure.is_none() => Ok((v, Fetched { chain, digests: d })),
+        (other, _) => {
             pick(&mut failure, other.map(drop));
             Err(failure.expect("an error was picked"))
         }
@@ -180,23 +224,33 @@ pub async fn fetch_stream<T: Send + 'static>(
 
 #[cfg(test)]
 mod tests {
-    use std::sync::{Arc, Mutex};
+    use std::io::Read;
 
     use super::*;
-    use crate::sink::memory::{MemorySink, MemorySlot};
-    use crate::stage::run_to_vec;
+    use crate::codec::chain::{Chain, Cipher, Compression};
+    use crate::codec::des3::KeyDerivation;
+    use crate::store::Store;
+    use crate::store::memory::MemoryStore;
 
-    fn opts() -> ChainOptions {
-        ChainOptions {
-            gzip_level: crate::config::DEFAULT_GZIP_LEVEL,
-            password: b"pw".to_vec(),
+    fn keys() -> Keys {
+        Keys {
+            des3_password: Some(b"pw".to_vec()),
             kdf: KeyDerivation::Sha256,
         }
     }
 
+    fn chain() -> Chain {
+        Chain {
+            compression: Compression::Gzip { level: 2 },
+            cipher: Cipher::Des3 {
+                kdf: KeyDerivation::Sha256,
+            },
+        }
+    }
+
     #[tokio::test]
-    async fn commits_only_on_success() {
-        let slot: MemorySlot = Arc::new(Mutex::new(None));
+    async fn commits_only_on_success_and_reads_back() {
+        let store = MemoryStore::new();
         let data: Vec<u8> = (0..3_000_000u32).map(|i| (i % 97) as u8).collect();
         let d2 = data.clone();
         let (n, report) = store_stream(
@@ -208,32 +262,50 @@ mod tests {
                 }
                 Ok(7)
             },
-            opts(),
-            Box::new(MemorySink::new(slot.clone())),
+            chain().encoders(&keys()).unwrap(),
+            &chain().name(),
+            store.upload("k").await.unwrap(),
         )
         .await
         .unwrap();
         assert_eq!(n, 7);
-        let (stored, sha1) = slot.lock().unwrap().clone().unwrap();
-        assert_eq!(report.sha1, sha1);
-        let mut digest = Sha1Digest::new();
-        digest.update(&stored);
-        assert_eq!(digest.hex(), sha1);
-        let plain = run_to_vec(
-            &mut Des3Decrypt::new(b"pw", KeyDerivation::Sha256),
-            &stored,
-            65536,
+        let info = store.head("k").await.unwrap().unwrap();
+        assert_eq!(info.metadata["sha1"], report.sha1);
+        assert_eq!(info.metadata["chain"], "gzip+des3");
+        let (plain, fetched) = fetch_stream(
+            store.get("k").await.unwrap(),
+            Some(&report.sha1),
+            &keys(),
+            |mut r| {
+                let mut v = Vec::new();
+                r.read_to_end(&mut v)
+                    .map_err(|e| Error::io("read", "pipe", e))?;
+                Ok(v)
+            },
         )
+        .await
         .unwrap();
-        assert_eq!(
-            run_to_vec(&mut GzipDecompress::new(), &plain, 65536).unwrap(),
-            data
-        );
+        assert_eq!(plain, data);
+        assert_eq!(fetched.digests.sha1, report.sha1);
+        let err = fetch_stream(
+            store.get("k").await.unwrap(),
+            Some(&"0".repeat(40)),
+            &keys(),
+            |mut r| {
+                let mut v = Vec::new();
+                r.read_to_end(&mut v)
+                    .map_err(|e| Error::io("read", "pipe", e))?;
+                Ok(v)
+            },
+        )
+        .await
+        .unwrap_err();
+        assert!(err.to_string().contains("checksum mismatch"), "{err}");
     }
 
     #[tokio::test]
     async fn failed_source_commits_nothing() {
-        let slot: MemorySlot = Arc::new(Mutex::new(None));
+        let store = MemoryStore::new();
         let err = store_stream::<(), _>(
             move |tx| async move {
                 tx.send(Bytes::from_static(b"partial"))
@@ -241,12 +313,14 @@ mod tests {
                     .map_err(|_| Error::PipeClosed("test"))?;
                 Err(Error::stage("source", "backup tool died"))
             },
-            opts(),
-            Box::new(MemorySink::new(slot.clone())),
+            chain().encoders(&keys()).unwrap(),
+            "gzip+des3",
+            store.upload("k").await.unwrap(),
         )
         .await
         .unwrap_err();
         assert!(err.to_string().contains("backup tool died"), "{err}");
-        assert!(slot.lock().unwrap().is_none());
+        assert!(store.head("k").await.unwrap().is_none());
+        assert!(store.leftovers().await.unwrap().is_empty(), "aborted");
     }
 }

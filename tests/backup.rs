@@ -100,7 +100,12 @@ async fn backup_to_s3_under_a_writer_is_restorable_with_standard_tools() {
         .unwrap();
     let file = ws.dir.path().join("downloaded.tgz.des3");
     std::fs::write(&file, &bytes).unwrap();
-    let meta = store.head_metadata(&key_today).await.unwrap().unwrap();
+    let meta = store
+        .head_object(&key_today)
+        .await
+        .unwrap()
+        .unwrap()
+        .metadata;
     assert_eq!(
         meta.get("sha1"),
         Some(&sha1_file(&file)),

@@ -372,7 +372,7 @@ async fn s3_credentials_from_the_environment_stay_out_of_argv() {
     assert!(!err.contains(SECRET));
     let key = format!("2026_01_01/{0}/mysql-{0}-testhost-1.tgz.des3", db.port);
     assert!(
-        store.head_metadata(&key).await.unwrap().is_some(),
+        store.head_object(&key).await.unwrap().is_some(),
         "{key} stored"
     );
 

@@ -7,9 +7,9 @@ use bytes::Bytes;
 use tokio::io::{AsyncRead, AsyncReadExt};
 
 use super::manifest::EntryRecord;
+use crate::codec::sha1::Sha1Digest;
+use crate::codec::{CHUNK_SIZE, PipeTx};
 use crate::error::{Error, Result};
-use crate::stage::sha1::Sha1Digest;
-use crate::stage::{CHUNK_SIZE, PipeTx};
 
 const BLOCK: usize = 512;
 
@@ -149,7 +149,7 @@ mod tests {
 
     #[tokio::test]
     async fn gnu_tar_lists_and_extracts_our_stream() {
-        let (tx, mut rx) = crate::stage::pipe();
+        let (tx, mut rx) = crate::codec::pipe();
         let collector = tokio::spawn(async move {
             let mut all = Vec::new();
             while let Some(b) = rx.recv().await {

@@ -6,9 +6,34 @@ use std::time::{Duration, Instant};
 use mysql_async::Conn;
 use mysql_async::prelude::Queryable;
 
+use serde::Deserialize;
+
 use super::Flavor;
-use crate::config::{PeerConfig, ReplicationConfig};
+use crate::config::Secret;
 use crate::error::{Error, Result};
+
+/// A replication peer in conf `replication.source`.
+#[derive(Clone, Debug, Deserialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields)]
+pub struct PeerConfig {
+    pub host: String,
+    pub port: u16,
+    pub id: u32,
+}
+
+/// conf `replication`.
+#[derive(Clone, Debug, Default, Deserialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields)]
+pub struct ReplicationConfig {
+    pub user: Option<String>,
+    pub password: Option<Secret>,
+    #[serde(default)]
+    pub source: Vec<PeerConfig>,
+    /// Seconds between a replica's reconnection attempts (MASTER_CONNECT_RETRY); default 10.
+    pub connect_retry: Option<u32>,
+    /// How long catchup_binlog waits for every channel to be < 1 s behind; default 3600.
+    pub catchup_timeout: Option<u64>,
+}
 
 /// The channel (MariaDB: connection name) for a peer.
 pub fn channel_name(peer: &PeerConfig) -> String {

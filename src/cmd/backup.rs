@@ -1,19 +1,16 @@
 //! The `backup` command: checks, then the streaming chain into the chosen store.
 
-use std::os::unix::fs::PermissionsExt;
-use std::sync::Arc;
-
+use super::{load_keys, when_allows};
 use crate::archive::layout::SEGMENT_SIZE;
 use crate::archive::manifest::Manifest;
-use crate::config::{Settings, When};
+use crate::archive::writer::BackupSource;
+use crate::config::Settings;
 use crate::error::{Error, Result};
+use crate::mysql::backup_tool::BackupToolConfig;
 use crate::mysql::{self, Endpoint};
-use crate::pipeline::{ChainOptions, store_stream};
-use crate::sink::{Sink, StoredReport, local::LocalSink, s3::S3Sink, stdout::StdoutSink};
-use crate::source::backup::BackupSource;
-use crate::source::backup_tool::BackupToolConfig;
-use crate::stage::des3;
-use crate::store::s3::S3Store;
+use crate::pipeline::store_stream;
+use crate::store::stdio::StdoutUpload;
+use crate::store::{StoredReport, Upload};
 
 /// Where the backup goes.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -47,28 +44,6 @@ impl std::fmt::Display for BackupReport {
     }
 }
 
-/// Whether the `--when` condition lets the command run.
-pub async fn when_allows(s: &Settings) -> bool {
-    match s.when {
-        None => true,
-        Some(When::NoDataDir) => !s.data_dir.exists(),
-        Some(When::Stopped) => !Endpoint::from_settings(s).is_running().await,
-    }
-}
-
-/// Reads the des3 password; warns when the key file is readable by others.
-pub fn load_password(s: &Settings) -> Result<Vec<u8>> {
-    if let Ok(meta) = std::fs::metadata(&s.des3_key_file)
-        && meta.permissions().mode() & 0o004 != 0
-    {
-        tracing::warn!(
-            "des3 key file {} is world-readable; chmod 600 it",
-            s.des3_key_file.display()
-        );
-    }
-    des3::read_password(&s.des3_key_file)
-}
-
 /// Runs a backup. Returns None when `--when` skipped it.
 pub async fn backup(s: &Settings, output: Output) -> Result<Option<BackupReport>> {
     if !when_allows(s).await {
@@ -79,7 +54,17 @@ pub async fn backup(s: &Settings, output: Output) -> Result<Option<BackupReport>
         return Ok(None);
     }
     let _lock = crate::lock::lock_instance(s, "back up")?;
-    let password = load_password(s)?;
+    let keys = load_keys(s)?;
+    let chain = s.chain();
+    let encoders = chain.encoders(&keys)?;
+    let store = match output {
+        Output::Store => {
+            let store = crate::store::build(s)?;
+            store.check().await?;
+            Some(store)
+        }
+        Output::Stdout => None,
+    };
     let endpoint = Endpoint::from_settings(s);
     let mut conn = endpoint.connect().await?;
     let info = mysql::server_info(&mut conn).await?;
@@ -119,36 +104,27 @@ pub async fn backup(s: &Settings, output: Output) -> Result<Option<BackupReport>
         date_str: s.date_str.clone(),
     };
     let key = s.backup_key();
-    let sink: Box<dyn Sink> = match (&output, &s.s3) {
-        (Output::Stdout, _) => Box::new(StdoutSink::default()),
-        (Output::Store, Some(s3)) => {
-            let store = Arc::new(S3Store::new(s3)?);
-            log_leftovers(crate::sink::s3::remove_leftovers(&store, &key).await);
-            Box::new(S3Sink::create(store, &key).await?)
-        }
-        (Output::Store, None) => {
-            log_leftovers(crate::sink::local::remove_leftovers(&s.backup_base, &key).await);
-            Box::new(LocalSink::create(&s.backup_base, &key).await?)
+    let upload: Box<dyn Upload> = match &store {
+        None => Box::new(StdoutUpload::default()),
+        Some(store) => {
+            for r in crate::catalog::remove_leftovers(store.as_ref(), &key).await {
+                tracing::warn!("removed the leftover of an interrupted backup: {r}");
+            }
+            store.upload(&key).await?
         }
     };
     let started = std::time::Instant::now();
-    let opts = ChainOptions {
-        gzip_level: s.gzip_level,
-        password,
-        kdf: s.key_derivation,
-    };
-    let (report, stored) = store_stream(move |tx| source.produce(conn, tx), opts, sink).await?;
+    let (report, stored) = store_stream(
+        move |tx| source.produce(conn, tx),
+        encoders,
+        &chain.name(),
+        upload,
+    )
+    .await?;
     Ok(Some(BackupReport {
         stored,
         manifest: report.manifest,
         tar_bytes: report.tar_bytes,
         seconds: started.elapsed().as_secs_f64(),
     }))
-}
-
-/// Logs what an interrupted earlier backup of this instance had left and this one removed.
-fn log_leftovers(removed: Vec<String>) {
-    for r in removed {
-        tracing::warn!("removed the leftover of an interrupted backup: {r}");
-    }
 }

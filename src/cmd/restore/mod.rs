@@ -11,27 +11,33 @@
 pub mod apply;
 pub mod dirs;
 pub mod layout;
+pub mod unpack;
 
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 
+use super::{load_keys, when_allows};
 use crate::archive::manifest::BinlogCoords;
-use crate::backup::{load_password, when_allows};
+use crate::archive::reader::{Layout, Summary};
+use crate::catalog::{KeyParts, Selection, locate};
 use crate::config::Settings;
 use crate::error::{Error, Result};
 use crate::mysql::Endpoint;
 use crate::mysql::mycnf::MyCnf;
 use crate::mysql::server_config::Dirs;
 use crate::pipeline::fetch_stream;
-use crate::sink::extract::{ExtractReport, Layout, Targets, extract};
-use crate::source::fetch::{Located, Selection, locate};
 pub use dirs::INCOMPLETE_MARKER;
 use dirs::{Created, check_claimable};
+use unpack::{Targets, unpack};
 
 /// What `restore` is asked to do beyond conf.
 #[derive(Clone, Debug, Default)]
 pub struct RestoreOptions {
     pub selection: Selection,
+    /// `--input -`: read the archive from stdin instead of the store.
+    pub stdin: bool,
+    /// `--sha1 HEX`: the SHA-1 the bytes read from stdin must have.
+    pub sha1: Option<String>,
     /// Restore a backup of another port (e.g. to move an instance, or build a copy).
     pub allow_other_port: bool,
     /// Restore the data alone: the archive's binlog is checked but neither applied nor
@@ -113,26 +119,56 @@ pub async fn restore(s: &Settings, opts: &RestoreOptions) -> Result<Option<Resto
     if s.binlog_dir != s.data_dir {
         check_claimable(&s.binlog_dir, "binlog dir")?;
     }
-    let password = load_password(s)?;
-    let located = locate(s, &opts.selection).await?;
-    tracing::info!("restoring {}", located.location);
+    let keys = load_keys(s)?;
+    let source = if opts.stdin {
+        let sha1 =
+            match &opts.sha1 {
+                Some(h) => Some(crate::store::parse_sha1(h).ok_or_else(|| {
+                    Error::Config(format!("--sha1 takes 40 hex digits, got {h:?}"))
+                })?),
+                None => None,
+            };
+        Source {
+            location: "-".into(),
+            sha1,
+            parts: None,
+            stream: crate::store::stdio::stdin(),
+            cleanup: None,
+        }
+    } else {
+        let store = crate::store::build(s)?;
+        let located = locate(store.as_ref(), s, &opts.selection).await?;
+        let cleanup = s
+            .clean_after_restore
+            .then(|| store.clone())
+            .map(|st| (st, located.key.clone()));
+        Source {
+            stream: store.get(&located.key).await?,
+            location: located.location,
+            sha1: Some(located.sha1),
+            parts: located.parts,
+            cleanup,
+        }
+    };
+    tracing::info!("restoring {}", source.location);
+    let cleanup = source.cleanup.clone();
     let started = std::time::Instant::now();
     let created = Arc::new(Mutex::new(Created::default()));
-    let result = restore_into(s, opts, &located, password, created.clone())
+    let result = restore_into(s, opts, source, keys, created.clone())
         .await
         .and_then(|done| created.lock().expect("lock").finish().map(|()| done));
     match result {
         Ok(mut report) => {
-            if s.clean_after_restore
-                && let Some(p) = located.local_path()
-            {
-                for f in [p.clone(), crate::sink::local::sidecar_path(p)] {
-                    if let Err(e) = std::fs::remove_file(&f) {
-                        tracing::warn!(
-                            "--clean-after-restore: could not remove {}: {e}",
-                            f.display()
-                        );
+            if let Some((store, key)) = cleanup {
+                match store.local_path(&key) {
+                    Some(_) => {
+                        if let Err(e) = store.delete(&key).await {
+                            tracing::warn!("--clean-after-restore: could not remove {key}: {e}");
+                        }
                     }
+                    None => tracing::info!(
+                        "--clean-after-restore: the backup is not on local disk; nothing to remove"
+                    ),
                 }
             }
             report.seconds = started.elapsed().as_secs_f64();
@@ -145,9 +181,20 @@ pub async fn restore(s: &Settings, opts: &RestoreOptions) -> Result<Option<Resto
     }
 }
 
+/// Where the archive's bytes come from.
+struct Source {
+    location: String,
+    /// The SHA-1 they must have (None: stdin without `--sha1`).
+    sha1: Option<String>,
+    parts: Option<KeyParts>,
+    stream: futures::stream::BoxStream<'static, Result<bytes::Bytes>>,
+    /// The store and key to remove after success (`--clean-after-restore`).
+    cleanup: Option<(std::sync::Arc<dyn crate::store::Store>, String)>,
+}
+
 /// Whose backup it is, from its manifest, else its key.
-fn backup_of(report: &ExtractReport, located: &Located) -> Option<(String, u32, String)> {
-    match (&report.manifest, &located.parts) {
+fn backup_of(report: &Summary, parts: &Option<KeyParts>) -> Option<(String, u32, String)> {
+    match (&report.manifest, parts) {
         (Some(m), _) => Some((m.host.clone(), m.instance_id, m.date_str.clone())),
         (None, Some(k)) => Some((k.host.clone(), k.instance_id, k.date_str.clone())),
         (None, None) => None,
@@ -157,22 +204,20 @@ fn backup_of(report: &ExtractReport, located: &Located) -> Option<(String, u32, 
 async fn restore_into(
     s: &Settings,
     opts: &RestoreOptions,
-    located: &Located,
-    password: Vec<u8>,
+    source: Source,
+    keys: crate::codec::chain::Keys,
     created: Arc<Mutex<Created>>,
 ) -> Result<RestoreReport> {
-    let stream = located.open().await?;
     let port = if opts.allow_other_port { 0 } else { s.port };
     let (data_dir, binlog_dir) = (s.data_dir.clone(), s.binlog_dir.clone());
     let keep_binlog = !opts.data_only;
     let c2 = created.clone();
-    let report = fetch_stream(
-        stream,
-        &located.sha1,
-        &password,
-        s.key_derivation,
+    let ((report, _targets), fetched) = fetch_stream(
+        source.stream,
+        source.sha1.as_deref(),
+        &keys,
         move |reader| {
-            extract(reader, port, &mut |_archived_cnf| {
+            unpack(reader, port, &mut |_layout, _archived_cnf| {
                 let mut c = c2.lock().expect("lock");
                 c.claim(&data_dir, "data dir", true)?;
                 if binlog_dir != data_dir {
@@ -186,6 +231,12 @@ async fn restore_into(
         },
     )
     .await?;
+    if source.sha1.is_none() {
+        tracing::warn!(
+            "no SHA-1 to check the archive against (stdin without --sha1); its SHA-1 is {}",
+            fetched.digests.sha1
+        );
+    }
     let dirs = Dirs {
         data_dir: s.data_dir.clone(),
         binlog_dir: s.binlog_dir.clone(),
@@ -214,7 +265,7 @@ async fn restore_into(
     }
 
     // The instance's my.cnf, rewritten into this restore's dirs.
-    let who = backup_of(&report, located);
+    let who = backup_of(&report, &source.parts);
     let foreign = who
         .as_ref()
         .filter(|(h, i, _)| *h != s.host || *i != s.instance_id)
@@ -239,10 +290,10 @@ async fn restore_into(
             .binlog_files
             .first()
             .and_then(|f| f.rsplit_once('.').map(|(b, _)| b.to_string())),
-        binlog_index: report.binlog_index.clone(),
+        binlog_index: report.binlog_index.as_ref().map(|(n, _)| n.clone()),
         foreign: foreign.clone(),
     };
-    let rewritten = layout::rewrite(&archived, &origin, &target, &located.location);
+    let rewritten = layout::rewrite(&archived, &origin, &target, &source.location);
     let mut warnings = rewritten.warnings.clone();
     if opts.data_only && !report.binlog_files.is_empty() {
         warnings.push(format!(
@@ -306,7 +357,7 @@ async fn restore_into(
         (_, true) => {}
     }
     Ok(RestoreReport {
-        source: located.location.clone(),
+        source: source.location.clone(),
         backup_of: who.map(|(h, i, d)| format!("host {h}, instance {i}, port {}, {d}", s.port)),
         data_dir: dirs.data_dir.clone(),
         binlog_dir: dirs.binlog_dir.clone(),

@@ -1,12 +1,14 @@
-//! Byte transforms (gzip, des3, sha1) and the driver that runs each one on its own thread,
-//! joined to its neighbours by bounded pipes.
+//! Codecs: byte transforms (gzip, des3, digests), the chain they form ([`chain`]), and the
+//! driver that runs each one on its own thread, joined to its neighbours by bounded pipes.
 //!
 //! A [`Transform`] is plain synchronous code that knows nothing of async: it can be fuzzed and
 //! property-tested alone. [`spawn_transform`] runs it on a blocking thread between two
 //! [`Pipe`]s, so that CPU-heavy stages run concurrently (both cores work) and a slow stage
 //! pushes back on its upstream (a pipe holds at most [`PIPE_CAPACITY`] chunks).
 
+pub mod chain;
 pub mod des3;
+pub mod digest;
 pub mod gzip;
 pub mod sha1;
 
@@ -49,6 +51,24 @@ pub trait Transform: Send + 'static {
     /// what one push produces, held until it is sent, stays bounded.
     fn max_push(&self) -> usize {
         usize::MAX
+    }
+}
+
+/// A transform chosen at run time (a chain is a list of them).
+pub type BoxedTransform = Box<dyn Transform>;
+
+impl Transform for BoxedTransform {
+    fn name(&self) -> &'static str {
+        (**self).name()
+    }
+    fn push(&mut self, input: Bytes, out: &mut Vec<Bytes>) -> Result<()> {
+        (**self).push(input, out)
+    }
+    fn finish(&mut self, out: &mut Vec<Bytes>) -> Result<()> {
+        (**self).finish(out)
+    }
+    fn max_push(&self) -> usize {
+        (**self).max_push()
     }
 }
 

@@ -6,7 +6,7 @@ use std::process::{Command, Stdio};
 use proptest::prelude::*;
 
 use super::*;
-use crate::stage::run_to_vec;
+use crate::codec::run_to_vec;
 
 const PASSWORD: &[u8] = b"correct horse battery staple";
 

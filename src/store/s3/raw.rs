@@ -1,109 +1,24 @@
-//! S3-compatible storage: an `object_store` client for uploads, downloads and listings, plus
-//! signed raw requests for the calls object_store does not offer: a server-side multipart
-//! copy that sets `x-amz-meta-sha1` (the SHA-1 of a streamed upload is only known at its end,
-//! while S3 takes metadata when an upload starts), ListMultipartUploads and
-//! AbortMultipartUpload by id. Raw requests are signed with object_store's own SigV4
+//! Signed raw requests for the calls object_store does not offer: a server-side multipart copy
+//! that sets user metadata (the SHA-1 of a streamed upload is only known at its end, while S3
+//! takes metadata when an upload starts), HEAD with metadata, bucket creation and checks,
+//! ListMultipartUploads and AbortMultipartUpload by id. Signed with object_store's own SigV4
 //! [`AwsAuthorizer`].
 
 use std::collections::BTreeMap;
-use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, SystemTime};
 
 use bytes::Bytes;
-use object_store::aws::{AmazonS3, AmazonS3Builder, AwsAuthorizer, AwsCredential};
+use object_store::aws::AwsAuthorizer;
 use object_store::client::HttpRequest;
-use object_store::{BackoffConfig, RetryConfig};
 use quick_xml::events::Event;
 
-use crate::config::S3Settings;
+use super::{PendingUpload, S3Store};
 use crate::error::{Error, Result};
+use crate::store::ObjectInfo;
 
-/// Largest range copied by one UploadPartCopy (S3 allows 5 GiB).
-pub const COPY_PART_SIZE: u64 = 1 << 30;
 const ATTEMPTS: u32 = 4;
 
-/// A bucket on an S3-compatible server.
-pub struct S3Store {
-    /// The object_store client.
-    pub store: Arc<AmazonS3>,
-    http: reqwest::Client,
-    settings: S3Settings,
-    credential: AwsCredential,
-}
-
-/// A multipart upload in progress, as ListMultipartUploads shows it.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct PendingUpload {
-    pub key: String,
-    pub upload_id: String,
-}
-
 impl S3Store {
-    /// A client for the configured bucket (path-style addressing, http or https).
-    pub fn new(s: &S3Settings) -> Result<Self> {
-        let retry = RetryConfig {
-            backoff: BackoffConfig {
-                init_backoff: Duration::from_millis(200),
-                max_backoff: Duration::from_secs(5),
-                base: 2.0,
-            },
-            max_retries: 5,
-            retry_timeout: Duration::from_secs(60),
-        };
-        let store = AmazonS3Builder::new()
-            .with_endpoint(s.endpoint())
-            .with_allow_http(s.scheme == "http")
-            .with_virtual_hosted_style_request(false)
-            .with_bucket_name(&s.bucket)
-            .with_region(&s.region)
-            .with_access_key_id(s.access_key.expose())
-            .with_secret_access_key(s.secret_key.expose())
-            .with_retry(retry)
-            .build()
-            .map_err(|e| Error::store(format!("s3 client for {}", s.endpoint()), e))?;
-        let http = reqwest::Client::builder()
-            .connect_timeout(Duration::from_secs(10))
-            .timeout(Duration::from_secs(600))
-            .build()
-            .map_err(|e| Error::store("http client", e))?;
-        Ok(S3Store {
-            store: Arc::new(store),
-            http,
-            credential: AwsCredential {
-                key_id: s.access_key.expose().to_string(),
-                secret_key: s.secret_key.expose().to_string(),
-                token: None,
-            },
-            settings: s.clone(),
-        })
-    }
-
-    /// The bucket name.
-    pub fn bucket(&self) -> &str {
-        &self.settings.bucket
-    }
-
-    fn url(&self, key: &str, query: &[(&str, &str)]) -> Result<url::Url> {
-        let mut u = url::Url::parse(&format!(
-            "{}/{}/{}",
-            self.settings.endpoint(),
-            self.settings.bucket,
-            key
-        ))
-        .map_err(|e| Error::store(format!("url for {key}"), e))?;
-        if !query.is_empty() {
-            let mut q = u.query_pairs_mut();
-            for (k, v) in query {
-                if v.is_empty() {
-                    q.append_key_only(k);
-                } else {
-                    q.append_pair(k, v);
-                }
-            }
-        }
-        Ok(u)
-    }
-
     /// Sends one signed request, retrying transport errors and 5xx answers with backoff.
     async fn send(
         &self,
@@ -290,29 +205,75 @@ impl S3Store {
         let (_, body) = self.send(http::Method::GET, url, &[], Bytes::new()).await?;
         let keys = xml_all(&body, "Key");
         let ids = xml_all(&body, "UploadId");
+        let initiated = xml_all(&body, "Initiated");
         Ok(keys
             .into_iter()
             .zip(ids)
-            .map(|(key, upload_id)| PendingUpload { key, upload_id })
+            .enumerate()
+            .map(|(i, (key, upload_id))| PendingUpload {
+                key,
+                upload_id,
+                initiated: initiated
+                    .get(i)
+                    .and_then(|t| chrono::DateTime::parse_from_rfc3339(t).ok())
+                    .map(SystemTime::from),
+            })
             .collect())
     }
 
-    /// The user metadata (`x-amz-meta-*`, names without the prefix) of an object, or None
-    /// when it does not exist.
-    pub async fn head_metadata(&self, key: &str) -> Result<Option<BTreeMap<String, String>>> {
+    /// Checks that the bucket exists and the credentials are accepted (HEAD bucket).
+    pub async fn head_bucket(&self) -> Result<()> {
+        let url = url::Url::parse(&format!(
+            "{}/{}",
+            self.settings.endpoint(),
+            self.settings.bucket
+        ))
+        .map_err(|e| Error::store("check bucket", e))?;
+        match self.send(http::Method::HEAD, url, &[], Bytes::new()).await {
+            Ok(_) => Ok(()),
+            Err(Error::Store { message, .. }) => Err(Error::Refused(format!(
+                "s3://{} cannot be used ({}): {}",
+                self.settings.bucket,
+                self.settings.endpoint(),
+                if message.starts_with("404") {
+                    "the bucket does not exist".to_string()
+                } else if message.starts_with("403") {
+                    "the credentials are rejected".to_string()
+                } else {
+                    message
+                }
+            ))),
+            Err(e) => Err(e),
+        }
+    }
+
+    /// An object's size, time and user metadata (`x-amz-meta-*`, names without the prefix),
+    /// or None when it does not exist.
+    pub async fn head_object(&self, key: &str) -> Result<Option<ObjectInfo>> {
         match self
             .send(http::Method::HEAD, self.url(key, &[])?, &[], Bytes::new())
             .await
         {
-            Ok((headers, _)) => Ok(Some(
-                headers
-                    .iter()
-                    .filter_map(|(k, v)| {
-                        let name = k.as_str().strip_prefix("x-amz-meta-")?;
-                        Some((name.to_string(), v.to_str().ok()?.to_string()))
-                    })
-                    .collect(),
-            )),
+            Ok((headers, _)) => {
+                let text = |name: &str| headers.get(name).and_then(|v| v.to_str().ok());
+                Ok(Some(ObjectInfo {
+                    key: key.to_string(),
+                    size: text("content-length")
+                        .and_then(|v| v.parse().ok())
+                        .unwrap_or(0),
+                    modified: text("last-modified")
+                        .and_then(|v| chrono::DateTime::parse_from_rfc2822(v).ok())
+                        .map(SystemTime::from)
+                        .unwrap_or(SystemTime::UNIX_EPOCH),
+                    metadata: headers
+                        .iter()
+                        .filter_map(|(k, v)| {
+                            let name = k.as_str().strip_prefix("x-amz-meta-")?;
+                            Some((name.to_string(), v.to_str().ok()?.to_string()))
+                        })
+                        .collect(),
+                }))
+            }
             Err(Error::Store { message, .. }) if message.starts_with("404") => Ok(None),
             Err(e) => Err(e),
         }

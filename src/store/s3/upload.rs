@@ -1,4 +1,4 @@
-//! S3 multipart upload as a sink.
+//! S3 multipart upload as an [`Upload`].
 //!
 //! Bytes are uploaded as parts of a staging object `<key>.<random>.uploading`; part size starts
 //! at 8 MiB and doubles every 1,000 parts, so 10,000 parts hold about 8 TiB (> 5 TiB) while a
@@ -7,18 +7,37 @@
 //! with `x-amz-meta-sha1`, then deleted: `<key>` appears whole, with its checksum, or not at
 //! all. On abort the multipart upload is aborted (S3 keeps unaborted parts forever).
 
-use std::collections::{BTreeMap, VecDeque};
+use std::collections::VecDeque;
 use std::sync::Arc;
 
 use bytes::Bytes;
-use futures::TryStreamExt;
 use object_store::path::Path as ObjPath;
 use object_store::{MultipartUpload, ObjectStore, PutPayload};
 use tokio::task::JoinHandle;
 
-use super::{Sink, StoredReport};
+use super::{COPY_PART_SIZE, S3Store};
 use crate::error::{Error, Result};
-use crate::store::s3::{COPY_PART_SIZE, S3Store};
+use crate::store::{Metadata, StoredReport, Upload};
+
+const STAGING_SUFFIX: &str = ".uploading";
+
+/// The staging object an upload of `key` goes to before it is copied into place:
+/// `{key}.{16 hex digits}.uploading` (random, so a killed run never collides with the next).
+pub fn staging_key(key: &str, nonce: u64) -> String {
+    format!("{key}.{nonce:016x}{STAGING_SUFFIX}")
+}
+
+/// Whether `key` is a staging object's key (never an object of the store's listing).
+pub fn is_staging(key: &str) -> bool {
+    staging_of(key).is_some()
+}
+
+/// The key a staging object `{key}.{16 hex}.uploading` was staging, if `staging` is one.
+pub fn staging_of(staging: &str) -> Option<&str> {
+    let rest = staging.strip_suffix(STAGING_SUFFIX)?;
+    let (key, hex) = rest.rsplit_once('.')?;
+    (hex.len() == 16 && hex.bytes().all(|b| b.is_ascii_hexdigit())).then_some(key)
+}
 
 /// Smallest part (S3 requires 5 MiB but for the last).
 pub const MIN_PART: u64 = 8 << 20;
@@ -38,7 +57,7 @@ pub fn max_stream_size() -> u64 {
 }
 
 /// Streams into a multipart upload.
-pub struct S3Sink {
+pub struct S3Upload {
     store: Arc<S3Store>,
     key: String,
     staging: String,
@@ -51,10 +70,10 @@ pub struct S3Sink {
     pub copy_part_size: u64,
 }
 
-impl S3Sink {
+impl S3Upload {
     /// Starts the staging upload for `key`.
     pub async fn create(store: Arc<S3Store>, key: &str) -> Result<Self> {
-        let staging = crate::naming::staging_key(key, rand::random::<u64>());
+        let staging = staging_key(key, rand::random::<u64>());
         let upload = store
             .store
             .put_multipart(&ObjPath::from(staging.as_str()))
@@ -65,7 +84,7 @@ impl S3Sink {
                     e,
                 )
             })?;
-        Ok(S3Sink {
+        Ok(S3Upload {
             store,
             key: key.to_string(),
             staging,
@@ -109,7 +128,7 @@ impl S3Sink {
 }
 
 #[async_trait::async_trait]
-impl Sink for S3Sink {
+impl Upload for S3Upload {
     fn describe(&self) -> String {
         format!("s3://{}/{}", self.store.bucket(), self.key)
     }
@@ -121,7 +140,8 @@ impl Sink for S3Sink {
         }
         Ok(())
     }
-    async fn commit(mut self: Box<Self>, sha1: &str, size: u64) -> Result<StoredReport> {
+    async fn commit(mut self: Box<Self>, metadata: Metadata, size: u64) -> Result<StoredReport> {
+        let sha1 = metadata.get("sha1").cloned().unwrap_or_default();
         let result = async {
             if self.pending_len > 0 || self.parts == 0 {
                 self.send_part().await?;
@@ -141,10 +161,15 @@ impl Sink for S3Sink {
             let _ = self.abort_parts().await;
             return Err(e);
         }
-        let meta = BTreeMap::from([("sha1".to_string(), sha1.to_string())]);
         let copied = self
             .store
-            .copy_with_metadata(&self.staging, &self.key, size, &meta, self.copy_part_size)
+            .copy_with_metadata(
+                &self.staging,
+                &self.key,
+                size,
+                &metadata,
+                self.copy_part_size,
+            )
             .await;
         let staging = ObjPath::from(self.staging.as_str());
         let deleted = self.store.store.delete(&staging).await;
@@ -154,7 +179,7 @@ impl Sink for S3Sink {
         Ok(StoredReport {
             location: self.describe(),
             size,
-            sha1: sha1.to_string(),
+            sha1,
         })
     }
     async fn abort(mut self: Box<Self>) -> Result<()> {
@@ -164,7 +189,7 @@ impl Sink for S3Sink {
     }
 }
 
-impl S3Sink {
+impl S3Upload {
     /// Aborts every other pending upload of this run's staging key: a CreateMultipartUpload
     /// whose answer was lost and was retried leaves one that nobody knows the id of. The
     /// staging key is this run's alone (random), so anything pending under it is an orphan.
@@ -196,48 +221,6 @@ async fn abort_orphans(store: Arc<S3Store>, staging: String) {
     }
 }
 
-/// Removes what interrupted (e.g. killed) backups of the instance whose key is `key` left in
-/// the store: its pending multipart uploads of any day, and staging objects of `key`'s day (an
-/// upload completed but not yet copied). Call only under the instance lock: then no backup of
-/// this instance is under way, and keys name host, port and instance, so nothing removed can
-/// belong to a running backup. Returns what was removed; a failure to list or remove is logged,
-/// not fatal (the backup itself does not depend on it).
-pub async fn remove_leftovers(store: &S3Store, key: &str) -> Vec<String> {
-    let mut removed = Vec::new();
-    let bucket = store.bucket();
-    match store.list_multipart_uploads().await {
-        Ok(pending) => {
-            for u in pending
-                .iter()
-                .filter(|u| crate::naming::is_leftover_of(&u.key, key))
-            {
-                match store.abort_upload(&u.key, &u.upload_id).await {
-                    Ok(()) => removed.push(format!("s3://{bucket}/{} (pending upload)", u.key)),
-                    Err(e) => tracing::warn!("could not abort leftover upload {}: {e}", u.key),
-                }
-            }
-        }
-        Err(e) => tracing::warn!("could not list pending uploads to find leftovers: {e}"),
-    }
-    let day = ObjPath::from(key.rsplit_once('/').map_or("", |(dir, _)| dir));
-    let listed: object_store::Result<Vec<_>> = store.store.list(Some(&day)).try_collect().await;
-    match listed {
-        Ok(objects) => {
-            for o in objects
-                .iter()
-                .filter(|o| crate::naming::is_leftover_of(o.location.as_ref(), key))
-            {
-                match store.store.delete(&o.location).await {
-                    Ok(()) => removed.push(format!("s3://{bucket}/{}", o.location)),
-                    Err(e) => tracing::warn!("could not delete leftover {}: {e}", o.location),
-                }
-            }
-        }
-        Err(e) => tracing::warn!("could not list {day} to find leftovers: {e}"),
-    }
-    removed
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -252,5 +235,14 @@ mod tests {
             "S3 parts are at most 5 GiB"
         );
         assert!(max_stream_size() >= 5 << 40);
+    }
+
+    #[test]
+    fn staging_keys_are_recognised() {
+        let s = staging_key("d/1/k.tgz.des3", 7);
+        assert_eq!(s, "d/1/k.tgz.des3.0000000000000007.uploading");
+        assert_eq!(staging_of(&s), Some("d/1/k.tgz.des3"));
+        assert!(!is_staging("d/1/k.tgz.des3"));
+        assert!(!is_staging("d/1/k.0123.uploading"));
     }
 }

@@ -1,6 +1,4 @@
-//! `catchup_binlog` and `setup_replication`.
-//!
-//! catchup_binlog starts the restored (stopped) instance under its temporary server-id, so that
+//! `catchup_binlog`: starts the restored (stopped) instance under its temporary server-id, so that
 //! peers' copies of events this instance originated before it died are applied, not skipped as
 //! its own; resets relay logs and slave state, starts every channel explicitly, reads every
 //! peer's GTID position, and waits until the instance has applied all of it and each channel is
@@ -11,7 +9,7 @@ use std::time::Duration;
 
 use mysql_async::prelude::Queryable;
 
-use crate::backup::when_allows;
+use super::when_allows;
 use crate::config::{Secret, Settings};
 use crate::error::{Error, Result};
 use crate::mysql::mycnf::MyCnf;
@@ -246,36 +244,3 @@ async fn run_catchup(s: &Settings, endpoint: &Endpoint, d: Dialect) -> Result<St
         gtid.unwrap_or_default()
     ))
 }
-
-/// (Re)creates the channels from conf on the running instance and starts each.
-pub async fn setup_replication(s: &Settings) -> Result<Option<String>> {
-    if !when_allows(s).await {
-        return Ok(None);
-    }
-    let endpoint = Endpoint::from_settings(s);
-    let mut conn = endpoint.connect().await?;
-    let info = crate::mysql::server_info(&mut conn).await?;
-    let d = Dialect(info.flavor);
-    if s.replication.source.is_empty() {
-        return Err(Error::Config("`replication.source` lists no peer".into()));
-    }
-    let channels = replication::setup_channels(&mut conn, d, &s.replication).await?;
-    replication::start_channels(&mut conn, d, &channels).await?;
-    let states = replication::wait_running(&mut conn, d, SETUP_WAIT).await?;
-    let _ = conn.disconnect().await;
-    let mut report = format!("channels started: {}", channels.join(", "));
-    for c in &states {
-        report.push_str(&format!("\n{}", c.line()));
-        if !c.running() {
-            report.push_str(&format!(
-                " (not connected after {}s; it keeps retrying every {}s)",
-                SETUP_WAIT.as_secs(),
-                s.replication.connect_retry.unwrap_or(10)
-            ));
-        }
-    }
-    Ok(Some(report))
-}
-
-/// How long setup_replication waits for its channels to connect before reporting their state.
-const SETUP_WAIT: Duration = Duration::from_secs(15);

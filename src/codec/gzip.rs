@@ -135,7 +135,7 @@ impl Transform for GzipDecompress {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::stage::run_to_vec;
+    use crate::codec::run_to_vec;
     use proptest::prelude::*;
 
     /// Zeroed extents (as in InnoDB files) inflate ~1000:1: one stored chunk must not turn into
@@ -147,7 +147,7 @@ mod tests {
         assert!(z.len() < 1 << 20, "{}", z.len());
         let mut t = GzipDecompress::new();
         let (mut out, mut total, mut largest) = (Vec::new(), 0usize, 0usize);
-        crate::stage::push_sliced(&mut t, Bytes::from(z), &mut out, &mut |out| {
+        crate::codec::push_sliced(&mut t, Bytes::from(z), &mut out, &mut |out| {
             let batch: usize = out.drain(..).map(|b| b.len()).sum();
             largest = largest.max(batch);
             total += batch;

@@ -58,7 +58,7 @@ mod tests {
     #[test]
     fn known_vector_and_pass_through() {
         let mut s = Sha1Digest::new();
-        let out = crate::stage::run_to_vec(&mut s, b"abc", 1).unwrap();
+        let out = crate::codec::run_to_vec(&mut s, b"abc", 1).unwrap();
         assert_eq!(out, b"abc");
         assert_eq!(s.hex(), "a9993e364706816aba3e25717850c26c9cd0d89d");
         assert_eq!(s.len(), 3);

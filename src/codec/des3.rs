@@ -7,14 +7,27 @@
 //! (`-pbkdf2`). The codec is a plain state machine; the async layer knows nothing of it.
 
 use bytes::Bytes;
+use serde::Deserialize;
 mod tdes;
 
 use sha2::Digest;
 pub use tdes::TdesEde3;
 
 use super::{CHUNK_SIZE, Transform};
-use crate::config::KeyDerivation;
 use crate::error::{Error, Result};
+
+/// How the des3 key and IV are derived from the password (OpenSSL `enc` options).
+#[derive(Clone, Copy, Debug, Default, Deserialize, PartialEq, Eq, clap::ValueEnum)]
+#[serde(rename_all = "lowercase")]
+pub enum KeyDerivation {
+    /// EVP_BytesToKey with SHA-256, one iteration: OpenSSL 1.1+ default.
+    #[default]
+    Sha256,
+    /// EVP_BytesToKey with MD5: OpenSSL before 1.1.0 (`-md md5`).
+    Md5,
+    /// PBKDF2-HMAC-SHA256 with 10,000 iterations (`-pbkdf2`).
+    Pbkdf2,
+}
 
 /// The magic that opens every salted OpenSSL `enc` stream.
 pub const MAGIC: &[u8; 8] = b"Salted__";

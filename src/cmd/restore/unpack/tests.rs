@@ -3,8 +3,9 @@
 
 use super::*;
 use crate::archive::manifest::{EntryRecord, Manifest};
+use crate::archive::reader::Summary;
 use crate::archive::xbstream::{encode_eof, encode_payload};
-use crate::stage::sha1::Sha1Digest;
+use crate::codec::sha1::Sha1Digest;
 
 const PORT: u16 = 3309;
 
@@ -102,17 +103,18 @@ fn good_segment() -> Vec<u8> {
 }
 
 /// Extracts into `{tmp}/data`; returns the result and every path under tmp.
-fn run(bytes: &[u8], port: u16) -> (Result<ExtractReport>, Vec<String>, tempfile::TempDir) {
+fn run(bytes: &[u8], port: u16) -> (Result<Summary>, Vec<String>, tempfile::TempDir) {
     let tmp = tempfile::tempdir().unwrap();
     let data = tmp.path().join("data");
     let d2 = data.clone();
-    let r = extract(bytes, port, &mut |_| {
+    let r = unpack(bytes, port, &mut |_, _| {
         std::fs::create_dir_all(&d2).unwrap();
         Ok(Targets {
             data_dir: d2.clone(),
             binlog_dir: Some(d2.clone()),
         })
-    });
+    })
+    .map(|(summary, _)| summary);
     let mut seen = Vec::new();
     fn walk(dir: &Path, root: &Path, out: &mut Vec<String>) {
         for e in std::fs::read_dir(dir).unwrap().flatten() {

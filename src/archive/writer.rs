@@ -1,4 +1,4 @@
-//! The backup source: my.cnf, the backup tool's xbstream cut into segments, the closed binlog
+//! The archive writer (a backup's source): my.cnf, the backup tool's xbstream cut into segments, the closed binlog
 //! files with their index, and the manifest, as one tar stream.
 
 use std::path::PathBuf;
@@ -7,14 +7,14 @@ use bytes::{Bytes, BytesMut};
 use mysql_async::Conn;
 use tokio::io::AsyncReadExt;
 
-use super::backup_tool::{BackupTool, BackupToolConfig};
 use crate::archive::layout::{self, BINLOG_DIR, MANIFEST, MY_CNF};
 use crate::archive::manifest::{BinlogCoords, Manifest};
 use crate::archive::tar::TarWriter;
 use crate::archive::xbstream::{Event, Parser};
+use crate::codec::PipeTx;
 use crate::error::{Error, Result};
+use crate::mysql::backup_tool::{BackupTool, BackupToolConfig};
 use crate::mysql::{self, ServerInfo};
-use crate::stage::PipeTx;
 
 /// Everything the source needs.
 pub struct BackupSource {

@@ -1,0 +1,299 @@
+//! The catalog over any [`Store`]: how backups are named, which one a restore wants, and what
+//! interrupted backups of an instance left.
+//!
+//! Key: `{date_str}/{port}/mysql-{port}-{host}-{instance_id}{suffix}` (the suffix names the
+//! codec chain, e.g. `.tgz.des3`): date, port, host and instance id, so same-day backups of
+//! different instances of a port group never collide.
+
+use crate::config::Settings;
+use crate::error::{Error, Result};
+use crate::store::{Metadata, Store, parse_sha1};
+
+/// Suffixes of backup keys, one per chain.
+pub const SUFFIXES: &[&str] = &[".tgz.des3"];
+
+/// The key of one instance's backup of one day in the chain whose suffix is `suffix`.
+pub fn backup_key(date_str: &str, port: u16, host: &str, instance_id: u32, suffix: &str) -> String {
+    format!("{date_str}/{port}/mysql-{port}-{host}-{instance_id}{suffix}")
+}
+
+/// What a backup's key names.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct KeyParts {
+    pub date_str: String,
+    pub port: u16,
+    pub host: String,
+    pub instance_id: u32,
+    /// The chain's suffix, e.g. `.tgz.des3`.
+    pub suffix: &'static str,
+}
+
+/// Parses a backup's key (see the module doc). None for any other name (sidecars,
+/// leftovers, foreign files, keys under other folders).
+pub fn parse_key(key: &str) -> Option<KeyParts> {
+    let mut parts = key.split('/');
+    let (Some(date), Some(port), Some(name), None) =
+        (parts.next(), parts.next(), parts.next(), parts.next())
+    else {
+        return None;
+    };
+    crate::config::validate_date_str(date.to_string()).ok()?;
+    let port_n: u16 = port.parse().ok()?;
+    if port_n.to_string() != port {
+        return None;
+    }
+    let stem = name.strip_prefix(&format!("mysql-{port}-"))?;
+    let suffix = SUFFIXES.iter().find(|s| stem.ends_with(*s))?;
+    let (host, id) = stem.strip_suffix(suffix)?.rsplit_once('-')?;
+    let instance_id: u32 = id.parse().ok()?;
+    if host.is_empty() || instance_id.to_string() != id {
+        return None;
+    }
+    Some(KeyParts {
+        date_str: date.to_string(),
+        port: port_n,
+        host: host.to_string(),
+        instance_id,
+        suffix,
+    })
+}
+
+/// The prefix under which all backups of `port` on `date_str` live.
+pub fn day_prefix(date_str: &str, port: u16) -> String {
+    format!("{date_str}/{port}/")
+}
+
+/// Whether `candidate` (a leftover's key) is what an interrupted backup of the instance whose
+/// key is `key` left behind, on any day: a staging object or pending upload
+/// `{name}.{16 hex digits}.uploading` (S3), or `{name}.partial`, `{name}.sha1.partial`,
+/// `{name}.meta.partial` (local store), under `{date}/{port}/`.
+pub fn is_leftover_of(candidate: &str, key: &str) -> bool {
+    let (Some((c_dir, c_name)), Some((k_dir, k_name))) =
+        (candidate.rsplit_once('/'), key.rsplit_once('/'))
+    else {
+        return false;
+    };
+    let port = |dir: &str| match dir.split('/').collect::<Vec<_>>()[..] {
+        [date, port] if !date.is_empty() => Some(port.to_string()),
+        _ => None,
+    };
+    let c_port = port(c_dir);
+    if c_port.is_none() || c_port != port(k_dir) {
+        return false;
+    }
+    if let Some(staged) = crate::store::s3::upload::staging_of(c_name) {
+        return staged == k_name;
+    }
+    c_name
+        .strip_prefix(k_name)
+        .is_some_and(|rest| matches!(rest, ".partial" | ".sha1.partial"))
+}
+
+/// Removes what interrupted (e.g. killed) backups of the instance whose key is `key` left in
+/// `store`, on any day. Call only under the instance lock: then no backup of this instance is
+/// under way, and keys name host, port and instance, so nothing removed can belong to a
+/// running backup. Returns what was removed; a failure to list or remove is logged, not fatal
+/// (the backup itself does not depend on it).
+pub async fn remove_leftovers(store: &dyn Store, key: &str) -> Vec<String> {
+    let mut removed = Vec::new();
+    match store.leftovers().await {
+        Ok(all) => {
+            for l in all.iter().filter(|l| is_leftover_of(&l.key, key)) {
+                match store.remove_leftover(l).await {
+                    Ok(()) => removed.push(format!("{} ({})", store.location(&l.key), l.kind)),
+                    Err(e) => tracing::warn!("could not remove leftover {}: {e}", l.key),
+                }
+            }
+        }
+        Err(e) => tracing::warn!("could not list leftovers of interrupted backups: {e}"),
+    }
+    removed
+}
+
+/// Which backup a restore wants: an exact key, or the newest backup of the port by this host
+/// and instance id (another host's or instance's only when named).
+#[derive(Clone, Debug, Default)]
+pub struct Selection {
+    /// An exact object key / path under `backup_base`.
+    pub key: Option<String>,
+    /// `--from-host`: a backup made on this host.
+    pub from_host: Option<String>,
+    /// `--from-instance`: a backup of this instance id.
+    pub from_instance: Option<u32>,
+}
+
+impl Selection {
+    /// Whether the backup named by `k` is one this selection wants.
+    pub fn matches(&self, s: &Settings, k: &KeyParts) -> bool {
+        k.port == s.port
+            && match (&self.from_host, self.from_instance) {
+                (None, None) => k.host == s.host && k.instance_id == s.instance_id,
+                (Some(h), None) => &k.host == h,
+                (None, Some(i)) => k.instance_id == i,
+                (Some(h), Some(i)) => &k.host == h && k.instance_id == i,
+            }
+    }
+
+    fn describe(&self, s: &Settings) -> String {
+        let host = self
+            .from_host
+            .as_deref()
+            .unwrap_or(match self.from_instance {
+                Some(_) => "any host",
+                None => &s.host,
+            });
+        let id = match (self.from_instance, &self.from_host) {
+            (Some(i), _) => i.to_string(),
+            (None, Some(_)) => "any".into(),
+            (None, None) => s.instance_id.to_string(),
+        };
+        let day = if s.date_explicit {
+            format!("on {}", s.date_str)
+        } else {
+            "on any day".into()
+        };
+        format!(
+            "no backup of port {} by host {host}, instance {id}, {day}",
+            s.port
+        )
+    }
+}
+
+/// A stored backup, found.
+#[derive(Clone, Debug)]
+pub struct Located {
+    pub key: String,
+    /// `s3://bucket/key` or a path.
+    pub location: String,
+    /// The SHA-1 recorded when it was stored.
+    pub sha1: String,
+    pub metadata: Metadata,
+    /// What its key names (None for a key outside the naming scheme).
+    pub parts: Option<KeyParts>,
+}
+
+/// Finds the backup to restore (see [`Selection`]): without an exact key, the newest backup
+/// of the port by this host and instance on `date_str`, or on the newest day that has one
+/// when no date was given.
+pub async fn locate(store: &dyn Store, s: &Settings, sel: &Selection) -> Result<Located> {
+    let key = match &sel.key {
+        Some(k) => k.clone(),
+        None => {
+            let mut days: Vec<String> = if s.date_explicit {
+                vec![s.date_str.clone()]
+            } else {
+                store
+                    .list_dirs("")
+                    .await?
+                    .into_iter()
+                    .filter(|d| crate::config::validate_date_str(d.clone()).is_ok())
+                    .collect()
+            };
+            days.sort();
+            let mut chosen = None;
+            for day in days.iter().rev() {
+                let found = store.list(&day_prefix(day, s.port)).await?;
+                chosen = found
+                    .into_iter()
+                    .filter(|o| parse_key(&o.key).is_some_and(|p| sel.matches(s, &p)))
+                    .max_by_key(|o| (o.modified, o.key.clone()))
+                    .map(|o| o.key);
+                if chosen.is_some() {
+                    break;
+                }
+            }
+            chosen.ok_or_else(|| {
+                Error::Refused(format!("{} in {}", sel.describe(s), store.describe()))
+            })?
+        }
+    };
+    let location = store.location(&key);
+    let info = store
+        .head(&key)
+        .await?
+        .ok_or_else(|| Error::Refused(format!("no backup at {location}")))?;
+    let sha1 = info
+        .metadata
+        .get("sha1")
+        .and_then(|v| parse_sha1(v))
+        .ok_or_else(|| {
+            Error::Refused(format!(
+                "{location} has no valid recorded SHA-1 (x-amz-meta-sha1 or .sha1 sidecar): not a complete backup"
+            ))
+        })?;
+    Ok(Located {
+        parts: parse_key(&key),
+        key,
+        location,
+        sha1,
+        metadata: info.metadata,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::store::s3::upload::staging_key;
+
+    const SEED: &str = ".tgz.des3";
+
+    #[test]
+    fn leftovers_are_this_instances_only() {
+        let key = backup_key("2017_01_02", 3309, "h", 2, SEED);
+        assert!(is_leftover_of(&staging_key(&key, 7), &key));
+        for ours in [
+            "2017_01_02/3309/mysql-3309-h-2.tgz.des3.0123456789abcdef.uploading",
+            "2016_12_31/3309/mysql-3309-h-2.tgz.des3.fedcba9876543210.uploading",
+            "2017_01_02/3309/mysql-3309-h-2.tgz.des3.partial",
+            "2017_01_01/3309/mysql-3309-h-2.tgz.des3.sha1.partial",
+        ] {
+            assert!(is_leftover_of(ours, &key), "{ours}");
+        }
+        for theirs in [
+            key.as_str(),
+            "2017_01_02/3309/mysql-3309-h-2.tgz.des3.sha1",
+            "2017_01_02/3309/mysql-3309-h-22.tgz.des3.partial",
+            "2017_01_02/3309/mysql-3309-h-22.tgz.des3.0123456789abcdef.uploading",
+            "2017_01_02/3309/mysql-3309-h-2.tgz.des3.0123.uploading",
+            "2017_01_02/3309/mysql-3309-h-2.tgz.des3.0123456789abcdeg.uploading",
+            "2017_01_02/3310/mysql-3309-h-2.tgz.des3.partial",
+            "x/2017_01_02/3309/mysql-3309-h-2.tgz.des3.partial",
+            "3309/mysql-3309-h-2.tgz.des3.partial",
+        ] {
+            assert!(!is_leftover_of(theirs, &key), "{theirs}");
+        }
+    }
+
+    #[test]
+    fn keys_hold_date_port_host_instance_and_parse_back() {
+        let key = backup_key("2017_01_01", 3309, "db-7.example", 2, SEED);
+        assert_eq!(key, "2017_01_01/3309/mysql-3309-db-7.example-2.tgz.des3");
+        assert!(key.starts_with(&day_prefix("2017_01_01", 3309)));
+        assert_eq!(
+            parse_key(&key).unwrap(),
+            KeyParts {
+                date_str: "2017_01_01".into(),
+                port: 3309,
+                host: "db-7.example".into(),
+                instance_id: 2,
+                suffix: SEED,
+            }
+        );
+        assert_ne!(
+            backup_key("d", 1, "h", 1, SEED),
+            backup_key("d", 1, "h", 2, SEED)
+        );
+        for not_a_key in [
+            "2017_01_01/3309/mysql-3309-h-2.tgz.des3.sha1",
+            "2017_01_01/3309/mysql-3309-h-2.tgz",
+            "2017_01_01/3309/mysql-3310-h-2.tgz.des3",
+            "2017_01_01/3309/mysql-3309--2.tgz.des3",
+            "2017_01_01/3309/mysql-3309-h-02.tgz.des3",
+            "2017-01-01/3309/mysql-3309-h-2.tgz.des3",
+            "x/2017_01_01/3309/mysql-3309-h-2.tgz.des3",
+            "2017_01_01/3309/mysql-3309-h-2.tgz.des3.0123456789abcdef.uploading",
+        ] {
+            assert!(parse_key(not_a_key).is_none(), "{not_a_key}");
+        }
+    }
+}

@@ -1,0 +1,228 @@
+//! S3-compatible storage as a [`Store`]: an `object_store` client for uploads, downloads and
+//! listings ([`upload`]), plus signed raw requests for what object_store does not offer
+//! ([`raw`]). Path-style addressing, http or https; retries with backoff.
+
+pub mod options;
+mod raw;
+pub mod upload;
+
+use std::sync::Arc;
+use std::time::{Duration, SystemTime};
+
+use bytes::Bytes;
+use futures::stream::{BoxStream, StreamExt, TryStreamExt};
+use object_store::aws::{AmazonS3, AmazonS3Builder, AwsCredential};
+use object_store::path::Path as ObjPath;
+use object_store::{BackoffConfig, ObjectStore, RetryConfig};
+
+use super::{Leftover, ObjectInfo, Store, Upload};
+use crate::error::{Error, Result};
+pub use options::S3Settings;
+
+/// Largest range copied by one UploadPartCopy (S3 allows 5 GiB).
+pub const COPY_PART_SIZE: u64 = 1 << 30;
+
+/// A bucket on an S3-compatible server.
+#[derive(Clone)]
+pub struct S3Store {
+    /// The object_store client.
+    pub store: Arc<AmazonS3>,
+    http: reqwest::Client,
+    settings: S3Settings,
+    credential: Arc<AwsCredential>,
+}
+
+/// A multipart upload in progress, as ListMultipartUploads shows it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct PendingUpload {
+    pub key: String,
+    pub upload_id: String,
+    pub initiated: Option<SystemTime>,
+}
+
+impl S3Store {
+    /// A client for the configured bucket (path-style addressing, http or https).
+    pub fn new(s: &S3Settings) -> Result<Self> {
+        let retry = RetryConfig {
+            backoff: BackoffConfig {
+                init_backoff: Duration::from_millis(200),
+                max_backoff: Duration::from_secs(5),
+                base: 2.0,
+            },
+            max_retries: 5,
+            retry_timeout: Duration::from_secs(60),
+        };
+        let store = AmazonS3Builder::new()
+            .with_endpoint(s.endpoint())
+            .with_allow_http(s.scheme == "http")
+            .with_virtual_hosted_style_request(false)
+            .with_bucket_name(&s.bucket)
+            .with_region(&s.region)
+            .with_access_key_id(s.access_key.expose())
+            .with_secret_access_key(s.secret_key.expose())
+            .with_retry(retry)
+            .build()
+            .map_err(|e| Error::store(format!("s3 client for {}", s.endpoint()), e))?;
+        let http = reqwest::Client::builder()
+            .connect_timeout(Duration::from_secs(10))
+            .timeout(Duration::from_secs(600))
+            .build()
+            .map_err(|e| Error::store("http client", e))?;
+        Ok(S3Store {
+            store: Arc::new(store),
+            http,
+            credential: Arc::new(AwsCredential {
+                key_id: s.access_key.expose().to_string(),
+                secret_key: s.secret_key.expose().to_string(),
+                token: None,
+            }),
+            settings: s.clone(),
+        })
+    }
+
+    /// The bucket name.
+    pub fn bucket(&self) -> &str {
+        &self.settings.bucket
+    }
+
+    fn url(&self, key: &str, query: &[(&str, &str)]) -> Result<url::Url> {
+        let mut u = url::Url::parse(&format!(
+            "{}/{}/{}",
+            self.settings.endpoint(),
+            self.settings.bucket,
+            key
+        ))
+        .map_err(|e| Error::store(format!("url for {key}"), e))?;
+        if !query.is_empty() {
+            let mut q = u.query_pairs_mut();
+            for (k, v) in query {
+                if v.is_empty() {
+                    q.append_key_only(k);
+                } else {
+                    q.append_pair(k, v);
+                }
+            }
+        }
+        Ok(u)
+    }
+
+    fn what(&self, key: &str) -> String {
+        format!("s3://{}/{key}", self.settings.bucket)
+    }
+}
+
+impl std::fmt::Debug for S3Store {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "S3Store({})", self.bucket())
+    }
+}
+
+#[async_trait::async_trait]
+impl Store for S3Store {
+    fn describe(&self) -> String {
+        format!("s3://{}", self.settings.bucket)
+    }
+    fn location(&self, key: &str) -> String {
+        self.what(key)
+    }
+    async fn check(&self) -> Result<()> {
+        self.head_bucket().await
+    }
+    async fn get(&self, key: &str) -> Result<BoxStream<'static, Result<Bytes>>> {
+        let what = self.what(key);
+        let got = self
+            .store
+            .get(&ObjPath::from(key))
+            .await
+            .map_err(|e| Error::store(format!("download {what}"), e))?;
+        Ok(got
+            .into_stream()
+            .map_err(move |e| Error::store(format!("download {what}"), e))
+            .boxed())
+    }
+    async fn head(&self, key: &str) -> Result<Option<ObjectInfo>> {
+        self.head_object(key).await
+    }
+    async fn list(&self, prefix: &str) -> Result<Vec<ObjectInfo>> {
+        let listed: Vec<_> = self
+            .store
+            .list(Some(&ObjPath::from(prefix)))
+            .try_collect()
+            .await
+            .map_err(|e| Error::store(format!("list {}", self.what(prefix)), e))?;
+        Ok(listed
+            .into_iter()
+            .filter(|m| {
+                let k = m.location.as_ref();
+                k.starts_with(prefix) && !upload::is_staging(k)
+            })
+            .map(|m| ObjectInfo {
+                key: m.location.to_string(),
+                size: m.size,
+                modified: m.last_modified.into(),
+                metadata: Default::default(),
+            })
+            .collect())
+    }
+    async fn list_dirs(&self, prefix: &str) -> Result<Vec<String>> {
+        let p = prefix.trim_end_matches('/');
+        let listed = self
+            .store
+            .list_with_delimiter((!p.is_empty()).then(|| ObjPath::from(p)).as_ref())
+            .await
+            .map_err(|e| Error::store(format!("list {}", self.what(prefix)), e))?;
+        Ok(listed
+            .common_prefixes
+            .into_iter()
+            .filter_map(|d| d.filename().map(str::to_string))
+            .collect())
+    }
+    async fn delete(&self, key: &str) -> Result<()> {
+        match self.store.delete(&ObjPath::from(key)).await {
+            Ok(()) | Err(object_store::Error::NotFound { .. }) => Ok(()),
+            Err(e) => Err(Error::store(format!("delete {}", self.what(key)), e)),
+        }
+    }
+    async fn upload(&self, key: &str) -> Result<Box<dyn Upload>> {
+        Ok(Box::new(
+            upload::S3Upload::create(Arc::new(self.clone()), key).await?,
+        ))
+    }
+    async fn leftovers(&self) -> Result<Vec<Leftover>> {
+        let mut out: Vec<Leftover> = self
+            .list_multipart_uploads()
+            .await?
+            .into_iter()
+            .map(|u| Leftover {
+                key: u.key,
+                kind: "pending upload",
+                id: Some(u.upload_id),
+                modified: u.initiated,
+            })
+            .collect();
+        let listed: Vec<_> = self
+            .store
+            .list(None)
+            .try_collect()
+            .await
+            .map_err(|e| Error::store(format!("list {}", self.describe()), e))?;
+        out.extend(
+            listed
+                .into_iter()
+                .filter(|m| upload::is_staging(m.location.as_ref()))
+                .map(|m| Leftover {
+                    key: m.location.to_string(),
+                    kind: "staging object",
+                    id: None,
+                    modified: Some(m.last_modified.into()),
+                }),
+        );
+        Ok(out)
+    }
+    async fn remove_leftover(&self, leftover: &Leftover) -> Result<()> {
+        match &leftover.id {
+            Some(id) => self.abort_upload(&leftover.key, id).await,
+            None => self.delete(&leftover.key).await,
+        }
+    }
+}
