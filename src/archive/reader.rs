@@ -14,14 +14,14 @@
 //! be a plain relative path (no `..`, no absolute path); binlog entries must be binlog file
 //! names or the index; whatever follows the end-of-archive blocks must be zero padding.
 
-use std::collections::{HashMap, HashSet};
 use std::io::Read;
 
 use crate::archive::layout::{self, BINLOG_DIR, MANIFEST, MY_CNF};
 use crate::archive::manifest::Manifest;
-use crate::archive::xbstream::{Event, Parser, check_path};
+use crate::archive::xbstream::{Parser, check_path};
 use crate::codec::sha1::Sha1Digest;
 use crate::error::{Error, Result};
+use sendings::Sendings;
 
 /// The archive layout found.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -106,67 +106,6 @@ fn pieces(e: &mut impl Read, each: &mut dyn FnMut(&[u8]) -> Result<()>) -> Resul
         }
         d.update(&buf[..n]);
         each(&buf[..n])?;
-    }
-}
-
-/// Which data files are being sent, and where each sending stands.
-#[derive(Default)]
-struct Sendings {
-    /// Files being sent and the end of the last bytes of each.
-    open: HashMap<String, u64>,
-    done: HashSet<String>,
-    resent: Vec<String>,
-}
-
-impl Sendings {
-    fn on(&mut self, ev: Event<'_>, v: &mut dyn Visitor) -> Result<()> {
-        match ev {
-            Event::Data { path, offset, data } => {
-                self.begin(path, offset, v)?;
-                let end = self.open.get_mut(path).expect("begun");
-                // Chunks of one sending come in order; one that goes back is a duplicate or an
-                // overlap, which mbstream would silently apply.
-                if offset < *end {
-                    return Err(Error::format(
-                        "xbstream",
-                        format!(
-                            "duplicate or overlapping chunk of {path:?} at offset {offset} (already written up to {end})"
-                        ),
-                    ));
-                }
-                *end = offset + data.len() as u64;
-                v.file_data(path, offset, data)
-            }
-            Event::ChunkDone { .. } => Ok(()),
-            Event::EndOfFile { path } => {
-                let at = self.open.get(path).copied().unwrap_or(0);
-                self.begin(path, at, v)?;
-                self.open.remove(path);
-                self.done.insert(path.to_string());
-                v.file_end(path)
-            }
-        }
-    }
-
-    /// Opens `path` unless a sending of it is under way. mariabackup sends a file again when it
-    /// changed during the copy (an Aria table created mid-backup: its .frm twice); a new
-    /// sending starts at offset 0.
-    fn begin(&mut self, path: &str, offset: u64, v: &mut dyn Visitor) -> Result<()> {
-        if self.open.contains_key(path) {
-            return Ok(());
-        }
-        let again = self.done.remove(path);
-        if again {
-            if offset != 0 {
-                return Err(Error::format(
-                    "xbstream",
-                    format!("{path:?} continues at offset {offset} after its end-of-file chunk"),
-                ));
-            }
-            self.resent.push(path.to_string());
-        }
-        self.open.insert(path.to_string(), 0);
-        v.file_start(path, again)
     }
 }
 
@@ -413,5 +352,6 @@ fn check_manifest(m: &Manifest, seen: &[(String, u64, String)]) -> Result<()> {
     Ok(())
 }
 
+mod sendings;
 #[cfg(test)]
 mod tests;

@@ -1,0 +1,224 @@
+//! Channel state: reading it, and the waits until every channel runs or has caught up.
+
+use std::time::{Duration, Instant};
+
+use mysql_async::Conn;
+use mysql_async::prelude::Queryable;
+
+use super::{Dialect, quote};
+use crate::error::{Error, Result};
+use crate::mysql::Flavor;
+
+/// The state of one channel.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct ChannelStatus {
+    pub name: String,
+    /// `host:port`.
+    pub master: String,
+    pub host: String,
+    pub port: u16,
+    pub last_io_errno: u32,
+    pub io_running: String,
+    pub sql_running: String,
+    pub seconds_behind: Option<u64>,
+    pub last_io_error: String,
+    pub last_sql_error: String,
+    pub read_pos: u64,
+    pub exec_pos: u64,
+    pub master_file: String,
+    pub relay_master_file: String,
+}
+
+impl ChannelStatus {
+    /// Caught up: both threads running, < 1 s behind, everything received executed.
+    pub fn caught_up(&self) -> bool {
+        self.io_running == "Yes"
+            && self.sql_running == "Yes"
+            && self.seconds_behind == Some(0)
+            && self.read_pos == self.exec_pos
+            && self.master_file == self.relay_master_file
+            && self.last_sql_error.is_empty()
+    }
+    /// Both threads running (the IO thread connected to its master).
+    pub fn running(&self) -> bool {
+        self.io_running == "Yes" && self.sql_running == "Yes"
+    }
+    /// One line of state for reports: name, master, threads, lag, last errors.
+    pub fn line(&self) -> String {
+        let behind = self
+            .seconds_behind
+            .map(|s| format!("{s}s"))
+            .unwrap_or_else(|| "?".into());
+        let mut l = format!(
+            "{} ({}): io={} sql={} behind={behind}",
+            self.name, self.master, self.io_running, self.sql_running
+        );
+        if !self.last_io_error.is_empty() {
+            l.push_str(&format!(" io_error={:?}", self.last_io_error));
+        }
+        if !self.last_sql_error.is_empty() {
+            l.push_str(&format!(" sql_error={:?}", self.last_sql_error));
+        }
+        l
+    }
+}
+
+/// Reads the status of every channel.
+pub async fn status(conn: &mut Conn, d: Dialect) -> Result<Vec<ChannelStatus>> {
+    let rows: Vec<mysql_async::Row> = conn
+        .query(d.status_all())
+        .await
+        .map_err(|e| Error::mysql(d.status_all(), e))?;
+    let text = |r: &mysql_async::Row, col: &str| -> String {
+        r.columns_ref()
+            .iter()
+            .position(|c| c.name_str() == col)
+            .and_then(|i| r.get_opt::<Option<String>, usize>(i))
+            .and_then(|v| v.ok())
+            .flatten()
+            .unwrap_or_default()
+    };
+    Ok(rows
+        .iter()
+        .map(|r| ChannelStatus {
+            name: match d.0 {
+                Flavor::MariaDb => text(r, "Connection_name"),
+                Flavor::MySql => text(r, "Channel_Name"),
+            },
+            master: format!("{}:{}", text(r, "Master_Host"), text(r, "Master_Port")),
+            host: text(r, "Master_Host"),
+            port: text(r, "Master_Port").parse().unwrap_or(0),
+            last_io_errno: text(r, "Last_IO_Errno").parse().unwrap_or(0),
+            io_running: text(r, "Slave_IO_Running"),
+            sql_running: text(r, "Slave_SQL_Running"),
+            seconds_behind: text(r, "Seconds_Behind_Master").parse().ok(),
+            last_io_error: text(r, "Last_IO_Error"),
+            last_sql_error: text(r, "Last_SQL_Error"),
+            read_pos: text(r, "Read_Master_Log_Pos").parse().unwrap_or(0),
+            exec_pos: text(r, "Exec_Master_Log_Pos").parse().unwrap_or(0),
+            master_file: text(r, "Master_Log_File"),
+            relay_master_file: text(r, "Relay_Master_Log_File"),
+        })
+        .collect())
+}
+
+/// An error naming the first channel whose SQL thread stopped on an error (it does not retry).
+fn fail_on_sql_error(st: &[ChannelStatus]) -> Result<()> {
+    match st.iter().find(|c| !c.last_sql_error.is_empty()) {
+        Some(bad) => Err(Error::Refused(format!(
+            "replication channel {} failed: {}",
+            bad.name,
+            bad.line()
+        ))),
+        None => Ok(()),
+    }
+}
+
+/// Waits up to `timeout` until both threads of every channel run; returns their state. An SQL
+/// thread error fails at once, naming the channel; an IO thread still connecting after the wait
+/// is not an error (it keeps retrying): its state, with the last IO error, is in the result.
+pub async fn wait_running(
+    conn: &mut Conn,
+    d: Dialect,
+    timeout: Duration,
+) -> Result<Vec<ChannelStatus>> {
+    let started = Instant::now();
+    loop {
+        crate::cancel::check()?;
+        let st = status(conn, d).await?;
+        fail_on_sql_error(&st)?;
+        if st.iter().all(ChannelStatus::running) || started.elapsed() > timeout {
+            return Ok(st);
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+}
+
+/// An error naming the first channel whose IO thread reports an error (connection refused,
+/// access denied, 1236: the peer lacks what we asked for). It would retry, but catch-up cannot
+/// be complete without that peer, so it fails at once.
+fn fail_on_io_error(st: &[ChannelStatus]) -> Result<()> {
+    match st.iter().find(|c| c.last_io_errno != 0) {
+        Some(bad) => Err(Error::Refused(format!(
+            "replication channel {} cannot read from its peer: {}",
+            bad.name,
+            bad.line()
+        ))),
+        None => Ok(()),
+    }
+}
+
+/// The statement that waits up to one second for the replica to reach `target` (what the
+/// peers had when the wait began): 0 when reached.
+pub fn wait_statement(d: Dialect, target: &str) -> String {
+    match d.0 {
+        Flavor::MariaDb => format!("SELECT MASTER_GTID_WAIT({}, 1)", quote(target)),
+        Flavor::MySql => format!("SELECT WAIT_FOR_EXECUTED_GTID_SET({}, 1)", quote(target)),
+    }
+}
+
+/// Waits until every channel is caught up: the replica has applied everything its peers had
+/// when the wait began (`target`, their merged GTID positions; see [`wait_statement`]) and
+/// each channel is < 1 s behind with no error. Reports progress; fails at once naming the
+/// channel on an IO or SQL error, or on the timeout with the lagging channels' state.
+///
+/// Caught up is never judged from the channel state alone: right after START SLAVE a channel
+/// shows both threads running, 0 s behind and equal positions before the peer sent anything.
+pub async fn wait_caught_up(
+    conn: &mut Conn,
+    d: Dialect,
+    target: &str,
+    timeout: Duration,
+) -> Result<Vec<ChannelStatus>> {
+    let started = Instant::now();
+    let mut last_report = Instant::now() - Duration::from_secs(60);
+    let wait = wait_statement(d, target);
+    loop {
+        crate::cancel::check()?;
+        let st = status(conn, d).await?;
+        if st.is_empty() {
+            return Err(Error::Refused(
+                "no replication channel to catch up from".into(),
+            ));
+        }
+        fail_on_sql_error(&st)?;
+        fail_on_io_error(&st)?;
+        let reached = target.is_empty() || {
+            let r: Option<Option<i64>> = conn
+                .query_first(wait.as_str())
+                .await
+                .map_err(|e| Error::mysql("wait for the peers' GTID position", e))?;
+            r.flatten() == Some(0)
+        };
+        if reached {
+            let st = status(conn, d).await?;
+            fail_on_sql_error(&st)?;
+            if st.iter().all(ChannelStatus::caught_up) {
+                return Ok(st);
+            }
+        }
+        if started.elapsed() > timeout {
+            let lagging: Vec<String> = st
+                .iter()
+                .filter(|c| !c.caught_up() || !reached)
+                .map(ChannelStatus::line)
+                .collect();
+            return Err(Error::Refused(format!(
+                "catch-up timed out after {}s before reaching the peers' position {target}; \
+                 channels: {}",
+                timeout.as_secs(),
+                lagging.join("; ")
+            )));
+        }
+        if last_report.elapsed() >= Duration::from_secs(5) {
+            for c in &st {
+                tracing::info!("catch-up (to {target}): {}", c.line());
+            }
+            last_report = Instant::now();
+        }
+        if !reached {
+            continue; // the wait statement slept for up to a second
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+}
