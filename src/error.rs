@@ -2,8 +2,11 @@
 //!
 //! Policy: every public function returns [`Result`]. An error names what failed (which stage,
 //! which file, which key, which command) and keeps its cause; it is never flattened into a
-//! vaguer one. Secrets never enter an error message: values that hold them are wrapped in
-//! [`crate::config::Secret`], whose `Display`/`Debug` print `***`.
+//! vaguer one, and nothing matches on error strings: the variant is the kind, and the kind
+//! decides the exit code ([`Error::exit_code`], documented in the README). Secrets never enter
+//! an error message: values that hold them are wrapped in [`crate::config::Secret`], whose
+//! `Display`/`Debug` print `***`, and server messages that may echo one are redacted. Store
+//! errors carry the server's code and message, never a raw XML body.
 
 use std::path::PathBuf;
 
@@ -99,11 +102,26 @@ impl Error {
         }
     }
 
-    /// An [`Error::Store`].
+    /// An [`Error::Store`]; an S3 XML error body in `message` is cut down to its code and
+    /// message.
     pub fn store(what: impl Into<String>, message: impl std::fmt::Display) -> Self {
         Error::Store {
             what: what.into(),
-            message: message.to_string(),
+            message: without_xml(&message.to_string()),
+        }
+    }
+
+    /// The process exit code of this error: 2 the configuration or command line is wrong,
+    /// 3 a precondition does not hold (the command refused: nothing was done), 4 the data is
+    /// bad (a checksum, a format, a backup tool's stream), 130 interrupted by a signal, 1 any
+    /// other failure (I/O, the server, the store, a tool).
+    pub fn exit_code(&self) -> u8 {
+        match self {
+            Error::Config(_) => 2,
+            Error::Refused(_) => 3,
+            Error::Format { .. } => 4,
+            Error::Interrupted => 130,
+            _ => 1,
         }
     }
 
@@ -121,6 +139,45 @@ impl Error {
     }
 }
 
+/// `text` with an XML error body (`<Error><Code>..</Code><Message>..</Message>...`) replaced
+/// by `Code: Message`.
+fn without_xml(text: &str) -> String {
+    let Some(start) = text.find("<?xml").or_else(|| text.find("<Error>")) else {
+        return text.to_string();
+    };
+    let tag = |name: &str| {
+        let open = format!("<{name}>");
+        let from = text[start..].find(&open)? + start + open.len();
+        let to = text[from..].find(&format!("</{name}>"))? + from;
+        Some(text[from..to].to_string())
+    };
+    let summary = match (tag("Code"), tag("Message")) {
+        (Some(c), Some(m)) => format!("{c}: {m}"),
+        (Some(c), None) => c,
+        (None, Some(m)) => m,
+        (None, None) => "(an XML error body)".into(),
+    };
+    format!(
+        "{}{summary}",
+        text[..start].trim_end_matches([' ', ':']).to_string() + ": "
+    )
+}
+
+/// The lines to print for `e`: its message, then each cause that says something new (a cause
+/// whose text the message already holds is left out).
+pub fn report_lines(e: &(dyn std::error::Error + 'static)) -> Vec<String> {
+    let mut lines = vec![e.to_string()];
+    let mut cause = e.source();
+    while let Some(c) = cause {
+        let text = c.to_string();
+        if !lines.iter().any(|l| l.contains(&text)) {
+            lines.push(text);
+        }
+        cause = c.source();
+    }
+    lines
+}
+
 /// At most `max` characters of `text` (on a char boundary), with how much was cut: tool output
 /// quoted in an error (a failed statement can echo megabytes of base64) stays readable.
 pub fn excerpt(text: &str, max: usize) -> String {
@@ -136,6 +193,31 @@ pub fn excerpt(text: &str, max: usize) -> String {
 
 #[cfg(test)]
 mod tests {
+    use super::*;
+
+    #[test]
+    fn store_errors_carry_no_xml_and_kinds_map_to_exit_codes() {
+        let e = Error::store(
+            "upload of s3://b/k",
+            "Client error with status 403: <?xml version=\"1.0\"?><Error><Code>AccessDenied</Code><Message>Access Denied</Message><RequestId>1</RequestId></Error>",
+        );
+        assert_eq!(
+            e.to_string(),
+            "store upload of s3://b/k: Client error with status 403: AccessDenied: Access Denied"
+        );
+        assert_eq!(e.exit_code(), 1);
+        assert_eq!(Error::Config("x".into()).exit_code(), 2);
+        assert_eq!(Error::Refused("x".into()).exit_code(), 3);
+        assert_eq!(Error::format("sha1", "x").exit_code(), 4);
+        assert_eq!(Error::Interrupted.exit_code(), 130);
+        let io = Error::io(
+            "read",
+            "/x",
+            std::io::Error::new(std::io::ErrorKind::NotFound, "gone"),
+        );
+        assert_eq!(report_lines(&io), ["read /x: gone"]);
+    }
+
     #[test]
     fn excerpt_cuts_on_char_boundaries() {
         assert_eq!(super::excerpt("abc", 5), "abc");

@@ -1,4 +1,5 @@
-//! The `mysqlbackup` binary: parses the command line and runs it (see the library).
+//! The `mysqlbackup` binary: parses the command line, runs it (see the library), and maps the
+//! error kind to the exit code.
 
 use clap::Parser;
 
@@ -37,14 +38,12 @@ fn main() -> std::process::ExitCode {
             std::process::ExitCode::SUCCESS
         }
         Err(e) => {
-            let mut msg = format!("error: {e}");
-            let mut cause = std::error::Error::source(&e);
-            while let Some(c) = cause {
-                msg.push_str(&format!("\n  caused by: {c}"));
-                cause = c.source();
+            let lines = mysqlbackup::error::report_lines(&e);
+            eprintln!("error: {}", lines[0]);
+            for cause in &lines[1..] {
+                eprintln!("  caused by: {cause}");
             }
-            eprintln!("{msg}");
-            std::process::ExitCode::FAILURE
+            std::process::ExitCode::from(e.exit_code())
         }
     }
 }

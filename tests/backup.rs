@@ -71,7 +71,7 @@ async fn backup_to_s3_under_a_writer_is_restorable_with_standard_tools() {
     seed(&db);
     let moto = Moto::start();
     let store = moto.bucket("backups").await;
-    let ws = Workspace::new(&db, 1, &Workspace::s3_lines(&moto, "backups"));
+    let ws = Workspace::new(&db, 1, Conf::default().s3(&moto, "backups"));
     let writer = Writer::start(&db, "app.t");
     std::thread::sleep(Duration::from_millis(300));
     let out = ws.cmd(&["backup"]).output().unwrap();
@@ -123,7 +123,7 @@ async fn backup_to_s3_under_a_writer_is_restorable_with_standard_tools() {
 fn backup_to_local_store_and_stdout() {
     let db = Mariadb::start(1);
     seed(&db);
-    let ws = Workspace::new(&db, 1, "date_str: 2017_01_01\n");
+    let ws = Workspace::new(&db, 1, Conf::default().date("2017_01_01"));
 
     let out = ws.cmd(&["backup"]).output().unwrap();
     ok(&out);
@@ -205,7 +205,7 @@ async fn no_temp_files_during_backup_to_s3_or_stdout() {
     seed(&db);
     let moto = Moto::start();
     let store = moto.bucket("notemp").await;
-    let ws = Workspace::new(&db, 1, &Workspace::s3_lines(&moto, "notemp"));
+    let ws = Workspace::new(&db, 1, Conf::default().s3(&moto, "notemp"));
     let tmp = ws.dir.path().join("system-tmp");
     std::fs::create_dir(&tmp).unwrap();
 
@@ -251,11 +251,11 @@ async fn a_backup_tool_failing_mid_stream_leaves_nothing() {
     for (i, (body, expect)) in cases.iter().enumerate() {
         let tool = wrapper(scratch.path(), body);
         for s3 in [true, false] {
-            let mut extra = format!("backup_tool: {}\n", tool.display());
+            let mut conf = Conf::default().tool(&tool);
             if s3 {
-                extra.push_str(&Workspace::s3_lines(&moto, "failing"));
+                conf = conf.s3(&moto, "failing");
             }
-            let ws = Workspace::new(&db, 1, &extra);
+            let ws = Workspace::new(&db, 1, conf);
             let out = ws.cmd(&["backup"]).output().unwrap();
             let err = String::from_utf8_lossy(&out.stderr);
             assert!(!out.status.success(), "case {i} s3={s3} must fail");
@@ -276,7 +276,7 @@ async fn a_backup_tool_failing_mid_stream_leaves_nothing() {
 #[test]
 fn when_conditions_skip_with_exit_zero() {
     let db = Mariadb::start(1);
-    let ws = Workspace::new(&db, 1, "");
+    let ws = Workspace::new(&db, 1, Conf::default());
     for when in ["no-data-dir", "stopped"] {
         let out = ws.cmd(&["backup", "--when", when]).output().unwrap();
         ok(&out);

@@ -72,28 +72,6 @@ fn slow_tool(dir: &Path, marker: &str) -> PathBuf {
     script(&dir.join("slow-tool.sh"), &body)
 }
 
-/// A copy of `ws`'s conf with the `key:` line replaced by `key: value`; returns its path.
-fn conf_with(ws: &Workspace, key: &str, value: &str) -> PathBuf {
-    let prefix = format!("{key}:");
-    let conf: String = std::fs::read_to_string(&ws.conf)
-        .unwrap()
-        .lines()
-        .map(|l| match l.starts_with(&prefix) {
-            true => format!("{key}: {value}\n"),
-            false => format!("{l}\n"),
-        })
-        .collect();
-    let path = ws.dir.path().join(format!("conf-{key}.yaml"));
-    std::fs::write(&path, conf).unwrap();
-    path
-}
-
-fn run_with(conf: &Path, args: &[&str]) -> Command {
-    let mut c = Command::new(bin());
-    c.arg("--conf-path").arg(conf).args(args);
-    c
-}
-
 /// The keys of the bucket's pending multipart uploads.
 async fn pending_keys(store: &mysqlbackup::store::s3::S3Store) -> Vec<String> {
     let pending = store.list_multipart_uploads().await.unwrap();
@@ -118,11 +96,11 @@ async fn sigterm_and_sigint_during_backup_clean_up_and_end_children() {
     let scratch = tempfile::tempdir().unwrap();
     for (sig, marker, s3) in [("TERM", "41.25", true), ("INT", "41.75", false)] {
         let tool = slow_tool(scratch.path(), marker);
-        let mut extra = format!("backup_tool: {}\n", tool.display());
+        let mut conf = Conf::default().tool(&tool);
         if s3 {
-            extra.push_str(&Workspace::s3_lines(&moto, "signals"));
+            conf = conf.s3(&moto, "signals");
         }
-        let ws = Workspace::new(&db, 1, &extra);
+        let ws = Workspace::new(&db, 1, conf);
         let child = backup_until_tool_sleeps(&ws, marker);
         if s3 {
             assert_eq!(
@@ -160,15 +138,7 @@ async fn backup_tool_killed_or_database_stopped_mid_backup() {
     let store = moto.bucket("dying").await;
     let scratch = tempfile::tempdir().unwrap();
     let tool = slow_tool(scratch.path(), "42.5");
-    let ws = Workspace::new(
-        &db,
-        1,
-        &format!(
-            "backup_tool: {}\n{}",
-            tool.display(),
-            Workspace::s3_lines(&moto, "dying")
-        ),
-    );
+    let ws = Workspace::new(&db, 1, Conf::default().tool(&tool).s3(&moto, "dying"));
 
     // The backup tool (the wrapper, mid-stream) is killed.
     let child = backup_until_tool_sleeps(&ws, "42.5");
@@ -203,15 +173,7 @@ async fn s3_dying_mid_upload_fails_the_backup() {
     moto.bucket("dies").await;
     let scratch = tempfile::tempdir().unwrap();
     let tool = slow_tool(scratch.path(), "43.5");
-    let ws = Workspace::new(
-        &db,
-        1,
-        &format!(
-            "backup_tool: {}\n{}",
-            tool.display(),
-            Workspace::s3_lines(&moto, "dies")
-        ),
-    );
+    let ws = Workspace::new(&db, 1, Conf::default().tool(&tool).s3(&moto, "dies"));
     let child = backup_until_tool_sleeps(&ws, "43.5");
     moto.kill();
     for pid in pids_with(&["sleep", "43.5"]) {
@@ -253,16 +215,11 @@ async fn leftovers_of_a_killed_backup_are_removed_by_the_next() {
     let scratch = tempfile::tempdir().unwrap();
     for (marker, s3) in [("44.25", true), ("44.75", false)] {
         let tool = slow_tool(scratch.path(), marker);
-        let s3_lines = if s3 {
-            Workspace::s3_lines(&moto, "killed")
-        } else {
-            String::new()
-        };
-        let ws = Workspace::new(
-            &db,
-            1,
-            &format!("backup_tool: {}\n{s3_lines}", tool.display()),
-        );
+        let mut conf = Conf::default().tool(&tool);
+        if s3 {
+            conf = conf.s3(&moto, "killed");
+        }
+        let ws = Workspace::new(&db, 1, conf);
         let child = backup_until_tool_sleeps(&ws, marker);
         signal(child.id(), "KILL");
         let (killed_ok, _) = finish(child, Duration::from_secs(30));
@@ -275,8 +232,8 @@ async fn leftovers_of_a_killed_backup_are_removed_by_the_next() {
         wait_for("the orphaned tool to end", Duration::from_secs(30), || {
             pids_with(&[&tool_path]).is_empty()
         });
-        let real_tool = require("mariabackup").display().to_string();
-        let next = conf_with(&ws, "backup_tool", &real_tool);
+        let real_tool = require("mariabackup");
+        let next = ws.variant("real-tool", |c| c.tool(&real_tool));
         let left = list_files(&ws.backup_base);
         if s3 {
             let p = pending_keys(&store).await;
@@ -291,7 +248,7 @@ async fn leftovers_of_a_killed_backup_are_removed_by_the_next() {
             );
         }
 
-        let err = ok(&run_with(&next, &["backup"]).output().unwrap());
+        let err = ok(&ws.cmd_with(&next, &["backup"]).output().unwrap());
         assert!(
             err.contains("removed the leftover of an interrupted backup"),
             "{err}"
@@ -337,11 +294,7 @@ fn a_second_backup_of_the_same_instance_refuses() {
     seed(&db, 1000);
     let scratch = tempfile::tempdir().unwrap();
     let tool = slow_tool(scratch.path(), "3.5");
-    let ws = Workspace::new(
-        &db,
-        1,
-        &format!("backup_tool: {}\ndate_str: 2022_02_02\n", tool.display()),
-    );
+    let ws = Workspace::new(&db, 1, Conf::default().tool(&tool).date("2022_02_02"));
     let first = backup_until_tool_sleeps(&ws, "3.5");
     let out = ws.cmd(&["backup"]).output().unwrap();
     assert!(!out.status.success());
@@ -368,7 +321,7 @@ async fn restore_faults_remove_the_half_built_data_dir() {
     seed(&db, 200_000);
     let mut moto = Moto::start();
     moto.bucket("rfaults").await;
-    let ws = Workspace::new(&db, 1, &Workspace::s3_lines(&moto, "rfaults"));
+    let ws = Workspace::new(&db, 1, Conf::default().s3(&moto, "rfaults"));
     let out = ws.cmd(&["backup"]).output().unwrap();
     assert!(
         out.status.success(),
@@ -412,7 +365,7 @@ async fn restore_faults_remove_the_half_built_data_dir() {
 fn a_killed_restore_is_replaced_by_the_next() {
     let mut db = Mariadb::start(1);
     seed(&db, 1000);
-    let ws = Workspace::new(&db, 1, "");
+    let ws = Workspace::new(&db, 1, Conf::default());
     ok(&ws.cmd(&["backup"]).output().unwrap());
     let data = db.data_dir.clone();
     db.kill_and_move_away();
@@ -426,8 +379,8 @@ fn a_killed_restore_is_replaced_by_the_next() {
             require("mariadb-binlog").display()
         ),
     );
-    let slow = conf_with(&ws, "mysql_base", &base.display().to_string());
-    let child = spawn(run_with(&slow, &["restore"]));
+    let slow = ws.variant("slow-base", |c| c.mysql_base(&base));
+    let child = spawn(ws.cmd_with(&slow, &["restore"]));
     wait_for(
         "the binlog apply to pause",
         Duration::from_secs(120),
@@ -498,17 +451,13 @@ fn restore_into_a_full_disk_fails_cleanly() {
     }
     let _unmount = Unmount(mnt.clone());
     let target = mnt.join("restored");
-    let mut ws = Workspace::new(&db, 1, "date_str: 2023_03_03\n");
+    let mut ws = Workspace::new(&db, 1, Conf::default().date("2023_03_03"));
 
     // A backup into a local store on a full disk fails and leaves no partial file.
     let filler = mnt.join("filler");
     std::fs::write(&filler, vec![1u8; 11 << 20]).unwrap();
-    let full = conf_with(
-        &ws,
-        "backup_base",
-        &mnt.join("backup").display().to_string(),
-    );
-    let out = run_with(&full, &["backup"]).output().unwrap();
+    let full = ws.variant("full", |c| c.backup_base(&mnt.join("backup")));
+    let out = ws.cmd_with(&full, &["backup"]).output().unwrap();
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(!out.status.success(), "{err}");
     assert!(err.contains("No space left"), "names the cause: {err}");
@@ -558,11 +507,10 @@ async fn secrets_stay_out_of_argv_logs_and_errors() {
     let ws = Workspace::new(
         &db,
         1,
-        &format!(
-            "backup_tool: {}\nmysql_user: bk\nroot_password: {DB_SECRET}\n{}",
-            tool.display(),
-            Workspace::s3_lines(&moto, "secrets")
-        ),
+        Conf::default()
+            .tool(&tool)
+            .user("bk", DB_SECRET)
+            .s3(&moto, "secrets"),
     );
     let secrets = [DB_SECRET, "s3-secret-never-shown", DES3_PASSWORD];
     let child = spawn(ws.cmd(&["backup"]));
@@ -585,7 +533,7 @@ async fn secrets_stay_out_of_argv_logs_and_errors() {
         assert!(!err.contains(s), "{s} in the output");
     }
     // A wrong password: the error says so, without the password.
-    let bad = Workspace::new(&db, 1, "mysql_user: bk\nroot_password: Wrong-Secret-991\n");
+    let bad = Workspace::new(&db, 1, Conf::default().user("bk", "Wrong-Secret-991"));
     let out = bad.cmd(&["backup"]).output().unwrap();
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(!out.status.success());

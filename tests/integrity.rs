@@ -42,8 +42,16 @@ fn catch_up_waits_for_what_a_slow_peer_holds_back() {
     let db2 = Mariadb::start(2);
     repl_user(&db1, "repl-secret");
     repl_user(&db2, "repl-secret");
-    let ws1 = Workspace::new(&db1, 1, &repl_lines(&[(db2.port, 2)], "repl-secret", 120));
-    let ws2 = Workspace::new(&db2, 2, &repl_lines(&[(db1.port, 1)], "repl-secret", 120));
+    let ws1 = Workspace::new(
+        &db1,
+        1,
+        Conf::default().replication(&[(db2.port, 2)], "repl-secret", 120),
+    );
+    let ws2 = Workspace::new(
+        &db2,
+        2,
+        Conf::default().replication(&[(db1.port, 1)], "repl-secret", 120),
+    );
     ok(&ws1.cmd(&["setup_replication"]).output().unwrap());
     ok(&ws2.cmd(&["setup_replication"]).output().unwrap());
     seed(&db1);
@@ -55,7 +63,11 @@ fn catch_up_waits_for_what_a_slow_peer_holds_back() {
     ok(&ws1.cmd(&["restore"]).output().unwrap());
 
     let proxy = HoldingProxy::start(db2.port, Duration::from_secs(3));
-    let slow = Workspace::new(&db1, 1, &repl_lines(&[(proxy.port, 2)], "repl-secret", 120));
+    let slow = Workspace::new(
+        &db1,
+        1,
+        Conf::default().replication(&[(proxy.port, 2)], "repl-secret", 120),
+    );
     let report = ok(&slow.cmd(&["catchup_binlog"]).output().unwrap());
     assert!(proxy.dumps() > 0, "the replica read through the proxy");
     db1.restart();
@@ -86,11 +98,7 @@ fn binlog_coordinates_are_always_recorded_and_required() {
         &db,
         "INSERT INTO app.t(v) VALUES ('in-window')",
     );
-    let ws = Workspace::new(
-        &db,
-        1,
-        &format!("backup_tool: {}\ndate_str: 2022_02_02\n", tool.display()),
-    );
+    let ws = Workspace::new(&db, 1, Conf::default().tool(&tool).date("2022_02_02"));
     let report = ok(&ws.cmd(&["backup"]).output().unwrap());
     db.kill_and_move_away();
     ok(&ws.cmd(&["restore"]).output().unwrap());
@@ -151,7 +159,7 @@ fn a_file_the_backup_tool_sends_twice_is_restored_from_its_later_copy() {
             require("mariabackup").display()
         ),
     );
-    let ws = Workspace::new(&db, 1, &format!("backup_tool: {}\n", tool.display()));
+    let ws = Workspace::new(&db, 1, Conf::default().tool(&tool));
     ok(&ws.cmd(&["backup"]).output().unwrap());
     db.kill_and_move_away();
     ok(&ws.cmd(&["restore"]).output().unwrap());
@@ -175,7 +183,7 @@ fn a_large_statement_in_the_binlog_window_is_applied() {
         &db,
         "UPDATE app.big SET v = 'after-the-data-copy-after-the-data-copy'",
     );
-    let ws = Workspace::new(&db, 1, &format!("backup_tool: {}\n", tool.display()));
+    let ws = Workspace::new(&db, 1, Conf::default().tool(&tool));
     ok(&ws.cmd(&["backup"]).output().unwrap());
     db.kill_and_move_away();
     ok(&ws.cmd(&["restore"]).output().unwrap());
@@ -200,7 +208,7 @@ fn interleaved_gtids_of_two_origins_are_applied() {
          SET SESSION server_id = 2, gtid_seq_no = 1; INSERT INTO app.t(v) VALUES ('from-2'); \
          SET SESSION server_id = 1; INSERT INTO app.t(v) VALUES ('from-1-again')",
     );
-    let ws = Workspace::new(&db, 1, &format!("backup_tool: {}\n", tool.display()));
+    let ws = Workspace::new(&db, 1, Conf::default().tool(&tool));
     ok(&ws.cmd(&["backup"]).output().unwrap());
     db.kill_and_move_away();
     ok(&ws.cmd(&["restore"]).output().unwrap());
@@ -252,7 +260,7 @@ fn a_stream_without_the_marks_of_a_complete_backup_is_not_stored() {
     ];
     for (name, body, expect) in tools {
         let tool = script(&scratch.path().join(format!("{name}.sh")), &body);
-        let ws = Workspace::new(&db, 1, &format!("backup_tool: {}\n", tool.display()));
+        let ws = Workspace::new(&db, 1, Conf::default().tool(&tool));
         let err = fails(&ws, &["backup"]);
         assert!(err.contains(expect), "{name}: {err}");
         assert!(
@@ -286,7 +294,7 @@ fn a_backup_whose_data_binlog_was_purged_is_not_stored() {
             require("mariabackup").display()
         ),
     );
-    let ws = Workspace::new(&db, 1, &format!("backup_tool: {}\n", tool.display()));
+    let ws = Workspace::new(&db, 1, Conf::default().tool(&tool));
     let err = fails(&ws, &["backup"]);
     assert!(
         err.contains("binlog.000001") && err.contains("no longer"),
@@ -303,16 +311,14 @@ fn restore_takes_this_instances_backup_and_identity() {
     let db2 = Mariadb::start(2);
     seed(&db1);
     seed(&db2);
-    let ws1 = Workspace::new(&db1, 1, "");
+    let ws1 = Workspace::new(&db1, 1, Conf::default());
     // Instance 2 of the same port group (same port, shared store) backs up after 1.
     let ws2 = Workspace::new(
         &db2,
         2,
-        &format!(
-            "data_dir: {}\nmy_cnf: {}\n",
-            db2.data_dir.display(),
-            db2.my_cnf().display()
-        ),
+        Conf::default()
+            .data_dir(&db2.data_dir)
+            .my_cnf(&db2.my_cnf()),
     );
     ok(&ws1.cmd(&["backup"]).output().unwrap());
     std::thread::sleep(Duration::from_millis(1100));
@@ -383,13 +389,15 @@ fn restore_leaves_the_slave_position_past_what_it_applied() {
     let ws1 = Workspace::new(
         &db1,
         1,
-        &format!(
-            "backup_tool: {}\n{}",
-            tool.display(),
-            repl_lines(&[(db2.port, 2)], "repl-secret", 60)
-        ),
+        Conf::default()
+            .tool(&tool)
+            .replication(&[(db2.port, 2)], "repl-secret", 60),
     );
-    let ws2 = Workspace::new(&db2, 2, &repl_lines(&[(db1.port, 1)], "repl-secret", 60));
+    let ws2 = Workspace::new(
+        &db2,
+        2,
+        Conf::default().replication(&[(db1.port, 1)], "repl-secret", 60),
+    );
     ok(&ws1.cmd(&["setup_replication"]).output().unwrap());
     ok(&ws2.cmd(&["setup_replication"]).output().unwrap());
     seed(&db1);
@@ -424,8 +432,16 @@ fn temporary_servers_run_no_scheduled_events() {
     let db2 = Mariadb::start(2);
     repl_user(&db1, "repl-secret");
     repl_user(&db2, "repl-secret");
-    let ws1 = Workspace::new(&db1, 1, &repl_lines(&[(db2.port, 2)], "repl-secret", 60));
-    let ws2 = Workspace::new(&db2, 2, &repl_lines(&[(db1.port, 1)], "repl-secret", 60));
+    let ws1 = Workspace::new(
+        &db1,
+        1,
+        Conf::default().replication(&[(db2.port, 2)], "repl-secret", 60),
+    );
+    let ws2 = Workspace::new(
+        &db2,
+        2,
+        Conf::default().replication(&[(db1.port, 1)], "repl-secret", 60),
+    );
     ok(&ws1.cmd(&["setup_replication"]).output().unwrap());
     ok(&ws2.cmd(&["setup_replication"]).output().unwrap());
     seed(&db1);

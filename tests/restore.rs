@@ -34,11 +34,11 @@ fn backup_die_restore(s3: Option<&Moto>) {
         &db,
         "INSERT INTO app.t(v) VALUES ('event-A')",
     );
-    let mut extra = format!("backup_tool: {}\n", tool.display());
+    let mut conf = Conf::default().tool(&tool);
     if let Some(m) = s3 {
-        extra.push_str(&Workspace::s3_lines(m, "restore"));
+        conf = conf.s3(m, "restore");
     }
-    let ws = Workspace::new(&db, 1, &extra);
+    let ws = Workspace::new(&db, 1, conf);
     let (s0, rows0) = (db.gtid_seq(), count(&db));
     let writer = Writer::start(&db, "app.t");
     std::thread::sleep(Duration::from_millis(200));
@@ -90,7 +90,7 @@ async fn restore_from_s3_under_a_writer() {
 fn restore_as_root_hands_the_data_dir_to_the_mycnf_user() {
     let mut db = Mariadb::start_as(1, "mysql");
     seed(&db);
-    let ws = Workspace::new(&db, 1, "");
+    let ws = Workspace::new(&db, 1, Conf::default());
     let rows = count(&db);
     ok(&ws.cmd(&["backup"]).output().unwrap());
     db.kill_and_move_away();
@@ -138,7 +138,7 @@ fn refused(
 fn restore_refusals_leave_everything_as_it_was() {
     let mut db = Mariadb::start(1);
     seed(&db);
-    let ws = Workspace::new(&db, 1, "date_str: 2020_02_02\n");
+    let ws = Workspace::new(&db, 1, Conf::default().date("2020_02_02"));
     ok(&ws.cmd(&["backup"]).output().unwrap());
     let data = db.data_dir.clone();
     let mut before = list_files(&data);
@@ -202,7 +202,7 @@ fn restore_refusals_leave_everything_as_it_was() {
 fn restore_an_original_layout_archive() {
     let mut db = Mariadb::start(1);
     seed(&db);
-    let ws = Workspace::new(&db, 1, "date_str: 2019_09_09\n");
+    let ws = Workspace::new(&db, 1, Conf::default().date("2019_09_09"));
     let port = db.port;
     let stage = tempfile::tempdir().unwrap();
     let bdir = stage.path().join(format!("mysql-{port}-backup"));
@@ -290,9 +290,10 @@ fn restore_when_clean_after_restore_and_data_check() {
     let ws = Workspace::new(
         &db,
         1,
-        "date_str: 2021_01_01\n\
-         sql_test_insert: 'insert into `xp2`.`heartbeat` (`key`, `value`, `ts`) values (\"test-backup\", \"{v}\", \"{v}\")'\n\
-         sql_test_get_2: 'select `value` from `xp2`.`heartbeat` order by `_id` desc limit 2'\n",
+        Conf::default().date("2021_01_01").sql_test(
+            "insert into `xp2`.`heartbeat` (`key`, `value`, `ts`) values (\"test-backup\", \"{v}\", \"{v}\")",
+            "select `value` from `xp2`.`heartbeat` order by `_id` desc limit 2",
+        ),
     );
     let out = ws.cmd(&["check"]).output().unwrap();
     let text = ok(&out);

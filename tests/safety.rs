@@ -111,7 +111,7 @@ fn a_copy_beside_the_running_original_touches_nothing_of_it() {
         std::fs::rename(d.join("ib_logfile0"), d.join("redo/ib_logfile0")).unwrap();
     });
     seed(&db);
-    let ws = Workspace::new(&db, 1, "date_str: 2023_03_03\n");
+    let ws = Workspace::new(&db, 1, Conf::default().date("2023_03_03"));
     ok(&ws.cmd(&["backup"]).output().unwrap());
     let key = format!("2023_03_03/{0}/mysql-{0}-testhost-1.tgz.des3", db.port);
     let binlogs = binlog_names(&db.data_dir);
@@ -121,7 +121,7 @@ fn a_copy_beside_the_running_original_touches_nothing_of_it() {
     std::thread::sleep(Duration::from_millis(300));
     let place = tempfile::tempdir().unwrap();
     let copy = place.path().join("copy");
-    let cws = Workspace::new(&db, 1, &format!("data_dir: {}\n", copy.display()));
+    let cws = Workspace::new(&db, 1, Conf::default().data_dir(&copy));
     let copy_port = free_port().to_string();
     let backup_base = ws.backup_base.display().to_string();
     let report = ok(&cws
@@ -195,7 +195,7 @@ fn a_copy_beside_the_running_original_touches_nothing_of_it() {
 fn forged_archives_write_nothing_outside_and_run_nothing() {
     let mut db = Mariadb::start(1);
     seed(&db);
-    let ws = Workspace::new(&db, 1, "date_str: 2024_04_04\n");
+    let ws = Workspace::new(&db, 1, Conf::default().date("2024_04_04"));
     ok(&ws.cmd(&["backup"]).output().unwrap());
     db.kill_and_move_away();
     let good = ws.backup_base.join(format!(
@@ -272,11 +272,7 @@ fn forged_archives_write_nothing_outside_and_run_nothing() {
     assert_eq!(snapshot(o), before);
 
     // A binlog dir that holds anything is refused before anything is written.
-    let refused = Workspace::new(
-        &db,
-        1,
-        &format!("date_str: 2024_04_04\nbinlog_dir: {}\n", o.display()),
-    );
+    let refused = Workspace::new(&db, 1, Conf::default().date("2024_04_04").binlog_dir(o));
     let base = ws.backup_base.display().to_string();
     let out = refused
         .cmd(&["restore", "--backup-base", &base])
@@ -297,8 +293,16 @@ fn replication_passwords_with_quotes_and_backslashes_under_no_backslash_escapes(
     let db2 = Mariadb::start_with(2, "root", "sql-mode=NO_BACKSLASH_ESCAPES\n");
     repl_user(&db1, PW);
     repl_user(&db2, PW);
-    let ws1 = Workspace::new(&db1, 1, &repl_lines(&[(db2.port, 2)], PW, 120));
-    let ws2 = Workspace::new(&db2, 2, &repl_lines(&[(db1.port, 1)], PW, 120));
+    let ws1 = Workspace::new(
+        &db1,
+        1,
+        Conf::default().replication(&[(db2.port, 2)], PW, 120),
+    );
+    let ws2 = Workspace::new(
+        &db2,
+        2,
+        Conf::default().replication(&[(db1.port, 1)], PW, 120),
+    );
     for ws in [&ws1, &ws2] {
         let out = ok(&ws.cmd(&["setup_replication"]).output().unwrap());
         assert!(out.contains("io=Yes sql=Yes"), "{out}");
@@ -334,11 +338,10 @@ async fn s3_credentials_from_the_environment_stay_out_of_argv() {
     let ws = Workspace::new(
         &db,
         1,
-        &format!(
-            "backup_tool: {}\ns3_host: 127.0.0.1:{}\ns3_bucket: envcreds\ndate_str: 2026_01_01\n",
-            tool.display(),
-            moto.port
-        ),
+        Conf::default()
+            .tool(&tool)
+            .s3_without_keys(&moto, "envcreds")
+            .date("2026_01_01"),
     );
     let mut cmd = ws.cmd(&["backup"]);
     cmd.env("AWS_ACCESS_KEY_ID", "AKIAFROMENV")
@@ -398,7 +401,7 @@ fn small_ones_temp_id_failed_backup_dirs_and_sidecar_case() {
     let mut db = Mariadb::start(1);
     seed(&db);
     // instance 5000 on this port makes {instance_id}00{port} larger than a server-id can be.
-    let ws = Workspace::new(&db, 5000, "date_str: 2025_05_05\n");
+    let ws = Workspace::new(&db, 5000, Conf::default().date("2025_05_05"));
     ok(&ws.cmd(&["backup"]).output().unwrap());
     let err =
         String::from_utf8_lossy(&ws.cmd(&["catchup_binlog"]).output().unwrap().stderr).into_owned();
@@ -409,24 +412,8 @@ fn small_ones_temp_id_failed_backup_dirs_and_sidecar_case() {
 
     let scratch = tempfile::tempdir().unwrap();
     let failing = script(&scratch.path().join("fail.sh"), "echo broken >&2\nexit 3");
-    let conf = ws.dir.path().join("failing.yaml");
-    std::fs::write(
-        &conf,
-        format!(
-            "{}backup_tool: {}\n",
-            std::fs::read_to_string(&ws.conf)
-                .unwrap()
-                .replace("date_str: 2025_05_05", "date_str: 2025_05_06"),
-            failing.display()
-        ),
-    )
-    .unwrap();
-    let out = Command::new(bin())
-        .arg("--conf-path")
-        .arg(&conf)
-        .arg("backup")
-        .output()
-        .unwrap();
+    let conf = ws.variant("failing", |c| c.date("2025_05_06").tool(&failing));
+    let out = ws.cmd_with(&conf, &["backup"]).output().unwrap();
     assert!(!out.status.success());
     assert!(
         !ws.backup_base.join("2025_05_06").exists(),
