@@ -53,6 +53,10 @@ pub enum Command {
         /// Restore the data alone: the backup's binlog is checked, not applied or installed.
         #[arg(long)]
         data_only: bool,
+        /// Keep the my.cnf options that run code when the instance starts (init-file,
+        /// init-connect, init-slave, plugin-load, plugin-load-add); commented out otherwise.
+        #[arg(long)]
+        keep_code_options: bool,
         /// `-` reads the archive from stdin (what `backup --output -` wrote) instead of the
         /// store; its format is recognised from its bytes.
         #[arg(long, value_name = "-")]
@@ -124,6 +128,7 @@ pub async fn run(cli: Cli) -> Result<String> {
             from_instance,
             allow_other_port,
             data_only,
+            keep_code_options,
             input,
             sha1,
         } => {
@@ -146,6 +151,7 @@ pub async fn run(cli: Cli) -> Result<String> {
                 sha1,
                 allow_other_port,
                 data_only,
+                keep_code_options,
             };
             Ok(skipped(restore(&s, &opts).await?.map(|r| r.to_string())))
         }

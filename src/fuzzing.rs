@@ -139,8 +139,8 @@ pub fn binlog(data: &[u8]) {
 /// the temporary server must get no option that runs code or names a file elsewhere.
 pub fn mycnf(data: &[u8]) {
     use crate::cmd::restore::layout::{Origin, Target, placed_options, rewrite};
-    use crate::mysql::server_config::{Dirs, Purpose, ServerConfig, lexical};
-    use std::path::{Path, PathBuf};
+    use crate::mysql::server_config::{Dirs, Purpose, ServerConfig};
+    use std::path::PathBuf;
     let Ok(text) = std::str::from_utf8(data) else {
         return;
     };
@@ -153,12 +153,14 @@ pub fn mycnf(data: &[u8]) {
         binlog_base: Some("binlog".into()),
         binlog_index: Some("binlog.index".into()),
         foreign: Some("instance 2 on h2".into()),
+        keep_code: false,
     };
     let restored = MyCnf::parse(&rewrite(&cnf, &from, &to, "fuzz").text);
-    let inside = |v: &str| {
-        lexical(Path::new(v), &to.data_dir)
-            .is_some_and(|p| p.starts_with(&to.data_dir) || p.starts_with(&to.binlog_dir))
+    let dirs = Dirs {
+        data_dir: to.data_dir.clone(),
+        binlog_dir: to.binlog_dir.clone(),
     };
+    let inside = |v: &str| crate::mysql::server_config::inside(v, &dirs);
     for key in placed_options() {
         for e in restored.entries().iter().filter(|e| e.key == key) {
             if let Some(v) = e.value.as_deref().filter(|v| !v.is_empty()) {
@@ -166,12 +168,9 @@ pub fn mycnf(data: &[u8]) {
             }
         }
     }
-    let dirs = Dirs {
-        data_dir: to.data_dir.clone(),
-        binlog_dir: to.binlog_dir.clone(),
-    };
     for purpose in [Purpose::ApplyBinlog, Purpose::Catchup { server_id: 7 }] {
-        let Ok(c) = ServerConfig::generate(Some(&restored), &dirs, purpose, &[], true) else {
+        let Ok(c) = ServerConfig::generate(Some(&restored), &dirs, purpose, &[], Some("mysql"))
+        else {
             continue;
         };
         for a in &c.args {

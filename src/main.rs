@@ -28,7 +28,7 @@ fn main() -> std::process::ExitCode {
         mysqlbackup::procfs::disk_written_bytes(),
     ) {
         tracing::info!(
-            "peak RSS {} MiB; this process wrote {written} bytes to disk",
+            "peak RSS {} MiB; this process wrote {written} bytes to disk (the children it reaped included)",
             rss >> 20
         );
     }

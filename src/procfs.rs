@@ -27,6 +27,15 @@ pub fn disk_written_bytes() -> Option<u64> {
     field("io", "write_bytes:")?.first()?.parse().ok()
 }
 
+/// Removes from a child's environment the variables that may hold S3 credentials
+/// ([`crate::config::SECRET_ENV`]): no child needs them.
+pub fn no_secrets(cmd: &mut tokio::process::Command) -> &mut tokio::process::Command {
+    for v in crate::config::SECRET_ENV {
+        cmd.env_remove(v);
+    }
+    cmd
+}
+
 /// This machine's hostname (what `gethostname` returns), which a MySQL server names its default
 /// pid file and logs after.
 pub fn hostname() -> String {

@@ -215,7 +215,11 @@ async fn no_temp_files_during_backup_to_s3_or_stdout() {
         let (out, seen) = run_watching(cmd, &[&ws.backup_base, &tmp]);
         ok(&out);
         assert!(seen.is_empty(), "{args:?} wrote files: {seen:?}");
-        assert_eq!(disk_written(&out), 0, "{args:?} wrote to disk");
+        // /proc/self/io also counts the I/O of reaped children: mariabackup spools a copy of
+        // the redo log it reads in its --tmpdir, a few pages when other tests write at the
+        // same time (seen: 8 and 80 KiB). No archive or part of one (~4 MiB here) is written.
+        let written = disk_written(&out);
+        assert!(written < 1 << 20, "{args:?} wrote {written} bytes to disk");
     }
     assert_eq!(object_keys(&store).await.len(), 1);
 }

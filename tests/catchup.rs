@@ -184,3 +184,43 @@ fn catch_up_without_log_slave_updates_resumes_each_domain() {
     db1.sql("INSERT INTO app.t(v) VALUES ('after-restart-1')");
     wait_has(&db2, "after-restart-1");
 }
+
+/// An IO-thread error (here: the channel's own password is wrong) fails catch-up at once,
+/// naming the channel, instead of waiting for catchup_timeout.
+#[test]
+fn catch_up_fails_fast_when_a_channel_cannot_read_its_peer() {
+    let mut db1 = Mariadb::start(1);
+    let db2 = Mariadb::start(2);
+    repl_user(&db2, "repl-secret");
+    let wrong = Workspace::new(
+        &db1,
+        1,
+        Conf::default().replication(&[(db2.port, 2)], "not-the-password", 600),
+    );
+    ok(&wrong.cmd(&["setup_replication"]).output().unwrap());
+    db1.stop();
+    // Catch-up through the channel as it is, reading the peer's position with the right account.
+    let right = Workspace::new(
+        &db1,
+        1,
+        Conf::default().replication(&[], "repl-secret", 600),
+    );
+    let started = std::time::Instant::now();
+    let out = right.cmd(&["catchup_binlog"]).output().unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success(), "{err}");
+    assert!(
+        started.elapsed() < Duration::from_secs(60),
+        "failed fast, not after the 600 s timeout"
+    );
+    assert!(
+        err.contains("peer2") && err.contains("cannot read from its peer"),
+        "{err}"
+    );
+    assert!(
+        !err.contains("not-the-password") && !err.contains("repl-secret"),
+        "{err}"
+    );
+    db1.restart();
+    assert_eq!(db1.sql("SELECT @@server_id"), "1");
+}

@@ -120,6 +120,12 @@ fn a_copy_beside_the_running_original_touches_nothing_of_it() {
     let writer = Writer::start(&db, "app.t");
     std::thread::sleep(Duration::from_millis(300));
     let place = tempfile::tempdir().unwrap();
+    // The restored copy belongs to the server user (mysql), who must reach it.
+    std::fs::set_permissions(
+        place.path(),
+        std::os::unix::fs::PermissionsExt::from_mode(0o755),
+    )
+    .unwrap();
     let copy = place.path().join("copy");
     let cws = Workspace::new(&db, 1, Conf::default().data_dir(&copy));
     let copy_port = free_port().to_string();
@@ -161,17 +167,25 @@ fn a_copy_beside_the_running_original_touches_nothing_of_it() {
     );
     let rows = count(&db, "");
     assert_eq!(rows, 500 + sent);
-    db.kill9();
-    db.restart();
-    assert_eq!(count(&db, ""), rows, "every row after the crash");
 
-    // The copy: its own files only, and the backup's rows.
+    // The copy, started while the original runs: its own files only, and the backup's rows.
     assert!(copy.join("redo/ib_logfile0").is_file());
-    let cnf = std::fs::read_to_string(copy.join("my.cnf")).unwrap();
-    assert!(
-        !cnf.lines()
-            .any(|l| !l.starts_with('#') && l.contains(&db.data_dir.display().to_string())),
-        "{cnf}"
+    let cnf = mysqlbackup::mysql::mycnf::MyCnf::load(&copy.join("my.cnf")).unwrap();
+    let original_dirs = [db.data_dir.clone(), db.tmp_dir()];
+    for e in cnf.entries() {
+        if let Some(v) = e.value.as_deref() {
+            assert!(
+                !original_dirs
+                    .iter()
+                    .any(|d| v.starts_with(&*d.to_string_lossy())),
+                "the copy's {} = {v} points at the original",
+                e.key
+            );
+        }
+    }
+    assert_eq!(
+        cnf.get("tmpdir"),
+        Some(copy.join("#tmp").display().to_string().as_str())
     );
     let c = Copy::start(&copy);
     let (n, max) = c
@@ -186,6 +200,13 @@ fn a_copy_beside_the_running_original_touches_nothing_of_it() {
         count(&db, &format!("WHERE id <= {max}")),
         "the copy holds the backup's rows"
     );
+    drop(c);
+
+    // The original, killed with kill -9: it recovers every row (no temporary server ever ran
+    // recovery on its redo log).
+    db.kill9();
+    db.restart();
+    assert_eq!(count(&db, ""), rows, "every row after the crash");
 }
 
 /// Acceptance 2: forged my.cnf options (log-bin in an outside dir, init-file,
@@ -253,6 +274,17 @@ fn forged_archives_write_nothing_outside_and_run_nothing() {
         !binlog_names(&db.data_dir).is_empty(),
         "the binlog is in the data dir"
     );
+    assert_eq!(cnf.get("init_file"), None, "commented out");
+    assert_eq!(cnf.get("plugin_load_add"), None, "commented out");
+    // Nothing of it runs when the restored instance starts either.
+    db.restart();
+    assert_eq!(has(&db, "seed-500"), 1);
+    assert_eq!(
+        db.sql("SELECT COUNT(*) FROM information_schema.schemata WHERE schema_name = 'pwned_init'"),
+        "0"
+    );
+    db.stop();
+    assert_eq!(snapshot(o), before, "nothing written outside at its start");
 
     // A checksum mismatch: nothing anywhere.
     std::fs::remove_dir_all(&db.data_dir).unwrap();

@@ -72,7 +72,7 @@ pub async fn catchup(s: &Settings) -> Result<Option<String>> {
         },
         Purpose::Catchup { server_id: temp_id },
         &s.server_options,
-        crate::procfs::running_as_root(),
+        crate::mysql::server_config::run_as_owner_of(&s.data_dir)?.as_deref(),
     )?;
     tracing::info!(
         "starting {} with temporary server-id {temp_id}",
@@ -101,6 +101,9 @@ struct Channel {
     name: String,
     host: String,
     port: u16,
+    /// The domains it ignores, or keeps alone (its peer's other domains never arrive).
+    ignore_domains: Vec<u32>,
+    do_domains: Vec<u32>,
 }
 
 /// The account to read a peer's position with: conf `replication`, else the channel's own
@@ -146,7 +149,10 @@ async fn peers_position(s: &Settings, d: Dialect, channels: &[Channel]) -> Resul
             .await
             .map_err(|e| named(Error::mysql(sql, e)))?;
         let _ = conn.disconnect().await;
-        let pos = pos.flatten().unwrap_or_default().replace('\n', "");
+        let mut pos = pos.flatten().unwrap_or_default().replace('\n', "");
+        if d.0 == Flavor::MariaDb {
+            pos = replication::replicated_domains(&pos, &ch.ignore_domains, &ch.do_domains);
+        }
         tracing::info!(
             "peer {}:{} (channel {}) is at {pos}",
             ch.host,
@@ -174,6 +180,8 @@ async fn run_catchup(s: &Settings, endpoint: &Endpoint, d: Dialect) -> Result<St
                 name: c.name,
                 host: c.host,
                 port: c.port,
+                ignore_domains: c.ignore_domains,
+                do_domains: c.do_domains,
             })
             .collect()
     } else {
@@ -185,6 +193,8 @@ async fn run_catchup(s: &Settings, endpoint: &Endpoint, d: Dialect) -> Result<St
                 name: channel_name(p),
                 host: p.host.clone(),
                 port: p.port,
+                ignore_domains: Vec::new(),
+                do_domains: Vec::new(),
             })
             .collect()
     };
@@ -193,6 +203,18 @@ async fn run_catchup(s: &Settings, endpoint: &Endpoint, d: Dialect) -> Result<St
             "no replication channel: set `replication.source` in conf or run setup_replication"
                 .into(),
         ));
+    }
+    // The domain filters of every channel, however it was made.
+    let states = replication::status(&mut conn, d).await?;
+    let mut channels = channels;
+    for ch in &mut channels {
+        if let Some(st) = states
+            .iter()
+            .find(|c| c.name.eq_ignore_ascii_case(&ch.name))
+        {
+            ch.ignore_domains = st.ignore_domains.clone();
+            ch.do_domains = st.do_domains.clone();
+        }
     }
     let names: Vec<String> = channels.iter().map(|c| c.name.clone()).collect();
     for ch in &names {

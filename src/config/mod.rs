@@ -62,6 +62,7 @@ pub struct ConfFile {
     pub backup_tool_tmpdir: Option<PathBuf>,
     pub temp_server_id: Option<u64>,
     pub server_options: Option<Vec<String>>,
+    pub server_user: Option<String>,
 }
 
 impl ConfFile {
@@ -171,6 +172,9 @@ pub struct Settings {
     /// [`Settings::checked_temp_server_id`] where it is used.
     pub temp_server_id: u64,
     pub temp_server_id_from_conf: bool,
+    /// The OS user a restore, run as root, hands the restored dirs to and whose temporary
+    /// server runs as (conf `server_user`, default `mysql`); never a user an archive names.
+    pub server_user: String,
     /// Extra options for the temporary servers restore and catchup_binlog start (conf
     /// `server_options`, e.g. a key management plugin), added to the generated configuration.
     pub server_options: Vec<String>,
@@ -304,6 +308,7 @@ impl Settings {
             temp_server_id,
             temp_server_id_from_conf: conf.temp_server_id.is_some(),
             server_options: conf.server_options.unwrap_or_default(),
+            server_user: conf.server_user.unwrap_or_else(|| "mysql".into()),
             s3,
             replication: conf.replication.unwrap_or_default(),
             sql_test_insert: conf.sql_test_insert,

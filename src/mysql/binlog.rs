@@ -53,13 +53,54 @@ pub fn sort_names(names: &mut [String]) {
     names.sort_by_key(|n| order_key(n));
 }
 
-/// Reads `input` (a whole binlog file) and calls `on` with every GTID of an event group that
-/// starts at or after byte `from` (4 for the whole file).
+/// Event types of the LOAD DATA family (LOAD, CREATE_FILE, APPEND_BLOCK, EXEC_LOAD,
+/// DELETE_FILE, NEW_LOAD, BEGIN_LOAD_QUERY, EXECUTE_LOAD_QUERY): `mariadb-binlog` turns them
+/// into `LOAD DATA LOCAL INFILE` of a file it writes.
+const LOAD_EVENTS: &[u8] = &[6, 8, 9, 10, 11, 12, 17, 18];
+
+/// What a scan of binlog files found.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Scan {
+    /// Every GTID, in order.
+    pub gtids: Vec<Gtid>,
+    /// Whether a LOAD DATA event is among them.
+    pub load_data: bool,
+}
+
+/// Reads `input` (a whole binlog file) and records in `scan` every GTID of an event group
+/// that starts at or after byte `from` (4 for the whole file), and whether a LOAD DATA event
+/// is there.
 ///
 /// # Errors
 /// A missing magic, an event shorter than its header or longer than the input, or an
 /// encrypted binlog (its GTIDs cannot be read).
-pub fn gtids_from(mut input: impl Read, from: u64, on: &mut impl FnMut(Gtid)) -> Result<()> {
+pub fn scan_from(input: impl Read, from: u64, scan: &mut Scan) -> Result<()> {
+    let mut load = false;
+    let r = events_from(input, from, &mut |kind, gtid| {
+        load |= LOAD_EVENTS.contains(&kind);
+        if let Some(g) = gtid {
+            scan.gtids.push(g);
+        }
+    });
+    scan.load_data |= load;
+    r
+}
+
+/// As [`scan_from`], calling `on` with each GTID only.
+pub fn gtids_from(input: impl Read, from: u64, on: &mut impl FnMut(Gtid)) -> Result<()> {
+    events_from(input, from, &mut |_, g| {
+        if let Some(g) = g {
+            on(g)
+        }
+    })
+}
+
+/// Calls `on(type, gtid)` for every event at or after `from`.
+fn events_from(
+    mut input: impl Read,
+    from: u64,
+    on: &mut impl FnMut(u8, Option<Gtid>),
+) -> Result<()> {
     let mut magic = [0u8; 4];
     input
         .read_exact(&mut magic)
@@ -99,6 +140,9 @@ pub fn gtids_from(mut input: impl Read, from: u64, on: &mut impl FnMut(Gtid)) ->
                 "the binlog is encrypted: its GTIDs cannot be read",
             ));
         }
+        if pos >= from && kind != GTID_EVENT {
+            on(kind, None);
+        }
         if kind == GTID_EVENT && pos >= from {
             let mut body = [0u8; 12];
             if body_len < 12 {
@@ -110,11 +154,12 @@ pub fn gtids_from(mut input: impl Read, from: u64, on: &mut impl FnMut(Gtid)) ->
             input
                 .read_exact(&mut body)
                 .map_err(|_| Error::format("binlog", format!("truncated GTID event at {pos}")))?;
-            on(Gtid {
+            let g = Gtid {
                 seq: u64::from_le_bytes(body[..8].try_into().expect("8 bytes")),
                 domain: u32::from_le_bytes(body[8..12].try_into().expect("4 bytes")),
                 server,
-            });
+            };
+            on(kind, Some(g));
             skip(&mut input, body_len - 12, pos)?;
         } else {
             skip(&mut input, body_len, pos)?;
@@ -194,6 +239,14 @@ mod tests {
         f.extend(gtid_event(g2));
         assert_eq!(collect(&f, 4).unwrap(), [g1, g2]);
         assert_eq!(collect(&f, second).unwrap(), [g2]);
+        let mut scan = Scan::default();
+        scan_from(&f[..], 4, &mut scan).unwrap();
+        assert_eq!(scan.gtids, [g1, g2]);
+        assert!(!scan.load_data);
+        let mut with_load = f.clone();
+        with_load.extend(event(18, 1, b"LOAD DATA ..."));
+        scan_from(&with_load[..], second, &mut scan).unwrap();
+        assert!(scan.load_data);
         assert_eq!(g2.to_string(), "2-2-9");
         // Truncated anywhere: an error, never a panic or a silent end.
         for cut in [2, 10, f.len() - 3] {

@@ -38,6 +38,8 @@ pub struct Entry {
 pub struct MyCnf {
     lines: Vec<String>,
     entries: Vec<Entry>,
+    /// Indices of `!include` / `!includedir` lines.
+    includes: Vec<usize>,
     /// Server options, later wins.
     options: BTreeMap<String, String>,
 }
@@ -65,15 +67,16 @@ impl MyCnf {
     pub fn parse(text: &str) -> Self {
         let lines: Vec<String> = text.lines().map(str::to_string).collect();
         let mut entries = Vec::new();
+        let mut includes = Vec::new();
         let mut options = BTreeMap::new();
         let mut section = String::new();
         for (i, raw) in lines.iter().enumerate() {
             let line = raw.trim();
-            if line.is_empty()
-                || line.starts_with('#')
-                || line.starts_with(';')
-                || line.starts_with('!')
-            {
+            if line.starts_with('!') {
+                includes.push(i);
+                continue;
+            }
+            if line.is_empty() || line.starts_with('#') || line.starts_with(';') {
                 continue;
             }
             if let Some(s) = line.strip_prefix('[').and_then(|l| l.strip_suffix(']')) {
@@ -101,6 +104,7 @@ impl MyCnf {
         MyCnf {
             lines,
             entries,
+            includes,
             options,
         }
     }
@@ -151,10 +155,28 @@ impl MyCnf {
         self.get("port").and_then(|p| p.trim().parse().ok())
     }
 
+    /// The `!include` / `!includedir` lines.
+    pub fn includes(&self) -> Vec<&str> {
+        self.includes
+            .iter()
+            .map(|&i| self.lines[i].trim())
+            .collect()
+    }
+
     /// The file text with some lines changed: `edit(entry)` says what to do with an entry's
-    /// line, None to keep it. Other lines (comments, `!include`) are kept as they are.
-    pub fn rewrite(&self, mut edit: impl FnMut(&Entry) -> Option<Edit>) -> String {
+    /// line, None to keep it; `!include` lines are commented out with `drop_includes` as the
+    /// reason when it is given. Other lines (comments) are kept as they are.
+    pub fn rewrite(
+        &self,
+        drop_includes: Option<&str>,
+        mut edit: impl FnMut(&Entry) -> Option<Edit>,
+    ) -> String {
         let mut lines = self.lines.clone();
+        if let Some(why) = drop_includes {
+            for &i in &self.includes {
+                lines[i] = format!("# {} # {why}", self.lines[i].trim());
+            }
+        }
         for e in &self.entries {
             let raw = &self.lines[e.line];
             let name = raw.split('=').next().unwrap_or(raw).trim();
@@ -162,6 +184,7 @@ impl MyCnf {
                 None => {}
                 Some(Edit::Set(v)) => lines[e.line] = format!("{name} = {}", quote_value(&v)),
                 Some(Edit::CommentOut(why)) => lines[e.line] = format!("# {} # {why}", raw.trim()),
+                Some(Edit::Loose) => lines[e.line] = format!("loose-{}", raw.trim()),
             }
         }
         let mut text = lines.join("\n");
@@ -177,6 +200,9 @@ pub enum Edit {
     Set(String),
     /// Turn the line into a comment, saying why.
     CommentOut(String),
+    /// Prefix the option with `loose-`: a server that does not know it (its plugin is not
+    /// loaded) ignores it instead of refusing to start.
+    Loose,
 }
 
 /// A value as an option file needs it: quoted when it holds blanks or `#`.
@@ -212,7 +238,8 @@ mod tests {
     fn rewrite_replaces_values_and_keeps_the_rest() {
         let text = "# header\n[mysqld]\nlog-bin = /data1/mysql-3309/binlog\n!include /etc/x.cnf\nlog_error=\"/var/log/my sql.err\"\nport=3309\n";
         let c = MyCnf::parse(text);
-        let out = c.rewrite(|e| match e.key.as_str() {
+        assert_eq!(c.includes(), ["!include /etc/x.cnf"]);
+        let out = c.rewrite(None, |e| match e.key.as_str() {
             "log_bin" => Some(Edit::Set("/copy/binlog".into())),
             "log_error" => Some(Edit::Set("/copy/my sql.err".into())),
             "port" => Some(Edit::CommentOut("not ours".into())),
@@ -224,5 +251,10 @@ mod tests {
         );
         let again = MyCnf::parse(&out);
         assert_eq!(again.get("log_error"), Some("/copy/my sql.err"));
+        let out = c.rewrite(Some("not followed"), |_| None);
+        assert!(
+            out.contains("# !include /etc/x.cnf # not followed"),
+            "{out}"
+        );
     }
 }

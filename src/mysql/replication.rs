@@ -67,10 +67,12 @@ pub const SESSION_SQL_MODE: &str = "SET SESSION sql_mode = REPLACE(REPLACE(REPLA
 pub fn redacted(e: &mysql_async::Error, secret: &str) -> String {
     let msg = e.to_string();
     if secret.is_empty() {
-        msg
-    } else {
-        msg.replace(secret, "***")
+        return msg;
     }
+    // The echoed statement holds the quoted form; the message may hold either.
+    let quoted = quote(secret);
+    let inner = &quoted[1..quoted.len() - 1];
+    msg.replace(inner, "***").replace(secret, "***")
 }
 
 /// Connects to a peer over TCP (bounded by 10 s) with the replication account.
@@ -138,6 +140,21 @@ pub fn resume_position(binlog_pos: &str, slave_pos: &str) -> String {
     by_domain
         .iter()
         .map(|(d, (s, n))| format!("{d}-{s}-{n}"))
+        .collect::<Vec<_>>()
+        .join(",")
+}
+
+/// The GTIDs of `pos` (a `domain-server-seq` list) in the domains a channel replicates:
+/// not in `ignore`, and in `only` when it is not empty.
+pub fn replicated_domains(pos: &str, ignore: &[u32], only: &[u32]) -> String {
+    pos.split(',')
+        .map(str::trim)
+        .filter(|g| {
+            let Some(d) = g.split('-').next().and_then(|d| d.parse::<u32>().ok()) else {
+                return false;
+            };
+            !ignore.contains(&d) && (only.is_empty() || only.contains(&d))
+        })
         .collect::<Vec<_>>()
         .join(",")
 }

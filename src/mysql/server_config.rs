@@ -154,9 +154,11 @@ pub fn lexical(path: &Path, base: &Path) -> Option<PathBuf> {
 }
 
 /// Whether `value` (a path option, relative to `dirs.data_dir`) lies inside the target dirs.
+/// A value starting with `~` never does: the server expands it to a home dir.
 pub fn inside(value: &str, dirs: &Dirs) -> bool {
-    lexical(Path::new(value), &dirs.data_dir)
-        .is_some_and(|p| p.starts_with(&dirs.data_dir) || p.starts_with(&dirs.binlog_dir))
+    !value.starts_with('~')
+        && lexical(Path::new(value), &dirs.data_dir)
+            .is_some_and(|p| p.starts_with(&dirs.data_dir) || p.starts_with(&dirs.binlog_dir))
 }
 
 fn carried(key: &str) -> bool {
@@ -172,6 +174,17 @@ fn arg(key: &str, value: &str) -> String {
     } else {
         format!("--{name}={value}")
     }
+}
+
+/// The `--user` a temporary server on `data_dir` runs as when this process is root: the
+/// data dir's owner (numeric uid, which the server accepts), so the server can write its files
+/// and nothing a forged archive names decides it. None when not root.
+pub fn run_as_owner_of(data_dir: &Path) -> Result<Option<String>> {
+    if !crate::procfs::running_as_root() {
+        return Ok(None);
+    }
+    let meta = std::fs::metadata(data_dir).map_err(|e| Error::io("stat", data_dir, e))?;
+    Ok(Some(std::os::unix::fs::MetadataExt::uid(&meta).to_string()))
 }
 
 /// The stem of the pid file the instance itself uses. The server names its default relay logs
@@ -196,14 +209,15 @@ pub fn instance_pid_stem(cnf: Option<&MyCnf>) -> String {
 
 impl ServerConfig {
     /// The configuration of a temporary server on `dirs`, from the instance's my.cnf (if any),
-    /// for `purpose`, plus `extra` options from conf (trusted). `as_root`: this process runs as
-    /// root, so the server needs a user (my.cnf `user`, else root).
+    /// for `purpose`, plus `extra` options from conf (trusted). `run_as`: the `--user` the
+    /// server switches to (when this process runs as root): the owner of the data dir, never a
+    /// name from the archive.
     pub fn generate(
         cnf: Option<&MyCnf>,
         dirs: &Dirs,
         purpose: Purpose,
         extra: &[String],
-        as_root: bool,
+        run_as: Option<&str>,
     ) -> Result<Self> {
         let d = &dirs.data_dir;
         let tmp_dir = d.join("#mysqlbackup-tmp");
@@ -225,11 +239,7 @@ impl ServerConfig {
             // Row events of one big statement come as one BINLOG statement of its size.
             "--max-allowed-packet=1G".into(),
         ];
-        if as_root {
-            let user = cnf
-                .and_then(|c| c.get("user"))
-                .filter(|u| !u.is_empty())
-                .unwrap_or("root");
+        if let Some(user) = run_as {
             args.push(format!("--user={user}"));
         }
         let mut left_out = Vec::new();
@@ -264,7 +274,8 @@ impl ServerConfig {
                 }
                 // Any value that looks like a path (carried families hold some, e.g.
                 // slave_load_tmpdir) must stay inside the targets.
-                let looks_like_path = value.starts_with('/') || value.contains("..");
+                let looks_like_path =
+                    value.starts_with('/') || value.starts_with('~') || value.contains("..");
                 let escapes = if FILE_SPECS.contains(&base) {
                     value.contains('/') || value.contains("..")
                 } else {

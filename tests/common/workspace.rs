@@ -124,8 +124,9 @@ impl Conf {
         }
         if let Some((peers, pw, timeout)) = &self.replication {
             y.push_str(&format!(
-                "replication:\n  user: repl\n  password: {}\n  connect_retry: 1\n  catchup_timeout: {timeout}\n  source:\n",
-                q(pw)
+                "replication:\n  user: repl\n  password: {}\n  connect_retry: 1\n  catchup_timeout: {timeout}\n  source:{}\n",
+                q(pw),
+                if peers.is_empty() { " []" } else { "" }
             ));
             for (port, id) in peers {
                 y.push_str(&format!(

@@ -10,11 +10,11 @@ use mysql_async::prelude::Queryable;
 use crate::archive::manifest::BinlogCoords;
 use crate::config::Settings;
 use crate::error::{Error, Result, excerpt};
-use crate::mysql::binlog::{Gtid, gtids_from};
+use crate::mysql::binlog::{Gtid, Scan, scan_from};
 use crate::mysql::mycnf::{Edit, MyCnf};
 use crate::mysql::replication::{quote, resume_position};
 use crate::mysql::server::TempServer;
-use crate::mysql::server_config::{Dirs, Purpose, ServerConfig};
+use crate::mysql::server_config::{Dirs, Purpose, ServerConfig, run_as_owner_of};
 use crate::mysql::{exec, find_binary};
 
 /// How much of a tool's stderr an error quotes.
@@ -29,9 +29,14 @@ pub fn sanitize_backup_cnf(data_dir: &Path) -> Result<()> {
         return Ok(());
     };
     let cnf = MyCnf::parse(&text);
-    let safe = cnf.rewrite(|e| {
+    let safe = cnf.rewrite(Some("not followed: the file comes from the archive"), |e| {
+        if e.key.starts_with("plugin") {
+            return Some(Edit::CommentOut(
+                "plugins are not loaded from an archive".into(),
+            ));
+        }
         let v = e.value.as_deref()?;
-        if !(v.starts_with('/') || v.contains("..")) {
+        if !(v.starts_with('/') || v.starts_with('~') || v.contains("..")) {
             return None;
         }
         if e.key.ends_with("_dir") || e.key.ends_with("_directory") || e.key.ends_with("_path") {
@@ -63,6 +68,7 @@ pub async fn prepare(s: &Settings, tools: &[&str], data_dir: &Path) -> Result<()
         .arg(format!("--target-dir={}", data_dir.display()))
         .stdin(Stdio::null())
         .kill_on_drop(true);
+    crate::procfs::no_secrets(&mut cmd);
     let out = crate::cancel::or_cancelled(async {
         cmd.output().await.map_err(|e| Error::io("run", &tool, e))
     })
@@ -82,40 +88,50 @@ pub async fn prepare(s: &Settings, tools: &[&str], data_dir: &Path) -> Result<()
     Ok(())
 }
 
-/// Run as root, extraction and prepare leave root's files; the server runs as my.cnf's `user`
-/// (e.g. mysql) and could not open them. The data dir and binlog dir are wholly this restore's
-/// (created, or found empty), so they are handed to that user, as the original tool did.
-pub async fn hand_over(cnf: &MyCnf, data_dir: &Path, binlog_dir: &Path) -> Result<()> {
+/// Run as root, extraction and prepare leave root's files; the server runs as another user
+/// and could not open them. The data dir and binlog dir are wholly this restore's (created, or
+/// found empty), so they are handed to conf `server_user` (e.g. `mysql`), never to a user the
+/// archive names. Returns a warning when the restored my.cnf runs the instance as another user.
+pub async fn hand_over(
+    server_user: &str,
+    cnf: &MyCnf,
+    data_dir: &Path,
+    binlog_dir: &Path,
+) -> Result<Option<String>> {
     if !crate::procfs::running_as_root() {
-        return Ok(());
+        return Ok(None);
     }
-    let user = match cnf.get("user") {
-        Some(u) if !u.is_empty() && u != "root" => u.to_string(),
-        _ => return Ok(()),
-    };
     let mut dirs = vec![data_dir];
     if !binlog_dir.starts_with(data_dir) {
         dirs.push(binlog_dir);
     }
     for dir in dirs {
-        tracing::info!("handing {} to user {user}", dir.display());
+        tracing::info!("handing {} to user {server_user}", dir.display());
         // chown(1) resolves the name through NSS (LDAP users too) and sets the user's group.
-        let out = tokio::process::Command::new("chown")
-            .args(["-R", "--no-dereference", &format!("{user}:")])
+        let mut cmd = tokio::process::Command::new("chown");
+        cmd.args(["-R", "--no-dereference", &format!("{server_user}:")])
             .arg(dir)
-            .stdin(Stdio::null())
+            .stdin(Stdio::null());
+        crate::procfs::no_secrets(&mut cmd);
+        let out = cmd
             .output()
             .await
             .map_err(|e| Error::io("run", "chown", e))?;
         if !out.status.success() {
             return Err(Error::Refused(format!(
-                "cannot hand {} to my.cnf user {user}: {}",
+                "cannot hand {} to conf server_user {server_user}: {}",
                 dir.display(),
                 String::from_utf8_lossy(&out.stderr).trim()
             )));
         }
     }
-    Ok(())
+    Ok(match cnf.get("user") {
+        Some(u) if !u.is_empty() && u != server_user && u != "root" => Some(format!(
+            "the restored my.cnf runs the instance as user {u}, but its files belong to \
+             {server_user} (conf server_user): set server_user: {u}, or chown them"
+        )),
+        _ => None,
+    })
 }
 
 /// What the binlog apply did.
@@ -126,36 +142,36 @@ pub struct Applied {
     pub slave_pos: Option<String>,
 }
 
-/// The last GTID per domain, among those of the window (`files` in `binlog_dir`, the first
-/// from `from.position`), that another server originated: the transactions restore applied
-/// that reached this instance through replication.
-pub fn foreign_tail(
-    binlog_dir: &Path,
-    files: &[String],
-    from: &BinlogCoords,
-    own_server_id: u32,
-) -> Result<String> {
-    let mut last: std::collections::BTreeMap<u32, Gtid> = Default::default();
+/// Scans the window (`files` in `binlog_dir`, the first from `from.position`): its GTIDs
+/// and whether it holds LOAD DATA events.
+pub fn scan_window(binlog_dir: &Path, files: &[String], from: &BinlogCoords) -> Result<Scan> {
+    let mut scan = Scan::default();
     for f in files {
         let path = binlog_dir.join(f);
         let file = std::fs::File::open(&path).map_err(|e| Error::io("open", &path, e))?;
         let start = if *f == from.file { from.position } else { 4 };
-        gtids_from(
+        scan_from(
             std::io::BufReader::with_capacity(1 << 20, file),
             start,
-            &mut |g| {
-                if g.server != own_server_id {
-                    last.insert(g.domain, g);
-                }
-            },
+            &mut scan,
         )
         .map_err(|e| Error::format("binlog", format!("{f}: {e}")))?;
     }
-    Ok(last
-        .values()
+    Ok(scan)
+}
+
+/// The last GTID per domain among `gtids` that another server than `own_server_id`
+/// originated: the transactions restore applied that reached this instance through
+/// replication.
+pub fn foreign_tail(gtids: &[Gtid], own_server_id: u32) -> String {
+    let mut last: std::collections::BTreeMap<u32, Gtid> = Default::default();
+    for g in gtids.iter().filter(|g| g.server != own_server_id) {
+        last.insert(g.domain, *g);
+    }
+    last.values()
         .map(Gtid::to_string)
         .collect::<Vec<_>>()
-        .join(","))
+        .join(",")
 }
 
 /// Starts a temporary server on the restored data, pipes the binlog events after `from`
@@ -180,34 +196,48 @@ pub async fn apply_binlog(
     let mariadbd = need(&["mariadbd", "mysqld"])?;
     let binlog_tool = need(&["mariadb-binlog", "mysqlbinlog"])?;
     let client = need(&["mariadb", "mysql"])?;
+    let (dir, files2, from2) = (dirs.binlog_dir.clone(), files.to_vec(), from.clone());
+    let scan = tokio::task::spawn_blocking(move || scan_window(&dir, &files2, &from2))
+        .await
+        .map_err(|e| Error::stage("binlog", e.to_string()))??;
+    if scan.load_data {
+        tracing::warn!(
+            "the binlog window holds LOAD DATA events: mariadb-binlog turns them into LOAD DATA \
+             LOCAL INFILE of files it writes into the data dir, so the client reads local files"
+        );
+    }
     let config = ServerConfig::generate(
         Some(cnf),
         dirs,
         Purpose::ApplyBinlog,
         &s.server_options,
-        crate::procfs::running_as_root(),
+        run_as_owner_of(&dirs.data_dir)?.as_deref(),
     )?;
     let mut server =
         TempServer::start(&mariadbd, &config, &s.mysql_user, s.root_password.clone()).await?;
     let result = async {
         tracing::info!(
-            "applying binlog from {}:{} ({} files)",
+            "applying binlog from {}:{} ({} files, {} transactions)",
             from.file,
             from.position,
-            files.len()
+            files.len(),
+            scan.gtids.len()
         );
         let paths: Vec<PathBuf> = files.iter().map(|f| dirs.binlog_dir.join(f)).collect();
-        pipe_events(s, &binlog_tool, &client, &server, from.position, &paths).await?;
+        let tools = Tools {
+            binlog: &binlog_tool,
+            client: &client,
+            local_load: &config.tmp_dir,
+            local_infile: scan.load_data,
+        };
+        pipe_events(s, &tools, &server, from.position, &paths).await?;
         let mut conn = server.endpoint.connect().await?;
         let (own, slave): (u32, String) = conn
             .query_first("SELECT @@server_id, @@gtid_slave_pos")
             .await
             .map_err(|e| crate::error::Error::mysql("SELECT @@server_id, @@gtid_slave_pos", e))?
             .unwrap_or_default();
-        let (dir, files2, from2) = (dirs.binlog_dir.clone(), files.to_vec(), from.clone());
-        let foreign = tokio::task::spawn_blocking(move || foreign_tail(&dir, &files2, &from2, own))
-            .await
-            .map_err(|e| Error::stage("binlog", e.to_string()))??;
+        let foreign = foreign_tail(&scan.gtids, own);
         let merged = resume_position(&slave, &foreign);
         if merged == resume_position(&slave, "") {
             return Ok(Applied {
@@ -241,42 +271,54 @@ pub async fn apply_binlog(
     }
 }
 
+/// The binlog tools and how they run.
+struct Tools<'a> {
+    binlog: &'a Path,
+    client: &'a Path,
+    /// Where `mariadb-binlog` writes the files of LOAD DATA events (inside the data dir).
+    local_load: &'a Path,
+    /// Whether the client may read local files (only when the window has LOAD DATA events).
+    local_infile: bool,
+}
+
 /// `mariadb-binlog ... | mariadb ...` into the temporary server; errors quote at most an
-/// excerpt of what the tools said.
+/// excerpt of what the tools said, the client's first (a failing client makes the reader die
+/// of a broken pipe). Both are waited for together, so neither blocks on a full stderr pipe.
 async fn pipe_events(
     s: &Settings,
-    binlog_tool: &Path,
-    client: &Path,
+    t: &Tools<'_>,
     server: &TempServer,
     position: u64,
     paths: &[PathBuf],
 ) -> Result<()> {
     let socket = server.endpoint.socket.clone();
     crate::cancel::or_cancelled(async move {
-        let mut reader = tokio::process::Command::new(binlog_tool)
-            .arg("--no-defaults")
+        let mut rcmd = tokio::process::Command::new(t.binlog);
+        rcmd.arg("--no-defaults")
             .arg("--disable-log-bin")
             // The server writes GTIDs of several origins interleaved in one domain when
             // gtid_strict_mode is off (MariaDB's default); the tool would refuse them.
             .arg("--skip-gtid-strict-mode")
+            .arg(format!("--local-load={}", t.local_load.display()))
             .arg(format!("--start-position={position}"))
             .args(paths)
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
-            .kill_on_drop(true)
-            .spawn()
-            .map_err(|e| Error::io("run", binlog_tool, e))?;
+            .kill_on_drop(true);
+        crate::procfs::no_secrets(&mut rcmd);
+        let mut reader = rcmd.spawn().map_err(|e| Error::io("run", t.binlog, e))?;
         let events: Stdio = reader
             .stdout
             .take()
             .expect("piped")
             .try_into()
-            .map_err(|e| Error::io("pipe", binlog_tool, e))?;
-        let mut cmd = tokio::process::Command::new(client);
+            .map_err(|e| Error::io("pipe", t.binlog, e))?;
+        let mut cmd = tokio::process::Command::new(t.client);
         cmd.args([
             "--no-defaults",
             "--binary-mode",
             "--max-allowed-packet=1G",
+            &format!("--local-infile={}", u8::from(t.local_infile)),
             &format!("--user={}", s.mysql_user),
         ])
         .arg(format!("--socket={}", socket.display()))
@@ -285,30 +327,26 @@ async fn pipe_events(
         .stderr(Stdio::piped())
         .kill_on_drop(true)
         .env_remove("MYSQL_PWD");
+        crate::procfs::no_secrets(&mut cmd);
         if let Some(p) = &s.root_password {
             cmd.env("MYSQL_PWD", p.expose());
         }
-        let out = cmd
-            .output()
-            .await
-            .map_err(|e| Error::io("run", client, e))?;
-        let rout = reader
-            .wait_with_output()
-            .await
-            .map_err(|e| Error::io("run", binlog_tool, e))?;
-        if !rout.status.success() {
-            return Err(Error::Refused(format!(
-                "{} failed ({}): {}",
-                binlog_tool.display(),
-                rout.status,
-                excerpt(String::from_utf8_lossy(&rout.stderr).trim(), STDERR_EXCERPT)
-            )));
-        }
+        let (out, rout) = tokio::join!(cmd.output(), reader.wait_with_output());
+        let out = out.map_err(|e| Error::io("run", t.client, e))?;
+        let rout = rout.map_err(|e| Error::io("run", t.binlog, e))?;
         if !out.status.success() {
             return Err(Error::Refused(format!(
                 "applying binlog events failed ({}): {}",
                 out.status,
                 excerpt(String::from_utf8_lossy(&out.stderr).trim(), STDERR_EXCERPT)
+            )));
+        }
+        if !rout.status.success() {
+            return Err(Error::Refused(format!(
+                "{} failed ({}): {}",
+                t.binlog.display(),
+                rout.status,
+                excerpt(String::from_utf8_lossy(&rout.stderr).trim(), STDERR_EXCERPT)
             )));
         }
         Ok(())
@@ -326,7 +364,8 @@ mod tests {
         std::fs::write(
             tmp.path().join("backup-my.cnf"),
             "[mysqld]\ninnodb_checksum_algorithm=crc32\ninnodb_undo_directory=./\n\
-             innodb_log_group_home_dir=/etc/x\ninnodb_buffer_pool_filename=/etc/passwd\n",
+             innodb_log_group_home_dir=/etc/x\ninnodb_buffer_pool_filename=/etc/passwd\n\
+             plugin_load=file_key_management\n!include /etc/evil.cnf\n",
         )
         .unwrap();
         sanitize_backup_cnf(tmp.path()).unwrap();
@@ -335,5 +374,7 @@ mod tests {
         assert_eq!(c.get("innodb_undo_directory"), Some("./"));
         assert_eq!(c.get("innodb_buffer_pool_filename"), None);
         assert_eq!(c.get("innodb_checksum_algorithm"), Some("crc32"));
+        assert_eq!(c.get("plugin_load"), None);
+        assert!(c.includes().is_empty());
     }
 }

@@ -10,9 +10,14 @@
 //! - the InnoDB/Aria file dirs and relay/master info files elsewhere move into the data dir
 //!   (a restore writes only into its targets);
 //! - for a copy (another data dir or port than the backup's), the instance's own files
-//!   elsewhere (error log, pid file, socket, general/slow logs) move into the data dir, and
-//!   `port` becomes the target port, so the copy touches nothing of the original;
-//! - scratch dirs elsewhere (`tmpdir`) and everything else stay as they are.
+//!   elsewhere (error log, pid file, socket, general/slow/audit logs) move into the data dir,
+//!   its scratch dirs (`tmpdir`, ...) become a private one inside it (hidden from the
+//!   databases), `port` becomes the target port, `!include` lines are commented out (they
+//!   would bring the original's settings back) and the copy starts without replication, so it
+//!   touches nothing of the original; any other absolute path is named in the report;
+//! - options that run code at start (`init-file`, `plugin-load-add`, ...) are commented out
+//!   unless `restore --keep-code-options`;
+//! - everything else stays as it is.
 
 use std::path::{Path, PathBuf};
 
@@ -41,9 +46,31 @@ const INSTANCE_FILES: &[&str] = &[
     "socket",
     "general_log_file",
     "slow_query_log_file",
+    "log_slow_query_file",
+    "server_audit_file_path",
     "innodb_buffer_pool_filename",
     "log_tc",
 ];
+/// Scratch dirs: shared ones stay, a copy gets its own ([`COPY_TMPDIR`]), since a starting
+/// server deletes the `#sql` files it finds in its tmpdir.
+const SCRATCH_DIRS: &[&str] = &["tmpdir", "innodb_tmpdir", "slave_load_tmpdir"];
+/// Absolute paths a copy may share with the original: read-only resources of the install.
+const SHARED: &[&str] = &[
+    "basedir",
+    "plugin_dir",
+    "character_sets_dir",
+    "lc_messages_dir",
+    "secure_file_priv",
+    "file_key_management_filename",
+    "ssl_ca",
+    "ssl_capath",
+    "ssl_cert",
+    "ssl_key",
+    "ssl_crl",
+    "ssl_crlpath",
+];
+/// The private tmpdir of a copy, inside its data dir (and in `ignore-db-dirs`).
+pub const COPY_TMPDIR: &str = "#tmp";
 /// Options that run code or SQL when the instance starts.
 const CODE: &[&str] = &[
     "init_file",
@@ -76,12 +103,16 @@ pub struct Target {
     pub binlog_index: Option<String>,
     /// Set when the backup is another instance's: its identity is commented out.
     pub foreign: Option<String>,
+    /// Keep options that run code at start (`restore --keep-code-options`).
+    pub keep_code: bool,
 }
 
 /// The restored my.cnf and what changed.
 #[derive(Clone, Debug, Default)]
 pub struct Rewritten {
     pub text: String,
+    /// The restore builds a copy beside the original.
+    pub copy: bool,
     /// `section/key: old -> new` for every changed line.
     pub changes: Vec<String>,
     pub warnings: Vec<String>,
@@ -123,10 +154,15 @@ impl Origin {
     }
 }
 
+/// `p` with symlinks resolved, when it exists here.
+fn canonical(p: &Path) -> PathBuf {
+    std::fs::canonicalize(p).unwrap_or_else(|_| p.to_path_buf())
+}
+
 impl Target {
     /// True when the restore builds a copy beside the original (another data dir or port).
     pub fn is_copy(&self, from: &Origin) -> bool {
-        from.data_dir.as_deref() != Some(self.data_dir.as_path())
+        from.data_dir.as_deref().map(canonical) != Some(canonical(&self.data_dir))
             || from.port.is_some_and(|p| p != self.port)
     }
 }
@@ -152,6 +188,20 @@ fn file_name(v: &str) -> String {
     } else {
         name
     }
+}
+
+/// The plugin names a `plugin-load(-add)` value loads: `name=lib.so;lib2.so` gives `name` and
+/// `lib2`, lower case with `-` as `_` as option names are.
+fn plugin_names(value: &str) -> Vec<String> {
+    value
+        .split(';')
+        .filter_map(|p| {
+            let p = p.trim();
+            let name = p.split_once('=').map_or(p, |(n, _)| n);
+            let name = name.strip_suffix(".so").unwrap_or(name);
+            (!name.is_empty()).then(|| crate::mysql::mycnf::normalize_key(name))
+        })
+        .collect()
 }
 
 /// The new value of one entry (None: unchanged).
@@ -188,9 +238,15 @@ fn new_value(e: &Entry, from: &Origin, to: &Target, copy: bool) -> Option<String
             }
             to.binlog_dir.join(name).display().to_string()
         }
+    } else if copy && SCRATCH_DIRS.contains(&key) {
+        to.data_dir.join(COPY_TMPDIR).display().to_string()
     } else {
-        // A relative path stays relative to the data dir, unless `..` takes it out.
-        if !value.starts_with('/') && lexical(Path::new(value), Path::new("/d")).is_some() {
+        // A relative path stays relative to the data dir, unless `..` takes it out (or `~`,
+        // which the server expands to a home dir).
+        if !value.starts_with('/')
+            && !value.starts_with('~')
+            && lexical(Path::new(value), Path::new("/d")).is_some()
+        {
             return None;
         }
         let abs = lexical(Path::new(value), Path::new("/"));
@@ -240,13 +296,47 @@ pub fn rewrite(cnf: &MyCnf, from: &Origin, to: &Target, source: &str) -> Rewritt
     let copy = to.is_copy(from);
     let mut changes = Vec::new();
     let mut warnings = Vec::new();
-    let body = cnf.rewrite(|e| {
+    let drop_includes = copy || to.foreign.is_some();
+    if drop_includes {
+        for inc in cnf.includes() {
+            changes.push(format!("{inc} -> (commented out)"));
+        }
+    }
+    // Options of the plugins commented out become `loose-`, so the instance still starts.
+    let dropped_plugins: Vec<String> = if to.keep_code {
+        Vec::new()
+    } else {
+        cnf.entries()
+            .iter()
+            .filter(|e| e.key == "plugin_load" || e.key == "plugin_load_add")
+            .flat_map(|e| plugin_names(e.value.as_deref().unwrap_or("")))
+            .collect()
+    };
+    let body = cnf.rewrite(drop_includes.then_some("not the restored instance's"), |e| {
+        if dropped_plugins
+            .iter()
+            .any(|p| e.key.starts_with(&format!("{p}_")))
+        {
+            return Some(Edit::Loose);
+        }
         let shown = format!("[{}] {}", e.section, e.key);
         let old = e.value.clone().unwrap_or_default();
         if CODE.contains(&e.key.as_str()) {
+            if to.keep_code {
+                warnings.push(format!(
+                    "my.cnf option {}={old} runs code when the instance starts (kept; check it)",
+                    e.key
+                ));
+                return None;
+            }
+            changes.push(format!("{shown}: {old} -> (commented out)"));
             warnings.push(format!(
-                "my.cnf option {}={old} runs code when the instance starts (kept; check it)",
+                "my.cnf option {}={old} runs code when the instance starts: commented out \
+                 (restore --keep-code-options keeps it)",
                 e.key
+            ));
+            return Some(Edit::CommentOut(
+                "runs code at start; mysqlbackup restore --keep-code-options keeps it".into(),
             ));
         }
         if let Some(who) = &to.foreign
@@ -259,7 +349,25 @@ pub fn rewrite(cnf: &MyCnf, from: &Origin, to: &Target, source: &str) -> Rewritt
             ));
             return Some(Edit::CommentOut(format!("identity of {who}")));
         }
-        let v = new_value(e, from, to, copy)?;
+        let Some(v) = new_value(e, from, to, copy) else {
+            let outside = (old.starts_with('/') || old.starts_with('~'))
+                && !SHARED.contains(&e.key.as_str())
+                && !(old.starts_with(&*to.data_dir.to_string_lossy())
+                    || old.starts_with(&*to.binlog_dir.to_string_lossy()));
+            if outside && copy {
+                warnings.push(format!(
+                    "the copy's my.cnf still names {}={old}, outside its dirs",
+                    e.key
+                ));
+            } else if outside && INSTANCE_FILES.contains(&e.key.as_str()) {
+                warnings.push(format!(
+                    "the restored my.cnf names {}={old}, outside the restore's dirs (kept as \
+                     the backup had it)",
+                    e.key
+                ));
+            }
+            return None;
+        };
         changes.push(format!("{shown}: {old} -> {v}"));
         Some(Edit::Set(v))
     });
@@ -273,8 +381,23 @@ pub fn rewrite(cnf: &MyCnf, from: &Origin, to: &Target, source: &str) -> Rewritt
         }
     }
     text.push_str(&body);
+    if copy {
+        // Later lines win: the copy's own tmpdir, hidden from the databases, and no
+        // replication until told (it has the original's server_id).
+        text.push_str(&format!(
+            "\n[mysqld]\n# Added by mysqlbackup for a copy beside the original:\ntmpdir = {}\n\
+             ignore-db-dirs = {COPY_TMPDIR}\nskip-slave-start\n",
+            to.data_dir.join(COPY_TMPDIR).display()
+        ));
+        warnings.push(
+            "this is a copy: it keeps the original's server_id and starts without replication \
+             (skip-slave-start); give it its own identity before connecting it to peers"
+                .into(),
+        );
+    }
     Rewritten {
         text,
+        copy,
         changes,
         warnings,
     }

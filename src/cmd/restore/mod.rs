@@ -23,6 +23,7 @@ use crate::catalog::{KeyParts, Selection, locate};
 use crate::config::Settings;
 use crate::error::{Error, Result};
 use crate::mysql::Endpoint;
+use crate::mysql::binlog::order_key;
 use crate::mysql::mycnf::MyCnf;
 use crate::mysql::server_config::Dirs;
 use crate::pipeline::fetch_stream;
@@ -43,6 +44,8 @@ pub struct RestoreOptions {
     /// Restore the data alone: the archive's binlog is checked but neither applied nor
     /// installed (the only way to restore an archive without binlog coordinates).
     pub data_only: bool,
+    /// Keep the my.cnf options that run code at start (`init-file`, `plugin-load-add`, ...).
+    pub keep_code_options: bool,
 }
 
 /// What a restore did.
@@ -292,6 +295,7 @@ async fn restore_into(
             .and_then(|f| f.rsplit_once('.').map(|(b, _)| b.to_string())),
         binlog_index: report.binlog_index.as_ref().map(|(n, _)| n.clone()),
         foreign: foreign.clone(),
+        keep_code: opts.keep_code_options,
     };
     let rewritten = layout::rewrite(&archived, &origin, &target, &source.location);
     let mut warnings = rewritten.warnings.clone();
@@ -328,7 +332,12 @@ async fn restore_into(
     for m in layout::place_layout_files(&cnf, &dirs.data_dir, &dirs.binlog_dir)? {
         tracing::info!("moved {m}");
     }
-    apply::hand_over(&cnf, &dirs.data_dir, &dirs.binlog_dir).await?;
+    if rewritten.copy {
+        let tmp = dirs.data_dir.join(layout::COPY_TMPDIR);
+        std::fs::create_dir_all(&tmp).map_err(|e| Error::io("create directory", &tmp, e))?;
+    }
+    warnings
+        .extend(apply::hand_over(&s.server_user, &cnf, &dirs.data_dir, &dirs.binlog_dir).await?);
 
     let mut applied = apply::Applied::default();
     match (&coords, opts.data_only) {
@@ -337,7 +346,10 @@ async fn restore_into(
                 .binlog_files
                 .iter()
                 .filter(|f| {
-                    crate::mysql::binlog::order_key(f) >= crate::mysql::binlog::order_key(&c.file)
+                    // Same base name, from the data's file on: files of another base are not
+                    // this binlog's (order_key compares the base first).
+                    let (k, start) = (order_key(f), order_key(&c.file));
+                    k.0 == start.0 && k >= start
                 })
                 .cloned()
                 .collect();
@@ -358,7 +370,10 @@ async fn restore_into(
     }
     Ok(RestoreReport {
         source: source.location.clone(),
-        backup_of: who.map(|(h, i, d)| format!("host {h}, instance {i}, port {}, {d}", s.port)),
+        backup_of: who.map(|(h, i, d)| {
+            let port = manifest.map_or(s.port, |m| m.port);
+            format!("host {h}, instance {i}, port {port}, {d}")
+        }),
         data_dir: dirs.data_dir.clone(),
         binlog_dir: dirs.binlog_dir.clone(),
         my_cnf: my_cnf_path,

@@ -27,6 +27,9 @@ pub struct ChannelStatus {
     pub exec_pos: u64,
     pub master_file: String,
     pub relay_master_file: String,
+    /// Domains the channel ignores (`IGNORE_DOMAIN_IDS`), or keeps alone (`DO_DOMAIN_IDS`).
+    pub ignore_domains: Vec<u32>,
+    pub do_domains: Vec<u32>,
 }
 
 impl ChannelStatus {
@@ -61,6 +64,13 @@ impl ChannelStatus {
         }
         l
     }
+}
+
+/// A comma-separated list of ids.
+fn ids(text: &str) -> Vec<u32> {
+    text.split(',')
+        .filter_map(|t| t.trim().parse().ok())
+        .collect()
 }
 
 /// Reads the status of every channel.
@@ -98,6 +108,8 @@ pub async fn status(conn: &mut Conn, d: Dialect) -> Result<Vec<ChannelStatus>> {
             exec_pos: text(r, "Exec_Master_Log_Pos").parse().unwrap_or(0),
             master_file: text(r, "Master_Log_File"),
             relay_master_file: text(r, "Relay_Master_Log_File"),
+            ignore_domains: ids(&text(r, "Replicate_Ignore_Domain_Ids")),
+            do_domains: ids(&text(r, "Replicate_Do_Domain_Ids")),
         })
         .collect())
 }
@@ -188,7 +200,14 @@ pub async fn wait_caught_up(
                 .query_first(wait.as_str())
                 .await
                 .map_err(|e| Error::mysql("wait for the peers' GTID position", e))?;
-            r.flatten() == Some(0)
+            match r.flatten() {
+                Some(v) => v == 0,
+                None => {
+                    // The wait did not sleep (no answer): do it here.
+                    tokio::time::sleep(Duration::from_millis(500)).await;
+                    false
+                }
+            }
         };
         if reached {
             let st = status(conn, d).await?;

@@ -42,8 +42,12 @@ fn quoting_escapes() {
 
 #[test]
 fn redaction_hides_the_secret() {
-    let e = mysql_async::Error::Other("near 'pa''ss' at line 1: pa'ss".into());
-    assert!(!redacted(&e, "pa'ss").contains("pa'ss"));
+    let e = mysql_async::Error::Other("near 'pa''ss\\\\x' at line 1: pa'ss\\x".into());
+    let r = redacted(&e, "pa'ss\\x");
+    assert!(
+        !r.contains("pa'ss") && !r.contains("pa''ss") && !r.contains("ss\\x"),
+        "{r}"
+    );
 }
 
 #[test]
@@ -100,4 +104,14 @@ fn caught_up_needs_everything() {
     c.seconds_behind = Some(0);
     c.io_running = "Connecting".into();
     assert!(!c.caught_up());
+}
+
+#[test]
+fn only_the_domains_a_channel_replicates_count() {
+    assert_eq!(
+        replicated_domains("0-1-5,2-2-7,9-2-3", &[9], &[]),
+        "0-1-5,2-2-7"
+    );
+    assert_eq!(replicated_domains("0-1-5,2-2-7,9-2-3", &[], &[2]), "2-2-7");
+    assert_eq!(replicated_domains("", &[], &[]), "");
 }

@@ -10,7 +10,7 @@ fn dirs() -> Dirs {
 }
 
 fn generate(cnf: &str, purpose: Purpose) -> ServerConfig {
-    ServerConfig::generate(Some(&MyCnf::parse(cnf)), &dirs(), purpose, &[], false).unwrap()
+    ServerConfig::generate(Some(&MyCnf::parse(cnf)), &dirs(), purpose, &[], None).unwrap()
 }
 
 #[test]
@@ -76,7 +76,7 @@ fn catchup_logs_into_the_targets_under_the_temporary_id() {
         &dirs(),
         Purpose::Catchup { server_id: 9 },
         &[],
-        false,
+        None,
     )
     .unwrap_err()
     .to_string();

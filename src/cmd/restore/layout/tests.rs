@@ -25,6 +25,7 @@ fn target(data: &str, binlog: &str, port: u16) -> Target {
         binlog_base: Some("binlog".into()),
         binlog_index: Some("binlog.index".into()),
         foreign: None,
+        keep_code: false,
     }
 }
 
@@ -38,8 +39,14 @@ fn in_place_keeps_the_instances_layout() {
     assert_eq!(c.get("log_bin"), Some("/data1/mysql-3309/binlog"));
     // Replication state outside the targets moves in.
     assert_eq!(c.get("relay_log"), Some("/data1/mysql-3309/relay-bin"));
-    assert_eq!(r.changes.len(), 1, "{:?}", r.changes); // relay_log
+    // relay_log, and init-file commented out.
+    assert_eq!(r.changes.len(), 2, "{:?}", r.changes);
+    assert_eq!(c.get("init_file"), None);
     assert!(r.warnings.iter().any(|w| w.contains("init_file")));
+    let mut keep = to.clone();
+    keep.keep_code = true;
+    let kept = MyCnf::parse(&rewrite(&MyCnf::parse(ORIGINAL), &origin(), &keep, "b").text);
+    assert_eq!(kept.get("init_file"), Some("/etc/mysql/init.sql"));
 }
 
 #[test]
@@ -58,7 +65,7 @@ fn a_copy_touches_nothing_of_the_original() {
         ("log_error", "/restore/copy/3309.err"),
         ("pid_file", "/restore/copy/3309.pid"),
         ("relay_log", "/restore/copy/relay-bin"),
-        ("tmpdir", "/tmp"),
+        ("tmpdir", "/restore/copy/#tmp"),
     ] {
         assert_eq!(c.get(k), Some(v), "{k}");
     }
@@ -74,6 +81,25 @@ fn a_copy_touches_nothing_of_the_original() {
             .iter()
             .any(|e| e.value.as_deref().is_some_and(|v| v.starts_with("/data1")))
     );
+    assert!(r.text.contains("\nskip-slave-start\n"), "{}", r.text);
+    assert!(r.text.contains("ignore-db-dirs = #tmp"), "{}", r.text);
+    let with_include = MyCnf::parse(&format!("{ORIGINAL}!includedir /etc/mysql/conf.d/\n"));
+    let r = rewrite(&with_include, &origin(), &to, "b");
+    assert!(MyCnf::parse(&r.text).includes().is_empty(), "{}", r.text);
+    assert!(r.changes.iter().any(|c| c.contains("!includedir")));
+    // In place, the instance's own includes stay.
+    let in_place = target("/data1/mysql-3309", "/data1/mysql-3309", 3309);
+    let r = rewrite(&with_include, &origin(), &in_place, "b");
+    assert_eq!(MyCnf::parse(&r.text).includes().len(), 1);
+}
+
+#[test]
+fn tilde_paths_are_outside() {
+    let to = target("/restore/copy", "/restore/copy", 3309);
+    let cnf = MyCnf::parse("[mysqld]\nrelay-log=~/relay\nmaster_info_file=~root/m.info\n");
+    let c = MyCnf::parse(&rewrite(&cnf, &origin(), &to, "b").text);
+    assert_eq!(c.get("relay_log"), Some("/restore/copy/relay"));
+    assert_eq!(c.get("master_info_file"), Some("/restore/copy/m.info"));
 }
 
 #[test]
@@ -128,4 +154,28 @@ fn layout_files_move_where_the_cnf_says() {
     assert!(d.join("ibdata1").is_file() && d.join("t.frm").is_file());
     let outside = MyCnf::parse("[mysqld]\ninnodb_undo_directory=/etc\n");
     assert!(place_layout_files(&outside, &d, &d).is_err());
+}
+
+#[test]
+fn options_of_a_plugin_left_out_are_loose() {
+    let to = target("/data1/mysql-3309", "/data1/mysql-3309", 3309);
+    let cnf = MyCnf::parse(
+        "[mysqld]\nplugin-load-add=server_audit.so\nserver_audit_logging=ON\nserver-audit-file-path=/x\nport=3309\n",
+    );
+    let r = rewrite(&cnf, &origin(), &to, "b");
+    assert!(
+        r.text.contains("loose-server_audit_logging=ON"),
+        "{}",
+        r.text
+    );
+    assert!(
+        r.text.contains("loose-server-audit-file-path=/x"),
+        "{}",
+        r.text
+    );
+    assert!(r.text.contains("\nport=3309"), "{}", r.text);
+    assert_eq!(
+        plugin_names("a=b.so;file_key_management"),
+        ["a", "file_key_management"]
+    );
 }
