@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Installs what mysqlbackup's demo and tests need on a fresh Debian machine (as root):
-# MariaDB server, client and mariabackup, openssl/tar/gzip, and moto (S3 server) in .venv.
+# MariaDB server, client and mariabackup, openssl/tar/gzip, moto (S3 server) in .venv, and
+# garage (a distributed S3 store, by cargo install).
 # Idempotent: installs only what is missing.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -26,4 +27,10 @@ if [ ! -x .venv/bin/moto_server ]; then
 fi
 
 command -v cargo >/dev/null 2>&1 || { echo "setup: cargo (Rust) is required" >&2; exit 1; }
+
+# Garage, a self-hosted distributed S3 store: the store contract suite runs on a 3-node cluster.
+if ! command -v garage >/dev/null 2>&1 && [ ! -x "$HOME/.cargo/bin/garage" ]; then
+  echo "setup: installing garage (cargo install, several minutes)" >&2
+  cargo install garage@2.5.0 --locked --quiet
+fi
 echo "setup: ok" >&2

@@ -17,7 +17,9 @@
 //! - [`Store::get`] streams an object; a missing key is an error naming it. [`Store::head`]
 //!   is None for a missing key. [`Store::list`] returns complete objects only (never staging
 //!   objects, partial files or sidecars).
-//! - Concurrent uploads to one key: each commit is atomic; the last commit wins.
+//! - Concurrent uploads to one key: a store may refuse the second while the first is under way
+//!   (the local store does); when it takes both, each commit is atomic and the last one wins.
+//!   Never a mix of the two.
 
 pub mod local;
 pub mod memory;

@@ -4,9 +4,10 @@
 //! The README's test command (scripts/test.sh) installs MariaDB, mariabackup and moto; when
 //! they are missing these helpers fail loudly rather than skip.
 
-#![allow(dead_code)]
+#![allow(dead_code, unused_imports)]
 
 pub mod forge;
+pub mod garage;
 pub mod mariadb;
 pub mod proxy;
 pub mod s3;
@@ -18,8 +19,8 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 use std::time::{Duration, Instant};
 
+pub use garage::Garage;
 pub use mariadb::*;
-#[allow(unused_imports)]
 pub use s3::*;
 pub use tools::*;
 pub use workspace::*;
