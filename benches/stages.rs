@@ -65,6 +65,7 @@ fn keys() -> Keys {
     Keys {
         des3_password: Some(b"pw".to_vec()),
         kdf: KeyDerivation::Sha256,
+        ..Default::default()
     }
 }
 
@@ -152,7 +153,10 @@ fn chain(c: &mut Criterion) {
             async move {
                 let (n, _) = fetch_stream(
                     futures::stream::iter(chunks).boxed(),
-                    Some(&sha1),
+                    &mysqlbackup::pipeline::Expected {
+                        sha1: Some(sha1),
+                        sha256: None,
+                    },
                     &keys(),
                     |mut r| {
                         std::io::copy(&mut r, &mut std::io::sink())

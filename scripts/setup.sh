@@ -8,7 +8,8 @@ cd "$(dirname "$0")/.."
 
 need_apt=()
 for bin in mariadbd:mariadb-server mariadb:mariadb-client mariabackup:mariadb-backup \
-           mbstream:mariadb-backup openssl:openssl tar:tar gzip:gzip sha1sum:coreutils; do
+           mbstream:mariadb-backup openssl:openssl tar:tar gzip:gzip sha1sum:coreutils \
+           zstd:zstd age:age python3:python3; do
   cmd=${bin%%:*}; pkg=${bin##*:}
   if ! command -v "$cmd" >/dev/null 2>&1 && [ ! -x "/usr/sbin/$cmd" ]; then need_apt+=("$pkg"); fi
 done

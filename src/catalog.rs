@@ -10,7 +10,7 @@ use crate::error::{Error, Result};
 use crate::store::{Metadata, Store, parse_sha1};
 
 /// Suffixes of backup keys, one per chain.
-pub const SUFFIXES: &[&str] = &[".tgz.des3"];
+pub use crate::codec::chain::SUFFIXES;
 
 /// The key of one instance's backup of one day in the chain whose suffix is `suffix`.
 pub fn backup_key(date_str: &str, port: u16, host: &str, instance_id: u32, suffix: &str) -> String {
@@ -86,7 +86,7 @@ pub fn is_leftover_of(candidate: &str, key: &str) -> bool {
     }
     c_name
         .strip_prefix(k_name)
-        .is_some_and(|rest| matches!(rest, ".partial" | ".sha1.partial"))
+        .is_some_and(|rest| matches!(rest, ".partial" | ".sha1.partial" | ".sha256.partial"))
 }
 
 /// Removes what interrupted (e.g. killed) backups of the instance whose key is `key` left in
@@ -246,6 +246,7 @@ mod tests {
             "2016_12_31/3309/mysql-3309-h-2.tgz.des3.fedcba9876543210.uploading",
             "2017_01_02/3309/mysql-3309-h-2.tgz.des3.partial",
             "2017_01_01/3309/mysql-3309-h-2.tgz.des3.sha1.partial",
+            "2017_01_01/3309/mysql-3309-h-2.tgz.des3.sha256.partial",
         ] {
             assert!(is_leftover_of(ours, &key), "{ours}");
         }

@@ -15,7 +15,7 @@ use tokio::task::JoinHandle;
 
 use crate::codec::chain::{Keys, RECOGNISE_LEN, decoders};
 use crate::codec::digest::{DigestReport, Digests};
-use crate::codec::{BoxedTransform, PipeReader, PipeRx, PipeTx, pipe, spawn_transform};
+use crate::codec::{PipeReader, PipeRx, PipeTx, Stage, pipe, spawn_pull, spawn_transform};
 use crate::error::{Error, Result};
 use crate::store::{Metadata, StoredReport, Upload};
 
@@ -37,26 +37,40 @@ fn pick(acc: &mut Option<Error>, r: Result<()>) {
     }
 }
 
-/// The running transforms of a row, by name.
-type Row = Vec<(&'static str, JoinHandle<Result<BoxedTransform>>)>;
+/// A running stage.
+enum Running {
+    Push(JoinHandle<Result<crate::codec::BoxedTransform>>),
+    Pull(JoinHandle<Result<()>>),
+}
 
-/// Spawns `transforms` in a row from `rx`; returns their handles and the last pipe's end.
-fn spawn_row(transforms: Vec<BoxedTransform>, mut rx: PipeRx) -> (Row, PipeRx) {
+/// The running stages of a row, by name.
+type Row = Vec<(&'static str, Running)>;
+
+/// Spawns `stages` in a row from `rx`; returns their handles and the last pipe's end.
+fn spawn_row(stages: Vec<Stage>, mut rx: PipeRx) -> (Row, PipeRx) {
     let mut handles = Vec::new();
-    for t in transforms {
+    for stage in stages {
         let (tx, next) = pipe();
-        let name = t.name();
-        handles.push((name, spawn_transform(t, rx, tx)));
+        let name = stage.name();
+        let running = match stage {
+            Stage::Push(t) => Running::Push(spawn_transform(t, rx, tx)),
+            Stage::Pull(name, f) => Running::Pull(spawn_pull(name, f, rx, tx)),
+        };
+        handles.push((name, running));
         rx = next;
     }
     (handles, rx)
 }
 
-/// Waits for every transform of a row; the first failure.
+/// Waits for every stage of a row; the first failure.
 async fn join_row(handles: Row) -> Result<()> {
     let mut failure = None;
     for (name, h) in handles {
-        pick(&mut failure, joined(h, name).await.map(drop));
+        let r = match h {
+            Running::Push(h) => joined(h, name).await.map(drop),
+            Running::Pull(h) => joined(h, name).await,
+        };
+        pick(&mut failure, r);
     }
     failure.map_or(Ok(()), Err)
 }
@@ -66,7 +80,7 @@ async fn join_row(handles: Row) -> Result<()> {
 /// stage and the source succeeded; aborts on any failure.
 pub async fn store_stream<T, Fut>(
     produce: impl FnOnce(PipeTx) -> Fut,
-    encoders: Vec<BoxedTransform>,
+    encoders: Vec<Stage>,
     chain: &str,
     mut upload: Box<dyn Upload>,
 ) -> Result<(T, StoredReport)>
@@ -131,6 +145,13 @@ where
     }
 }
 
+/// The digests the stored bytes must have (None: not recorded, not checked).
+#[derive(Clone, Debug, Default)]
+pub struct Expected {
+    pub sha1: Option<String>,
+    pub sha256: Option<String>,
+}
+
 /// What a fetch found about the stored bytes.
 #[derive(Clone, Debug)]
 pub struct Fetched {
@@ -146,7 +167,7 @@ pub struct Fetched {
 /// recognised.
 pub async fn fetch_stream<T: Send + 'static>(
     mut input: BoxStream<'static, Result<Bytes>>,
-    expected_sha1: Option<&str>,
+    expected: &Expected,
     keys: &Keys,
     consume: impl FnOnce(PipeReader) -> Result<T> + Send + 'static,
 ) -> Result<(T, Fetched)> {
@@ -191,19 +212,25 @@ pub async fn fetch_stream<T: Send + 'static>(
     let mut failure = None;
     pick(&mut failure, fetch);
     // A checksum mismatch explains any decoding error that follows it.
-    if let (Ok(d), Some(want)) = (&digests, expected_sha1)
-        && d.sha1 != want
-    {
-        pick(
-            &mut failure,
-            Err(Error::format(
-                "sha1",
-                format!(
-                    "checksum mismatch: stored bytes have {}, the backup recorded {want}",
-                    d.sha1
-                ),
-            )),
-        );
+    if let Ok(d) = &digests {
+        for (name, got, want) in [
+            ("sha1", &d.sha1, &expected.sha1),
+            ("sha256", &d.sha256, &expected.sha256),
+        ] {
+            if let Some(want) = want
+                && got != want
+            {
+                pick(
+                    &mut failure,
+                    Err(Error::format(
+                        name,
+                        format!(
+                            "checksum mismatch: stored bytes have {got}, the backup recorded {want}"
+                        ),
+                    )),
+                );
+            }
+        }
     }
     let digests = match digests {
         Ok(d) => Some(d),
@@ -236,6 +263,7 @@ mod tests {
         Keys {
             des3_password: Some(b"pw".to_vec()),
             kdf: KeyDerivation::Sha256,
+            ..Default::default()
         }
     }
 
@@ -274,7 +302,10 @@ mod tests {
         assert_eq!(info.metadata["chain"], "gzip+des3");
         let (plain, fetched) = fetch_stream(
             store.get("k").await.unwrap(),
-            Some(&report.sha1),
+            &Expected {
+                sha1: Some(report.sha1.clone()),
+                sha256: Some(info.metadata["sha256"].clone()),
+            },
             &keys(),
             |mut r| {
                 let mut v = Vec::new();
@@ -289,7 +320,10 @@ mod tests {
         assert_eq!(fetched.digests.sha1, report.sha1);
         let err = fetch_stream(
             store.get("k").await.unwrap(),
-            Some(&"0".repeat(40)),
+            &Expected {
+                sha1: None,
+                sha256: Some("0".repeat(64)),
+            },
             &keys(),
             |mut r| {
                 let mut v = Vec::new();

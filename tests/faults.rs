@@ -283,7 +283,14 @@ async fn leftovers_of_a_killed_backup_are_removed_by_the_next() {
             let mut files = files;
             files.sort();
             let name = format!("mysql-{port}-testhost-1.tgz.des3");
-            assert_eq!(files, vec![name.clone(), format!("{name}.sha1")]);
+            assert_eq!(
+                files,
+                vec![
+                    name.clone(),
+                    format!("{name}.sha1"),
+                    format!("{name}.sha256")
+                ]
+            );
         }
     }
 }

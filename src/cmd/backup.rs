@@ -54,7 +54,7 @@ pub async fn backup(s: &Settings, output: Output) -> Result<Option<BackupReport>
         return Ok(None);
     }
     let _lock = crate::lock::lock_instance(s, "back up")?;
-    let keys = load_keys(s)?;
+    let keys = load_keys(s, true)?;
     let chain = s.chain();
     let encoders = chain.encoders(&keys)?;
     let store = match output {

@@ -1,17 +1,19 @@
 //! The codec chain as data: which compression and cipher a backup's bytes go through, built
 //! from options by one function per direction. Every stored backup records its chain (the
-//! key's suffix, object metadata / sidecar); reading needs no record: the cipher is recognised
-//! from the stored bytes' header and the compression from the decrypted bytes' magic, so every
-//! archive written so far keeps restoring.
+//! key's suffix, object metadata); reading needs no record: the cipher is recognised from the
+//! stored bytes' header and the compression from the decrypted bytes' magic, so every archive
+//! written so far keeps restoring.
 //!
-//! Adding a codec: its `Transform`s in a file of this folder, one arm in [`Compression`] or
-//! [`Cipher`], and its magic in [`Recognised`].
+//! Adding a codec: its transforms in a file of this folder, one arm in [`Compression`] or
+//! [`Cipher`], and its magic in [`recognise`] or [`AutoDecompress`].
 
 use bytes::Bytes;
 
+use super::age::{AgeEncrypt, Identities, age_decrypt, parse_recipients};
 use super::des3::{self, Des3Decrypt, Des3Encrypt, KeyDerivation};
 use super::gzip::{GzipCompress, GzipDecompress};
-use super::{BoxedTransform, Transform};
+use super::zstd::{ZstdCompress, ZstdDecompress};
+use super::{BoxedTransform, Stage, Transform};
 use crate::error::{Error, Result};
 
 /// The compression of a chain.
@@ -19,6 +21,8 @@ use crate::error::{Error, Result};
 pub enum Compression {
     /// gzip (one member), zlib-rs `level`.
     Gzip { level: u32 },
+    /// zstd at `level` with `workers` threads of its own.
+    Zstd { level: i32, workers: u32 },
 }
 
 /// The cipher of a chain.
@@ -26,6 +30,8 @@ pub enum Compression {
 pub enum Cipher {
     /// 3DES-CBC in the OpenSSL `enc` format (`openssl des3 -pass file:...`).
     Des3 { kdf: KeyDerivation },
+    /// age v1 to public-key recipients (authenticated).
+    Age,
 }
 
 /// What a chain needs to encrypt and decrypt (no `Debug`: it holds secrets).
@@ -35,6 +41,10 @@ pub struct Keys {
     pub des3_password: Option<Vec<u8>>,
     /// How des3 derives key and IV from it (what `openssl enc` options made the archive).
     pub kdf: KeyDerivation,
+    /// age public keys to encrypt to.
+    pub age_recipients: Vec<String>,
+    /// age identities to decrypt with.
+    pub age_identities: Option<Identities>,
 }
 
 /// A chain: compression, then cipher (the digests of the stored bytes follow in the pipeline).
@@ -44,41 +54,51 @@ pub struct Chain {
     pub cipher: Cipher,
 }
 
+/// Every key suffix a chain can have.
+pub const SUFFIXES: &[&str] = &[".tgz.des3", ".tar.zst.age", ".tgz.age", ".tar.zst.des3"];
+
 impl Chain {
     /// Its name as recorded with a backup, e.g. `gzip+des3`.
     pub fn name(&self) -> String {
         let c = match self.compression {
             Compression::Gzip { .. } => "gzip",
+            Compression::Zstd { .. } => "zstd",
         };
         let k = match self.cipher {
             Cipher::Des3 { .. } => "des3",
+            Cipher::Age => "age",
         };
         format!("{c}+{k}")
     }
 
-    /// The suffix of a backup's key: the seed's `.tgz.des3`.
+    /// The suffix of a backup's key: the seed's `.tgz.des3`, or e.g. `.tar.zst.age`.
     pub fn suffix(&self) -> &'static str {
         match (self.compression, self.cipher) {
             (Compression::Gzip { .. }, Cipher::Des3 { .. }) => ".tgz.des3",
+            (Compression::Zstd { .. }, Cipher::Age) => ".tar.zst.age",
+            (Compression::Gzip { .. }, Cipher::Age) => ".tgz.age",
+            (Compression::Zstd { .. }, Cipher::Des3 { .. }) => ".tar.zst.des3",
         }
     }
 
     /// The encoding transforms, in order (plain tar in, stored bytes out).
-    pub fn encoders(&self, keys: &Keys) -> Result<Vec<BoxedTransform>> {
+    pub fn encoders(&self, keys: &Keys) -> Result<Vec<Stage>> {
         let compress: BoxedTransform = match self.compression {
             Compression::Gzip { level } => Box::new(GzipCompress::new(level)),
+            Compression::Zstd { level, workers } => Box::new(ZstdCompress::new(level, workers)?),
         };
         let encrypt: BoxedTransform = match self.cipher {
             Cipher::Des3 { kdf } => Box::new(Des3Encrypt::new(des3_password(keys)?, kdf)),
+            Cipher::Age => Box::new(AgeEncrypt::new(&parse_recipients(&keys.age_recipients)?)?),
         };
-        Ok(vec![compress, encrypt])
+        Ok(vec![Stage::Push(compress), Stage::Push(encrypt)])
     }
 }
 
 fn des3_password(keys: &Keys) -> Result<&[u8]> {
-    keys.des3_password
-        .as_deref()
-        .ok_or_else(|| Error::Config("des3 needs its password (the des3 key file)".into()))
+    keys.des3_password.as_deref().ok_or_else(|| {
+        Error::Config("des3 needs its password: the des3 key file (conf des3_key_file)".into())
+    })
 }
 
 /// What the stored bytes' header says they are.
@@ -86,15 +106,20 @@ fn des3_password(keys: &Keys) -> Result<&[u8]> {
 pub enum Recognised {
     /// `Salted__`: OpenSSL `enc` (des3).
     Des3,
+    /// `age-encryption.org/v1`: age.
+    Age,
 }
 
 /// Bytes needed to recognise a cipher.
-pub const RECOGNISE_LEN: usize = 8;
+pub const RECOGNISE_LEN: usize = 22;
 
 /// Recognises the cipher from the first bytes of a stored backup.
 pub fn recognise(leading: &[u8]) -> Result<Recognised> {
     if leading.starts_with(des3::MAGIC) {
         return Ok(Recognised::Des3);
+    }
+    if leading.starts_with(super::age::MAGIC) {
+        return Ok(Recognised::Age);
     }
     Err(Error::format(
         "archive",
@@ -102,19 +127,31 @@ pub fn recognise(leading: &[u8]) -> Result<Recognised> {
     ))
 }
 
-/// The decoding transforms for stored bytes that start with `leading` (stored bytes in, plain
-/// tar out), and the chain's name.
-pub fn decoders(leading: &[u8], keys: &Keys) -> Result<(String, Vec<BoxedTransform>)> {
-    let decrypt: BoxedTransform = match recognise(leading)? {
-        Recognised::Des3 => Box::new(Des3Decrypt::new(des3_password(keys)?, keys.kdf)),
+/// The decoding stages for stored bytes that start with `leading` (stored bytes in, plain
+/// tar out), and the cipher's name.
+pub fn decoders(leading: &[u8], keys: &Keys) -> Result<(String, Vec<Stage>)> {
+    let (name, decrypt) = match recognise(leading)? {
+        Recognised::Des3 => (
+            "des3",
+            Stage::Push(Box::new(Des3Decrypt::new(des3_password(keys)?, keys.kdf))),
+        ),
+        Recognised::Age => {
+            let ids = keys.age_identities.clone().ok_or_else(|| {
+                Error::Config(
+                    "the backup is encrypted with age: set `age_identity_file` (its private key)"
+                        .into(),
+                )
+            })?;
+            ("age", Stage::Pull("age", age_decrypt(ids)))
+        }
     };
     Ok((
-        "des3".to_string(),
-        vec![decrypt, Box::new(AutoDecompress::default())],
+        name.to_string(),
+        vec![decrypt, Stage::Push(Box::new(AutoDecompress::default()))],
     ))
 }
 
-/// Decompression chosen by the magic of its input (gzip's `1f 8b`).
+/// Decompression chosen by the magic of its input (gzip's `1f 8b`, zstd's `28 b5 2f fd`).
 #[derive(Default)]
 pub struct AutoDecompress {
     head: Vec<u8>,
@@ -122,19 +159,29 @@ pub struct AutoDecompress {
 }
 
 impl AutoDecompress {
-    fn choose(&mut self) -> Result<&mut BoxedTransform> {
+    fn choose(&mut self) -> Result<()> {
         if self.inner.is_none() {
             let t: BoxedTransform = if self.head.starts_with(&[0x1f, 0x8b]) {
                 Box::new(GzipDecompress::new())
+            } else if self.head.starts_with(&super::zstd::MAGIC) {
+                Box::new(ZstdDecompress::new()?)
             } else {
                 return Err(Error::stage(
                     "decompress",
-                    "the decrypted bytes are not gzip (wrong des3 password, or not a mysqlbackup archive)",
+                    "the decrypted bytes are neither gzip nor zstd (wrong des3 password, or not a \
+                     mysqlbackup archive)",
                 ));
             };
             self.inner = Some(t);
         }
-        Ok(self.inner.as_mut().expect("chosen"))
+        Ok(())
+    }
+
+    fn push_head(&mut self, out: &mut Vec<Bytes>) -> Result<()> {
+        self.choose()?;
+        let head = Bytes::from(std::mem::take(&mut self.head));
+        let t = self.inner.as_mut().expect("chosen");
+        super::push_sliced(t, head, out, &mut |_| Ok(()))
     }
 }
 
@@ -143,30 +190,25 @@ impl Transform for AutoDecompress {
         self.inner.as_ref().map_or("decompress", |t| t.name())
     }
     fn push(&mut self, input: Bytes, out: &mut Vec<Bytes>) -> Result<()> {
-        if self.inner.is_none() && self.head.len() + input.len() < 4 {
-            self.head.extend_from_slice(&input);
-            return Ok(());
+        match &mut self.inner {
+            Some(t) => t.push(input, out),
+            None => {
+                self.head.extend_from_slice(&input);
+                if self.head.len() < 4 {
+                    return Ok(());
+                }
+                self.push_head(out)
+            }
         }
-        if self.inner.is_none() {
-            self.head.extend_from_slice(&input);
-            self.choose()?;
-            let head = Bytes::from(std::mem::take(&mut self.head));
-            let t = self.inner.as_mut().expect("chosen");
-            return super::push_sliced(t, head, out, &mut |_| Ok(()));
-        }
-        self.choose()?.push(input, out)
     }
     fn finish(&mut self, out: &mut Vec<Bytes>) -> Result<()> {
         if self.inner.is_none() {
             if self.head.is_empty() {
                 return Err(Error::stage("decompress", "no data: truncated archive"));
             }
-            self.choose()?;
-            let head = Bytes::from(std::mem::take(&mut self.head));
-            let t = self.inner.as_mut().expect("chosen");
-            super::push_sliced(t, head, out, &mut |_| Ok(()))?;
+            self.push_head(out)?;
         }
-        self.choose()?.finish(out)
+        self.inner.as_mut().expect("chosen").finish(out)
     }
     fn max_push(&self) -> usize {
         self.inner.as_ref().map_or(8 << 10, |t| t.max_push())
@@ -174,49 +216,4 @@ impl Transform for AutoDecompress {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::codec::run_to_vec;
-
-    fn keys() -> Keys {
-        Keys {
-            des3_password: Some(b"pw".to_vec()),
-            kdf: KeyDerivation::Sha256,
-        }
-    }
-
-    #[test]
-    fn both_directions_round_trip_and_are_recognised() {
-        let chain = Chain {
-            compression: Compression::Gzip { level: 2 },
-            cipher: Cipher::Des3 {
-                kdf: KeyDerivation::Sha256,
-            },
-        };
-        assert_eq!(chain.name(), "gzip+des3");
-        assert_eq!(chain.suffix(), ".tgz.des3");
-        let data: Vec<u8> = (0..200_000u32).map(|i| (i % 251) as u8).collect();
-        let mut stored = data.clone();
-        for mut t in chain.encoders(&keys()).unwrap() {
-            stored = run_to_vec(&mut t, &stored, 7777).unwrap();
-        }
-        let (_, decs) = decoders(&stored[..RECOGNISE_LEN], &keys()).unwrap();
-        let mut plain = stored.clone();
-        for mut t in decs {
-            plain = run_to_vec(&mut t, &plain, 3).unwrap();
-        }
-        assert_eq!(plain, data);
-        assert!(recognise(b"PK\x03\x04....").is_err());
-        let mut wrong = Keys {
-            des3_password: Some(b"other".to_vec()),
-            ..keys()
-        };
-        wrong.kdf = KeyDerivation::Sha256;
-        let (_, decs) = decoders(&stored, &wrong).unwrap();
-        let mut out: Result<Vec<u8>> = Ok(stored.clone());
-        for mut t in decs {
-            out = out.and_then(|b| run_to_vec(&mut t, &b, 4096));
-        }
-        assert!(out.unwrap_err().to_string().contains("des3 password"));
-    }
-}
+mod tests;

@@ -6,11 +6,13 @@
 //! [`Pipe`]s, so that CPU-heavy stages run concurrently (both cores work) and a slow stage
 //! pushes back on its upstream (a pipe holds at most [`PIPE_CAPACITY`] chunks).
 
+pub mod age;
 pub mod chain;
 pub mod des3;
 pub mod digest;
 pub mod gzip;
 pub mod sha1;
+pub mod zstd;
 
 use bytes::Bytes;
 use tokio::sync::mpsc;
@@ -56,6 +58,79 @@ pub trait Transform: Send + 'static {
 
 /// A transform chosen at run time (a chain is a list of them).
 pub type BoxedTransform = Box<dyn Transform>;
+
+/// A stage whose codec pulls its input (its library wants a reader: age decryption): given the
+/// reader of its input, it returns the reader of its output.
+pub type PullStage =
+    Box<dyn FnOnce(Box<dyn std::io::Read + Send>) -> Result<Box<dyn std::io::Read + Send>> + Send>;
+
+/// One stage of a chain.
+pub enum Stage {
+    /// A push transform.
+    Push(BoxedTransform),
+    /// A pull stage and its name.
+    Pull(&'static str, PullStage),
+}
+
+impl Stage {
+    /// The stage's name, for error messages.
+    pub fn name(&self) -> &'static str {
+        match self {
+            Stage::Push(t) => t.name(),
+            Stage::Pull(n, _) => n,
+        }
+    }
+}
+
+/// Runs `stages` over a whole buffer (tests, fuzzing): push transforms fed in `cut`-byte
+/// pieces, pull stages read to the end.
+pub fn run_stages(stages: Vec<Stage>, input: &[u8], cut: usize) -> Result<Vec<u8>> {
+    let mut data = input.to_vec();
+    for s in stages {
+        data = match s {
+            Stage::Push(mut t) => run_to_vec(&mut t, &data, cut)?,
+            Stage::Pull(name, f) => {
+                let mut r = f(Box::new(std::io::Cursor::new(data)))?;
+                let mut v = Vec::new();
+                std::io::Read::read_to_end(&mut r, &mut v)
+                    .map_err(|e| Error::stage(name, e.to_string()))?;
+                v
+            }
+        };
+    }
+    Ok(data)
+}
+
+/// Runs a pull stage on a blocking thread from `rx` to `tx` (the counterpart of
+/// [`spawn_transform`]).
+pub fn spawn_pull(
+    name: &'static str,
+    stage: PullStage,
+    rx: PipeRx,
+    tx: PipeTx,
+) -> JoinHandle<Result<()>> {
+    tokio::task::spawn_blocking(move || {
+        let mut r = stage(Box::new(PipeReader::new(rx)))?;
+        loop {
+            let mut buf = vec![0u8; CHUNK_SIZE];
+            let mut n = 0;
+            while n < buf.len() {
+                match std::io::Read::read(&mut r, &mut buf[n..]) {
+                    Ok(0) => break,
+                    Ok(k) => n += k,
+                    Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+                    Err(e) => return Err(Error::stage(name, e.to_string())),
+                }
+            }
+            if n == 0 {
+                return Ok(());
+            }
+            buf.truncate(n);
+            tx.blocking_send(Bytes::from(buf))
+                .map_err(|_| Error::PipeClosed(name))?;
+        }
+    })
+}
 
 impl Transform for BoxedTransform {
     fn name(&self) -> &'static str {

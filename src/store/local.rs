@@ -1,6 +1,7 @@
 //! The local store: objects are files under a root directory (`backup_base`), written as
 //! `<name>.partial` and renamed into place on commit, with a `sha1sum`-compatible
-//! `<name>.sha1` sidecar (the chain is recorded by the key's suffix).
+//! `<name>.sha1` sidecar and a `sha256sum`-compatible `<name>.sha256` one (the chain is
+//! recorded by the key's suffix).
 
 use std::path::{Path, PathBuf};
 use std::time::SystemTime;
@@ -30,9 +31,14 @@ pub fn sidecar_path(backup: &Path) -> PathBuf {
     with_suffix(backup, ".sha1")
 }
 
+/// The sidecar that holds a local backup's SHA-256 (`sha256sum -c` reads it).
+pub fn sha256_sidecar_path(backup: &Path) -> PathBuf {
+    with_suffix(backup, ".sha256")
+}
+
 /// Names that are not objects: sidecars and partial files.
 fn is_object_name(name: &str) -> bool {
-    !(name.ends_with(".sha1") || name.ends_with(".partial"))
+    !(name.ends_with(".sha1") || name.ends_with(".sha256") || name.ends_with(".partial"))
 }
 
 /// Every file under `dir`, as keys relative to `root` (with `/`).
@@ -77,6 +83,15 @@ impl LocalStore {
             .and_then(|t| parse_sha1(&t))
         {
             m.insert("sha1".into(), sha1);
+        }
+        if let Some(sha256) = std::fs::read_to_string(sha256_sidecar_path(path))
+            .ok()
+            .and_then(|t| {
+                let h = t.split_whitespace().next()?.to_ascii_lowercase();
+                (h.len() == 64 && h.bytes().all(|b| b.is_ascii_hexdigit())).then_some(h)
+            })
+        {
+            m.insert("sha256".into(), sha256);
         }
         m
     }
@@ -151,7 +166,11 @@ impl Store for LocalStore {
     }
     async fn delete(&self, key: &str) -> Result<()> {
         let path = self.path(key)?;
-        for p in [sidecar_path(&path), path.clone()] {
+        for p in [
+            sha256_sidecar_path(&path),
+            sidecar_path(&path),
+            path.clone(),
+        ] {
             match std::fs::remove_file(&p) {
                 Ok(()) => {}
                 Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
@@ -302,6 +321,13 @@ impl Upload for LocalUpload {
                 &format!("{sha1}  {name}\n"),
             )
             .await?;
+            if let Some(sha256) = metadata.get("sha256") {
+                Self::write_synced(
+                    &sha256_sidecar_path(&self.final_path),
+                    &format!("{sha256}  {name}\n"),
+                )
+                .await?;
+            }
             tokio::fs::rename(&self.partial_path, &self.final_path).await?;
             if let Some(dir) = self.final_path.parent() {
                 tokio::fs::File::open(dir).await?.sync_all().await?;

@@ -29,6 +29,8 @@ pub struct Conf {
     pub user: Option<(String, String)>,
     /// `sql_test_insert` and `sql_test_get_2`.
     pub sql_test: Option<(String, String)>,
+    /// zstd + age to this recipient, opened with this identity file.
+    pub modern: Option<(String, PathBuf)>,
 }
 
 impl Conf {
@@ -77,6 +79,11 @@ impl Conf {
         self.user = Some((user.to_string(), password.to_string()));
         self
     }
+    /// The modern format: zstd + age to `recipient`; `identity` opens it.
+    pub fn modern(mut self, recipient: &str, identity: &Path) -> Self {
+        self.modern = Some((recipient.to_string(), identity.to_path_buf()));
+        self
+    }
     pub fn sql_test(mut self, insert: &str, get: &str) -> Self {
         self.sql_test = Some((insert.to_string(), get.to_string()));
         self
@@ -117,6 +124,12 @@ impl Conf {
         if let Some((u, pw)) = &self.user {
             line("mysql_user", q(u));
             line("root_password", q(pw));
+        }
+        if let Some((r, id)) = &self.modern {
+            line("compression", q("zstd"));
+            line("encryption", q("age"));
+            line("age_recipients", format!("[{}]", q(r)));
+            line("age_identity_file", p(id));
         }
         if let Some((i, g)) = &self.sql_test {
             line("sql_test_insert", q(i));

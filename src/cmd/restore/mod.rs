@@ -26,7 +26,7 @@ use crate::mysql::Endpoint;
 use crate::mysql::binlog::order_key;
 use crate::mysql::mycnf::MyCnf;
 use crate::mysql::server_config::Dirs;
-use crate::pipeline::fetch_stream;
+use crate::pipeline::{Expected, fetch_stream};
 pub use dirs::INCOMPLETE_MARKER;
 use dirs::{Created, check_claimable};
 use unpack::{Targets, unpack};
@@ -122,7 +122,7 @@ pub async fn restore(s: &Settings, opts: &RestoreOptions) -> Result<Option<Resto
     if s.binlog_dir != s.data_dir {
         check_claimable(&s.binlog_dir, "binlog dir")?;
     }
-    let keys = load_keys(s)?;
+    let keys = load_keys(s, false)?;
     let source = if opts.stdin {
         let sha1 =
             match &opts.sha1 {
@@ -133,7 +133,7 @@ pub async fn restore(s: &Settings, opts: &RestoreOptions) -> Result<Option<Resto
             };
         Source {
             location: "-".into(),
-            sha1,
+            expected: Expected { sha1, sha256: None },
             parts: None,
             stream: crate::store::stdio::stdin(),
             cleanup: None,
@@ -148,7 +148,10 @@ pub async fn restore(s: &Settings, opts: &RestoreOptions) -> Result<Option<Resto
         Source {
             stream: store.get(&located.key).await?,
             location: located.location,
-            sha1: Some(located.sha1),
+            expected: Expected {
+                sha1: Some(located.sha1),
+                sha256: located.metadata.get("sha256").cloned(),
+            },
             parts: located.parts,
             cleanup,
         }
@@ -187,8 +190,8 @@ pub async fn restore(s: &Settings, opts: &RestoreOptions) -> Result<Option<Resto
 /// Where the archive's bytes come from.
 struct Source {
     location: String,
-    /// The SHA-1 they must have (None: stdin without `--sha1`).
-    sha1: Option<String>,
+    /// The digests they must have (none for stdin without `--sha1`).
+    expected: Expected,
     parts: Option<KeyParts>,
     stream: futures::stream::BoxStream<'static, Result<bytes::Bytes>>,
     /// The store and key to remove after success (`--clean-after-restore`).
@@ -215,11 +218,8 @@ async fn restore_into(
     let (data_dir, binlog_dir) = (s.data_dir.clone(), s.binlog_dir.clone());
     let keep_binlog = !opts.data_only;
     let c2 = created.clone();
-    let ((report, _targets), fetched) = fetch_stream(
-        source.stream,
-        source.sha1.as_deref(),
-        &keys,
-        move |reader| {
+    let ((report, _targets), fetched) =
+        fetch_stream(source.stream, &source.expected, &keys, move |reader| {
             unpack(reader, port, &mut |_layout, _archived_cnf| {
                 let mut c = c2.lock().expect("lock");
                 c.claim(&data_dir, "data dir", true)?;
@@ -231,10 +231,9 @@ async fn restore_into(
                     binlog_dir: keep_binlog.then(|| binlog_dir.clone()),
                 })
             })
-        },
-    )
-    .await?;
-    if source.sha1.is_none() {
+        })
+        .await?;
+    if source.expected.sha1.is_none() {
         tracing::warn!(
             "no SHA-1 to check the archive against (stdin without --sha1); its SHA-1 is {}",
             fetched.digests.sha1
