@@ -4,11 +4,13 @@
 use bytes::Bytes;
 use criterion::{BenchmarkId, Criterion, Throughput, criterion_group, criterion_main};
 use futures::StreamExt;
+use mysqlbackup::codec::age::{AgeEncrypt, age_decrypt};
 use mysqlbackup::codec::chain::{Chain, Cipher, Compression, Keys};
 use mysqlbackup::codec::des3::{Des3Decrypt, Des3Encrypt, KeyDerivation};
 use mysqlbackup::codec::digest::Digests;
 use mysqlbackup::codec::gzip::{GzipCompress, GzipDecompress};
-use mysqlbackup::codec::{Transform, run_to_vec};
+use mysqlbackup::codec::zstd::{ZstdCompress, ZstdDecompress};
+use mysqlbackup::codec::{Stage, Transform, run_stages, run_to_vec};
 use mysqlbackup::pipeline::{fetch_stream, store_stream};
 use mysqlbackup::store::Store;
 use mysqlbackup::store::memory::MemoryStore;
@@ -59,6 +61,43 @@ fn stages(c: &mut Criterion) {
         Des3Decrypt::new(b"pw", KeyDerivation::Sha256)
     });
     bench_stage(c, "sha1+sha256", &enc, Digests::new);
+
+    // The modern format's stages.
+    let zs = run_to_vec(&mut ZstdCompress::new(1, 2).unwrap(), &data, 1 << 20).unwrap();
+    bench_stage(c, "zstd-1-2workers", &data, || {
+        ZstdCompress::new(1, 2).unwrap()
+    });
+    bench_stage(c, "unzstd", &zs, || ZstdDecompress::new().unwrap());
+    let id = age::x25519::Identity::generate();
+    let recipient = id.to_public();
+    bench_stage(c, "age-encrypt", &zs, || {
+        AgeEncrypt::new(std::slice::from_ref(&recipient)).unwrap()
+    });
+    let aged = run_to_vec(
+        &mut AgeEncrypt::new(std::slice::from_ref(&recipient)).unwrap(),
+        &zs,
+        1 << 20,
+    )
+    .unwrap();
+    let ids: mysqlbackup::codec::age::Identities = std::sync::Arc::new(vec![Box::new(id)]);
+    let mut g = c.benchmark_group("stage");
+    g.throughput(Throughput::Bytes(aged.len() as u64));
+    g.sample_size(10);
+    g.bench_with_input(
+        BenchmarkId::new("age-decrypt", aged.len()),
+        &aged,
+        |b, input| {
+            b.iter(|| {
+                run_stages(
+                    vec![Stage::Pull("age", age_decrypt(ids.clone()))],
+                    input,
+                    1 << 20,
+                )
+                .unwrap()
+            })
+        },
+    );
+    g.finish();
 }
 
 fn keys() -> Keys {

@@ -9,6 +9,11 @@
 #           b. openssl des3 -d | tar -xz, cat segments | mbstream -x, mariabackup --prepare
 #   and mysqlbackup backup --output - > /dev/null, for the disk it writes when not storing locally
 #   (the server's own writes, e.g. checkpoints, are counted too).
+#   The modern format, in the same run:
+#   backup  d. mysqlbackup backup with compression: zstd, encryption: age (local store)
+#           e. mariabackup --stream | zstd -1 -T2 | age -r PUB | tee >(sha1sum) > file
+#   restore d. mysqlbackup restore of (d)
+#           e. age -d | zstd -d | tar -x, cat segments | mbstream -x, mariabackup --prepare
 # First, des3 alone against `openssl enc -des-ede3-cbc` on one core.
 # Usage: scripts/bench-compare.sh [rows_per_table (8 tables; 500000 ~ 1 GiB)] [runs]
 set -euo pipefail
@@ -51,6 +56,10 @@ des3_key_file: $W/key
 backup_tool_tmpdir: $W/tmp
 date_str: 2000_01_01
 CONF
+age-keygen -o "$W/agekey" 2>/dev/null; PUB=$(age-keygen -y "$W/agekey")
+{ sed 's/^date_str: .*/date_str: 2000_01_02/' "$W/conf.yaml"
+  printf 'compression: zstd\nencryption: age\nage_recipients: [%s]\nage_identity_file: %s\n' "$PUB" "$W/agekey"
+} > "$W/modern.yaml"
 DEV=$(df --output=source "$W" | tail -1); DEV=$(basename "$(readlink -f "$DEV")")
 written() { sync; awk -v d="$DEV" '$3 == d {print $10 * 512}' /proc/diskstats; }
 # measure NAME CMD: appends "wall cpu rss written" to $W/NAME.txt
@@ -80,15 +89,24 @@ for i in $(seq 1 "$RUNS"); do
   measure backup_ours_stdout "$BIN --conf-path $W/conf.yaml backup --output - > /dev/null"
   measure backup_shell "set -o pipefail; $MB 2>/dev/null | gzip --fast | openssl des3 -pass file:$W/key 2>/dev/null | tee >(sha1sum > $W/b.sha1) > $W/b.des3"
   measure backup_original "set -o pipefail; mariabackup --backup --user=root --socket=$D/mysql.sock --target-dir=$W/cdir 2>/dev/null && tar -c -C $W cdir | gzip --fast | openssl des3 -pass file:$W/key 2>/dev/null > $W/c.des3 && sha1sum $W/c.des3 >/dev/null && rm -rf $W/cdir"
+  rm -f "$W/e.age"
+  measure backup_modern "$BIN --conf-path $W/modern.yaml backup"
+  measure backup_modern_shell "set -o pipefail; $MB 2>/dev/null | zstd -q -1 -T2 | age -r $PUB | tee >(sha1sum > $W/e.sha1) > $W/e.age"
 done
 ARCHIVE=$(find "$W/backup" -name '*.tgz.des3')
+MODERN=$(find "$W/backup" -name '*.tar.zst.age')
 echo "stored bytes: ours $(stat -c %s "$ARCHIVE"), shell $(stat -c %s "$W/b.des3"), original $(stat -c %s "$W/c.des3")"
+echo "stored bytes, modern: ours $(stat -c %s "$MODERN"), shell $(stat -c %s "$W/e.age") ($(echo "$(stat -c %s "$MODERN") / $(stat -c %s "$W/e.age")" | bc -l | cut -c1-5)x)"
 mdb_stop "$D"; mv "$D" "$W/source-data"
 for i in $(seq 1 "$RUNS"); do
   rm -rf "$D" "$W/shell"
   measure restore_ours "$BIN --conf-path $W/conf.yaml restore"
   rm -rf "$D"
   measure restore_shell "set -o pipefail; mkdir -p $W/shell/data && openssl des3 -d -pass file:$W/key < $ARCHIVE 2>/dev/null | tar -xz -C $W/shell && cat $W/shell/data.xbstream.* | mbstream -x -C $W/shell/data && mariabackup --prepare --target-dir=$W/shell/data 2>/dev/null"
+  rm -rf "$D" "$W/shell"
+  measure restore_modern "$BIN --conf-path $W/modern.yaml restore"
+  rm -rf "$D"
+  measure restore_modern_shell "set -o pipefail; mkdir -p $W/shell/data && age -d -i $W/agekey < $W/e.age | zstd -q -d | tar -x -C $W/shell && cat $W/shell/data.xbstream.* | mbstream -x -C $W/shell/data && mariabackup --prepare --target-dir=$W/shell/data 2>/dev/null"
 done
 rm -rf "$W/shell"
 median() { sort -n | awk '{a[NR]=$1} END {print (NR % 2) ? a[(NR+1)/2] : (a[NR/2] + a[NR/2+1]) / 2}'; }
@@ -103,8 +121,10 @@ row() { # name ours
 printf '%-18s %17s  %17s  %19s  %17s\n' "" "wall (ratio)" "cpu (ratio)" "peak RSS (ratio)" "disk written"
 row backup_ours backup_ours; row backup_ours_stdout backup_ours; row backup_shell backup_ours; row backup_original backup_ours
 row restore_ours restore_ours; row restore_shell restore_ours
+row backup_modern backup_modern; row backup_modern_shell backup_modern
+row restore_modern restore_modern; row restore_modern_shell restore_modern
 echo "(ratio = figure / mysqlbackup's; peak RSS = largest process of the run; disk written from"
 echo " /proc/diskstats of $DEV, after sync)"
-for n in backup_ours backup_ours_stdout restore_ours; do
+for n in backup_ours backup_ours_stdout restore_ours backup_modern restore_modern; do
   echo "$n: mysqlbackup's own peak RSS $(median < "$W/$n.self.txt") MiB, own disk writes $(median < "$W/$n.selfw.txt") MiB"
 done

@@ -6,11 +6,18 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 ARCHIVE=$1; KEY=$2
 C=fuzz/corpus; W=$(mktemp -d); trap 'rm -rf "$W"' EXIT
-mkdir -p $C/des3_decrypt $C/gunzip $C/xbstream $C/extract $C/manifest $C/conf $C/binlog $C/mycnf
+mkdir -p $C/des3_decrypt $C/gunzip $C/xbstream $C/extract $C/manifest $C/conf $C/binlog $C/mycnf $C/age_decrypt $C/zstd
 head -c 4096 "$ARCHIVE" > $C/des3_decrypt/real-archive-head
 printf 'small plaintext\n' | openssl des3 -pass pass:fuzz 2>/dev/null > $C/des3_decrypt/openssl-fuzz-key
 openssl des3 -d -pass "file:$KEY" < "$ARCHIVE" 2>/dev/null > "$W/a.tgz"
 head -c 8192 "$W/a.tgz" > $C/gunzip/real-archive-head
+# The modern format's stages, from the same archive's tar: zstd, and zstd + age to the fuzz
+# target's key (src/fuzzing.rs FUZZ_AGE_RECIPIENT).
+AGE_RECIPIENT=$(grep -o "age1[a-z0-9]\{58\}" src/fuzzing.rs | head -1)
+gunzip -c "$W/a.tgz" | head -c 262144 > "$W/head.tar"
+zstd -q -1 -c "$W/head.tar" > $C/zstd/real-tar-head.zst
+zstd -q -1 -c "$W/head.tar" | age -r "$AGE_RECIPIENT" > $C/age_decrypt/real-tar-head.zst.age
+printf 'small' | age -r "$AGE_RECIPIENT" > $C/age_decrypt/small
 mkdir "$W/x"; tar -xzf "$W/a.tgz" -C "$W/x"
 head -c 65536 "$W/x/data.xbstream.00000000" > $C/xbstream/real-segment-head
 cp "$W/x/mysqlbackup-manifest.json" $C/manifest/real-manifest

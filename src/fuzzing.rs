@@ -199,6 +199,42 @@ pub fn mycnf(data: &[u8]) {
     }
 }
 
+/// age decryption (header parsing, identity unwrap, STREAM chunks) with a fixed identity;
+/// whatever the bytes, an error or the plaintext, never a panic.
+pub fn age_decrypt(data: &[u8]) {
+    use std::sync::{Arc, OnceLock};
+    static ID: OnceLock<crate::codec::age::Identities> = OnceLock::new();
+    let ids = ID
+        .get_or_init(|| {
+            let id: age::x25519::Identity = FUZZ_AGE_IDENTITY.parse().expect("a valid identity");
+            Arc::new(vec![Box::new(id)])
+        })
+        .clone();
+    let _ = crate::codec::run_stages(
+        vec![crate::codec::Stage::Pull(
+            "age",
+            crate::codec::age::age_decrypt(ids),
+        )],
+        data,
+        4096,
+    );
+}
+
+/// The identity the `age_decrypt` target decrypts with (its seeds are encrypted to it).
+pub const FUZZ_AGE_IDENTITY: &str =
+    "AGE-SECRET-KEY-16LA858NZCQZ5X06M09VQ8038AQYG9H47FYMPLUPG7UWYA35FWHPSZ4QSGF";
+/// Its public key.
+pub const FUZZ_AGE_RECIPIENT: &str =
+    "age1sjv6fphu4esmt5y9m9pdqaag70x8xp7zzxv73kd3qdls0ff7d4fqm52ap0";
+
+/// zstd decompression, input cut at a point taken from its first byte.
+pub fn zstd(data: &[u8]) {
+    let cut = data.first().map(|&b| b as usize * 64 + 1).unwrap_or(1);
+    if let Ok(mut d) = crate::codec::zstd::ZstdDecompress::new() {
+        let _ = run_to_vec(&mut d, data, cut);
+    }
+}
+
 /// The entry point of a target by name.
 pub fn target(name: &str) -> Option<fn(&[u8])> {
     Some(match name {
@@ -210,6 +246,8 @@ pub fn target(name: &str) -> Option<fn(&[u8])> {
         "conf" => conf,
         "binlog" => binlog,
         "mycnf" => mycnf,
+        "age_decrypt" => age_decrypt,
+        "zstd" => zstd,
         _ => return None,
     })
 }
