@@ -145,6 +145,7 @@ fn chain(c: &mut Criterion) {
                     seed_chain().encoders(&keys()).unwrap(),
                     "gzip+des3",
                     store.upload("bench").await.unwrap(),
+                    |_| Default::default(),
                 )
                 .await
                 .unwrap()
@@ -169,6 +170,7 @@ fn chain(c: &mut Criterion) {
             seed_chain().encoders(&keys()).unwrap(),
             "gzip+des3",
             upload,
+            |_| Default::default(),
         ))
         .unwrap();
     let sha1 = report.sha1;

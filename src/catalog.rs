@@ -84,9 +84,12 @@ pub fn is_leftover_of(candidate: &str, key: &str) -> bool {
     if let Some(staged) = crate::store::s3::upload::staging_of(c_name) {
         return staged == k_name;
     }
-    c_name
-        .strip_prefix(k_name)
-        .is_some_and(|rest| matches!(rest, ".partial" | ".sha1.partial" | ".sha256.partial"))
+    c_name.strip_prefix(k_name).is_some_and(|rest| {
+        matches!(
+            rest,
+            ".partial" | ".sha1.partial" | ".sha256.partial" | ".meta.partial"
+        )
+    })
 }
 
 /// Removes what interrupted (e.g. killed) backups of the instance whose key is `key` left in
@@ -108,6 +111,29 @@ pub async fn remove_leftovers(store: &dyn Store, key: &str) -> Vec<String> {
         Err(e) => tracing::warn!("could not list leftovers of interrupted backups: {e}"),
     }
     removed
+}
+
+/// What a backup's metadata records of its manifest, so that `list` shows it without opening
+/// the archive: `host`, `instance`, `port`, `date`, `binlog-pos` (`file:position` of the
+/// data), `gtid`, `binlog-first`, `binlog-last`, `binlog-count`, `format-version`.
+pub fn record(m: &crate::archive::manifest::Manifest) -> Metadata {
+    let mut r = Metadata::from([
+        ("host".to_string(), m.host.clone()),
+        ("instance".to_string(), m.instance_id.to_string()),
+        ("port".to_string(), m.port.to_string()),
+        ("date".to_string(), m.date_str.clone()),
+        ("binlog-count".to_string(), m.binlog_files.len().to_string()),
+        ("format-version".to_string(), m.format.to_string()),
+    ]);
+    if let Some(c) = &m.data_binlog {
+        r.insert("binlog-pos".into(), format!("{}:{}", c.file, c.position));
+        r.insert("gtid".into(), c.gtid.clone());
+    }
+    if let (Some(first), Some(last)) = (m.binlog_files.first(), m.binlog_files.last()) {
+        r.insert("binlog-first".into(), first.clone());
+        r.insert("binlog-last".into(), last.clone());
+    }
+    r
 }
 
 /// Which backup a restore wants: an exact key, or the newest backup of the port by this host
@@ -247,6 +273,7 @@ mod tests {
             "2017_01_02/3309/mysql-3309-h-2.tgz.des3.partial",
             "2017_01_01/3309/mysql-3309-h-2.tgz.des3.sha1.partial",
             "2017_01_01/3309/mysql-3309-h-2.tgz.des3.sha256.partial",
+            "2017_01_01/3309/mysql-3309-h-2.tgz.des3.meta.partial",
         ] {
             assert!(is_leftover_of(ours, &key), "{ours}");
         }

@@ -76,13 +76,15 @@ async fn join_row(handles: Row) -> Result<()> {
 }
 
 /// Runs `produce` (which writes a tar stream to the pipe it is given) through `encoders` and
-/// the digests into `upload`. Commits with metadata `sha1`, `sha256` and `chain` when every
-/// stage and the source succeeded; aborts on any failure.
+/// the digests into `upload`. Commits with metadata `sha1`, `sha256`, `chain` and what
+/// `describe` says of the source's result, when every stage and the source succeeded; aborts
+/// on any failure.
 pub async fn store_stream<T, Fut>(
     produce: impl FnOnce(PipeTx) -> Fut,
     encoders: Vec<Stage>,
     chain: &str,
     mut upload: Box<dyn Upload>,
+    describe: impl FnOnce(&T) -> Metadata,
 ) -> Result<(T, StoredReport)>
 where
     T: Send + 'static,
@@ -127,7 +129,8 @@ where
     pick(&mut failure, sink_result);
     match (failure, value, digest) {
         (None, Some(v), Some(d)) => {
-            let meta = Metadata::from([
+            let mut meta = describe(&v);
+            meta.extend([
                 ("sha1".to_string(), d.sha1.clone()),
                 ("sha256".to_string(), d.sha256.clone()),
                 ("chain".to_string(), chain.to_string()),
@@ -293,6 +296,7 @@ mod tests {
             chain().encoders(&keys()).unwrap(),
             &chain().name(),
             store.upload("k").await.unwrap(),
+            |_| Metadata::new(),
         )
         .await
         .unwrap();
@@ -350,6 +354,7 @@ mod tests {
             chain().encoders(&keys()).unwrap(),
             "gzip+des3",
             store.upload("k").await.unwrap(),
+            |_| Metadata::new(),
         )
         .await
         .unwrap_err();

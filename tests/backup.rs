@@ -140,8 +140,8 @@ fn backup_to_local_store_and_stdout() {
     let files = list_files(&ws.backup_base);
     assert_eq!(
         files.len(),
-        3,
-        "the backup and its .sha1 and .sha256 sidecars only: {files:?}"
+        4,
+        "the backup and its .sha1, .sha256 and .meta sidecars only: {files:?}"
     );
     let status = Command::new("sha1sum")
         .arg("-c")

@@ -287,6 +287,7 @@ async fn leftovers_of_a_killed_backup_are_removed_by_the_next() {
                 files,
                 vec![
                     name.clone(),
+                    format!("{name}.meta"),
                     format!("{name}.sha1"),
                     format!("{name}.sha256")
                 ]

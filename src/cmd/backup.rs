@@ -119,6 +119,7 @@ pub async fn backup(s: &Settings, output: Output) -> Result<Option<BackupReport>
         encoders,
         &chain.name(),
         upload,
+        |r| crate::catalog::record(&r.manifest),
     )
     .await?;
     Ok(Some(BackupReport {

@@ -2,6 +2,7 @@
 
 pub mod backup_tool;
 pub mod binlog;
+pub mod datadir;
 pub mod mycnf;
 pub mod replication;
 pub mod server;

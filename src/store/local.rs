@@ -1,7 +1,7 @@
 //! The local store: objects are files under a root directory (`backup_base`), written as
 //! `<name>.partial` and renamed into place on commit, with a `sha1sum`-compatible
-//! `<name>.sha1` sidecar and a `sha256sum`-compatible `<name>.sha256` one (the chain is
-//! recorded by the key's suffix).
+//! `<name>.sha1` sidecar, a `sha256sum`-compatible `<name>.sha256` one, and the rest of its
+//! metadata (chain, what the catalog records) in `<name>.meta` (JSON).
 
 use std::path::{Path, PathBuf};
 use std::time::SystemTime;
@@ -36,9 +36,16 @@ pub fn sha256_sidecar_path(backup: &Path) -> PathBuf {
     with_suffix(backup, ".sha256")
 }
 
+/// The sidecar that holds a local backup's other metadata (JSON).
+fn meta_path(backup: &Path) -> PathBuf {
+    with_suffix(backup, ".meta")
+}
+
 /// Names that are not objects: sidecars and partial files.
 fn is_object_name(name: &str) -> bool {
-    !(name.ends_with(".sha1") || name.ends_with(".sha256") || name.ends_with(".partial"))
+    ![".sha1", ".sha256", ".meta", ".partial"]
+        .iter()
+        .any(|s| name.ends_with(s))
 }
 
 /// Every file under `dir`, as keys relative to `root` (with `/`).
@@ -77,7 +84,13 @@ impl LocalStore {
     }
 
     fn metadata_of(path: &Path) -> Metadata {
-        let mut m = Metadata::new();
+        let mut m: Metadata = std::fs::read_to_string(meta_path(path))
+            .ok()
+            .and_then(|t| serde_json::from_str(&t).ok())
+            .unwrap_or_default();
+        // The sha1sum/sha256sum sidecars are what the digests are checked against.
+        m.remove("sha1");
+        m.remove("sha256");
         if let Some(sha1) = std::fs::read_to_string(sidecar_path(path))
             .ok()
             .and_then(|t| parse_sha1(&t))
@@ -328,6 +341,8 @@ impl Upload for LocalUpload {
                 )
                 .await?;
             }
+            let meta = serde_json::to_string_pretty(&metadata).unwrap_or_default();
+            Self::write_synced(&meta_path(&self.final_path), &meta).await?;
             tokio::fs::rename(&self.partial_path, &self.final_path).await?;
             if let Some(dir) = self.final_path.parent() {
                 tokio::fs::File::open(dir).await?.sync_all().await?;

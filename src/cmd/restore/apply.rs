@@ -11,7 +11,7 @@ use crate::archive::manifest::BinlogCoords;
 use crate::config::Settings;
 use crate::error::{Error, Result, excerpt};
 use crate::mysql::binlog::{Gtid, Scan, scan_from};
-use crate::mysql::mycnf::{Edit, MyCnf};
+use crate::mysql::mycnf::MyCnf;
 use crate::mysql::replication::{quote, resume_position};
 use crate::mysql::server::TempServer;
 use crate::mysql::server_config::{Dirs, Purpose, ServerConfig, run_as_owner_of};
@@ -19,120 +19,6 @@ use crate::mysql::{exec, find_binary};
 
 /// How much of a tool's stderr an error quotes.
 const STDERR_EXCERPT: usize = 2000;
-
-/// Makes the backup tool's `backup-my.cnf` (read by `--prepare`) safe: it comes from the
-/// archive, and a path in it would make prepare read or write files elsewhere. Directory
-/// options become `./` (the target dir), any other absolute or `..` value is commented out.
-pub fn sanitize_backup_cnf(data_dir: &Path) -> Result<()> {
-    let path = data_dir.join("backup-my.cnf");
-    let Ok(text) = std::fs::read_to_string(&path) else {
-        return Ok(());
-    };
-    let cnf = MyCnf::parse(&text);
-    let safe = cnf.rewrite(Some("not followed: the file comes from the archive"), |e| {
-        if e.key.starts_with("plugin") {
-            return Some(Edit::CommentOut(
-                "plugins are not loaded from an archive".into(),
-            ));
-        }
-        let v = e.value.as_deref()?;
-        if !(v.starts_with('/') || v.starts_with('~') || v.contains("..")) {
-            return None;
-        }
-        if e.key.ends_with("_dir") || e.key.ends_with("_directory") || e.key.ends_with("_path") {
-            Some(Edit::Set("./".into()))
-        } else {
-            Some(Edit::CommentOut("not a path inside the backup".into()))
-        }
-    });
-    if safe != text {
-        std::fs::write(&path, safe).map_err(|e| Error::io("write", &path, e))?;
-    }
-    Ok(())
-}
-
-/// `mariabackup --prepare` in place, with no option file but the backup's own
-/// (sanitized) `backup-my.cnf`.
-pub async fn prepare(s: &Settings, tools: &[&str], data_dir: &Path) -> Result<()> {
-    let tool = match &s.backup_tool {
-        Some(t) => t.clone(),
-        None => find_binary(&s.mysql_base, tools).ok_or_else(|| {
-            Error::Refused(format!("no {} found to prepare the data", tools.join("/")))
-        })?,
-    };
-    sanitize_backup_cnf(data_dir)?;
-    tracing::info!("preparing {} with {}", data_dir.display(), tool.display());
-    let mut cmd = tokio::process::Command::new(&tool);
-    cmd.arg("--no-defaults")
-        .arg("--prepare")
-        .arg(format!("--target-dir={}", data_dir.display()))
-        .stdin(Stdio::null())
-        .kill_on_drop(true);
-    crate::procfs::no_secrets(&mut cmd);
-    let out = crate::cancel::or_cancelled(async {
-        cmd.output().await.map_err(|e| Error::io("run", &tool, e))
-    })
-    .await?;
-    if !out.status.success() {
-        let err = String::from_utf8_lossy(&out.stderr);
-        let tail: Vec<&str> = err.lines().rev().take(20).collect();
-        return Err(Error::BackupTool {
-            tool: format!("{} --prepare", tool.display()),
-            status: out.status.to_string(),
-            stderr_tail: excerpt(
-                &tail.into_iter().rev().collect::<Vec<_>>().join("\n"),
-                STDERR_EXCERPT,
-            ),
-        });
-    }
-    Ok(())
-}
-
-/// Run as root, extraction and prepare leave root's files; the server runs as another user
-/// and could not open them. The data dir and binlog dir are wholly this restore's (created, or
-/// found empty), so they are handed to conf `server_user` (e.g. `mysql`), never to a user the
-/// archive names. Returns a warning when the restored my.cnf runs the instance as another user.
-pub async fn hand_over(
-    server_user: &str,
-    cnf: &MyCnf,
-    data_dir: &Path,
-    binlog_dir: &Path,
-) -> Result<Option<String>> {
-    if !crate::procfs::running_as_root() {
-        return Ok(None);
-    }
-    let mut dirs = vec![data_dir];
-    if !binlog_dir.starts_with(data_dir) {
-        dirs.push(binlog_dir);
-    }
-    for dir in dirs {
-        tracing::info!("handing {} to user {server_user}", dir.display());
-        // chown(1) resolves the name through NSS (LDAP users too) and sets the user's group.
-        let mut cmd = tokio::process::Command::new("chown");
-        cmd.args(["-R", "--no-dereference", &format!("{server_user}:")])
-            .arg(dir)
-            .stdin(Stdio::null());
-        crate::procfs::no_secrets(&mut cmd);
-        let out = cmd
-            .output()
-            .await
-            .map_err(|e| Error::io("run", "chown", e))?;
-        if !out.status.success() {
-            return Err(Error::Refused(format!(
-                "cannot hand {} to conf server_user {server_user}: {}",
-                dir.display(),
-                String::from_utf8_lossy(&out.stderr).trim()
-            )));
-        }
-    }
-    Ok(match cnf.get("user") {
-        Some(u) if !u.is_empty() && u != server_user && u != "root" => Some(format!(
-            "the restored my.cnf runs the instance as user {u}, but its files belong to \
-             {server_user} (conf server_user): set server_user: {u}, or chown them"
-        )),
-        _ => None,
-    })
-}
 
 /// What the binlog apply did.
 #[derive(Clone, Debug, Default)]
@@ -352,29 +238,4 @@ async fn pipe_events(
         Ok(())
     })
     .await
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn backup_cnf_paths_stay_in_the_target() {
-        let tmp = tempfile::tempdir().unwrap();
-        std::fs::write(
-            tmp.path().join("backup-my.cnf"),
-            "[mysqld]\ninnodb_checksum_algorithm=crc32\ninnodb_undo_directory=./\n\
-             innodb_log_group_home_dir=/etc/x\ninnodb_buffer_pool_filename=/etc/passwd\n\
-             plugin_load=file_key_management\n!include /etc/evil.cnf\n",
-        )
-        .unwrap();
-        sanitize_backup_cnf(tmp.path()).unwrap();
-        let c = MyCnf::load(&tmp.path().join("backup-my.cnf")).unwrap();
-        assert_eq!(c.get("innodb_log_group_home_dir"), Some("./"));
-        assert_eq!(c.get("innodb_undo_directory"), Some("./"));
-        assert_eq!(c.get("innodb_buffer_pool_filename"), None);
-        assert_eq!(c.get("innodb_checksum_algorithm"), Some("crc32"));
-        assert_eq!(c.get("plugin_load"), None);
-        assert!(c.includes().is_empty());
-    }
 }

@@ -11,7 +11,6 @@
 pub mod apply;
 pub mod dirs;
 pub mod layout;
-pub mod unpack;
 
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
@@ -19,6 +18,7 @@ use std::sync::{Arc, Mutex};
 use super::{load_keys, when_allows};
 use crate::archive::manifest::BinlogCoords;
 use crate::archive::reader::{Layout, Summary};
+use crate::archive::unpack::{Targets, unpack};
 use crate::catalog::{KeyParts, Selection, locate};
 use crate::config::Settings;
 use crate::error::{Error, Result};
@@ -29,7 +29,6 @@ use crate::mysql::server_config::Dirs;
 use crate::pipeline::{Expected, fetch_stream};
 pub use dirs::INCOMPLETE_MARKER;
 use dirs::{Created, check_claimable};
-use unpack::{Targets, unpack};
 
 /// What `restore` is asked to do beyond conf.
 #[derive(Clone, Debug, Default)]
@@ -326,7 +325,7 @@ async fn restore_into(
         _ => &["mariabackup", "mariadb-backup", "xtrabackup"],
     };
     if report.layout == Layout::Streaming {
-        apply::prepare(s, flavor_tools, &dirs.data_dir).await?;
+        crate::mysql::datadir::prepare(s, flavor_tools, &dirs.data_dir).await?;
     }
     for m in layout::place_layout_files(&cnf, &dirs.data_dir, &dirs.binlog_dir)? {
         tracing::info!("moved {m}");
@@ -335,8 +334,10 @@ async fn restore_into(
         let tmp = dirs.data_dir.join(layout::COPY_TMPDIR);
         std::fs::create_dir_all(&tmp).map_err(|e| Error::io("create directory", &tmp, e))?;
     }
-    warnings
-        .extend(apply::hand_over(&s.server_user, &cnf, &dirs.data_dir, &dirs.binlog_dir).await?);
+    warnings.extend(
+        crate::mysql::datadir::hand_over(&s.server_user, &cnf, &dirs.data_dir, &dirs.binlog_dir)
+            .await?,
+    );
 
     let mut applied = apply::Applied::default();
     match (&coords, opts.data_only) {
