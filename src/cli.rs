@@ -6,7 +6,9 @@ use clap::{Parser, Subcommand};
 
 use crate::catalog::Selection;
 use crate::cmd::backup::{Output, backup};
+use crate::cmd::expire::ExpireOptions;
 use crate::cmd::restore::{RestoreOptions, restore};
+use crate::cmd::verify::VerifyOptions;
 use crate::config::{ConfFile, Overrides, Settings};
 use crate::error::{Error, Result};
 
@@ -17,6 +19,10 @@ pub struct Cli {
     /// conf.yaml describing the instance and where backups go.
     #[arg(long, global = true)]
     pub conf_path: Option<PathBuf>,
+    /// Print the report as one JSON document on stdout (on stderr when the archive goes to
+    /// stdout), the error too; field names in the README.
+    #[arg(long, global = true)]
+    pub json: bool,
     #[command(flatten)]
     pub overrides: Overrides,
     #[command(subcommand)]
@@ -78,6 +84,91 @@ pub enum Command {
         #[arg(long)]
         expect: Option<String>,
     },
+    /// The backups of this port (every port with --all), newest first, and the leftovers of
+    /// interrupted uploads.
+    List {
+        /// Every port's backups.
+        #[arg(long)]
+        all: bool,
+    },
+    /// Check backups without restoring them: checksums, decryption, decompression, tar,
+    /// xbstream CRCs, manifest, binlog. Writes nothing unless --prepare.
+    Verify {
+        /// This backup (object key, or path under backup_base); default: the newest of this
+        /// host and instance (on --date-str if given).
+        #[arg(long, conflicts_with = "all")]
+        backup_key: Option<String>,
+        /// Every backup of the port.
+        #[arg(long)]
+        all: bool,
+        /// Also extract into a scratch dir, prepare, open with a private read-only server and
+        /// CHECK TABLE every InnoDB table; the scratch dir is removed after.
+        #[arg(long)]
+        prepare: bool,
+        /// Where --prepare extracts (default backup_base); needs room for the data.
+        #[arg(long, requires = "prepare")]
+        scratch: Option<PathBuf>,
+    },
+    /// Delete the backups retention does not keep (a dry run unless --confirm).
+    Expire {
+        /// Keep the newest N backups of each instance (default: conf retention.keep_last).
+        #[arg(long)]
+        keep_last: Option<usize>,
+        /// Keep the backups of the last D days (default: conf retention.keep_days).
+        #[arg(long)]
+        keep_days: Option<u32>,
+        /// Delete; without it, only say what would be deleted.
+        #[arg(long)]
+        confirm: bool,
+        /// Every instance of the port, not only this host's and instance's backups.
+        #[arg(long)]
+        port_group: bool,
+    },
+}
+
+/// What a command has to say: text for people, JSON for programs, and the exit code.
+#[derive(Debug)]
+pub struct Outcome {
+    pub text: String,
+    pub json: serde_json::Value,
+    /// 0, or the code of a command that ran and found something wrong (verify).
+    pub exit: u8,
+}
+
+impl Outcome {
+    fn of<T: std::fmt::Display + serde::Serialize>(report: Option<T>) -> Result<Self> {
+        Ok(match report {
+            Some(r) => Outcome {
+                text: r.to_string(),
+                json: serde_json::to_value(&r).map_err(|e| Error::stage("json", e.to_string()))?,
+                exit: 0,
+            },
+            None => Outcome {
+                text: "skipped: --when condition does not hold".into(),
+                json: serde_json::json!({"skipped": "--when condition does not hold"}),
+                exit: 0,
+            },
+        })
+    }
+
+    fn text(text: String) -> Self {
+        Outcome {
+            json: serde_json::json!({ "message": text }),
+            text,
+            exit: 0,
+        }
+    }
+}
+
+/// Where `--json` goes: stdout, unless the archive does.
+pub fn json_on_stdout(cli: &Cli) -> bool {
+    !matches!(
+        &cli.command,
+        Command::Backup {
+            output: Some(_),
+            ..
+        } | Command::Backup { stream: true, .. }
+    )
 }
 
 /// Resolves settings from the command line.
@@ -89,12 +180,8 @@ pub fn settings(cli: &Cli) -> Result<Settings> {
     Settings::resolve(conf, &cli.overrides, cli.conf_path.as_deref())
 }
 
-fn skipped(report: Option<String>) -> String {
-    report.unwrap_or_else(|| "skipped: --when condition does not hold".into())
-}
-
 /// Runs the command; returns what to print on success.
-pub async fn run(cli: Cli) -> Result<String> {
+pub async fn run(cli: Cli) -> Result<Outcome> {
     if cli.overrides.s3_secret_key.is_some() {
         tracing::warn!(
             "--s3-secret-key is visible to every user in `ps`: set AWS_SECRET_ACCESS_KEY or \
@@ -120,7 +207,7 @@ pub async fn run(cli: Cli) -> Result<String> {
                         .into(),
                 ));
             }
-            Ok(skipped(backup(&s, out).await?.map(|r| r.to_string())))
+            Outcome::of(backup(&s, out).await?)
         }
         Command::Restore {
             backup_key,
@@ -153,12 +240,55 @@ pub async fn run(cli: Cli) -> Result<String> {
                 data_only,
                 keep_code_options,
             };
-            Ok(skipped(restore(&s, &opts).await?.map(|r| r.to_string())))
+            Outcome::of(restore(&s, &opts).await?)
         }
-        Command::CatchupBinlog => Ok(skipped(crate::cmd::catchup::catchup(&s).await?)),
-        Command::SetupReplication => Ok(skipped(
-            crate::cmd::setup_replication::setup_replication(&s).await?,
+        Command::CatchupBinlog => Ok(match crate::cmd::catchup::catchup(&s).await? {
+            Some(t) => Outcome::text(t),
+            None => Outcome::of(None::<String>)?,
+        }),
+        Command::SetupReplication => {
+            match crate::cmd::setup_replication::setup_replication(&s).await? {
+                Some(t) => Ok(Outcome::text(t)),
+                None => Outcome::of(None::<String>),
+            }
+        }
+        Command::Check { expect } => Ok(Outcome::text(
+            crate::cmd::check::check(&s, expect.as_deref()).await?,
         )),
-        Command::Check { expect } => crate::cmd::check::check(&s, expect.as_deref()).await,
+        Command::List { all } => Outcome::of(Some(crate::cmd::list::list(&s, all).await?)),
+        Command::Verify {
+            backup_key,
+            all,
+            prepare,
+            scratch,
+        } => {
+            let opts = VerifyOptions {
+                key: backup_key,
+                all,
+                prepare,
+                scratch,
+            };
+            let report = crate::cmd::verify::verify(&s, &opts).await?;
+            let failed = report.failed();
+            let mut o = Outcome::of(Some(report))?;
+            if failed {
+                o.exit = Error::format("verify", "").exit_code();
+            }
+            Ok(o)
+        }
+        Command::Expire {
+            keep_last,
+            keep_days,
+            confirm,
+            port_group,
+        } => {
+            let opts = ExpireOptions {
+                keep_last,
+                keep_days,
+                confirm,
+                port_group,
+            };
+            Outcome::of(Some(crate::cmd::expire::expire(&s, &opts).await?))
+        }
     }
 }

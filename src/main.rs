@@ -5,6 +5,7 @@ use clap::Parser;
 
 fn main() -> std::process::ExitCode {
     let cli = mysqlbackup::cli::Cli::parse();
+    let (json, to_stdout) = (cli.json, mysqlbackup::cli::json_on_stdout(&cli));
     tracing_subscriber::fmt()
         .with_writer(std::io::stderr)
         .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
@@ -32,16 +33,36 @@ fn main() -> std::process::ExitCode {
             rss >> 20
         );
     }
+    // The report goes to stdout, unless the archive does (then to stderr, with the logs).
+    let say = |text: &str| {
+        if to_stdout {
+            println!("{text}");
+        } else {
+            eprintln!("{text}");
+        }
+    };
     match result {
-        Ok(report) => {
-            eprintln!("{report}");
-            std::process::ExitCode::SUCCESS
+        Ok(outcome) => {
+            if json {
+                say(&outcome.json.to_string());
+            } else {
+                say(&outcome.text);
+            }
+            std::process::ExitCode::from(outcome.exit)
         }
         Err(e) => {
             let lines = mysqlbackup::error::report_lines(&e);
             eprintln!("error: {}", lines[0]);
             for cause in &lines[1..] {
                 eprintln!("  caused by: {cause}");
+            }
+            if json {
+                say(&serde_json::json!({
+                    "error": lines[0],
+                    "causes": &lines[1..],
+                    "exit_code": e.exit_code(),
+                })
+                .to_string());
             }
             std::process::ExitCode::from(e.exit_code())
         }

@@ -24,7 +24,8 @@ use crate::error::{Error, Result};
 use sendings::Sendings;
 
 /// The archive layout found.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
 pub enum Layout {
     /// mysqlbackup's streaming layout.
     Streaming,

@@ -22,7 +22,7 @@ pub enum Output {
 }
 
 /// The result of a backup.
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, serde::Serialize)]
 pub struct BackupReport {
     pub stored: StoredReport,
     pub manifest: Manifest,

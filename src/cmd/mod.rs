@@ -3,8 +3,11 @@
 pub mod backup;
 pub mod catchup;
 pub mod check;
+pub mod expire;
+pub mod list;
 pub mod restore;
 pub mod setup_replication;
+pub mod verify;
 
 use std::os::unix::fs::PermissionsExt;
 

@@ -81,6 +81,33 @@ impl Chain {
         }
     }
 
+    /// The chain a key suffix names (levels and workers at their defaults): the inverse of
+    /// [`Chain::suffix`].
+    pub fn of_suffix(suffix: &str) -> Option<Chain> {
+        let compressions = [
+            Compression::Gzip { level: 6 },
+            Compression::Zstd {
+                level: 1,
+                workers: 0,
+            },
+        ];
+        let ciphers = [
+            Cipher::Des3 {
+                kdf: KeyDerivation::default(),
+            },
+            Cipher::Age,
+        ];
+        compressions
+            .into_iter()
+            .flat_map(|compression| {
+                ciphers.map(|cipher| Chain {
+                    compression,
+                    cipher,
+                })
+            })
+            .find(|c| c.suffix() == suffix)
+    }
+
     /// The encoding transforms, in order (plain tar in, stored bytes out).
     pub fn encoders(&self, keys: &Keys) -> Result<Vec<Stage>> {
         let compress: BoxedTransform = match self.compression {

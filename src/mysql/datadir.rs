@@ -1,5 +1,6 @@
 //! A restored data dir made usable: the backup tool's `--prepare` (with the archive's
-//! `backup-my.cnf` made safe first), and handing the dirs to the server's OS user.
+//! `backup-my.cnf` made safe first), the InnoDB/Aria files moved where the restored my.cnf
+//! wants them, and the dirs handed to the server's OS user.
 
 use std::path::Path;
 use std::process::Stdio;
@@ -124,6 +125,72 @@ pub async fn hand_over(
         )),
         _ => None,
     })
+}
+
+/// Which file names belong in a dir.
+type NameTest = Box<dyn Fn(&str) -> bool>;
+
+/// Moves the files `mariabackup --prepare` left in the data dir root to the dirs the restored
+/// my.cnf names for them (redo log, undo tablespaces, system tablespace, Aria log), each of
+/// which must be inside the data dir or binlog dir. Returns what moved.
+pub fn place_layout_files(cnf: &MyCnf, data_dir: &Path, binlog_dir: &Path) -> Result<Vec<String>> {
+    let system_files: Vec<String> = cnf
+        .get("innodb_data_file_path")
+        .unwrap_or("ibdata1:12M:autoextend")
+        .split(';')
+        .filter_map(|f| f.split(':').next())
+        .filter(|f| !f.is_empty() && !f.contains('/'))
+        .map(str::to_string)
+        .collect();
+    let wanted: [(&str, NameTest); 4] = [
+        (
+            "innodb_log_group_home_dir",
+            Box::new(|n| n.starts_with("ib_logfile")),
+        ),
+        (
+            "innodb_undo_directory",
+            Box::new(|n| {
+                n.len() == 7 && n.starts_with("undo") && n[4..].bytes().all(|b| b.is_ascii_digit())
+            }),
+        ),
+        (
+            "innodb_data_home_dir",
+            Box::new(move |n| system_files.iter().any(|f| f == n)),
+        ),
+        (
+            "aria_log_dir_path",
+            Box::new(|n| n == "aria_log_control" || n.starts_with("aria_log.")),
+        ),
+    ];
+    let mut moved = Vec::new();
+    for (key, matches) in wanted {
+        let Some(dir) = cnf.get(key).filter(|v| !v.is_empty()) else {
+            continue;
+        };
+        let Some(dir) = super::server_config::lexical(Path::new(dir), data_dir) else {
+            continue;
+        };
+        if dir == data_dir {
+            continue;
+        }
+        if !(dir.starts_with(data_dir) || dir.starts_with(binlog_dir)) {
+            return Err(Error::Refused(format!(
+                "{key}={} is outside the restore's dirs",
+                dir.display()
+            )));
+        }
+        std::fs::create_dir_all(&dir).map_err(|e| Error::io("create directory", &dir, e))?;
+        let entries = std::fs::read_dir(data_dir).map_err(|e| Error::io("read", data_dir, e))?;
+        for e in entries.flatten() {
+            let name = e.file_name().to_string_lossy().into_owned();
+            if e.path().is_file() && matches(&name) {
+                let dest = dir.join(&name);
+                std::fs::rename(e.path(), &dest).map_err(|err| Error::io("move", &dest, err))?;
+                moved.push(format!("{name} -> {}", dest.display()));
+            }
+        }
+    }
+    Ok(moved)
 }
 
 #[cfg(test)]

@@ -62,7 +62,7 @@ pub struct Leftover {
 }
 
 /// Where a committed object went.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
 pub struct StoredReport {
     /// `s3://bucket/key`, a file path, `memory:key`, or `-` for stdout.
     pub location: String,

@@ -8,6 +8,7 @@
 
 pub mod forge;
 pub mod garage;
+pub mod http_fault;
 pub mod mariadb;
 pub mod proxy;
 pub mod s3;
@@ -68,9 +69,13 @@ pub fn require(bin: &str) -> PathBuf {
     panic!("{bin} is not installed: run scripts/test.sh, which installs it");
 }
 
-/// Asserts that a mysqlbackup run succeeded (printing its stderr if not); returns the stderr.
+/// Asserts that a mysqlbackup run succeeded (printing its stderr if not); returns its stderr
+/// (the log) followed by its stdout (the report, unless the archive went there).
 pub fn ok(out: &Output) -> String {
-    let err = String::from_utf8_lossy(&out.stderr).into_owned();
+    let mut err = String::from_utf8_lossy(&out.stderr).into_owned();
+    if !out.stdout.starts_with(b"Salted__") && !out.stdout.starts_with(b"age-encryption") {
+        err.push_str(&String::from_utf8_lossy(&out.stdout));
+    }
     assert!(
         out.status.success(),
         "mysqlbackup failed: {}\n{err}",

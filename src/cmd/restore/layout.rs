@@ -1,7 +1,6 @@
 //! Where the restored instance's files go. The target dirs come from conf (`data_dir`,
 //! `binlog_dir`), never from the archive; the backup's my.cnf is rewritten so that every path
-//! of the original instance points into them, and the InnoDB/Aria files that my.cnf places
-//! outside the data dir root are moved where it says.
+//! of the original instance points into them.
 //!
 //! Rules, per option (in every section):
 //! - `datadir` becomes the target data dir; `log-bin` and `log-bin-index` name files in the
@@ -21,9 +20,11 @@
 
 use std::path::{Path, PathBuf};
 
-use crate::error::{Error, Result};
 use crate::mysql::mycnf::{Edit, Entry, MyCnf};
 use crate::mysql::server_config::lexical;
+
+mod places;
+pub use places::{Origin, Target};
 
 /// Dirs of the InnoDB/Aria files.
 const LAYOUT_DIRS: &[&str] = &[
@@ -82,31 +83,6 @@ const CODE: &[&str] = &[
 /// Options that make up an instance's identity in its replication group.
 const IDENTITY: &[&str] = &["server_id", "gtid_domain_id"];
 
-/// Where the backed-up instance lived.
-#[derive(Clone, Debug, Default)]
-pub struct Origin {
-    pub data_dir: Option<PathBuf>,
-    pub binlog_dir: Option<PathBuf>,
-    pub port: Option<u16>,
-}
-
-/// Where the restored instance lives.
-#[derive(Clone, Debug)]
-pub struct Target {
-    pub data_dir: PathBuf,
-    pub binlog_dir: PathBuf,
-    pub port: u16,
-    /// `<base>` of the restored binlog files `<base>.NNNNNN`: the files are what they are,
-    /// so `log-bin` names them whatever the backup's my.cnf said.
-    pub binlog_base: Option<String>,
-    /// Name of the restored binlog index file.
-    pub binlog_index: Option<String>,
-    /// Set when the backup is another instance's: its identity is commented out.
-    pub foreign: Option<String>,
-    /// Keep options that run code at start (`restore --keep-code-options`).
-    pub keep_code: bool,
-}
-
 /// The restored my.cnf and what changed.
 #[derive(Clone, Debug, Default)]
 pub struct Rewritten {
@@ -116,55 +92,6 @@ pub struct Rewritten {
     /// `section/key: old -> new` for every changed line.
     pub changes: Vec<String>,
     pub warnings: Vec<String>,
-}
-
-impl Origin {
-    /// From the backup's my.cnf and what the manifest recorded (the server's `@@datadir` and
-    /// `@@log_bin_basename` at backup time, preferred).
-    pub fn new(
-        cnf: &MyCnf,
-        data_dir: Option<&str>,
-        binlog_basename: Option<&str>,
-        port: Option<u16>,
-    ) -> Self {
-        let clean = |p: &str| lexical(Path::new(p.trim_end_matches('/')), Path::new("/"));
-        let data_dir = data_dir
-            .filter(|d| d.starts_with('/'))
-            .and_then(clean)
-            .or_else(|| cnf.datadir().and_then(|d| clean(&d.to_string_lossy())));
-        let binlog_dir = binlog_basename
-            .map(str::to_string)
-            .or_else(|| {
-                cnf.get("log_bin")
-                    .filter(|v| !v.is_empty())
-                    .map(str::to_string)
-            })
-            .and_then(|b| match (&data_dir, b.starts_with('/')) {
-                (_, true) => clean(&b),
-                (Some(d), false) => lexical(Path::new(&b), d),
-                (None, false) => None,
-            })
-            .and_then(|b| b.parent().map(Path::to_path_buf))
-            .or_else(|| data_dir.clone());
-        Origin {
-            data_dir,
-            binlog_dir,
-            port: port.or(cnf.port()),
-        }
-    }
-}
-
-/// `p` with symlinks resolved, when it exists here.
-fn canonical(p: &Path) -> PathBuf {
-    std::fs::canonicalize(p).unwrap_or_else(|_| p.to_path_buf())
-}
-
-impl Target {
-    /// True when the restore builds a copy beside the original (another data dir or port).
-    pub fn is_copy(&self, from: &Origin) -> bool {
-        from.data_dir.as_deref().map(canonical) != Some(canonical(&self.data_dir))
-            || from.port.is_some_and(|p| p != self.port)
-    }
 }
 
 /// The last component of `v`, with characters an option file cannot hold plainly (quotes,
@@ -401,72 +328,6 @@ pub fn rewrite(cnf: &MyCnf, from: &Origin, to: &Target, source: &str) -> Rewritt
         changes,
         warnings,
     }
-}
-
-/// Which file names belong in a dir.
-type NameTest = Box<dyn Fn(&str) -> bool>;
-
-/// Moves the files `mariabackup --prepare` left in the data dir root to the dirs the restored
-/// my.cnf names for them (redo log, undo tablespaces, system tablespace, Aria log), each of
-/// which must be inside the data dir or binlog dir. Returns what moved.
-pub fn place_layout_files(cnf: &MyCnf, data_dir: &Path, binlog_dir: &Path) -> Result<Vec<String>> {
-    let system_files: Vec<String> = cnf
-        .get("innodb_data_file_path")
-        .unwrap_or("ibdata1:12M:autoextend")
-        .split(';')
-        .filter_map(|f| f.split(':').next())
-        .filter(|f| !f.is_empty() && !f.contains('/'))
-        .map(str::to_string)
-        .collect();
-    let wanted: [(&str, NameTest); 4] = [
-        (
-            "innodb_log_group_home_dir",
-            Box::new(|n| n.starts_with("ib_logfile")),
-        ),
-        (
-            "innodb_undo_directory",
-            Box::new(|n| {
-                n.len() == 7 && n.starts_with("undo") && n[4..].bytes().all(|b| b.is_ascii_digit())
-            }),
-        ),
-        (
-            "innodb_data_home_dir",
-            Box::new(move |n| system_files.iter().any(|f| f == n)),
-        ),
-        (
-            "aria_log_dir_path",
-            Box::new(|n| n == "aria_log_control" || n.starts_with("aria_log.")),
-        ),
-    ];
-    let mut moved = Vec::new();
-    for (key, matches) in wanted {
-        let Some(dir) = cnf.get(key).filter(|v| !v.is_empty()) else {
-            continue;
-        };
-        let Some(dir) = lexical(Path::new(dir), data_dir) else {
-            continue;
-        };
-        if dir == data_dir {
-            continue;
-        }
-        if !(dir.starts_with(data_dir) || dir.starts_with(binlog_dir)) {
-            return Err(Error::Refused(format!(
-                "{key}={} is outside the restore's dirs",
-                dir.display()
-            )));
-        }
-        std::fs::create_dir_all(&dir).map_err(|e| Error::io("create directory", &dir, e))?;
-        let entries = std::fs::read_dir(data_dir).map_err(|e| Error::io("read", data_dir, e))?;
-        for e in entries.flatten() {
-            let name = e.file_name().to_string_lossy().into_owned();
-            if e.path().is_file() && matches(&name) {
-                let dest = dir.join(&name);
-                std::fs::rename(e.path(), &dest).map_err(|err| Error::io("move", &dest, err))?;
-                moved.push(format!("{name} -> {}", dest.display()));
-            }
-        }
-    }
-    Ok(moved)
 }
 
 #[cfg(test)]

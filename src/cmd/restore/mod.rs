@@ -48,7 +48,7 @@ pub struct RestoreOptions {
 }
 
 /// What a restore did.
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, serde::Serialize)]
 pub struct RestoreReport {
     pub source: String,
     /// Whose backup it is (host, instance id, port, day), when its manifest or key says.
@@ -327,7 +327,7 @@ async fn restore_into(
     if report.layout == Layout::Streaming {
         crate::mysql::datadir::prepare(s, flavor_tools, &dirs.data_dir).await?;
     }
-    for m in layout::place_layout_files(&cnf, &dirs.data_dir, &dirs.binlog_dir)? {
+    for m in crate::mysql::datadir::place_layout_files(&cnf, &dirs.data_dir, &dirs.binlog_dir)? {
         tracing::info!("moved {m}");
     }
     if rewritten.copy {

@@ -1,6 +1,7 @@
 //! Unit tests of `layout`.
 
 use super::*;
+use crate::mysql::datadir::place_layout_files;
 
 const ORIGINAL: &str = "[client]\nsocket=/data1/mysql-3309/mysql.sock\n[mysqld]\nuser=mysql\n\
     datadir=/data1/mysql-3309\nport=3309\nsocket=/data1/mysql-3309/mysql.sock\n\

@@ -8,10 +8,12 @@ use std::time::SystemTime;
 
 use bytes::Bytes;
 use futures::stream::{BoxStream, StreamExt, TryStreamExt};
-use tokio::io::AsyncWriteExt;
 
-use super::{Leftover, Metadata, ObjectInfo, Store, StoredReport, Upload, parse_sha1};
+use super::{Leftover, Metadata, ObjectInfo, Store, Upload, parse_sha1};
 use crate::error::{Error, Result};
+
+mod upload;
+pub use upload::LocalUpload;
 
 /// A directory of backups.
 #[derive(Clone, Debug)]
@@ -48,23 +50,42 @@ fn is_object_name(name: &str) -> bool {
         .any(|s| name.ends_with(s))
 }
 
-/// Every file under `dir`, as keys relative to `root` (with `/`).
-fn walk(root: &Path, dir: &Path, out: &mut Vec<(String, std::fs::Metadata)>) {
-    let Ok(rd) = std::fs::read_dir(dir) else {
-        return;
+/// How deep keys go: `{date}/{port}/{name}`.
+const KEY_DEPTH: usize = 3;
+
+/// Every file under `dir` down to [`KEY_DEPTH`] levels below `root`, as keys relative to
+/// `root` (with `/`). Symlinks are followed (a day may live on another disk); an entry that
+/// cannot be read fails the walk: a listing that missed part of the store must not pass for
+/// complete. A missing `dir` holds nothing.
+fn walk(root: &Path, dir: &Path, out: &mut Vec<(String, std::fs::Metadata)>) -> Result<()> {
+    let rd = match std::fs::read_dir(dir) {
+        Ok(rd) => rd,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(()),
+        Err(e) => return Err(Error::io("list", dir, e)),
     };
-    for e in rd.flatten() {
-        let p = e.path();
-        let Ok(meta) = std::fs::symlink_metadata(&p) else {
-            continue;
-        };
+    let depth = dir.strip_prefix(root).map_or(0, |r| r.components().count());
+    for e in rd {
+        let p = e.map_err(|e| Error::io("list", dir, e))?.path();
+        let meta = std::fs::metadata(&p).map_err(|e| Error::io("stat", &p, e))?;
         if meta.is_dir() {
-            walk(root, &p, out);
+            if depth + 1 < KEY_DEPTH {
+                walk(root, &p, out)?;
+            }
         } else if meta.is_file()
             && let Ok(rel) = p.strip_prefix(root)
         {
             out.push((rel.to_string_lossy().into_owned(), meta));
         }
+    }
+    Ok(())
+}
+
+/// The deepest directory `prefix` names whole (`2017_01_01/3306/` or `2017_01_01/33` ->
+/// `2017_01_01`), where a walk for it starts.
+fn walk_start(root: &Path, prefix: &str) -> PathBuf {
+    match prefix.rsplit_once('/') {
+        Some((dir, _)) if !dir.is_empty() => root.join(dir),
+        _ => root.to_path_buf(),
     }
 }
 
@@ -154,7 +175,12 @@ impl Store for LocalStore {
     }
     async fn list(&self, prefix: &str) -> Result<Vec<ObjectInfo>> {
         let mut files = Vec::new();
-        walk(&self.root, &self.root, &mut files);
+        if crate::archive::xbstream::check_path(prefix.trim_end_matches('/')).is_err()
+            && !prefix.is_empty()
+        {
+            return Err(Error::Refused(format!("not a key prefix: {prefix:?}")));
+        }
+        walk(&self.root, &walk_start(&self.root, prefix), &mut files)?;
         Ok(files
             .into_iter()
             .filter(|(k, _)| k.starts_with(prefix) && is_object_name(k))
@@ -168,21 +194,30 @@ impl Store for LocalStore {
     }
     async fn list_dirs(&self, prefix: &str) -> Result<Vec<String>> {
         let dir = self.root.join(prefix);
-        Ok(std::fs::read_dir(&dir)
-            .map(|rd| {
-                rd.flatten()
-                    .filter(|e| e.file_type().is_ok_and(|t| t.is_dir()))
-                    .map(|e| e.file_name().to_string_lossy().into_owned())
-                    .collect()
-            })
-            .unwrap_or_default())
+        let rd = match std::fs::read_dir(&dir) {
+            Ok(rd) => rd,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
+            Err(e) => return Err(Error::io("list", &dir, e)),
+        };
+        let mut out = Vec::new();
+        for e in rd {
+            let e = e.map_err(|e| Error::io("list", &dir, e))?;
+            let p = e.path();
+            let meta = std::fs::metadata(&p).map_err(|e| Error::io("stat", &p, e))?;
+            if meta.is_dir() {
+                out.push(e.file_name().to_string_lossy().into_owned());
+            }
+        }
+        Ok(out)
     }
     async fn delete(&self, key: &str) -> Result<()> {
         let path = self.path(key)?;
+        // The SHA-1 first: interrupted here, what remains is not a complete backup.
         for p in [
-            sha256_sidecar_path(&path),
             sidecar_path(&path),
+            sha256_sidecar_path(&path),
             path.clone(),
+            meta_path(&path),
         ] {
             match std::fs::remove_file(&p) {
                 Ok(()) => {}
@@ -200,7 +235,7 @@ impl Store for LocalStore {
     }
     async fn leftovers(&self) -> Result<Vec<Leftover>> {
         let mut files = Vec::new();
-        walk(&self.root, &self.root, &mut files);
+        walk(&self.root, &self.root, &mut files)?;
         Ok(files
             .into_iter()
             .filter(|(k, _)| k.ends_with(".partial"))
@@ -230,144 +265,5 @@ fn remove_empty_parents(root: &Path, path: &Path) {
         if d == root || !d.starts_with(root) || std::fs::remove_dir(d).is_err() {
             break;
         }
-    }
-}
-
-/// Writes `{root}/{key}` atomically.
-pub struct LocalUpload {
-    final_path: PathBuf,
-    partial_path: PathBuf,
-    file: Option<tokio::io::BufWriter<tokio::fs::File>>,
-    /// Directories `create` made (`{date}`, `{date}/{port}`), deepest last: an aborted
-    /// upload removes them again when they are empty.
-    made_dirs: Vec<PathBuf>,
-}
-
-impl LocalUpload {
-    /// Opens `{path}.partial`; fails if it exists (a backup removes leftovers of interrupted
-    /// runs under the instance lock first, so this means another writer).
-    async fn create(root: &Path, final_path: &Path) -> Result<Self> {
-        let partial_path = with_suffix(final_path, ".partial");
-        let mut made_dirs: Vec<PathBuf> = final_path
-            .parent()
-            .into_iter()
-            .flat_map(Path::ancestors)
-            .take_while(|d| d.starts_with(root) && *d != root && !d.exists())
-            .map(Path::to_path_buf)
-            .collect();
-        made_dirs.reverse();
-        if let Some(dir) = final_path.parent() {
-            tokio::fs::create_dir_all(dir)
-                .await
-                .map_err(|e| Error::io("create directory", dir, e))?;
-        }
-        let mut upload = LocalUpload {
-            final_path: final_path.to_path_buf(),
-            partial_path,
-            file: None,
-            made_dirs,
-        };
-        match tokio::fs::OpenOptions::new()
-            .write(true)
-            .create_new(true)
-            .open(&upload.partial_path)
-            .await
-        {
-            Ok(file) => {
-                upload.file = Some(tokio::io::BufWriter::with_capacity(1 << 20, file));
-                Ok(upload)
-            }
-            Err(e) => {
-                upload.remove_made_dirs();
-                Err(Error::io("create", &upload.partial_path, e))
-            }
-        }
-    }
-
-    /// Removes the directories `create` made, if nothing else was put in them meanwhile.
-    fn remove_made_dirs(&self) {
-        for d in self.made_dirs.iter().rev() {
-            let _ = std::fs::remove_dir(d);
-        }
-    }
-
-    /// Writes `text` to `path` through a fsync'd partial file and a rename.
-    async fn write_synced(path: &Path, text: &str) -> std::io::Result<()> {
-        let tmp = with_suffix(path, ".partial");
-        let mut f = tokio::fs::File::create(&tmp).await?;
-        f.write_all(text.as_bytes()).await?;
-        f.sync_all().await?;
-        drop(f);
-        tokio::fs::rename(&tmp, path).await
-    }
-}
-
-#[async_trait::async_trait]
-impl Upload for LocalUpload {
-    fn describe(&self) -> String {
-        self.final_path.display().to_string()
-    }
-    async fn write(&mut self, chunk: Bytes) -> Result<()> {
-        let f = self.file.as_mut().expect("open until commit/abort");
-        f.write_all(&chunk)
-            .await
-            .map_err(|e| Error::io("write", &self.partial_path, e))
-    }
-    async fn commit(mut self: Box<Self>, metadata: Metadata, size: u64) -> Result<StoredReport> {
-        let sha1 = metadata.get("sha1").cloned().unwrap_or_default();
-        let mut f = self.file.take().expect("open until commit/abort");
-        let done = async {
-            f.flush().await?;
-            f.get_mut().sync_all().await?;
-            drop(f);
-            let name = self
-                .final_path
-                .file_name()
-                .unwrap_or_default()
-                .to_string_lossy()
-                .into_owned();
-            // The sidecar first: a backup is found by its name, so once it is visible its
-            // checksum is there too (a crash between leaves a sidecar alone, which no restore
-            // picks and the next backup of the key replaces).
-            Self::write_synced(
-                &sidecar_path(&self.final_path),
-                &format!("{sha1}  {name}\n"),
-            )
-            .await?;
-            if let Some(sha256) = metadata.get("sha256") {
-                Self::write_synced(
-                    &sha256_sidecar_path(&self.final_path),
-                    &format!("{sha256}  {name}\n"),
-                )
-                .await?;
-            }
-            let meta = serde_json::to_string_pretty(&metadata).unwrap_or_default();
-            Self::write_synced(&meta_path(&self.final_path), &meta).await?;
-            tokio::fs::rename(&self.partial_path, &self.final_path).await?;
-            if let Some(dir) = self.final_path.parent() {
-                tokio::fs::File::open(dir).await?.sync_all().await?;
-            }
-            Ok::<_, std::io::Error>(())
-        }
-        .await;
-        if let Err(e) = done {
-            let _ = tokio::fs::remove_file(&self.partial_path).await;
-            return Err(Error::io("commit", &self.final_path, e));
-        }
-        Ok(StoredReport {
-            location: self.final_path.display().to_string(),
-            size,
-            sha1,
-        })
-    }
-    async fn abort(mut self: Box<Self>) -> Result<()> {
-        drop(self.file.take());
-        let r = match tokio::fs::remove_file(&self.partial_path).await {
-            Ok(()) => Ok(()),
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
-            Err(e) => Err(Error::io("remove", &self.partial_path, e)),
-        };
-        self.remove_made_dirs();
-        r
     }
 }

@@ -1,0 +1,312 @@
+//! `expire`: deletes the backups retention no longer keeps, and old leftovers of killed
+//! uploads. A dry run unless `--confirm`.
+//!
+//! Rules, per instance (host + instance id + port): a backup is kept when it is one of the
+//! newest `keep_last` complete backups, or its day (in its key) is less than `keep_days` days
+//! ago, or it is the newest complete backup (always). Either rule alone may be given; a backup
+//! goes only when no rule keeps it. The scope is this instance unless `--port-group` (every
+//! instance of the port). Nothing is deleted unless the whole listing succeeded.
+
+use std::collections::BTreeMap;
+use std::time::{Duration, SystemTime};
+
+use serde::Serialize;
+
+use crate::catalog::{Entry, leftover_owner, list_backups, list_leftovers};
+use crate::config::{Retention, Settings};
+use crate::error::{Error, Result};
+
+/// Leftovers younger than this may belong to an upload under way on another host.
+pub const LEFTOVER_AGE: Duration = Duration::from_secs(24 * 3600);
+
+/// What `expire` is asked.
+#[derive(Clone, Debug, Default)]
+pub struct ExpireOptions {
+    pub keep_last: Option<usize>,
+    pub keep_days: Option<u32>,
+    pub confirm: bool,
+    /// Every instance of the port, not only this one.
+    pub port_group: bool,
+}
+
+/// One backup's fate.
+#[derive(Clone, Debug, Serialize)]
+pub struct Decision {
+    pub key: String,
+    pub date: String,
+    pub host: String,
+    pub instance_id: u32,
+    /// `keep` or `delete`.
+    pub action: &'static str,
+    pub reason: String,
+    /// True once deleted (never in a dry run).
+    pub deleted: bool,
+}
+
+/// What `expire` did or would do.
+#[derive(Clone, Debug, Serialize)]
+pub struct ExpireReport {
+    pub dry_run: bool,
+    pub store: String,
+    /// `host H instance I port P`, or `port P` for the port group.
+    pub scope: String,
+    pub keep_last: Option<usize>,
+    pub keep_days: Option<u32>,
+    pub backups: Vec<Decision>,
+    /// Leftovers of interrupted uploads older than a day: removed (or to be).
+    pub leftovers: Vec<String>,
+}
+
+impl std::fmt::Display for ExpireReport {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let verb = if self.dry_run {
+            "would delete"
+        } else {
+            "deleted"
+        };
+        writeln!(
+            f,
+            "{}retention for {} in {} (keep_last {}, keep_days {}):",
+            if self.dry_run {
+                "dry run (pass --confirm to delete): "
+            } else {
+                ""
+            },
+            self.scope,
+            self.store,
+            self.keep_last.map_or("-".into(), |n| n.to_string()),
+            self.keep_days.map_or("-".into(), |n| n.to_string()),
+        )?;
+        for d in &self.backups {
+            let action = if d.action == "keep" { "keep" } else { verb };
+            writeln!(f, "{action}: {} ({})", d.key, d.reason)?;
+        }
+        for l in &self.leftovers {
+            writeln!(f, "{verb} leftover: {l}")?;
+        }
+        let n = self.backups.iter().filter(|d| d.action == "delete").count();
+        write!(
+            f,
+            "{} kept, {n} {verb}, {} leftovers {verb}",
+            self.backups.len() - n,
+            self.leftovers.len()
+        )
+    }
+}
+
+/// Days from `date` (`YYYY_MM_DD`) to `today`; None when it does not parse.
+fn age_days(date: &str, today: chrono::NaiveDate) -> Option<i64> {
+    let d = chrono::NaiveDate::parse_from_str(date, "%Y_%m_%d").ok()?;
+    Some((today - d).num_days())
+}
+
+/// Decides the fate of one instance's backups (newest first).
+fn decide(backups: &[Entry], rules: Retention, today: chrono::NaiveDate) -> Vec<Decision> {
+    let newest_complete = backups.iter().position(|b| b.sha1.is_some());
+    let mut complete_seen = 0;
+    backups
+        .iter()
+        .enumerate()
+        .map(|(i, b)| {
+            let complete = b.sha1.is_some();
+            if complete {
+                complete_seen += 1;
+            }
+            let age = age_days(&b.date, today);
+            let reason = if !complete && newest_complete.is_none_or(|n| i < n) {
+                Some(
+                    "incomplete (no recorded SHA-1) but newer than any complete backup: left \
+                     for inspection"
+                        .to_string(),
+                )
+            } else if Some(i) == newest_complete {
+                Some("the newest complete backup of its instance is always kept".to_string())
+            } else if complete && rules.keep_last.is_some_and(|n| complete_seen <= n) {
+                Some(format!(
+                    "one of the newest {} (keep_last)",
+                    rules.keep_last.unwrap_or(0)
+                ))
+            } else if let (Some(d), Some(a)) = (rules.keep_days, age)
+                && a < i64::from(d)
+            {
+                Some(format!("{a} days old, under keep_days {d}"))
+            } else {
+                None
+            };
+            let (action, reason) = match reason {
+                Some(r) => ("keep", r),
+                None if !complete => (
+                    "delete",
+                    "incomplete (no recorded SHA-1), older than a complete backup".to_string(),
+                ),
+                None => (
+                    "delete",
+                    match age {
+                        Some(a) => format!("{a} days old, beyond what retention keeps"),
+                        None => "beyond what retention keeps".to_string(),
+                    },
+                ),
+            };
+            Decision {
+                key: b.key.clone(),
+                date: b.date.clone(),
+                host: b.host.clone(),
+                instance_id: b.instance_id,
+                action,
+                reason,
+                deleted: false,
+            }
+        })
+        .collect()
+}
+
+/// Applies retention (see the module doc).
+pub async fn expire(s: &Settings, opts: &ExpireOptions) -> Result<ExpireReport> {
+    let rules = Retention {
+        keep_last: opts.keep_last.or(s.retention.keep_last),
+        keep_days: opts.keep_days.or(s.retention.keep_days),
+    };
+    if rules.keep_last.is_none() && rules.keep_days.is_none() {
+        return Err(Error::Config(
+            "expire needs a rule: --keep-last N and/or --keep-days D, or conf \
+             `retention: {keep_last, keep_days}`"
+                .into(),
+        ));
+    }
+    let store = crate::store::build(s)?;
+    let ours = |host: &str, id: u32| opts.port_group || (host == s.host && id == s.instance_id);
+    // The whole listing first: an error here ends the command before anything is deleted.
+    let backups = list_backups(store.as_ref(), Some(s.port)).await?;
+    let leftovers = list_leftovers(store.as_ref(), Some(s.port)).await?;
+
+    let mut by_instance: BTreeMap<(String, u32), Vec<Entry>> = BTreeMap::new();
+    for b in backups.into_iter().filter(|b| ours(&b.host, b.instance_id)) {
+        by_instance
+            .entry((b.host.clone(), b.instance_id))
+            .or_default()
+            .push(b);
+    }
+    let today = chrono::Local::now().date_naive();
+    let mut decisions: Vec<Decision> = by_instance
+        .values()
+        .flat_map(|list| decide(list, rules, today))
+        .collect();
+    let cutoff = SystemTime::now() - LEFTOVER_AGE;
+    let old: Vec<_> = leftovers
+        .into_iter()
+        .filter(|l| {
+            leftover_owner(&l.key).is_some_and(|k| ours(&k.host, k.instance_id))
+                && l.modified.is_some_and(|m| m < cutoff)
+        })
+        .collect();
+
+    let mut removed_leftovers = Vec::new();
+    if opts.confirm {
+        for d in decisions.iter_mut().filter(|d| d.action == "delete") {
+            tracing::info!("deleting {}", store.location(&d.key));
+            store.delete(&d.key).await?;
+            d.deleted = true;
+        }
+        for l in &old {
+            store.remove_leftover(l).await?;
+            removed_leftovers.push(format!("{} ({})", store.location(&l.key), l.kind));
+        }
+    } else {
+        removed_leftovers = old
+            .iter()
+            .map(|l| format!("{} ({})", store.location(&l.key), l.kind))
+            .collect();
+    }
+    Ok(ExpireReport {
+        dry_run: !opts.confirm,
+        store: store.describe(),
+        scope: if opts.port_group {
+            format!("port {}", s.port)
+        } else {
+            format!("host {} instance {} port {}", s.host, s.instance_id, s.port)
+        },
+        keep_last: rules.keep_last,
+        keep_days: rules.keep_days,
+        backups: decisions,
+        leftovers: removed_leftovers,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn entry(date: &str, complete: bool) -> Entry {
+        Entry {
+            key: format!("{date}/3306/mysql-3306-h-1.tgz.des3"),
+            location: String::new(),
+            date: date.into(),
+            host: "h".into(),
+            instance_id: 1,
+            port: 3306,
+            size: 1,
+            chain: "gzip+des3".into(),
+            sha1: complete.then(|| "0".repeat(40)),
+            sha256: None,
+            binlog_pos: None,
+            gtid: None,
+            binlog_first: None,
+            binlog_last: None,
+            binlog_count: None,
+            stored_at: String::new(),
+            modified: SystemTime::UNIX_EPOCH,
+        }
+    }
+
+    fn actions(d: &[Decision]) -> Vec<&str> {
+        d.iter().map(|d| d.action).collect()
+    }
+
+    #[test]
+    fn rules_keep_the_newest_always_and_either_rule_keeps() {
+        let today = chrono::NaiveDate::from_ymd_opt(2026, 11, 25).unwrap();
+        let list = [
+            entry("2026_11_25", true),
+            entry("2026_11_24", true),
+            entry("2026_11_20", true),
+        ];
+        let r = |keep_last, keep_days| Retention {
+            keep_last,
+            keep_days,
+        };
+        assert_eq!(
+            actions(&decide(&list, r(Some(1), None), today)),
+            ["keep", "delete", "delete"]
+        );
+        assert_eq!(
+            actions(&decide(&list, r(None, Some(0)), today)),
+            ["keep", "delete", "delete"]
+        );
+        assert_eq!(
+            actions(&decide(&list, r(Some(0), Some(0)), today)),
+            ["keep", "delete", "delete"]
+        );
+        assert_eq!(
+            actions(&decide(&list, r(None, Some(2)), today)),
+            ["keep", "keep", "delete"]
+        );
+        assert_eq!(
+            actions(&decide(&list, r(Some(1), Some(2)), today)),
+            ["keep", "keep", "delete"]
+        );
+        assert_eq!(
+            actions(&decide(&list, r(Some(5), None), today)),
+            ["keep", "keep", "keep"]
+        );
+        // An incomplete newest does not count: the newest complete one is kept too.
+        let list = [
+            entry("2026_11_25", false),
+            entry("2026_11_24", true),
+            entry("2026_11_20", true),
+        ];
+        assert_eq!(
+            actions(&decide(&list, r(Some(1), None), today)),
+            ["keep", "keep", "delete"]
+        );
+    }
+}

@@ -1,0 +1,200 @@
+//! `verify --prepare`: the backup extracted into a scratch dir, prepared by the backup tool,
+//! opened by a private read-only server that `CHECK TABLE`s every InnoDB table; the scratch
+//! dir is removed whatever happens.
+
+use std::os::unix::fs::PermissionsExt;
+use std::path::{Path, PathBuf};
+
+use mysql_async::prelude::Queryable;
+
+use super::VerifyOptions;
+use crate::archive::reader::Layout;
+use crate::archive::unpack::{Targets, unpack};
+use crate::codec::chain::Keys;
+use crate::config::Settings;
+use crate::error::{Error, Result};
+use crate::mysql::find_binary;
+use crate::mysql::mycnf::MyCnf;
+use crate::mysql::server::TempServer;
+use crate::mysql::server_config::{Dirs, Purpose, ServerConfig, run_as_owner_of};
+use crate::pipeline::{Expected, fetch_stream};
+use crate::store::Store;
+
+/// The scratch dir; removed when dropped (also when the verify fails or is interrupted).
+struct Scratch(PathBuf);
+
+impl Drop for Scratch {
+    fn drop(&mut self) {
+        match std::fs::remove_dir_all(&self.0) {
+            Ok(()) => tracing::info!("removed scratch dir {}", self.0.display()),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+            Err(e) => tracing::warn!("could not remove scratch dir {}: {e}", self.0.display()),
+        }
+    }
+}
+
+/// Creates the scratch dir `.mysqlbackup-verify-<pid>` under `--scratch` or backup_base (which
+/// must exist): new, and private to the server's user (its socket accepts anyone who reaches it).
+fn make_scratch(s: &Settings, opts: &VerifyOptions) -> Result<Scratch> {
+    let root = opts.scratch.as_deref().unwrap_or(&s.backup_base);
+    if !root.is_dir() {
+        return Err(Error::Config(format!(
+            "scratch dir parent {} is not a directory",
+            root.display()
+        )));
+    }
+    let dir = root.join(format!(".mysqlbackup-verify-{}", std::process::id()));
+    std::fs::create_dir(&dir).map_err(|e| Error::io("create directory", &dir, e))?;
+    let scratch = Scratch(dir);
+    std::fs::set_permissions(&scratch.0, std::fs::Permissions::from_mode(0o700))
+        .map_err(|e| Error::io("chmod", &scratch.0, e))?;
+    Ok(scratch)
+}
+
+/// The number of InnoDB tables that passed, or the check that failed and why.
+pub async fn prepared_check(
+    s: &Settings,
+    store: &dyn Store,
+    key: &str,
+    keys: &Keys,
+    opts: &VerifyOptions,
+) -> std::result::Result<u64, (&'static str, Error)> {
+    let scratch = make_scratch(s, opts).map_err(|e| ("scratch", e))?;
+    let data = scratch.0.join("data");
+    tracing::info!("extracting {} into {}", key, data.display());
+    let info = store
+        .head(key)
+        .await
+        .and_then(|i| i.ok_or_else(|| Error::Refused(format!("{key} is gone"))))
+        .map_err(|e| ("store", e))?;
+    let expected = Expected {
+        sha1: info
+            .metadata
+            .get("sha1")
+            .and_then(|v| crate::store::parse_sha1(v)),
+        sha256: info.metadata.get("sha256").cloned(),
+    };
+    let stream = store.get(key).await.map_err(|e| ("store", e))?;
+    let target = data.clone();
+    let ((summary, _), _) = fetch_stream(stream, &expected, keys, move |r| {
+        unpack(r, 0, &mut |_, _| {
+            std::fs::create_dir(&target).map_err(|e| Error::io("create directory", &target, e))?;
+            Ok(Targets {
+                data_dir: target.clone(),
+                binlog_dir: None,
+            })
+        })
+    })
+    .await
+    .map_err(|e| ("extract", e))?;
+
+    let tools: &[&str] = match summary.manifest.as_ref().map(|m| m.flavor.as_str()) {
+        Some("mysql") => &["xtrabackup"],
+        _ => &["mariabackup", "mariadb-backup", "xtrabackup"],
+    };
+    if summary.layout == Layout::Streaming {
+        crate::mysql::datadir::prepare(s, tools, &data)
+            .await
+            .map_err(|e| ("prepare", e))?;
+    }
+    let archived = summary
+        .my_cnf
+        .as_deref()
+        .map(|b| MyCnf::parse(&String::from_utf8_lossy(b)));
+    open_and_check(s, &scratch.0, &data, archived.as_ref())
+        .await
+        .map_err(|e| ("tables", e))
+}
+
+/// Starts the private server on `data` and checks its tables.
+async fn open_and_check(
+    s: &Settings,
+    scratch: &Path,
+    data: &Path,
+    archived: Option<&MyCnf>,
+) -> Result<u64> {
+    // Run as root, the server runs as conf server_user, who must own what it opens.
+    crate::mysql::datadir::hand_over(&s.server_user, &MyCnf::default(), scratch, scratch).await?;
+    let mariadbd = find_binary(&s.mysql_base, &["mariadbd", "mysqld"]).ok_or_else(|| {
+        Error::Refused(format!(
+            "mariadbd not found under {} or on PATH",
+            s.mysql_base.display()
+        ))
+    })?;
+    let dirs = Dirs {
+        data_dir: data.to_path_buf(),
+        binlog_dir: data.to_path_buf(),
+    };
+    // No grant tables: the backup's accounts are not ours to know. The server listens only on
+    // a socket inside the private scratch dir, and is read-only.
+    let mut extra = s.server_options.clone();
+    extra.push("--skip-grant-tables".into());
+    let config = ServerConfig::generate(
+        archived,
+        &dirs,
+        Purpose::ApplyBinlog,
+        &extra,
+        run_as_owner_of(data)?.as_deref(),
+    )?;
+    let mut server = TempServer::start(&mariadbd, &config, "root", None).await?;
+    let checked = async {
+        let mut conn = server.endpoint.connect().await?;
+        let n = check_tables(&mut conn).await?;
+        drop(conn);
+        Ok::<_, Error>(n)
+    }
+    .await;
+    match checked {
+        Ok(n) => {
+            server.shutdown().await?;
+            Ok(n)
+        }
+        Err(e) => {
+            server.kill().await;
+            Err(e)
+        }
+    }
+}
+
+/// The InnoDB tables of a running server, `CHECK TABLE`d; the number checked, or the first
+/// that is not OK.
+pub async fn check_tables(conn: &mut mysql_async::Conn) -> Result<u64> {
+    let tables: Vec<(String, String)> = conn
+        .query(
+            "SELECT table_schema, table_name FROM information_schema.tables \
+             WHERE engine = 'InnoDB' AND table_type = 'BASE TABLE'",
+        )
+        .await
+        .map_err(|e| Error::mysql("list InnoDB tables", e))?;
+    let mut n = 0;
+    for (db, t) in tables {
+        let sql = format!(
+            "CHECK TABLE `{}`.`{}`",
+            db.replace('`', "``"),
+            t.replace('`', "``")
+        );
+        let rows: Vec<(String, String, String, String)> = conn
+            .query(sql.as_str())
+            .await
+            .map_err(|e| Error::mysql(sql.clone(), e))?;
+        // Rows: (table, op, msg_type, msg_text); a good table ends with status OK.
+        let bad = rows
+            .iter()
+            .find(|(_, _, typ, text)| typ == "error" || (typ == "status" && text != "OK"));
+        let status_ok = rows
+            .iter()
+            .any(|(_, _, typ, text)| typ == "status" && text == "OK");
+        if bad.is_some() || !status_ok {
+            let said: Vec<String> = rows
+                .iter()
+                .map(|(_, _, typ, text)| format!("{typ}: {text}"))
+                .collect();
+            return Err(Error::format(
+                "tables",
+                format!("CHECK TABLE {db}.{t}: {}", said.join("; ")),
+            ));
+        }
+        n += 1;
+    }
+    Ok(n)
+}

@@ -1,0 +1,156 @@
+//! conf.yaml as written ([`ConfFile`]) and the command-line overrides ([`Overrides`]).
+
+use std::path::{Path, PathBuf};
+
+use serde::Deserialize;
+
+use super::{KeyDerivation, ReplicationConfig, Secret};
+use crate::error::{Error, Result};
+
+/// conf.yaml as written by the operator. See `conf.example.yaml` for every key.
+#[derive(Clone, Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ConfFile {
+    pub mysql_base: Option<PathBuf>,
+    pub host: Option<String>,
+    pub data_base: Option<PathBuf>,
+    pub backup_base: Option<PathBuf>,
+    pub port: Option<u16>,
+    pub instance_id: Option<u32>,
+    pub sql_test_insert: Option<String>,
+    pub sql_test_get_2: Option<String>,
+    pub s3_host: Option<String>,
+    pub s3_bucket: Option<String>,
+    pub s3_access_key: Option<Secret>,
+    pub s3_secret_key: Option<Secret>,
+    pub s3_scheme: Option<String>,
+    pub s3_region: Option<String>,
+    pub s3_credentials_file: Option<PathBuf>,
+    pub date_str: Option<String>,
+    pub clean_after_restore: Option<bool>,
+    pub root_password: Option<Secret>,
+    pub conf_base: Option<PathBuf>,
+    pub replication: Option<ReplicationConfig>,
+    pub data_dir: Option<PathBuf>,
+    pub binlog_dir: Option<PathBuf>,
+    pub my_cnf: Option<PathBuf>,
+    pub socket: Option<PathBuf>,
+    pub mysql_user: Option<String>,
+    pub des3_key_file: Option<PathBuf>,
+    pub key_derivation: Option<KeyDerivation>,
+    pub gzip_level: Option<u32>,
+    pub compression: Option<CompressionName>,
+    pub compression_level: Option<i32>,
+    pub compression_threads: Option<u32>,
+    pub encryption: Option<EncryptionName>,
+    pub age_recipients: Option<Vec<String>>,
+    pub age_identity_file: Option<PathBuf>,
+    pub backup_tool: Option<PathBuf>,
+    pub backup_tool_tmpdir: Option<PathBuf>,
+    pub temp_server_id: Option<u64>,
+    pub server_options: Option<Vec<String>>,
+    pub server_user: Option<String>,
+    pub retention: Option<Retention>,
+}
+
+impl ConfFile {
+    /// Parses conf.yaml text; unknown keys are an error naming the key.
+    pub fn parse(text: &str) -> Result<Self> {
+        if text.trim().is_empty() {
+            return Ok(ConfFile::default());
+        }
+        serde_norway::from_str(text).map_err(|e| Error::Config(e.to_string()))
+    }
+
+    /// Reads and parses a conf file.
+    pub fn load(path: &Path) -> Result<Self> {
+        let text = std::fs::read_to_string(path).map_err(|e| Error::io("read", path, e))?;
+        Self::parse(&text).map_err(|e| Error::Config(format!("{}: {e}", path.display())))
+    }
+}
+
+/// conf `retention`: what `expire` keeps when no flag says (see its doc).
+#[derive(Clone, Copy, Debug, Default, Deserialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields)]
+pub struct Retention {
+    /// Keep the newest N backups of each instance.
+    pub keep_last: Option<usize>,
+    /// Keep the backups of the last D days (by the day in their key).
+    pub keep_days: Option<u32>,
+}
+
+/// conf `compression`.
+#[derive(Clone, Copy, Debug, Default, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "lowercase")]
+pub enum CompressionName {
+    /// gzip (the seed's format; default).
+    #[default]
+    Gzip,
+    /// zstd, multi-threaded.
+    Zstd,
+}
+
+/// conf `encryption`.
+#[derive(Clone, Copy, Debug, Default, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "lowercase")]
+pub enum EncryptionName {
+    /// OpenSSL `enc` des3 (the seed's format; default).
+    #[default]
+    Des3,
+    /// age to public-key recipients.
+    Age,
+}
+
+/// Condition for `--when`: the command runs only when it holds, else exits 0.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+pub enum When {
+    /// Run only when the instance's data dir does not exist.
+    #[value(name = "no-data-dir")]
+    NoDataDir,
+    /// Run only when the instance is not running.
+    Stopped,
+}
+
+/// Command-line overrides: each replaces the conf value of the same name.
+#[derive(Clone, Debug, Default, clap::Args)]
+pub struct Overrides {
+    /// Base dir of the MySQL/MariaDB install (bin/, sbin/ under it).
+    #[arg(long, global = true)]
+    pub mysql_base: Option<PathBuf>,
+    /// This host's name or ip: identity in the backup's name.
+    #[arg(long, global = true)]
+    pub host: Option<String>,
+    /// Base dir of instance data dirs, e.g. /data1.
+    #[arg(long, global = true)]
+    pub data_base: Option<PathBuf>,
+    /// Base dir of local backup files (the local store when no S3 is configured).
+    #[arg(long, global = true)]
+    pub backup_base: Option<PathBuf>,
+    /// Port of the instance.
+    #[arg(long, global = true)]
+    pub port: Option<u16>,
+    /// Id of the instance, unique in its replication group.
+    #[arg(long, global = true)]
+    pub instance_id: Option<u32>,
+    /// Day of the backup to write or restore, e.g. 2017_01_01; default today (local time).
+    #[arg(long, global = true)]
+    pub date_str: Option<String>,
+    /// S3-compatible host (host or host:port).
+    #[arg(long, global = true)]
+    pub s3_host: Option<String>,
+    /// S3 bucket.
+    #[arg(long, global = true)]
+    pub s3_bucket: Option<String>,
+    /// S3 access key.
+    #[arg(long, global = true, hide_env_values = true)]
+    pub s3_access_key: Option<String>,
+    /// S3 secret key.
+    #[arg(long, global = true, hide_env_values = true)]
+    pub s3_secret_key: Option<String>,
+    /// Remove backup files left on local disk once restore succeeds.
+    #[arg(long, global = true)]
+    pub clean_after_restore: bool,
+    /// Run only when this condition holds; otherwise exit 0.
+    #[arg(long, global = true, value_enum)]
+    pub when: Option<When>,
+}

@@ -1,0 +1,572 @@
+//! The catalog on real backups, in the local store and on S3: `list` (and `--all`), `verify`
+//! passing good backups and naming the check each tampered one fails (and writing nothing),
+//! `verify --prepare` leaving no scratch dir, and `expire`: dry run, `--keep-last`, the newest
+//! kept against `--keep-days 0`, nothing deleted when the listing fails, old leftovers removed.
+
+mod common;
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::process::Output;
+use std::time::{Duration, SystemTime};
+
+use common::http_fault::FaultProxy;
+use common::*;
+use serde_json::Value;
+
+const DAYS: [&str; 3] = ["2026_01_01", "2026_01_02", "2026_01_03"];
+
+fn seed(db: &Mariadb) {
+    db.sql(
+        "CREATE DATABASE app; USE app; \
+         CREATE TABLE app.t (id BIGINT AUTO_INCREMENT PRIMARY KEY, v TEXT) ENGINE=InnoDB; \
+         CREATE TABLE app.u (id INT PRIMARY KEY) ENGINE=InnoDB; \
+         INSERT INTO app.t(v) SELECT CONCAT('seed-', seq) FROM seq_1_to_2000;",
+    );
+}
+
+/// The JSON document a run printed on stdout.
+fn json(out: &Output) -> Value {
+    serde_json::from_slice(&out.stdout).unwrap_or_else(|e| {
+        panic!(
+            "not JSON ({e}): {}\n{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        )
+    })
+}
+
+/// Every file under `dir` with its size and modification time.
+fn snapshot(dir: &Path) -> BTreeMap<PathBuf, (u64, SystemTime)> {
+    list_files(dir)
+        .into_iter()
+        .map(|p| {
+            let m = std::fs::symlink_metadata(&p).unwrap();
+            (p, (m.len(), m.modified().unwrap()))
+        })
+        .collect()
+}
+
+fn key(port: u16, date: &str, instance: u32, suffix: &str) -> String {
+    format!("{date}/{port}/mysql-{port}-testhost-{instance}{suffix}")
+}
+
+fn verdicts(v: &Value) -> Vec<(String, bool, Option<String>)> {
+    v["backups"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|b| {
+            (
+                b["key"].as_str().unwrap().to_string(),
+                b["ok"].as_bool().unwrap(),
+                b["check"].as_str().map(str::to_string),
+            )
+        })
+        .collect()
+}
+
+/// Runs `verify --backup-key K --json` with `conf` and returns the check that failed; asserts
+/// it failed with exit code 4 and named the backup.
+fn failed_check(ws: &Workspace, conf: &Path, k: &str) -> String {
+    let out = ws
+        .cmd_with(conf, &["verify", "--backup-key", k, "--json"])
+        .output()
+        .unwrap();
+    assert_eq!(
+        out.status.code(),
+        Some(4),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let v = verdicts(&json(&out));
+    assert_eq!(v.len(), 1);
+    assert_eq!(v[0].0, k);
+    assert!(!v[0].1, "{k} passed");
+    v[0].2.clone().unwrap()
+}
+
+fn flip(bytes: &[u8]) -> Vec<u8> {
+    let mut b = bytes.to_vec();
+    let i = b.len() / 2;
+    b[i] ^= 0x5a;
+    b
+}
+
+/// Writes `bytes` as the local backup `k` with sidecars: recomputed from the bytes, or
+/// (`stale_from`) copied from another backup's.
+fn plant(base: &Path, k: &str, bytes: &[u8], stale_from: Option<&Path>) {
+    let path = base.join(k);
+    std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+    std::fs::write(&path, bytes).unwrap();
+    let name = path.file_name().unwrap().to_string_lossy().to_string();
+    for ext in ["sha1", "sha256"] {
+        let side = PathBuf::from(format!("{}.{ext}", path.display()));
+        let text = match stale_from {
+            Some(orig) => std::fs::read_to_string(format!("{}.{ext}", orig.display())).unwrap(),
+            None if ext == "sha1" => format!("{}  {name}\n", sha1_bytes(bytes)),
+            None => {
+                use sha2::Digest;
+                format!("{}  {name}\n", hex::encode(sha2::Sha256::digest(bytes)))
+            }
+        };
+        std::fs::write(side, text).unwrap();
+    }
+}
+
+fn backup_keys_of(v: &Value) -> Vec<String> {
+    v["backups"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|b| b["key"].as_str().unwrap().to_string())
+        .collect()
+}
+
+#[test]
+fn list_verify_and_expire_on_the_local_store() {
+    let db = Mariadb::start(1);
+    seed(&db);
+    let ws = Workspace::new(&db, 1, Conf::default());
+    let p = db.port;
+    for d in DAYS {
+        ok(&ws.cmd(&["backup", "--date-str", d]).output().unwrap());
+    }
+    // Another instance of this port, and another port, in the same store.
+    ok(&ws
+        .cmd(&["backup", "--date-str", DAYS[0], "--instance-id", "2"])
+        .output()
+        .unwrap());
+    let db2 = Mariadb::start(2);
+    let ws2 = Workspace::new(&db2, 1, Conf::default().backup_base(&ws.backup_base));
+    ok(&ws2
+        .cmd(&["backup", "--date-str", DAYS[1]])
+        .output()
+        .unwrap());
+
+    // list: this port's backups, newest first, with their fields.
+    let v = json(&ws.cmd(&["list", "--json"]).output().unwrap());
+    let listed = backup_keys_of(&v);
+    assert_eq!(
+        listed,
+        [
+            key(p, DAYS[2], 1, ".tgz.des3"),
+            key(p, DAYS[1], 1, ".tgz.des3"),
+            key(p, DAYS[0], 2, ".tgz.des3"),
+            key(p, DAYS[0], 1, ".tgz.des3"),
+        ]
+    );
+    for b in v["backups"].as_array().unwrap() {
+        let k = b["key"].as_str().unwrap();
+        let path = ws.backup_base.join(k);
+        assert_eq!(b["size"].as_u64().unwrap(), path.metadata().unwrap().len());
+        assert_eq!(b["sha1"].as_str().unwrap(), sha1_file(&path));
+        assert_eq!(b["host"], "testhost");
+        assert_eq!(b["port"].as_u64().unwrap(), u64::from(p));
+        assert_eq!(b["chain"], "gzip+des3");
+        assert_eq!(b["date"].as_str().unwrap(), &k[..10]);
+        assert!(b["binlog_pos"].as_str().unwrap().contains(':'), "{b}");
+        assert!(b["gtid"].is_string(), "{b}");
+        assert!(b["binlog_count"].as_u64().unwrap() >= 1, "{b}");
+        assert!(b["binlog_first"].is_string() && b["binlog_last"].is_string());
+        assert!(b["location"].as_str().unwrap().ends_with(k));
+    }
+    assert_eq!(v["backups"][2]["instance_id"], 2);
+    let all = json(&ws.cmd(&["list", "--all", "--json"]).output().unwrap());
+    let ports: std::collections::BTreeSet<u64> = all["backups"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|b| b["port"].as_u64().unwrap())
+        .collect();
+    assert_eq!(all["backups"].as_array().unwrap().len(), 5);
+    assert_eq!(
+        ports,
+        [u64::from(p), u64::from(db2.port)].into_iter().collect()
+    );
+    let text = ok(&ws.cmd(&["list"]).output().unwrap());
+    assert!(text.contains("4 backups in"), "{text}");
+
+    // verify: every good backup passes, and nothing is written.
+    let before = snapshot(ws.dir.path());
+    let out = ws.cmd(&["verify", "--all", "--json"]).output().unwrap();
+    let log = ok(&out);
+    let v = verdicts(&json(&out));
+    assert_eq!(v.len(), 4);
+    assert!(v.iter().all(|(_, good, _)| *good), "{v:?}");
+    assert_eq!(snapshot(ws.dir.path()), before, "verify wrote files");
+    assert!(
+        log.contains("this process wrote 0 bytes to disk"),
+        "verify wrote to disk: {log}"
+    );
+
+    // --prepare: extracted, prepared, opened, tables checked; no scratch dir left.
+    let out = ws.cmd(&["verify", "--prepare", "--json"]).output().unwrap();
+    let log = ok(&out);
+    let v = json(&out);
+    assert_eq!(v["backups"][0]["key"], key(p, DAYS[2], 1, ".tgz.des3"));
+    assert_eq!(v["backups"][0]["chain"], "gzip+des3");
+    assert!(
+        v["backups"][0]["tables_checked"].as_u64().unwrap() >= 2,
+        "{v}"
+    );
+    assert!(log.contains("removed scratch dir"), "{log}");
+    for e in std::fs::read_dir(&ws.backup_base).unwrap() {
+        let name = e.unwrap().file_name();
+        assert!(
+            !name.to_string_lossy().starts_with(".mysqlbackup-verify"),
+            "scratch dir {name:?} left"
+        );
+    }
+    assert_eq!(
+        snapshot(ws.dir.path()),
+        before,
+        "verify --prepare left files"
+    );
+
+    // Tampered backups fail, each naming its check.
+    let good = ws.backup_base.join(key(p, DAYS[2], 1, ".tgz.des3"));
+    let bytes = std::fs::read(&good).unwrap();
+    let flipped = key(p, "2026_02_01", 1, ".tgz.des3");
+    plant(&ws.backup_base, &flipped, &flip(&bytes), Some(&good));
+    assert_eq!(failed_check(&ws, &ws.conf, &flipped), "checksum");
+    // Bit rot before the checksum was taken (or a forger who recomputed it): des3 cannot
+    // tell, the layers under it do.
+    let rotten = key(p, "2026_02_02", 1, ".tgz.des3");
+    plant(&ws.backup_base, &rotten, &flip(&bytes), None);
+    let check = failed_check(&ws, &ws.conf, &rotten);
+    assert!(
+        ["decompression", "tar", "xbstream", "manifest"].contains(&check.as_str()),
+        "{check}"
+    );
+    let truncated = key(p, "2026_02_03", 1, ".tgz.des3");
+    plant(
+        &ws.backup_base,
+        &truncated,
+        &bytes[..bytes.len() / 2 / 8 * 8],
+        None,
+    );
+    let check = failed_check(&ws, &ws.conf, &truncated);
+    assert!(
+        ["decryption", "decompression", "tar"].contains(&check.as_str()),
+        "{check}"
+    );
+    let no_binlog = key(p, "2026_02_04", 1, ".tgz.des3");
+    forge::forge(&good, &ws.key_file, &ws.backup_base.join(&no_binlog), |d| {
+        let first = std::fs::read_dir(d.join("binlog"))
+            .unwrap()
+            .map(|e| e.unwrap().path())
+            .filter(|p| !p.to_string_lossy().ends_with(".index"))
+            .min()
+            .unwrap();
+        std::fs::remove_file(first).unwrap();
+    });
+    let check = failed_check(&ws, &ws.conf, &no_binlog);
+    assert!(["manifest", "binlog"].contains(&check.as_str()), "{check}");
+    // A wrong key: the same conf beside another des3 password.
+    let other = tempfile::tempdir().unwrap();
+    let other_conf = other.path().join("conf.yaml");
+    std::fs::copy(&ws.conf, &other_conf).unwrap();
+    std::fs::write(other.path().join("des3_password"), "not-the-password\n").unwrap();
+    std::fs::set_permissions(
+        other.path().join("des3_password"),
+        std::os::unix::fs::PermissionsExt::from_mode(0o600),
+    )
+    .unwrap();
+    let check = failed_check(&ws, &other_conf, &good_key(p));
+    assert!(
+        ["decryption", "decompression"].contains(&check.as_str()),
+        "{check}"
+    );
+    // Text: each failure names the backup and the check.
+    let out = ws
+        .cmd(&["verify", "--backup-key", &flipped])
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        text.contains(&format!("FAILED: {flipped}: check checksum")),
+        "{text}"
+    );
+    for d in ["2026_02_01", "2026_02_02", "2026_02_03", "2026_02_04"] {
+        std::fs::remove_dir_all(ws.backup_base.join(d)).unwrap();
+    }
+
+    // expire: a dry run deletes nothing.
+    let before = snapshot(&ws.backup_base);
+    let out = ws
+        .cmd(&["expire", "--keep-last", "1", "--json"])
+        .output()
+        .unwrap();
+    ok(&out);
+    let v = json(&out);
+    assert_eq!(v["dry_run"], true);
+    let actions: Vec<(String, String)> = v["backups"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|d| {
+            (
+                d["key"].as_str().unwrap().to_string(),
+                d["action"].as_str().unwrap().to_string(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        actions,
+        [
+            (key(p, DAYS[2], 1, ".tgz.des3"), "keep".to_string()),
+            (key(p, DAYS[1], 1, ".tgz.des3"), "delete".to_string()),
+            (key(p, DAYS[0], 1, ".tgz.des3"), "delete".to_string()),
+        ],
+        "only this instance's backups are in scope"
+    );
+    assert_eq!(snapshot(&ws.backup_base), before);
+
+    // A listing that fails (a day's port dir replaced by a symlink to a file) deletes nothing.
+    let port_dir = ws.backup_base.join(DAYS[1]).join(p.to_string());
+    let moved = ws.dir.path().join("moved-port-dir");
+    std::fs::rename(&port_dir, &moved).unwrap();
+    let not_a_dir = ws.dir.path().join("not-a-dir");
+    std::fs::write(&not_a_dir, "x").unwrap();
+    std::os::unix::fs::symlink(&not_a_dir, &port_dir).unwrap();
+    let out = ws
+        .cmd(&["expire", "--confirm", "--keep-last", "1"])
+        .output()
+        .unwrap();
+    assert!(
+        !out.status.success(),
+        "expire went on after a listing error"
+    );
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("list"), "{err}");
+    assert!(
+        ws.backup_base
+            .join(key(p, DAYS[0], 1, ".tgz.des3"))
+            .exists()
+    );
+    std::fs::remove_file(&port_dir).unwrap();
+    std::fs::rename(&moved, &port_dir).unwrap();
+    assert_eq!(snapshot(&ws.backup_base), before);
+
+    // Leftovers of killed uploads: this instance's older than a day go, others stay.
+    let old = SystemTime::now() - Duration::from_secs(3 * 24 * 3600);
+    let leftover = |d: &str, i: u32, t: Option<SystemTime>| {
+        let path = ws
+            .backup_base
+            .join(format!("{}.partial", key(p, d, i, ".tgz.des3")));
+        let f = std::fs::File::create(&path).unwrap();
+        if let Some(t) = t {
+            f.set_modified(t).unwrap();
+        }
+        path
+    };
+    let old_ours = leftover(DAYS[0], 1, Some(old));
+    let young_ours = leftover(DAYS[1], 1, None);
+    let old_theirs = leftover(DAYS[0], 2, Some(old));
+    let listed = ok(&ws.cmd(&["list"]).output().unwrap());
+    assert!(
+        listed.contains("leftovers of interrupted uploads"),
+        "{listed}"
+    );
+
+    // --confirm --keep-last 1 leaves this instance's newest only.
+    let out = ws
+        .cmd(&["expire", "--confirm", "--keep-last", "1", "--json"])
+        .output()
+        .unwrap();
+    ok(&out);
+    let v = json(&out);
+    assert_eq!(v["dry_run"], false);
+    assert_eq!(v["leftovers"].as_array().unwrap().len(), 1, "{v}");
+    for d in &DAYS[..2] {
+        let gone = ws.backup_base.join(key(p, d, 1, ".tgz.des3"));
+        for ext in ["", ".sha1", ".sha256", ".meta"] {
+            let f = PathBuf::from(format!("{}{ext}", gone.display()));
+            assert!(!f.exists(), "{} left", f.display());
+        }
+    }
+    assert!(!old_ours.exists() && young_ours.exists() && old_theirs.exists());
+    let after = backup_keys_of(&json(
+        &ws.cmd(&["list", "--all", "--json"]).output().unwrap(),
+    ));
+    assert_eq!(
+        after.iter().collect::<std::collections::BTreeSet<_>>(),
+        [
+            key(p, DAYS[2], 1, ".tgz.des3"),
+            key(p, DAYS[0], 2, ".tgz.des3"),
+            key(db2.port, DAYS[1], 1, ".tgz.des3"),
+        ]
+        .iter()
+        .collect()
+    );
+
+    // The newest is kept even with --keep-days 0.
+    let out = ws
+        .cmd(&["expire", "--confirm", "--keep-days", "0", "--json"])
+        .output()
+        .unwrap();
+    ok(&out);
+    let v = json(&out);
+    assert_eq!(v["backups"][0]["action"], "keep");
+    assert!(
+        v["backups"][0]["reason"]
+            .as_str()
+            .unwrap()
+            .contains("newest"),
+        "{v}"
+    );
+    assert!(
+        ws.backup_base
+            .join(key(p, DAYS[2], 1, ".tgz.des3"))
+            .exists()
+    );
+    // No rule: a config error, nothing done.
+    let out = ws.cmd(&["expire", "--confirm"]).output().unwrap();
+    assert_eq!(out.status.code(), Some(2));
+}
+
+fn good_key(port: u16) -> String {
+    key(port, DAYS[2], 1, ".tgz.des3")
+}
+
+/// A fresh age key pair: the recipient, and the identity file (0600) in `dir`.
+fn age_key(dir: &Path, name: &str) -> (String, PathBuf) {
+    use age::secrecy::ExposeSecret;
+    let id = age::x25519::Identity::generate();
+    let path = dir.join(name);
+    std::fs::write(&path, format!("{}\n", id.to_string().expose_secret())).unwrap();
+    std::fs::set_permissions(&path, std::os::unix::fs::PermissionsExt::from_mode(0o600)).unwrap();
+    (id.to_public().to_string(), path)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn list_verify_and_expire_on_s3() {
+    use futures::TryStreamExt;
+    use mysqlbackup::store::Store;
+
+    let moto = Moto::start();
+    let store = moto.bucket("catalog").await;
+    let proxy = FaultProxy::start(moto.port);
+    let db = Mariadb::start(1);
+    seed(&db);
+    let p = db.port;
+    let keys = tempfile::tempdir().unwrap();
+    let (recipient, identity) = age_key(keys.path(), "key.txt");
+    let mut conf = Conf::default().modern(&recipient, &identity);
+    conf.s3 = Some((proxy.port, "catalog".into(), true));
+    let ws = Workspace::new(&db, 1, conf);
+    for d in DAYS {
+        ok(&ws.cmd(&["backup", "--date-str", d]).output().unwrap());
+    }
+    let k = |d: &str| key(p, d, 1, ".tar.zst.age");
+
+    let v = json(&ws.cmd(&["list", "--json"]).output().unwrap());
+    assert_eq!(backup_keys_of(&v), [k(DAYS[2]), k(DAYS[1]), k(DAYS[0])]);
+    for b in v["backups"].as_array().unwrap() {
+        let info = store
+            .head(b["key"].as_str().unwrap())
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(b["size"].as_u64().unwrap(), info.size);
+        assert_eq!(
+            b["sha1"].as_str(),
+            info.metadata.get("sha1").map(|s| &s[..])
+        );
+        assert_eq!(b["sha256"].as_str().unwrap().len(), 64);
+        assert_eq!(b["chain"], "zstd+age");
+        assert!(b["binlog_pos"].as_str().unwrap().contains(':'));
+        assert!(b["location"].as_str().unwrap().starts_with("s3://catalog/"));
+    }
+
+    let out = ws.cmd(&["verify", "--all", "--json"]).output().unwrap();
+    ok(&out);
+    let v = verdicts(&json(&out));
+    assert_eq!(v.len(), 3);
+    assert!(v.iter().all(|(_, good, _)| *good), "{v:?}");
+
+    // Tampered objects, written with the store's own upload (metadata as a backup's).
+    let good = k(DAYS[2]);
+    let info = store.head(&good).await.unwrap().unwrap();
+    let bytes: Vec<u8> = store
+        .get(&good)
+        .await
+        .unwrap()
+        .try_collect::<Vec<_>>()
+        .await
+        .unwrap()
+        .concat();
+    let put = |key: String, body: Vec<u8>, recompute: bool| {
+        let store = &store;
+        let mut meta = info.metadata.clone();
+        async move {
+            if recompute {
+                use sha2::Digest;
+                meta.insert("sha1".into(), sha1_bytes(&body));
+                meta.insert("sha256".into(), hex::encode(sha2::Sha256::digest(&body)));
+            }
+            let mut up = store.upload(&key).await.unwrap();
+            up.write(body.clone().into()).await.unwrap();
+            up.commit(meta, body.len() as u64).await.unwrap();
+            key
+        }
+    };
+    let flipped = put(k("2026_02_01"), flip(&bytes), false).await;
+    assert_eq!(failed_check(&ws, &ws.conf, &flipped), "checksum");
+    // age authenticates: a flipped byte under a recomputed checksum, or a cut, is refused by
+    // decryption itself.
+    let forged = put(k("2026_02_02"), flip(&bytes), true).await;
+    assert_eq!(failed_check(&ws, &ws.conf, &forged), "decryption");
+    let cut = put(k("2026_02_03"), bytes[..bytes.len() / 2].to_vec(), true).await;
+    assert_eq!(failed_check(&ws, &ws.conf, &cut), "decryption");
+    let (_, wrong) = age_key(keys.path(), "other.txt");
+    let wrong_conf = ws.variant("wrong-identity", |c| c.modern(&recipient, &wrong));
+    assert_eq!(failed_check(&ws, &wrong_conf, &good), "decryption");
+    for key in [&flipped, &forged, &cut] {
+        store.delete(key).await.unwrap();
+    }
+
+    // expire: dry run, then a listing error (the middle day's listing refused) deletes nothing.
+    let out = ws
+        .cmd(&["expire", "--keep-last", "1", "--json"])
+        .output()
+        .unwrap();
+    ok(&out);
+    assert_eq!(json(&out)["dry_run"], true);
+    let stored = || async {
+        let mut keys: Vec<String> = store
+            .list("")
+            .await
+            .unwrap()
+            .into_iter()
+            .map(|o| o.key)
+            .collect();
+        keys.sort();
+        keys
+    };
+    assert_eq!(stored().await, [k(DAYS[0]), k(DAYS[1]), k(DAYS[2])]);
+    proxy.fail_requests_containing(Some(&format!("prefix={}", DAYS[1])));
+    let out = ws
+        .cmd(&["expire", "--confirm", "--keep-last", "1"])
+        .output()
+        .unwrap();
+    assert!(
+        !out.status.success(),
+        "expire went on after a listing error"
+    );
+    assert!(proxy.failures() > 0, "the fault was not hit");
+    assert_eq!(stored().await, [k(DAYS[0]), k(DAYS[1]), k(DAYS[2])]);
+    proxy.fail_requests_containing(None);
+
+    ok(&ws
+        .cmd(&["expire", "--confirm", "--keep-last", "1"])
+        .output()
+        .unwrap());
+    assert_eq!(stored().await, [k(DAYS[2])]);
+    ok(&ws
+        .cmd(&["expire", "--confirm", "--keep-days", "0"])
+        .output()
+        .unwrap());
+    assert_eq!(stored().await, [k(DAYS[2])]);
+}

@@ -1,0 +1,190 @@
+//! An HTTP/1.1 proxy in front of the S3 server that answers `403 AccessDenied` to the
+//! requests whose request line contains a chosen text (e.g. the listing of one day), and
+//! passes every other request through, one request per connection.
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::{TcpListener, TcpStream};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+pub struct FaultProxy {
+    pub port: u16,
+    stop: Arc<AtomicBool>,
+    pattern: Arc<Mutex<Option<String>>>,
+    failed: Arc<AtomicUsize>,
+}
+
+/// A request or response head: the first line and the header lines.
+struct Head {
+    first: String,
+    headers: Vec<(String, String)>,
+}
+
+impl Head {
+    /// Reads a head; None at a clean end of the stream.
+    fn read(r: &mut impl BufRead) -> Option<Head> {
+        let mut first = String::new();
+        if r.read_line(&mut first).ok()? == 0 {
+            return None;
+        }
+        let mut headers = Vec::new();
+        loop {
+            let mut line = String::new();
+            r.read_line(&mut line).ok()?;
+            let line = line.trim_end();
+            if line.is_empty() {
+                break;
+            }
+            let (k, v) = line.split_once(':')?;
+            headers.push((k.trim().to_string(), v.trim().to_string()));
+        }
+        Some(Head {
+            first: first.trim_end().to_string(),
+            headers,
+        })
+    }
+
+    fn get(&self, name: &str) -> Option<&str> {
+        self.headers
+            .iter()
+            .find(|(k, _)| k.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v.as_str())
+    }
+
+    /// The head with `Connection: close`, as bytes.
+    fn closing(&self) -> Vec<u8> {
+        let mut out = format!("{}\r\n", self.first);
+        for (k, v) in &self.headers {
+            if !k.eq_ignore_ascii_case("connection") {
+                out.push_str(&format!("{k}: {v}\r\n"));
+            }
+        }
+        out.push_str("Connection: close\r\n\r\n");
+        out.into_bytes()
+    }
+
+    /// Reads the body that follows this head, as it was sent (chunked bodies raw).
+    fn body(&self, r: &mut impl BufRead, no_body: bool) -> Vec<u8> {
+        let mut body = Vec::new();
+        if no_body {
+            return body;
+        }
+        if self
+            .get("transfer-encoding")
+            .is_some_and(|t| t.eq_ignore_ascii_case("chunked"))
+        {
+            loop {
+                let mut line = String::new();
+                r.read_line(&mut line).unwrap();
+                body.extend_from_slice(line.as_bytes());
+                let size =
+                    usize::from_str_radix(line.trim().split(';').next().unwrap(), 16).unwrap_or(0);
+                let mut chunk = vec![0; size + 2];
+                r.read_exact(&mut chunk).unwrap();
+                body.extend_from_slice(&chunk);
+                if size == 0 {
+                    return body;
+                }
+            }
+        }
+        match self.get("content-length") {
+            Some(n) => {
+                body.resize(n.parse().unwrap(), 0);
+                r.read_exact(&mut body).unwrap();
+            }
+            None if self.first.starts_with("HTTP/") => {
+                r.read_to_end(&mut body).unwrap();
+            }
+            None => {}
+        }
+        body
+    }
+}
+
+fn serve(client: TcpStream, target: u16, pattern: Option<String>, failed: &AtomicUsize) {
+    client
+        .set_read_timeout(Some(Duration::from_secs(60)))
+        .unwrap();
+    let mut reader = BufReader::new(client.try_clone().unwrap());
+    let mut client = client;
+    let Some(head) = Head::read(&mut reader) else {
+        return;
+    };
+    let body = head.body(&mut reader, false);
+    if pattern.is_some_and(|p| head.first.contains(&p)) {
+        failed.fetch_add(1, Ordering::SeqCst);
+        let xml = "<?xml version=\"1.0\"?><Error><Code>AccessDenied</Code>\
+                   <Message>fault injected by the test proxy</Message></Error>";
+        let _ = write!(
+            client,
+            "HTTP/1.1 403 Forbidden\r\nContent-Type: application/xml\r\n\
+             Content-Length: {}\r\nConnection: close\r\n\r\n{xml}",
+            xml.len()
+        );
+        return;
+    }
+    let mut upstream = TcpStream::connect(("127.0.0.1", target)).unwrap();
+    upstream
+        .set_read_timeout(Some(Duration::from_secs(60)))
+        .unwrap();
+    upstream.write_all(&head.closing()).unwrap();
+    upstream.write_all(&body).unwrap();
+    let mut up = BufReader::new(upstream);
+    let Some(resp) = Head::read(&mut up) else {
+        return;
+    };
+    let status = resp.first.split(' ').nth(1).unwrap_or("");
+    let no_body = head.first.starts_with("HEAD ") || status == "204" || status == "304";
+    let resp_body = resp.body(&mut up, no_body);
+    let _ = client.write_all(&resp.closing());
+    let _ = client.write_all(&resp_body);
+}
+
+impl FaultProxy {
+    /// Listens on a free loopback port, forwarding to `127.0.0.1:target`.
+    pub fn start(target: u16) -> Self {
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        listener.set_nonblocking(true).unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let stop = Arc::new(AtomicBool::new(false));
+        let pattern = Arc::new(Mutex::new(None::<String>));
+        let failed = Arc::new(AtomicUsize::new(0));
+        let (s, p, f) = (stop.clone(), pattern.clone(), failed.clone());
+        std::thread::spawn(move || {
+            while !s.load(Ordering::Relaxed) {
+                match listener.accept() {
+                    Ok((client, _)) => {
+                        client.set_nonblocking(false).unwrap();
+                        let pat = p.lock().unwrap().clone();
+                        let f = f.clone();
+                        std::thread::spawn(move || serve(client, target, pat, &f));
+                    }
+                    Err(_) => std::thread::sleep(Duration::from_millis(5)),
+                }
+            }
+        });
+        FaultProxy {
+            port,
+            stop,
+            pattern,
+            failed,
+        }
+    }
+
+    /// From now on, requests whose request line contains `text` fail (None: none fail).
+    pub fn fail_requests_containing(&self, text: Option<&str>) {
+        *self.pattern.lock().unwrap() = text.map(str::to_string);
+    }
+
+    /// How many requests failed so far.
+    pub fn failures(&self) -> usize {
+        self.failed.load(Ordering::SeqCst)
+    }
+}
+
+impl Drop for FaultProxy {
+    fn drop(&mut self) {
+        self.stop.store(true, Ordering::Relaxed);
+    }
+}
