@@ -570,3 +570,90 @@ async fn list_verify_and_expire_on_s3() {
         .unwrap());
     assert_eq!(stored().await, [k(DAYS[2])]);
 }
+
+/// `--json` on backup and restore, `backup --stream` (the archive on stdout, the JSON report
+/// then on stderr) refused on a terminal, and `cat archive | restore --input -` rebuilding the
+/// instance from it.
+#[test]
+fn json_reports_stream_flag_and_stdin_restore() {
+    let mut db = Mariadb::start(1);
+    seed(&db);
+    let ws = Workspace::new(&db, 1, Conf::default());
+    let out = ws.cmd(&["backup", "--json"]).output().unwrap();
+    ok(&out);
+    let v = json(&out);
+    let stored = ws.backup_base.join(ws_key(&ws, &db));
+    assert_eq!(v["stored"]["location"], stored.display().to_string());
+    assert_eq!(v["stored"]["sha1"].as_str().unwrap(), sha1_file(&stored));
+    assert!(v["manifest"]["data_binlog"]["file"].is_string(), "{v}");
+
+    // On a terminal --stream refuses (script(1) gives the command one).
+    let conf = ws.conf.display().to_string();
+    let tty = std::process::Command::new("script")
+        .args(["-qec"])
+        .arg(format!(
+            "{} --conf-path {conf} backup --stream",
+            bin().display()
+        ))
+        .arg("/dev/null")
+        .output()
+        .unwrap();
+    assert!(!tty.status.success());
+    assert!(
+        String::from_utf8_lossy(&tty.stdout).contains("terminal"),
+        "{}",
+        String::from_utf8_lossy(&tty.stdout)
+    );
+
+    let out = ws.cmd(&["backup", "--stream", "--json"]).output().unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(out.stdout.starts_with(b"Salted__"));
+    let err = String::from_utf8_lossy(&out.stderr);
+    let report: Value = serde_json::from_str(err.lines().last().unwrap()).unwrap();
+    assert_eq!(report["stored"]["location"], "-");
+    assert_eq!(
+        report["stored"]["sha1"].as_str().unwrap(),
+        sha1_bytes(&out.stdout)
+    );
+    let archive = ws.dir.path().join("streamed.tgz.des3");
+    std::fs::write(&archive, &out.stdout).unwrap();
+
+    db.sql("INSERT INTO app.t(v) VALUES ('after-the-stream')");
+    db.kill_and_move_away();
+    let out = std::process::Command::new("bash")
+        .arg("-c")
+        .arg(format!(
+            "set -o pipefail; cat {} | {} --conf-path {conf} restore --input - --sha1 {} --json",
+            archive.display(),
+            bin().display(),
+            sha1_bytes(&std::fs::read(&archive).unwrap())
+        ))
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let v = json(&out);
+    assert_eq!(v["source"], "-");
+    assert_eq!(v["layout"], "streaming");
+    assert!(v["data_binlog"]["position"].as_u64().unwrap() > 0, "{v}");
+    db.restart();
+    assert_eq!(db.sql("SELECT COUNT(*) FROM app.t"), "2000");
+    assert_eq!(has(&db, "after-the-stream"), 0, "written after the backup");
+}
+
+fn ws_key(ws: &Workspace, db: &Mariadb) -> String {
+    let day = std::fs::read_dir(&ws.backup_base)
+        .unwrap()
+        .next()
+        .unwrap()
+        .unwrap()
+        .file_name();
+    key(db.port, &day.to_string_lossy(), 1, ".tgz.des3")
+}
