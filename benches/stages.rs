@@ -197,6 +197,7 @@ fn chain(c: &mut Criterion) {
                     &mysqlbackup::pipeline::Expected {
                         sha1: Some(sha1),
                         sha256: None,
+                        ..Default::default()
                     },
                     &keys(),
                     |mut r| {

@@ -153,6 +153,32 @@ where
 pub struct Expected {
     pub sha1: Option<String>,
     pub sha256: Option<String>,
+    /// Read and hash the rest of the bytes when a decoder stops early, so that a checksum
+    /// mismatch (the object changed after it was stored) is told apart from damage the
+    /// decoders found in bytes that match their checksum. `verify` does; a restore stops at
+    /// once (a wrong key would otherwise download the whole object before saying so).
+    pub read_all: bool,
+}
+
+/// Hashes the stored bytes and passes them on to the decoders; with `read_all`, goes on
+/// hashing when they stopped reading (see [`Expected::read_all`]).
+fn spawn_digests(mut rx: PipeRx, tx: PipeTx, read_all: bool) -> JoinHandle<Result<Digests>> {
+    tokio::task::spawn_blocking(move || {
+        let mut d = Digests::new();
+        let mut tx = Some(tx);
+        while let Some(chunk) = rx.blocking_recv() {
+            d.update(&chunk);
+            if let Some(t) = &tx
+                && t.blocking_send(chunk).is_err()
+            {
+                if !read_all {
+                    return Err(Error::PipeClosed("sha1"));
+                }
+                tx = None;
+            }
+        }
+        Ok(d)
+    })
 }
 
 /// What a fetch found about the stored bytes.
@@ -203,7 +229,7 @@ pub async fn fetch_stream<T: Send + 'static>(
         Ok(())
     }));
     let (txd, rxd) = pipe();
-    let digests = spawn_transform(Digests::new(), rx0, txd);
+    let digests = spawn_digests(rx0, txd, expected.read_all);
     let (row, rx) = spawn_row(decoders, rxd);
     let sink = tokio::task::spawn_blocking(move || consume(PipeReader::new(rx)));
 
@@ -309,6 +335,7 @@ mod tests {
             &Expected {
                 sha1: Some(report.sha1.clone()),
                 sha256: Some(info.metadata["sha256"].clone()),
+                ..Default::default()
             },
             &keys(),
             |mut r| {
@@ -327,6 +354,7 @@ mod tests {
             &Expected {
                 sha1: None,
                 sha256: Some("0".repeat(64)),
+                ..Default::default()
             },
             &keys(),
             |mut r| {
@@ -361,5 +389,67 @@ mod tests {
         assert!(err.to_string().contains("backup tool died"), "{err}");
         assert!(store.head("k").await.unwrap().is_none());
         assert!(store.leftovers().await.unwrap().is_empty(), "aborted");
+    }
+
+    /// A byte flipped early in the stored bytes: the decoders stop at once; with `read_all`
+    /// the rest is still hashed and the verdict is the checksum, every time.
+    #[tokio::test]
+    async fn read_all_tells_a_changed_object_from_damage() {
+        let store = MemoryStore::new();
+        // Incompressible, so that the stored bytes outlast what the pipes buffer.
+        let mut x = 0x9e37_79b9_7f4a_7c15u64;
+        let data: Vec<u8> = (0..8_000_000)
+            .map(|_| {
+                x ^= x << 13;
+                x ^= x >> 7;
+                x ^= x << 17;
+                x as u8
+            })
+            .collect();
+        let (_, report) = store_stream(
+            move |tx| async move {
+                for c in data.chunks(100_000) {
+                    tx.send(Bytes::copy_from_slice(c))
+                        .await
+                        .map_err(|_| Error::PipeClosed("test"))?;
+                }
+                Ok(())
+            },
+            chain().encoders(&keys()).unwrap(),
+            "gzip+des3",
+            store.upload("k").await.unwrap(),
+            |_| Metadata::new(),
+        )
+        .await
+        .unwrap();
+        let mut stored: Vec<u8> =
+            futures::TryStreamExt::try_collect::<Vec<Bytes>>(store.get("k").await.unwrap())
+                .await
+                .unwrap()
+                .concat();
+        // The first cipher block: the gzip header is garbled, decoding stops at once.
+        stored[20] ^= 0xff;
+        for _ in 0..5 {
+            let chunks: Vec<Result<Bytes>> = stored
+                .chunks(64 << 10)
+                .map(|c| Ok(Bytes::copy_from_slice(c)))
+                .collect();
+            let err = fetch_stream(
+                futures::stream::iter(chunks).boxed(),
+                &Expected {
+                    sha1: Some(report.sha1.clone()),
+                    read_all: true,
+                    ..Default::default()
+                },
+                &keys(),
+                |mut r| {
+                    std::io::copy(&mut r, &mut std::io::sink())
+                        .map_err(|e| Error::io("read", "pipe", e))
+                },
+            )
+            .await
+            .unwrap_err();
+            assert!(matches!(err, Error::Format { format: "sha1", .. }), "{err}");
+        }
     }
 }

@@ -112,7 +112,7 @@ async fn backup_to_s3_under_a_writer_is_restorable_with_standard_tools() {
         "x-amz-meta-sha1 is the SHA-1 of the bytes"
     );
     assert!(
-        String::from_utf8_lossy(&out.stderr).contains(&sha1_file(&file)),
+        String::from_utf8_lossy(&out.stdout).contains(&sha1_file(&file)),
         "the report names the SHA-1"
     );
     assert!(store.list_multipart_uploads().await.unwrap().is_empty());
@@ -159,7 +159,7 @@ fn backup_to_local_store_and_stdout() {
     assert!(String::from_utf8_lossy(&out.stderr).contains(&sha1_file(&streamed)));
     assert_eq!(
         list_files(&ws.backup_base).len(),
-        2,
+        4,
         "stdout backup wrote nothing under backup_base"
     );
     check_restorable(&streamed, &ws.key_file);
@@ -284,7 +284,7 @@ fn when_conditions_skip_with_exit_zero() {
     for when in ["no-data-dir", "stopped"] {
         let out = ws.cmd(&["backup", "--when", when]).output().unwrap();
         ok(&out);
-        assert!(String::from_utf8_lossy(&out.stderr).contains("skipped"));
+        assert!(String::from_utf8_lossy(&out.stdout).contains("skipped"));
         assert!(
             list_files(&ws.backup_base).is_empty(),
             "--when {when} did not back up"

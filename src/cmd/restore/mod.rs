@@ -132,7 +132,10 @@ pub async fn restore(s: &Settings, opts: &RestoreOptions) -> Result<Option<Resto
             };
         Source {
             location: "-".into(),
-            expected: Expected { sha1, sha256: None },
+            expected: Expected {
+                sha1,
+                ..Default::default()
+            },
             parts: None,
             stream: crate::store::stdio::stdin(),
             cleanup: None,
@@ -150,6 +153,7 @@ pub async fn restore(s: &Settings, opts: &RestoreOptions) -> Result<Option<Resto
             expected: Expected {
                 sha1: Some(located.sha1),
                 sha256: located.metadata.get("sha256").cloned(),
+                ..Default::default()
             },
             parts: located.parts,
             cleanup,

@@ -231,6 +231,7 @@ async fn check_stream(
             .get("sha1")
             .and_then(|v| crate::store::parse_sha1(v)),
         sha256: info.metadata.get("sha256").cloned(),
+        read_all: true,
     };
     if expected.sha1.is_none() {
         return Err(Error::format(

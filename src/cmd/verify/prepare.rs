@@ -73,6 +73,7 @@ pub async fn prepared_check(
             .get("sha1")
             .and_then(|v| crate::store::parse_sha1(v)),
         sha256: info.metadata.get("sha256").cloned(),
+        ..Default::default()
     };
     let stream = store.get(key).await.map_err(|e| ("store", e))?;
     let target = data.clone();
