@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The main job on a throwaway local MariaDB instance: set up, start an instance with some data,
-# back it up into the local store (the embedded default), lose the instance, restore it with
-# mysqlbackup restore, start it and compare table checksums.
+# back it up into the local store (the embedded default), list and verify it, lose the instance,
+# restore it with mysqlbackup restore, start it and compare table checksums.
 # Everything lives under $DEMO_DIR (default /tmp/mysqlbackup-demo), wiped at each run.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -41,6 +41,10 @@ echo "== mysqlbackup backup (local store)"
 "$BIN" --conf-path "$DEMO_DIR/conf.yaml" backup
 ARCHIVE=$(find "$DEMO_DIR/backup" -name '*.tgz.des3')
 (cd "$(dirname "$ARCHIVE")" && sha1sum -c "$(basename "$ARCHIVE").sha1")
+
+echo "== mysqlbackup list, and verify --prepare (a scratch restore, checked, then removed)"
+"$BIN" --conf-path "$DEMO_DIR/conf.yaml" list
+"$BIN" --conf-path "$DEMO_DIR/conf.yaml" verify --prepare
 
 echo "== the instance dies: stop it and move its data dir away"
 mdb_stop "$D"

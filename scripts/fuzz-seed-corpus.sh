@@ -14,7 +14,8 @@ head -c 8192 "$W/a.tgz" > $C/gunzip/real-archive-head
 # The modern format's stages, from the same archive's tar: zstd, and zstd + age to the fuzz
 # target's key (src/fuzzing.rs FUZZ_AGE_RECIPIENT).
 AGE_RECIPIENT=$(grep -o "age1[a-z0-9]\{58\}" src/fuzzing.rs | head -1)
-gunzip -c "$W/a.tgz" | head -c 262144 > "$W/head.tar"
+# (gunzip dies of SIGPIPE when head has enough: not an error)
+{ gunzip -c "$W/a.tgz" || true; } | head -c 262144 > "$W/head.tar"
 zstd -q -1 -c "$W/head.tar" > $C/zstd/real-tar-head.zst
 zstd -q -1 -c "$W/head.tar" | age -r "$AGE_RECIPIENT" > $C/age_decrypt/real-tar-head.zst.age
 printf 'small' | age -r "$AGE_RECIPIENT" > $C/age_decrypt/small
