@@ -188,7 +188,19 @@ pub fn mycnf(data: &[u8]) {
                 "{a} reached the temporary server"
             );
             if let Some((_, v)) = a.split_once('=') {
-                for token in v.split([';', ':', ',']) {
+                assert!(
+                    !v.chars().any(char::is_control),
+                    "{a} carries a control character"
+                );
+                // A path option's value is one file name (`:` is an ordinary character there);
+                // other values may list several.
+                let tokens: Vec<&str> =
+                    if crate::mysql::server_config::PATHS.contains(&name.as_str()) {
+                        vec![v]
+                    } else {
+                        v.split([';', ':', ',']).collect()
+                    };
+                for token in tokens {
                     assert!(
                         !token.starts_with('/') || inside(token),
                         "{a} names a file outside the targets"

@@ -72,7 +72,7 @@ const CARRIED_PREFIXES: &[&str] = &[
 ];
 
 /// Carried options whose value is a path: they must resolve inside the target dirs.
-const PATHS: &[&str] = &[
+pub const PATHS: &[&str] = &[
     "log_bin",
     "log_bin_index",
     "relay_log",
@@ -276,7 +276,10 @@ impl ServerConfig {
                 // slave_load_tmpdir) must stay inside the targets.
                 let looks_like_path =
                     value.starts_with('/') || value.starts_with('~') || value.contains("..");
-                let escapes = if FILE_SPECS.contains(&base) {
+                // A control character (a NUL cuts the argument short) is never a real setting.
+                let escapes = if value.chars().any(char::is_control) {
+                    true
+                } else if FILE_SPECS.contains(&base) {
                     value.contains('/') || value.contains("..")
                 } else {
                     (PATHS.contains(&base) || looks_like_path)

@@ -94,6 +94,22 @@ fn paths_with_dot_dot_are_outside() {
 }
 
 #[test]
+fn values_with_control_characters_are_left_out() {
+    // Found by the mycnf fuzz target: a NUL would cut the server's argument short.
+    let c = generate(
+        "[mysqld]\nrelay_log=relay\u{1}\u{0}:/x\nbinlog_format=ROW\u{7}\nrelay_log_index=ri\n",
+        Purpose::ApplyBinlog,
+    );
+    assert!(
+        c.args.iter().all(|a| !a.chars().any(char::is_control)),
+        "{:?}",
+        c.args
+    );
+    assert!(!c.args.iter().any(|a| a.starts_with("--relay-log=")));
+    assert!(c.args.contains(&"--relay-log-index=ri".to_string()));
+}
+
+#[test]
 fn the_pid_stem_is_the_instances_own() {
     let stem = |t: &str| instance_pid_stem(Some(&MyCnf::parse(t)));
     assert_eq!(
