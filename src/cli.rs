@@ -288,7 +288,13 @@ pub async fn run(cli: Cli) -> Result<Outcome> {
                 confirm,
                 port_group,
             };
-            Outcome::of(Some(crate::cmd::expire::expire(&s, &opts).await?))
+            let report = crate::cmd::expire::expire(&s, &opts).await?;
+            let failed = !report.failures.is_empty();
+            let mut o = Outcome::of(Some(report))?;
+            if failed {
+                o.exit = 1;
+            }
+            Ok(o)
         }
     }
 }

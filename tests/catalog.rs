@@ -223,6 +223,38 @@ fn list_verify_and_expire_on_the_local_store() {
         before,
         "verify --prepare left files"
     );
+    // A prepare that fails still removes its scratch dir, and the scratch dir of a killed
+    // verify (its pid gone) is removed by the next one.
+    let mut gone = std::process::Command::new("true").spawn().unwrap();
+    gone.wait().unwrap();
+    let stale = ws
+        .backup_base
+        .join(format!(".mysqlbackup-verify-{}", gone.id()));
+    std::fs::create_dir_all(stale.join("data")).unwrap();
+    std::fs::write(stale.join("data/ibdata1"), "x").unwrap();
+    let failing = script(
+        &ws.dir.path().join("failing-prepare.sh"),
+        "for a in \"$@\"; do [ \"$a\" = --prepare ] && { echo 'prepare failed on purpose' >&2; exit 1; }; done; exec mariabackup \"$@\"",
+    );
+    let failing_conf = ws.variant("failing-prepare", |c| c.tool(&failing));
+    let out = ws
+        .cmd_with(&failing_conf, &["verify", "--prepare", "--json"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(4));
+    let v = json(&out);
+    assert_eq!(v["backups"][0]["check"], "prepare", "{v}");
+    assert!(!stale.exists(), "the stale scratch dir is still there");
+    for e in std::fs::read_dir(&ws.backup_base).unwrap() {
+        let name = e.unwrap().file_name();
+        assert!(
+            !name.to_string_lossy().starts_with(".mysqlbackup-verify"),
+            "scratch dir {name:?} left after a failed prepare"
+        );
+    }
+    std::fs::remove_file(&failing).unwrap();
+    std::fs::remove_file(&failing_conf).unwrap();
+    assert_eq!(snapshot(ws.dir.path()), before);
 
     // Tampered backups fail, each naming its check.
     let good = ws.backup_base.join(key(p, DAYS[2], 1, ".tgz.des3"));
@@ -321,6 +353,22 @@ fn list_verify_and_expire_on_the_local_store() {
         ],
         "only this instance's backups are in scope"
     );
+    let dry = |args: &[&str]| -> Vec<String> {
+        let mut a = vec!["expire", "--json"];
+        a.extend_from_slice(args);
+        let out = ws.cmd(&a).output().unwrap();
+        ok(&out);
+        json(&out)["backups"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|d| d["action"].as_str().unwrap().to_string())
+            .collect()
+    };
+    // The keys' days are long past: --keep-days 0 keeps the newest only, a wide window all.
+    assert_eq!(dry(&["--keep-days", "0"]), ["keep", "delete", "delete"]);
+    assert_eq!(dry(&["--keep-days", "100000"]), ["keep", "keep", "keep"]);
+    assert_eq!(dry(&["--keep-last", "2"]), ["keep", "keep", "delete"]);
     assert_eq!(snapshot(&ws.backup_base), before);
 
     // A listing that fails (a day's port dir replaced by a symlink to a file) deletes nothing.
@@ -480,11 +528,54 @@ async fn list_verify_and_expire_on_s3() {
         assert!(b["location"].as_str().unwrap().starts_with("s3://catalog/"));
     }
 
+    // Another port in the same bucket: --all shows it.
+    let db2 = Mariadb::start(2);
+    let mut conf2 = Conf::default().modern(&recipient, &identity);
+    conf2.s3 = Some((proxy.port, "catalog".into(), true));
+    let ws2 = Workspace::new(&db2, 1, conf2);
+    ok(&ws2
+        .cmd(&["backup", "--date-str", DAYS[1]])
+        .output()
+        .unwrap());
+    let all = json(&ws.cmd(&["list", "--all", "--json"]).output().unwrap());
+    let ports: std::collections::BTreeSet<u64> = all["backups"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|b| b["port"].as_u64().unwrap())
+        .collect();
+    assert_eq!(all["backups"].as_array().unwrap().len(), 4);
+    assert_eq!(
+        ports,
+        [u64::from(p), u64::from(db2.port)].into_iter().collect()
+    );
+
+    // verify writes nothing; --prepare leaves no scratch dir.
+    let before = snapshot(ws.dir.path());
     let out = ws.cmd(&["verify", "--all", "--json"]).output().unwrap();
-    ok(&out);
+    let log = ok(&out);
     let v = verdicts(&json(&out));
     assert_eq!(v.len(), 3);
     assert!(v.iter().all(|(_, good, _)| *good), "{v:?}");
+    assert_eq!(snapshot(ws.dir.path()), before, "verify wrote files");
+    assert!(
+        log.contains("this process wrote 0 bytes to disk"),
+        "verify wrote to disk: {log}"
+    );
+    let out = ws.cmd(&["verify", "--prepare", "--json"]).output().unwrap();
+    ok(&out);
+    let v = json(&out);
+    assert_eq!(v["backups"][0]["chain"], "zstd+age");
+    assert!(
+        v["backups"][0]["tables_checked"].as_u64().unwrap() >= 2,
+        "{v}"
+    );
+    assert_eq!(
+        snapshot(ws.dir.path()),
+        before,
+        "verify --prepare left files"
+    );
+    assert_eq!(std::fs::read_dir(&ws.backup_base).unwrap().count(), 0);
 
     // Tampered objects, written with the store's own upload (metadata as a backup's).
     let good = k(DAYS[2]);
@@ -520,10 +611,33 @@ async fn list_verify_and_expire_on_s3() {
     assert_eq!(failed_check(&ws, &ws.conf, &forged), "decryption");
     let cut = put(k("2026_02_03"), bytes[..bytes.len() / 2].to_vec(), true).await;
     assert_eq!(failed_check(&ws, &ws.conf, &cut), "decryption");
+    // A binlog file missing from the archive (all else consistent, checksums recomputed).
+    let hand = tempfile::tempdir().unwrap();
+    let good_file = hand.path().join("good.tar.zst.age");
+    std::fs::write(&good_file, &bytes).unwrap();
+    let forged_file = hand.path().join("forged.tar.zst.age");
+    forge::forge_with(
+        &good_file,
+        &format!("age -d -i {} | zstd -d", identity.display()),
+        &format!("zstd -q -1 | age -r {recipient}"),
+        &forged_file,
+        |d| {
+            let first = std::fs::read_dir(d.join("binlog"))
+                .unwrap()
+                .map(|e| e.unwrap().path())
+                .filter(|p| !p.to_string_lossy().ends_with(".index"))
+                .min()
+                .unwrap();
+            std::fs::remove_file(first).unwrap();
+        },
+    );
+    let no_binlog = put(k("2026_02_04"), std::fs::read(&forged_file).unwrap(), true).await;
+    let check = failed_check(&ws, &ws.conf, &no_binlog);
+    assert!(["manifest", "binlog"].contains(&check.as_str()), "{check}");
     let (_, wrong) = age_key(keys.path(), "other.txt");
     let wrong_conf = ws.variant("wrong-identity", |c| c.modern(&recipient, &wrong));
     assert_eq!(failed_check(&ws, &wrong_conf, &good), "decryption");
-    for key in [&flipped, &forged, &cut] {
+    for key in [&flipped, &forged, &cut, &no_binlog] {
         store.delete(key).await.unwrap();
     }
 
@@ -541,6 +655,7 @@ async fn list_verify_and_expire_on_s3() {
             .unwrap()
             .into_iter()
             .map(|o| o.key)
+            .filter(|k| k.contains(&format!("/{p}/")))
             .collect();
         keys.sort();
         keys

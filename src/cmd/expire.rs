@@ -41,6 +41,8 @@ pub struct Decision {
     pub reason: String,
     /// True once deleted (never in a dry run).
     pub deleted: bool,
+    /// Why the deletion failed (the others went on; the command then exits non-zero).
+    pub error: Option<String>,
 }
 
 /// What `expire` did or would do.
@@ -55,6 +57,8 @@ pub struct ExpireReport {
     pub backups: Vec<Decision>,
     /// Leftovers of interrupted uploads older than a day: removed (or to be).
     pub leftovers: Vec<String>,
+    /// Deletions that failed (the command exits 1 after printing the report).
+    pub failures: Vec<String>,
 }
 
 impl std::fmt::Display for ExpireReport {
@@ -83,6 +87,9 @@ impl std::fmt::Display for ExpireReport {
         }
         for l in &self.leftovers {
             writeln!(f, "{verb} leftover: {l}")?;
+        }
+        for e in &self.failures {
+            writeln!(f, "FAILED to delete {e}")?;
         }
         let n = self.backups.iter().filter(|d| d.action == "delete").count();
         write!(
@@ -155,6 +162,7 @@ fn decide(backups: &[Entry], rules: Retention, today: chrono::NaiveDate) -> Vec<
                 action,
                 reason,
                 deleted: false,
+                error: None,
             }
         })
         .collect()
@@ -192,24 +200,47 @@ pub async fn expire(s: &Settings, opts: &ExpireOptions) -> Result<ExpireReport> 
         .flat_map(|list| decide(list, rules, today))
         .collect();
     let cutoff = SystemTime::now() - LEFTOVER_AGE;
+    // A backup of the instance running here now owns its pending upload, however old: its
+    // leftovers wait for the next expire (the lock is held only while looking).
+    let busy = crate::lock::lock_instance(s, "expire").is_err();
+    if busy {
+        tracing::warn!(
+            "a mysqlbackup command works on this instance now: its leftovers are left alone"
+        );
+    }
     let old: Vec<_> = leftovers
         .into_iter()
         .filter(|l| {
-            leftover_owner(&l.key).is_some_and(|k| ours(&k.host, k.instance_id))
-                && l.modified.is_some_and(|m| m < cutoff)
+            leftover_owner(&l.key).is_some_and(|k| {
+                ours(&k.host, k.instance_id)
+                    && !(busy && k.host == s.host && k.instance_id == s.instance_id)
+            }) && l.modified.is_some_and(|m| m < cutoff)
         })
         .collect();
 
     let mut removed_leftovers = Vec::new();
+    let mut failures = Vec::new();
     if opts.confirm {
         for d in decisions.iter_mut().filter(|d| d.action == "delete") {
+            crate::cancel::check()?;
             tracing::info!("deleting {}", store.location(&d.key));
-            store.delete(&d.key).await?;
-            d.deleted = true;
+            match store.delete(&d.key).await {
+                Ok(()) => d.deleted = true,
+                Err(e) => {
+                    let text = crate::error::report_lines(&e).join(": ");
+                    failures.push(format!("{}: {text}", d.key));
+                    d.error = Some(text);
+                }
+            }
         }
         for l in &old {
-            store.remove_leftover(l).await?;
-            removed_leftovers.push(format!("{} ({})", store.location(&l.key), l.kind));
+            crate::cancel::check()?;
+            match store.remove_leftover(l).await {
+                Ok(()) => {
+                    removed_leftovers.push(format!("{} ({})", store.location(&l.key), l.kind))
+                }
+                Err(e) => failures.push(format!("leftover {}: {e}", l.key)),
+            }
         }
     } else {
         removed_leftovers = old
@@ -218,6 +249,7 @@ pub async fn expire(s: &Settings, opts: &ExpireOptions) -> Result<ExpireReport> 
             .collect();
     }
     Ok(ExpireReport {
+        failures,
         dry_run: !opts.confirm,
         store: store.describe(),
         scope: if opts.port_group {

@@ -310,11 +310,15 @@ impl Settings {
     }
 }
 
-/// Checks the `YYYY_MM_DD` form of `--date-str`.
+/// Checks the `YYYY_MM_DD` form of `--date-str`, zero-padded: days are compared as text
+/// (the newest is the greatest), which `2026_1_5` would break.
 pub fn validate_date_str(d: String) -> Result<String> {
-    chrono::NaiveDate::parse_from_str(&d, "%Y_%m_%d")
-        .map(|_| d.clone())
-        .map_err(|_| Error::Config(format!("date_str must look like 2017_01_01, got {d:?}")))
+    match chrono::NaiveDate::parse_from_str(&d, "%Y_%m_%d") {
+        Ok(day) if day.format("%Y_%m_%d").to_string() == d => Ok(d),
+        _ => Err(Error::Config(format!(
+            "date_str must look like 2017_01_01, got {d:?}"
+        ))),
+    }
 }
 
 #[cfg(test)]

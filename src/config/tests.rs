@@ -204,6 +204,9 @@ fn secrets_are_not_printed() {
 fn bad_date_rejected() {
     assert!(validate_date_str("2017-01-01".into()).is_err());
     assert!(validate_date_str("2017_13_01".into()).is_err());
+    // Not zero-padded: would sort after 2017_12_01 as text.
+    assert!(validate_date_str("2017_1_5".into()).is_err());
+    assert!(validate_date_str("17_01_05".into()).is_err());
     assert_eq!(
         validate_date_str("2017_01_31".into()).unwrap(),
         "2017_01_31"

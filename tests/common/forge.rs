@@ -11,11 +11,29 @@ use mysqlbackup::archive::manifest::Manifest;
 /// unpacked entries in the directory it is given (`my.cnf`, `data.xbstream.*`, `binlog/...`,
 /// the manifest, whose entry list then follows the files that are left).
 pub fn forge(archive: &Path, key_file: &Path, out: &Path, edit: impl FnOnce(&Path)) {
+    let pass = format!("-pass file:{}", key_file.display());
+    forge_with(
+        archive,
+        &format!("openssl des3 -d {pass} | gzip -d"),
+        &format!("gzip --fast | openssl des3 {pass}"),
+        out,
+        edit,
+    );
+}
+
+/// As [`forge`], for any chain: `decode` turns the archive into a tar stream, `encode` a tar
+/// stream into the stored bytes (shell commands of a pipe).
+pub fn forge_with(
+    archive: &Path,
+    decode: &str,
+    encode: &str,
+    out: &Path,
+    edit: impl FnOnce(&Path),
+) {
     let dir = tempfile::tempdir().unwrap();
     let d = dir.path();
     run(&format!(
-        "openssl des3 -d -pass file:{} < {} | tar -x -z -C {}",
-        key_file.display(),
+        "cat {} | {decode} | tar -x -C {}",
         archive.display(),
         d.display()
     ));
@@ -38,10 +56,9 @@ pub fn forge(archive: &Path, key_file: &Path, out: &Path, edit: impl FnOnce(&Pat
     std::fs::create_dir_all(out.parent().unwrap()).unwrap();
     let name = out.file_name().unwrap().to_string_lossy().into_owned();
     run(&format!(
-        "tar -c --format=gnu -C {} {} | gzip --fast | openssl des3 -pass file:{} > {} && cd {} && sha1sum {name} > {name}.sha1",
+        "tar -c --format=gnu -C {} {} | {encode} > {} && cd {} && sha1sum {name} > {name}.sha1",
         d.display(),
         names.join(" "),
-        key_file.display(),
         out.display(),
         out.parent().unwrap().display()
     ));

@@ -39,7 +39,8 @@ pub struct Verdict {
     pub key: String,
     pub ok: bool,
     /// The check that failed: checksum, decryption, decompression, tar, xbstream, manifest,
-    /// archive, binlog, prepare, tables, store.
+    /// archive, binlog, metadata, keys, store, read; with `--prepare` also scratch, extract,
+    /// prepare, tables.
     pub check: Option<String>,
     pub error: Option<String>,
     pub chain: Option<String>,
@@ -107,6 +108,7 @@ fn check_of(e: &Error) -> &'static str {
             "xbstream" => "xbstream",
             "manifest" => "manifest",
             "binlog" => "binlog",
+            "metadata" => "metadata",
             _ => "archive",
         },
         Error::Config(_) => "keys",
@@ -261,11 +263,19 @@ pub async fn verify(s: &Settings, opts: &VerifyOptions) -> Result<VerifyReport> 
     let store = crate::store::build(s)?;
     let keys = load_keys(s, false)?;
     let wanted: Vec<String> = if opts.all {
-        list_backups(store.as_ref(), Some(s.port))
+        let all: Vec<String> = list_backups(store.as_ref(), Some(s.port))
             .await?
             .into_iter()
             .map(|e| e.key)
-            .collect()
+            .collect();
+        if all.is_empty() {
+            return Err(Error::Refused(format!(
+                "no backup of port {} in {}",
+                s.port,
+                store.describe()
+            )));
+        }
+        all
     } else {
         let sel = Selection {
             key: opts.key.clone(),
@@ -299,6 +309,7 @@ pub async fn verify(s: &Settings, opts: &VerifyOptions) -> Result<VerifyReport> 
                 if opts.prepare {
                     match prepare::prepared_check(s, store.as_ref(), &key, &keys, opts).await {
                         Ok(n) => v.tables_checked = Some(n),
+                        Err((_, Error::Interrupted)) => return Err(Error::Interrupted),
                         Err((check, e)) => {
                             v.ok = false;
                             v.check = Some(check.into());
@@ -307,6 +318,7 @@ pub async fn verify(s: &Settings, opts: &VerifyOptions) -> Result<VerifyReport> 
                     }
                 }
             }
+            Err(Error::Interrupted) => return Err(Error::Interrupted),
             Err(e) => {
                 v.check = Some(check_of(&e).into());
                 v.error = Some(crate::error::report_lines(&e).join(": "));

@@ -33,6 +33,35 @@ impl Drop for Scratch {
     }
 }
 
+/// Scratch dirs are named this plus the pid of their verify.
+const SCRATCH_PREFIX: &str = ".mysqlbackup-verify-";
+
+/// Removes the scratch dirs under `root` of verifies that no longer run (killed ones).
+fn remove_stale_scratch(root: &Path) {
+    let Ok(rd) = std::fs::read_dir(root) else {
+        return;
+    };
+    for e in rd.flatten() {
+        let name = e.file_name().to_string_lossy().into_owned();
+        let Some(pid) = name
+            .strip_prefix(SCRATCH_PREFIX)
+            .and_then(|p| p.parse::<u32>().ok())
+        else {
+            continue;
+        };
+        if Path::new(&format!("/proc/{pid}")).exists() {
+            continue;
+        }
+        tracing::warn!(
+            "removing {}, the scratch dir of a verify that no longer runs",
+            e.path().display()
+        );
+        if let Err(err) = std::fs::remove_dir_all(e.path()) {
+            tracing::warn!("could not remove {}: {err}", e.path().display());
+        }
+    }
+}
+
 /// Creates the scratch dir `.mysqlbackup-verify-<pid>` under `--scratch` or backup_base (which
 /// must exist): new, and private to the server's user (its socket accepts anyone who reaches it).
 fn make_scratch(s: &Settings, opts: &VerifyOptions) -> Result<Scratch> {
@@ -43,7 +72,8 @@ fn make_scratch(s: &Settings, opts: &VerifyOptions) -> Result<Scratch> {
             root.display()
         )));
     }
-    let dir = root.join(format!(".mysqlbackup-verify-{}", std::process::id()));
+    remove_stale_scratch(root);
+    let dir = root.join(format!("{SCRATCH_PREFIX}{}", std::process::id()));
     std::fs::create_dir(&dir).map_err(|e| Error::io("create directory", &dir, e))?;
     let scratch = Scratch(dir);
     std::fs::set_permissions(&scratch.0, std::fs::Permissions::from_mode(0o700))

@@ -1,7 +1,8 @@
 //! The local store: objects are files under a root directory (`backup_base`), written as
-//! `<name>.partial` and renamed into place on commit, with a `sha1sum`-compatible
-//! `<name>.sha1` sidecar, a `sha256sum`-compatible `<name>.sha256` one, and the rest of its
-//! metadata (chain, what the catalog records) in `<name>.meta` (JSON).
+//! `<name>.partial` and renamed into place on commit, with a `sha256sum`-compatible
+//! `<name>.sha256` sidecar, the rest of its metadata (chain, what the catalog records) in
+//! `<name>.meta` (JSON), and last a `sha1sum`-compatible `<name>.sha1` sidecar: the commit
+//! mark, without which a backup is incomplete.
 
 use std::path::{Path, PathBuf};
 use std::time::SystemTime;
@@ -54,7 +55,7 @@ fn is_object_name(name: &str) -> bool {
 const KEY_DEPTH: usize = 3;
 
 /// Every file under `dir` down to [`KEY_DEPTH`] levels below `root`, as keys relative to
-/// `root` (with `/`). Symlinks are followed (a day may live on another disk); an entry that
+/// `root` (with `/`), but names starting with a dot. Symlinks are followed (a day may live on another disk); an entry that
 /// cannot be read fails the walk: a listing that missed part of the store must not pass for
 /// complete. A missing `dir` holds nothing.
 fn walk(root: &Path, dir: &Path, out: &mut Vec<(String, std::fs::Metadata)>) -> Result<()> {
@@ -66,6 +67,12 @@ fn walk(root: &Path, dir: &Path, out: &mut Vec<(String, std::fs::Metadata)>) -> 
     let depth = dir.strip_prefix(root).map_or(0, |r| r.components().count());
     for e in rd {
         let p = e.map_err(|e| Error::io("list", dir, e))?.path();
+        // No key starts with a dot: probes and verify's scratch dirs do.
+        if p.file_name()
+            .is_some_and(|n| n.to_string_lossy().starts_with('.'))
+        {
+            continue;
+        }
         let meta = std::fs::metadata(&p).map_err(|e| Error::io("stat", &p, e))?;
         if meta.is_dir() {
             if depth + 1 < KEY_DEPTH {
@@ -104,30 +111,40 @@ impl LocalStore {
         Ok(self.root.join(key))
     }
 
-    fn metadata_of(path: &Path) -> Metadata {
-        let mut m: Metadata = std::fs::read_to_string(meta_path(path))
-            .ok()
-            .and_then(|t| serde_json::from_str(&t).ok())
-            .unwrap_or_default();
+    /// The metadata of the backup at `path`, from its sidecars. A sidecar that is absent is
+    /// no metadata; one that cannot be read, or a `.meta` that is not JSON, is an error (a
+    /// listing must not take a backup it could not read for an incomplete one).
+    fn metadata_of(path: &Path) -> Result<Metadata> {
+        let read = |p: PathBuf| match std::fs::read_to_string(&p) {
+            Ok(t) => Ok(Some(t)),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+            Err(e) => Err(Error::io("read", p, e)),
+        };
+        let mut m: Metadata = match read(meta_path(path))? {
+            Some(t) => serde_json::from_str(&t).map_err(|e| {
+                Error::format(
+                    "metadata",
+                    format!(
+                        "{} is not a metadata sidecar: {e}",
+                        meta_path(path).display()
+                    ),
+                )
+            })?,
+            None => Metadata::new(),
+        };
         // The sha1sum/sha256sum sidecars are what the digests are checked against.
         m.remove("sha1");
         m.remove("sha256");
-        if let Some(sha1) = std::fs::read_to_string(sidecar_path(path))
-            .ok()
-            .and_then(|t| parse_sha1(&t))
-        {
+        if let Some(sha1) = read(sidecar_path(path))?.and_then(|t| parse_sha1(&t)) {
             m.insert("sha1".into(), sha1);
         }
-        if let Some(sha256) = std::fs::read_to_string(sha256_sidecar_path(path))
-            .ok()
-            .and_then(|t| {
-                let h = t.split_whitespace().next()?.to_ascii_lowercase();
-                (h.len() == 64 && h.bytes().all(|b| b.is_ascii_hexdigit())).then_some(h)
-            })
-        {
+        if let Some(sha256) = read(sha256_sidecar_path(path))?.and_then(|t| {
+            let h = t.split_whitespace().next()?.to_ascii_lowercase();
+            (h.len() == 64 && h.bytes().all(|b| b.is_ascii_hexdigit())).then_some(h)
+        }) {
             m.insert("sha256".into(), sha256);
         }
-        m
+        Ok(m)
     }
 }
 
@@ -166,7 +183,7 @@ impl Store for LocalStore {
                 key: key.to_string(),
                 size: m.len(),
                 modified: m.modified().unwrap_or(SystemTime::UNIX_EPOCH),
-                metadata: Self::metadata_of(&path),
+                metadata: Self::metadata_of(&path)?,
             })),
             Ok(_) => Ok(None),
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
@@ -181,16 +198,18 @@ impl Store for LocalStore {
             return Err(Error::Refused(format!("not a key prefix: {prefix:?}")));
         }
         walk(&self.root, &walk_start(&self.root, prefix), &mut files)?;
-        Ok(files
+        files
             .into_iter()
             .filter(|(k, _)| k.starts_with(prefix) && is_object_name(k))
-            .map(|(k, m)| ObjectInfo {
-                metadata: Self::metadata_of(&self.root.join(&k)),
-                size: m.len(),
-                modified: m.modified().unwrap_or(SystemTime::UNIX_EPOCH),
-                key: k,
+            .map(|(k, m)| {
+                Ok(ObjectInfo {
+                    metadata: Self::metadata_of(&self.root.join(&k))?,
+                    size: m.len(),
+                    modified: m.modified().unwrap_or(SystemTime::UNIX_EPOCH),
+                    key: k,
+                })
             })
-            .collect())
+            .collect()
     }
     async fn list_dirs(&self, prefix: &str) -> Result<Vec<String>> {
         let dir = self.root.join(prefix);

@@ -102,27 +102,45 @@ impl Upload for LocalUpload {
                 .unwrap_or_default()
                 .to_string_lossy()
                 .into_owned();
-            // The sidecar first: a backup is found by its name, so once it is visible its
-            // checksum is there too (a crash between leaves a sidecar alone, which no restore
-            // picks and the next backup of the key replaces).
+            // The `.sha1` sidecar is the commit mark, written last: a backup without it is
+            // incomplete (list shows it so, restore refuses it). So an old backup of the key
+            // loses its mark first, and a crash anywhere leaves an incomplete backup, never a
+            // checksum beside bytes it does not belong to.
+            let dir = self.final_path.parent().map(Path::to_path_buf);
+            let sync_dir = || async {
+                if let Some(dir) = &dir {
+                    tokio::fs::File::open(dir).await?.sync_all().await?;
+                }
+                Ok::<_, std::io::Error>(())
+            };
+            match tokio::fs::remove_file(sidecar_path(&self.final_path)).await {
+                Ok(()) => sync_dir().await?,
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+                Err(e) => return Err(e),
+            }
+            match metadata.get("sha256") {
+                Some(sha256) => {
+                    Self::write_synced(
+                        &sha256_sidecar_path(&self.final_path),
+                        &format!("{sha256}  {name}\n"),
+                    )
+                    .await?
+                }
+                None => match tokio::fs::remove_file(sha256_sidecar_path(&self.final_path)).await {
+                    Ok(()) => {}
+                    Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+                    Err(e) => return Err(e),
+                },
+            }
+            let meta = serde_json::to_string_pretty(&metadata).unwrap_or_default();
+            Self::write_synced(&meta_path(&self.final_path), &meta).await?;
+            tokio::fs::rename(&self.partial_path, &self.final_path).await?;
             Self::write_synced(
                 &sidecar_path(&self.final_path),
                 &format!("{sha1}  {name}\n"),
             )
             .await?;
-            if let Some(sha256) = metadata.get("sha256") {
-                Self::write_synced(
-                    &sha256_sidecar_path(&self.final_path),
-                    &format!("{sha256}  {name}\n"),
-                )
-                .await?;
-            }
-            let meta = serde_json::to_string_pretty(&metadata).unwrap_or_default();
-            Self::write_synced(&meta_path(&self.final_path), &meta).await?;
-            tokio::fs::rename(&self.partial_path, &self.final_path).await?;
-            if let Some(dir) = self.final_path.parent() {
-                tokio::fs::File::open(dir).await?.sync_all().await?;
-            }
+            sync_dir().await?;
             Ok::<_, std::io::Error>(())
         }
         .await;

@@ -3,6 +3,7 @@
 //! ([`raw`]). Path-style addressing, http or https; retries with backoff.
 
 pub mod options;
+mod pending;
 mod raw;
 pub mod upload;
 
@@ -189,17 +190,17 @@ impl Store for S3Store {
         ))
     }
     async fn leftovers(&self) -> Result<Vec<Leftover>> {
-        let mut out: Vec<Leftover> = self
-            .list_multipart_uploads()
-            .await?
-            .into_iter()
-            .map(|u| Leftover {
+        let mut out: Vec<Leftover> = Vec::new();
+        for u in self.list_multipart_uploads().await? {
+            // Its age is that of its last part: a long backup started days ago is still alive.
+            let last_part = self.last_part_time(&u.key, &u.upload_id).await?;
+            out.push(Leftover {
+                modified: last_part.into_iter().chain(u.initiated).max(),
                 key: u.key,
                 kind: "pending upload",
                 id: Some(u.upload_id),
-                modified: u.initiated,
-            })
-            .collect();
+            });
+        }
         let listed: Vec<_> = self
             .store
             .list(None)

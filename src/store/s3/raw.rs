@@ -12,7 +12,7 @@ use object_store::aws::AwsAuthorizer;
 use object_store::client::HttpRequest;
 use quick_xml::events::Event;
 
-use super::{PendingUpload, S3Store};
+use super::S3Store;
 use crate::error::{Error, Result};
 use crate::store::ObjectInfo;
 
@@ -20,7 +20,7 @@ const ATTEMPTS: u32 = 4;
 
 impl S3Store {
     /// Sends one signed request, retrying transport errors and 5xx answers with backoff.
-    async fn send(
+    pub(super) async fn send(
         &self,
         method: http::Method,
         url: url::Url,
@@ -182,45 +182,6 @@ impl S3Store {
         }
     }
 
-    /// Aborts a multipart upload by key and id.
-    pub async fn abort_upload(&self, key: &str, upload_id: &str) -> Result<()> {
-        self.send(
-            http::Method::DELETE,
-            self.url(key, &[("uploadId", upload_id)])?,
-            &[],
-            Bytes::new(),
-        )
-        .await?;
-        Ok(())
-    }
-
-    /// Lists the multipart uploads in progress in the bucket.
-    pub async fn list_multipart_uploads(&self) -> Result<Vec<PendingUpload>> {
-        let url = url::Url::parse(&format!(
-            "{}/{}?uploads",
-            self.settings.endpoint(),
-            self.settings.bucket
-        ))
-        .map_err(|e| Error::store("list uploads", e))?;
-        let (_, body) = self.send(http::Method::GET, url, &[], Bytes::new()).await?;
-        let keys = xml_all(&body, "Key");
-        let ids = xml_all(&body, "UploadId");
-        let initiated = xml_all(&body, "Initiated");
-        Ok(keys
-            .into_iter()
-            .zip(ids)
-            .enumerate()
-            .map(|(i, (key, upload_id))| PendingUpload {
-                key,
-                upload_id,
-                initiated: initiated
-                    .get(i)
-                    .and_then(|t| chrono::DateTime::parse_from_rfc3339(t).ok())
-                    .map(SystemTime::from),
-            })
-            .collect())
-    }
-
     /// Checks that the bucket exists and the credentials are accepted (HEAD bucket).
     pub async fn head_bucket(&self) -> Result<()> {
         let url = url::Url::parse(&format!(
@@ -311,7 +272,7 @@ fn root_element(body: &[u8]) -> Option<String> {
 }
 
 /// Texts of every element named `tag` (entity references resolved).
-fn xml_all(body: &[u8], tag: &str) -> Vec<String> {
+pub(super) fn xml_all(body: &[u8], tag: &str) -> Vec<String> {
     let mut reader = quick_xml::Reader::from_reader(body);
     let mut out = Vec::new();
     let mut current: Option<String> = None;
