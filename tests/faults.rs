@@ -6,6 +6,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
+use common::http_fault::FaultProxy;
 use common::*;
 use futures::TryStreamExt;
 use object_store::ObjectStore;
@@ -353,10 +354,18 @@ async fn restore_faults_remove_the_half_built_data_dir() {
         "no server left"
     );
 
-    // S3 dies mid-download.
-    let child = spawn(ws.cmd(&["restore"]));
+    // S3 dies mid-download: a proxy holds the object's body part-way until S3 is dead, so
+    // the download cannot finish first.
+    let proxy = FaultProxy::start(moto.port);
+    proxy.hold_bodies_after(64 << 10);
+    let via_proxy = ws.variant("via-proxy", |mut c| {
+        c.s3 = Some((proxy.port, "rfaults".into(), true));
+        c
+    });
+    let child = spawn(ws.cmd_with(&via_proxy, &["restore"]));
     wait_for("the data dir", Duration::from_secs(60), || data.exists());
     moto.kill();
+    proxy.release();
     let (ok, err) = finish(child, Duration::from_secs(240));
     assert!(!ok, "restore without its S3 must fail");
     assert!(

@@ -1,5 +1,6 @@
 //! An HTTP/1.1 proxy in front of the S3 server that answers `403 AccessDenied` to the
-//! requests whose request line contains a chosen text (e.g. the listing of one day), and
+//! requests whose request line contains a chosen text (e.g. the listing of one day), can hold
+//! large GET bodies part-way (a download that is under way for as long as a test wants), and
 //! passes every other request through, one request per connection.
 
 use std::io::{BufRead, BufReader, Read, Write};
@@ -10,9 +11,17 @@ use std::time::Duration;
 
 pub struct FaultProxy {
     pub port: u16,
-    stop: Arc<AtomicBool>,
-    pattern: Arc<Mutex<Option<String>>>,
-    failed: Arc<AtomicUsize>,
+    shared: Arc<Shared>,
+}
+
+#[derive(Default)]
+struct Shared {
+    stop: AtomicBool,
+    pattern: Mutex<Option<String>>,
+    failed: AtomicUsize,
+    /// GET bodies longer than this are sent halfway, then held until `released`.
+    hold_after: Mutex<Option<usize>>,
+    released: AtomicBool,
 }
 
 /// A request or response head: the first line and the header lines.
@@ -102,7 +111,8 @@ impl Head {
     }
 }
 
-fn serve(client: TcpStream, target: u16, pattern: Option<String>, failed: &AtomicUsize) {
+fn serve(client: TcpStream, target: u16, shared: &Shared) {
+    let pattern = shared.pattern.lock().unwrap().clone();
     client
         .set_read_timeout(Some(Duration::from_secs(60)))
         .unwrap();
@@ -113,7 +123,7 @@ fn serve(client: TcpStream, target: u16, pattern: Option<String>, failed: &Atomi
     };
     let body = head.body(&mut reader, false);
     if pattern.is_some_and(|p| head.first.contains(&p)) {
-        failed.fetch_add(1, Ordering::SeqCst);
+        shared.failed.fetch_add(1, Ordering::SeqCst);
         let xml = "<?xml version=\"1.0\"?><Error><Code>AccessDenied</Code>\
                    <Message>fault injected by the test proxy</Message></Error>";
         let _ = write!(
@@ -138,7 +148,21 @@ fn serve(client: TcpStream, target: u16, pattern: Option<String>, failed: &Atomi
     let no_body = head.first.starts_with("HEAD ") || status == "204" || status == "304";
     let resp_body = resp.body(&mut up, no_body);
     let _ = client.write_all(&resp.closing());
-    let _ = client.write_all(&resp_body);
+    let hold = *shared.hold_after.lock().unwrap();
+    match hold.filter(|n| head.first.starts_with("GET ") && resp_body.len() > *n) {
+        Some(_) => {
+            // Half the body, then nothing until released; then the connection closes short
+            // of its Content-Length.
+            let _ = client.write_all(&resp_body[..resp_body.len() / 2]);
+            let _ = client.flush();
+            while !shared.released.load(Ordering::SeqCst) && !shared.stop.load(Ordering::SeqCst) {
+                std::thread::sleep(Duration::from_millis(20));
+            }
+        }
+        None => {
+            let _ = client.write_all(&resp_body);
+        }
+    }
 }
 
 impl FaultProxy {
@@ -147,44 +171,46 @@ impl FaultProxy {
         let listener = TcpListener::bind("127.0.0.1:0").unwrap();
         listener.set_nonblocking(true).unwrap();
         let port = listener.local_addr().unwrap().port();
-        let stop = Arc::new(AtomicBool::new(false));
-        let pattern = Arc::new(Mutex::new(None::<String>));
-        let failed = Arc::new(AtomicUsize::new(0));
-        let (s, p, f) = (stop.clone(), pattern.clone(), failed.clone());
+        let shared = Arc::new(Shared::default());
+        let sh = shared.clone();
         std::thread::spawn(move || {
-            while !s.load(Ordering::Relaxed) {
+            while !sh.stop.load(Ordering::Relaxed) {
                 match listener.accept() {
                     Ok((client, _)) => {
                         client.set_nonblocking(false).unwrap();
-                        let pat = p.lock().unwrap().clone();
-                        let f = f.clone();
-                        std::thread::spawn(move || serve(client, target, pat, &f));
+                        let sh = sh.clone();
+                        std::thread::spawn(move || serve(client, target, &sh));
                     }
                     Err(_) => std::thread::sleep(Duration::from_millis(5)),
                 }
             }
         });
-        FaultProxy {
-            port,
-            stop,
-            pattern,
-            failed,
-        }
+        FaultProxy { port, shared }
     }
 
     /// From now on, requests whose request line contains `text` fail (None: none fail).
     pub fn fail_requests_containing(&self, text: Option<&str>) {
-        *self.pattern.lock().unwrap() = text.map(str::to_string);
+        *self.shared.pattern.lock().unwrap() = text.map(str::to_string);
     }
 
     /// How many requests failed so far.
     pub fn failures(&self) -> usize {
-        self.failed.load(Ordering::SeqCst)
+        self.shared.failed.load(Ordering::SeqCst)
+    }
+
+    /// From now on, GET bodies longer than `n` bytes stop halfway until [`Self::release`].
+    pub fn hold_bodies_after(&self, n: usize) {
+        *self.shared.hold_after.lock().unwrap() = Some(n);
+    }
+
+    /// Ends the held responses: their connections close short of the body.
+    pub fn release(&self) {
+        self.shared.released.store(true, Ordering::SeqCst);
     }
 }
 
 impl Drop for FaultProxy {
     fn drop(&mut self) {
-        self.stop.store(true, Ordering::Relaxed);
+        self.shared.stop.store(true, Ordering::Relaxed);
     }
 }
