@@ -194,6 +194,32 @@ fn restore_refusals_leave_everything_as_it_was() {
     let out = ws.cmd(&["restore"]).output().unwrap();
     assert!(!out.status.success());
     assert!(!data.exists(), "truncated: no half-built data dir");
+
+    // conf puts my.cnf outside the data dir, where none is yet: a restore that fails after
+    // writing it (here its prepare fails) removes it too.
+    std::fs::write(&archive, &bytes).unwrap();
+    std::fs::write(
+        archive.with_file_name(format!("{name}.sha1")),
+        format!("{}  {name}\n", sha1_file(&archive)),
+    )
+    .unwrap();
+    let etc = ws.dir.path().join("etc");
+    std::fs::create_dir_all(&etc).unwrap();
+    let cnf = etc.join("my.cnf");
+    let failing = script(
+        &ws.dir.path().join("failing-prepare.sh"),
+        "for a in \"$@\"; do [ \"$a\" = --prepare ] && { echo 'prepare failed on purpose' >&2; exit 1; }; done; exec mariabackup \"$@\"",
+    );
+    let conf = ws.variant("outside-cnf", |c| c.my_cnf(&cnf).tool(&failing));
+    let out = ws.cmd_with(&conf, &["restore"]).output().unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success());
+    assert!(err.contains("prepare"), "{err}");
+    assert!(
+        !cnf.exists(),
+        "the my.cnf this failed restore wrote is still there"
+    );
+    assert!(!data.exists(), "failed prepare: no half-built data dir");
     drop(away);
 }
 

@@ -19,6 +19,8 @@ pub struct Created {
     dirs: Vec<PathBuf>,
     emptied: Vec<PathBuf>,
     markers: Vec<PathBuf>,
+    /// Files made outside the claimed dirs (a conf `my_cnf` elsewhere that did not exist).
+    files: Vec<PathBuf>,
 }
 
 /// Whether `dir` has no entries.
@@ -101,8 +103,20 @@ impl Created {
         Ok(())
     }
 
+    /// Records a file this restore is about to create outside its dirs: undo removes it.
+    pub fn file(&mut self, path: &Path) {
+        self.files.push(path.to_path_buf());
+    }
+
     /// Removes what this restore made (failure path).
     pub fn undo(&self) {
+        for f in &self.files {
+            if let Err(e) = std::fs::remove_file(f)
+                && e.kind() != std::io::ErrorKind::NotFound
+            {
+                tracing::error!("could not remove {}: {e}", f.display());
+            }
+        }
         for d in &self.dirs {
             if let Err(e) = std::fs::remove_dir_all(d) {
                 tracing::error!("could not remove {}: {e}", d.display());

@@ -15,7 +15,7 @@ pub mod layout;
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 
-use super::{load_keys, when_allows};
+use super::when_allows;
 use crate::archive::manifest::BinlogCoords;
 use crate::archive::reader::{Layout, Summary};
 use crate::archive::unpack::{Targets, unpack};
@@ -121,7 +121,7 @@ pub async fn restore(s: &Settings, opts: &RestoreOptions) -> Result<Option<Resto
     if s.binlog_dir != s.data_dir {
         check_claimable(&s.binlog_dir, "binlog dir")?;
     }
-    let keys = load_keys(s, false)?;
+    let keys = s.codec.keys(false)?;
     let source = if opts.stdin {
         let sha1 =
             match &opts.sha1 {
@@ -319,6 +319,9 @@ async fn restore_into(
         p
     };
     if report.my_cnf.is_some() {
+        if !my_cnf_path.starts_with(&dirs.data_dir) {
+            created.lock().expect("lock").file(&my_cnf_path);
+        }
         std::fs::write(&my_cnf_path, &rewritten.text)
             .map_err(|e| Error::io("write", &my_cnf_path, e))?;
     }
