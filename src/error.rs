@@ -64,8 +64,12 @@ pub enum Error {
     },
 
     /// The object store failed.
-    #[error("store {what}: {message}")]
-    Store { what: String, message: String },
+    #[error("store {what}: {source}")]
+    Store {
+        what: String,
+        #[source]
+        source: StoreFailure,
+    },
 
     /// SIGINT or SIGTERM arrived; what the command had started was undone.
     #[error("interrupted by a signal; the command's partial work was cleaned up")]
@@ -102,12 +106,25 @@ impl Error {
         }
     }
 
-    /// An [`Error::Store`]; an S3 XML error body in `message` is cut down to its code and
-    /// message.
-    pub fn store(what: impl Into<String>, message: impl std::fmt::Display) -> Self {
+    /// An [`Error::Store`] whose cause is `cause` (an error of the client, or a text of ours).
+    pub fn store(
+        what: impl Into<String>,
+        cause: impl Into<Box<dyn std::error::Error + Send + Sync>>,
+    ) -> Self {
         Error::Store {
             what: what.into(),
-            message: without_xml(&message.to_string()),
+            source: StoreFailure::Cause(cause.into()),
+        }
+    }
+
+    /// The store server's answer if this error is one: HTTP status and S3 error code.
+    pub fn store_answer(&self) -> Option<(u16, Option<&str>)> {
+        match self {
+            Error::Store {
+                source: StoreFailure::Answer { status, code, .. },
+                ..
+            } => Some((*status, code.as_deref())),
+            _ => None,
         }
     }
 
@@ -136,6 +153,47 @@ impl Error {
     /// True when this error only says that another stage stopped first.
     pub fn is_secondary(&self) -> bool {
         matches!(self, Error::PipeClosed(_))
+    }
+}
+
+/// Why a store request failed: the server's answer, or a cause on our side (transport, the
+/// client library, a check of ours), kept as the source.
+#[derive(Debug)]
+pub enum StoreFailure {
+    /// The server answered with an error.
+    Answer {
+        status: u16,
+        /// The S3 error code (`NoSuchBucket`, `AccessDenied`, ...), if the body had one.
+        code: Option<String>,
+        message: String,
+    },
+    Cause(Box<dyn std::error::Error + Send + Sync>),
+}
+
+impl std::fmt::Display for StoreFailure {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            StoreFailure::Answer {
+                status,
+                code,
+                message,
+            } => {
+                let text = format!("{status} {} {message}", code.as_deref().unwrap_or(""));
+                f.write_str(&text.split_whitespace().collect::<Vec<_>>().join(" "))
+            }
+            // A client's message may quote the XML body: its code and message are enough.
+            StoreFailure::Cause(e) => f.write_str(&without_xml(&e.to_string())),
+        }
+    }
+}
+
+impl std::error::Error for StoreFailure {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        match self {
+            // The cause's own text is this one's (without XML); its causes follow.
+            StoreFailure::Cause(e) => e.source(),
+            StoreFailure::Answer { .. } => None,
+        }
     }
 }
 
@@ -169,7 +227,7 @@ pub fn report_lines(e: &(dyn std::error::Error + 'static)) -> Vec<String> {
     let mut lines = vec![e.to_string()];
     let mut cause = e.source();
     while let Some(c) = cause {
-        let text = c.to_string();
+        let text = without_xml(&c.to_string());
         if !lines.iter().any(|l| l.contains(&text)) {
             lines.push(text);
         }
@@ -216,6 +274,42 @@ mod tests {
             std::io::Error::new(std::io::ErrorKind::NotFound, "gone"),
         );
         assert_eq!(report_lines(&io), ["read /x: gone"]);
+    }
+
+    #[test]
+    fn store_failures_keep_the_answer_and_the_cause() {
+        let e = Error::Store {
+            what: "HEAD /b".into(),
+            source: StoreFailure::Answer {
+                status: 404,
+                code: Some("NoSuchBucket".into()),
+                message: "The specified bucket does not exist".into(),
+            },
+        };
+        assert_eq!(e.store_answer(), Some((404, Some("NoSuchBucket"))));
+        assert_eq!(
+            e.to_string(),
+            "store HEAD /b: 404 NoSuchBucket The specified bucket does not exist"
+        );
+        // A client error whose cause quotes an XML body: kept as the source, printed without
+        // the XML.
+        #[derive(Debug, thiserror::Error)]
+        #[error("request failed")]
+        struct Outer(#[source] Inner);
+        #[derive(Debug, thiserror::Error)]
+        #[error(
+            "status 403: <?xml version=\"1.0\"?><Error><Code>AccessDenied</Code><Message>no</Message></Error>"
+        )]
+        struct Inner;
+        let e = Error::store("GET /b/k", Outer(Inner));
+        assert!(e.store_answer().is_none());
+        assert_eq!(
+            report_lines(&e),
+            [
+                "store GET /b/k: request failed",
+                "status 403: AccessDenied: no"
+            ]
+        );
     }
 
     #[test]

@@ -13,7 +13,7 @@ use object_store::client::HttpRequest;
 use quick_xml::events::Event;
 
 use super::S3Store;
-use crate::error::{Error, Result};
+use crate::error::{Error, Result, StoreFailure};
 use crate::store::ObjectInfo;
 
 const ATTEMPTS: u32 = 4;
@@ -28,7 +28,7 @@ impl S3Store {
         body: Bytes,
     ) -> Result<(http::HeaderMap, Bytes)> {
         let what = format!("{method} {}", url.path());
-        let mut last = String::new();
+        let mut last = StoreFailure::Cause("no attempt made".into());
         for attempt in 0..ATTEMPTS {
             if attempt > 0 {
                 tokio::time::sleep(Duration::from_millis(200 << attempt)).await;
@@ -63,20 +63,20 @@ impl S3Store {
                     if status.is_success() {
                         // S3 may answer 200 with an <Error> body to a copy.
                         if root_element(&bytes).as_deref() == Some("Error") {
-                            last = s3_error_text(status, &bytes);
+                            last = s3_answer(status, &bytes);
                             continue;
                         }
                         return Ok((headers, bytes));
                     }
-                    last = s3_error_text(status, &bytes);
+                    last = s3_answer(status, &bytes);
                     if !status.is_server_error() {
                         break;
                     }
                 }
-                Err(e) => last = format!("{e}"),
+                Err(e) => last = StoreFailure::Cause(e.into()),
             }
         }
-        Err(Error::store(what, last))
+        Err(Error::Store { what, source: last })
     }
 
     /// Copies `src` (of `size` bytes) to `dst` server-side, giving `dst` the user metadata
@@ -175,7 +175,10 @@ impl S3Store {
         ))
         .map_err(|e| Error::store("create bucket", e))?;
         match self.send(http::Method::PUT, url, &[], Bytes::new()).await {
-            Err(Error::Store { message, .. }) if message.contains("BucketAlreadyOwnedByYou") => {
+            Err(e)
+                if e.store_answer()
+                    .is_some_and(|(_, c)| c == Some("BucketAlreadyOwnedByYou")) =>
+            {
                 Ok(())
             }
             r => r.map(drop),
@@ -192,16 +195,16 @@ impl S3Store {
         .map_err(|e| Error::store("check bucket", e))?;
         match self.send(http::Method::HEAD, url, &[], Bytes::new()).await {
             Ok(_) => Ok(()),
-            Err(Error::Store { message, .. }) => Err(Error::Refused(format!(
+            Err(Error::Store { source, .. }) => Err(Error::Refused(format!(
                 "s3://{} cannot be used ({}): {}",
                 self.settings.bucket,
                 self.settings.endpoint(),
-                if message.starts_with("404") {
-                    "the bucket does not exist".to_string()
-                } else if message.starts_with("403") {
-                    "the credentials are rejected".to_string()
-                } else {
-                    message
+                match &source {
+                    StoreFailure::Answer { status: 404, .. } => "the bucket does not exist".into(),
+                    StoreFailure::Answer { status: 403, .. } => {
+                        "the credentials are rejected".into()
+                    }
+                    other => other.to_string(),
                 }
             ))),
             Err(e) => Err(e),
@@ -235,18 +238,19 @@ impl S3Store {
                         .collect(),
                 }))
             }
-            Err(Error::Store { message, .. }) if message.starts_with("404") => Ok(None),
+            Err(e) if e.store_answer().is_some_and(|(status, _)| status == 404) => Ok(None),
             Err(e) => Err(e),
         }
     }
 }
 
-fn s3_error_text(status: http::StatusCode, body: &[u8]) -> String {
-    let code = xml_text(body, "Code").unwrap_or_default();
-    let msg = xml_text(body, "Message").unwrap_or_default();
-    format!("{} {code} {msg}", status.as_u16())
-        .trim()
-        .to_string()
+/// An error answer: its status, and the code and message of its XML body.
+fn s3_answer(status: http::StatusCode, body: &[u8]) -> StoreFailure {
+    StoreFailure::Answer {
+        status: status.as_u16(),
+        code: xml_text(body, "Code"),
+        message: xml_text(body, "Message").unwrap_or_default(),
+    }
 }
 
 fn xml_escape(s: &str) -> String {
