@@ -111,7 +111,7 @@ fn keys() -> Keys {
 fn seed_chain() -> Chain {
     Chain {
         compression: Compression::Gzip {
-            level: mysqlbackup::config::DEFAULT_GZIP_LEVEL,
+            level: mysqlbackup::codec::options::DEFAULT_GZIP_LEVEL,
         },
         cipher: Cipher::Des3 {
             kdf: KeyDerivation::Sha256,

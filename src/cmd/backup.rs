@@ -1,6 +1,6 @@
 //! The `backup` command: checks, then the streaming chain into the chosen store.
 
-use super::{load_keys, when_allows};
+use super::when_allows;
 use crate::archive::layout::SEGMENT_SIZE;
 use crate::archive::manifest::Manifest;
 use crate::archive::writer::BackupSource;
@@ -54,7 +54,7 @@ pub async fn backup(s: &Settings, output: Output) -> Result<Option<BackupReport>
         return Ok(None);
     }
     let _lock = crate::lock::lock_instance(s, "back up")?;
-    let keys = load_keys(s, true)?;
+    let keys = s.codec.keys(true)?;
     let chain = s.chain();
     let encoders = chain.encoders(&keys)?;
     let store = match output {

@@ -4,8 +4,10 @@
 //! stored bytes' header and the compression from the decrypted bytes' magic, so every archive
 //! written so far keeps restoring.
 //!
-//! Adding a codec: its transforms in a file of this folder, one arm in [`Compression`] or
-//! [`Cipher`], and its magic in [`recognise`] or [`AutoDecompress`].
+//! Adding a codec touches this folder only: its transforms in a new file, its arm in
+//! [`Compression`] or [`Cipher`] (with its name, suffix and encoder here), its magic in
+//! [`recognise`] or [`AutoDecompress`], its stage name in [`check_of_stage`], and its conf
+//! name in `options.rs`.
 
 use bytes::Bytes;
 
@@ -119,6 +121,17 @@ impl Chain {
             Cipher::Age => Box::new(AgeEncrypt::new(&parse_recipients(&keys.age_recipients)?)?),
         };
         Ok(vec![Stage::Push(compress), Stage::Push(encrypt)])
+    }
+}
+
+/// The check (as `verify` names it) a failure of the stage named `stage` belongs to; None
+/// when no codec has that name.
+pub fn check_of_stage(stage: &str) -> Option<&'static str> {
+    match stage {
+        "sha1" | "sha256" => Some("checksum"),
+        "des3" | "age" => Some("decryption"),
+        "gzip" | "gunzip" | "zstd" | "decompress" => Some("decompression"),
+        _ => None,
     }
 }
 

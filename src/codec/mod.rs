@@ -11,6 +11,7 @@ pub mod chain;
 pub mod des3;
 pub mod digest;
 pub mod gzip;
+pub mod options;
 pub mod sha1;
 pub mod zstd;
 

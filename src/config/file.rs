@@ -4,6 +4,8 @@ use std::path::{Path, PathBuf};
 
 use serde::Deserialize;
 
+use crate::codec::options::{CompressionName, EncryptionName};
+
 use super::{KeyDerivation, ReplicationConfig, Secret};
 use crate::error::{Error, Result};
 
@@ -77,28 +79,6 @@ pub struct Retention {
     pub keep_last: Option<usize>,
     /// Keep the backups of the last D days (by the day in their key).
     pub keep_days: Option<u32>,
-}
-
-/// conf `compression`.
-#[derive(Clone, Copy, Debug, Default, Deserialize, PartialEq, Eq)]
-#[serde(rename_all = "lowercase")]
-pub enum CompressionName {
-    /// gzip (the seed's format; default).
-    #[default]
-    Gzip,
-    /// zstd, multi-threaded.
-    Zstd,
-}
-
-/// conf `encryption`.
-#[derive(Clone, Copy, Debug, Default, Deserialize, PartialEq, Eq)]
-#[serde(rename_all = "lowercase")]
-pub enum EncryptionName {
-    /// OpenSSL `enc` des3 (the seed's format; default).
-    #[default]
-    Des3,
-    /// age to public-key recipients.
-    Age,
 }
 
 /// Condition for `--when`: the command runs only when it holds, else exits 0.

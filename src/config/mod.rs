@@ -10,12 +10,14 @@ use std::path::{Path, PathBuf};
 mod file;
 mod secret;
 
-use crate::codec::chain::{Chain, Cipher, Compression};
+use crate::codec::chain::Chain;
 pub use crate::codec::des3::KeyDerivation;
+pub use crate::codec::options::ChainOptions;
+use crate::codec::options::RawChain;
 use crate::error::{Error, Result};
 pub use crate::mysql::replication::{PeerConfig, ReplicationConfig};
 pub use crate::store::s3::options::{RawS3, S3Settings};
-pub use file::{CompressionName, ConfFile, EncryptionName, Overrides, Retention, When};
+pub use file::{ConfFile, Overrides, Retention, When};
 pub use secret::Secret;
 
 /// Environment variables that may hold S3 credentials: removed from the environment of every
@@ -25,13 +27,6 @@ pub const SECRET_ENV: &[&str] = &[
     "AWS_SECRET_ACCESS_KEY",
     "AWS_SESSION_TOKEN",
 ];
-
-/// zstd level when conf names none: level 1 with two workers keeps up with mariabackup's
-/// stream on two cores and stores about what `zstd -1` does.
-pub const DEFAULT_ZSTD_LEVEL: i32 = 1;
-
-/// gzip level when the config names none (see `Settings::gzip_level`).
-pub const DEFAULT_GZIP_LEVEL: u32 = 2;
 
 /// Everything a command needs, resolved from conf + overrides + derived defaults.
 #[derive(Clone, Debug)]
@@ -58,17 +53,8 @@ pub struct Settings {
     pub socket: Option<PathBuf>,
     pub mysql_user: String,
     pub root_password: Option<Secret>,
-    pub des3_key_file: PathBuf,
-    pub key_derivation: KeyDerivation,
-    pub gzip_level: u32,
-    pub compression: CompressionName,
-    /// zstd's level (or gzip's, when set with gzip).
-    pub compression_level: Option<i32>,
-    /// zstd's own worker threads (default 2).
-    pub compression_threads: u32,
-    pub encryption: EncryptionName,
-    pub age_recipients: Vec<String>,
-    pub age_identity_file: Option<PathBuf>,
+    /// The codec chain's options (owned by `codec::options`).
+    pub codec: ChainOptions,
     pub backup_tool: Option<PathBuf>,
     pub backup_tool_tmpdir: Option<PathBuf>,
     /// `{instance_id}00{port}` or conf `temp_server_id`; checked by
@@ -171,29 +157,20 @@ impl Settings {
         }
         let binlog_dir = conf.binlog_dir.unwrap_or_else(|| data_dir.clone());
         let my_cnf = conf.my_cnf.unwrap_or_else(|| data_dir.join("my.cnf"));
-        // zlib-rs level 1 is a quicker strategy that stores ~35% more than `gzip --fast`; level 2
-        // compresses like `gzip --fast` (sysbench xbstream: 0.100 vs 0.107 of the input, 420 MiB/s)
-        // and leaves des3, the slowest stage, fewer bytes to encrypt.
-        let gzip_level = conf.gzip_level.unwrap_or(DEFAULT_GZIP_LEVEL);
-        if gzip_level > 9 {
-            return Err(Error::Config(format!(
-                "`gzip_level` must be 0..=9, got {gzip_level}"
-            )));
-        }
-        if let (Some(CompressionName::Zstd), Some(l)) = (conf.compression, conf.compression_level)
-            && !(-7..=22).contains(&l)
-        {
-            return Err(Error::Config(format!(
-                "`compression_level` for zstd must be -7..=22, got {l}"
-            )));
-        }
-        if conf.encryption == Some(EncryptionName::Age)
-            && conf.age_recipients.as_ref().is_none_or(Vec::is_empty)
-        {
-            return Err(Error::Config(
-                "`encryption: age` needs `age_recipients` (public keys age1...)".into(),
-            ));
-        }
+        let codec = crate::codec::options::resolve(RawChain {
+            compression: conf.compression,
+            compression_level: conf.compression_level,
+            compression_threads: conf.compression_threads,
+            gzip_level: conf.gzip_level,
+            encryption: conf.encryption,
+            key_derivation: conf.key_derivation,
+            des3_key_file: conf
+                .des3_key_file
+                .clone()
+                .unwrap_or_else(|| conf_base.join("des3_password")),
+            age_recipients: conf.age_recipients.clone(),
+            age_identity_file: conf.age_identity_file.clone(),
+        })?;
         let temp_server_id = match conf.temp_server_id {
             Some(id) => id,
             None => format!("{instance_id}00{port}").parse().unwrap_or(u64::MAX),
@@ -209,9 +186,6 @@ impl Settings {
             date_explicit,
             clean_after_restore: o.clean_after_restore || conf.clean_after_restore.unwrap_or(false),
             when: o.when,
-            des3_key_file: conf
-                .des3_key_file
-                .unwrap_or_else(|| conf_base.join("des3_password")),
             conf_base,
             data_dir,
             binlog_dir,
@@ -219,14 +193,7 @@ impl Settings {
             socket: conf.socket,
             mysql_user: conf.mysql_user.unwrap_or_else(|| "root".into()),
             root_password: conf.root_password,
-            key_derivation: conf.key_derivation.unwrap_or_default(),
-            gzip_level,
-            compression: conf.compression.unwrap_or_default(),
-            compression_level: conf.compression_level,
-            compression_threads: conf.compression_threads.unwrap_or(2),
-            encryption: conf.encryption.unwrap_or_default(),
-            age_recipients: conf.age_recipients.unwrap_or_default(),
-            age_identity_file: conf.age_identity_file,
+            codec,
             backup_tool: conf.backup_tool,
             backup_tool_tmpdir: conf.backup_tool_tmpdir,
             temp_server_id,
@@ -277,25 +244,7 @@ impl Settings {
 
     /// The codec chain backups are written with.
     pub fn chain(&self) -> Chain {
-        Chain {
-            compression: match self.compression {
-                CompressionName::Gzip => Compression::Gzip {
-                    level: self
-                        .compression_level
-                        .map_or(self.gzip_level, |l| l.clamp(0, 9) as u32),
-                },
-                CompressionName::Zstd => Compression::Zstd {
-                    level: self.compression_level.unwrap_or(DEFAULT_ZSTD_LEVEL),
-                    workers: self.compression_threads,
-                },
-            },
-            cipher: match self.encryption {
-                EncryptionName::Des3 => Cipher::Des3 {
-                    kdf: self.key_derivation,
-                },
-                EncryptionName::Age => Cipher::Age,
-            },
-        }
+        self.codec.chain()
     }
 
     /// The backup's object key / relative path (mission.md section 3).

@@ -36,8 +36,11 @@ fn derives_defaults() {
     assert_eq!(s.data_dir, Path::new("/data1/mysql-3309"));
     assert_eq!(s.my_cnf, Path::new("/data1/mysql-3309/my.cnf"));
     assert_eq!(s.temp_server_id, 1003309);
-    assert_eq!(s.des3_key_file, Path::new("/etc/mb/des3_password"));
-    assert_eq!(s.gzip_level, DEFAULT_GZIP_LEVEL);
+    assert_eq!(s.codec.des3_key_file, Path::new("/etc/mb/des3_password"));
+    assert_eq!(
+        s.codec.gzip_level,
+        crate::codec::options::DEFAULT_GZIP_LEVEL
+    );
     assert!(s.s3.is_none());
     assert_eq!(s.date_str.len(), 10);
 }
@@ -143,7 +146,7 @@ fn overrides_win_over_conf() {
     let s3 = s.s3.unwrap();
     assert_eq!(s3.endpoint(), "http://127.0.0.1:9000");
     assert_eq!(s3.secret_key.expose(), "sk");
-    assert_eq!(s.des3_key_file, Path::new("./des3_password"));
+    assert_eq!(s.codec.des3_key_file, Path::new("./des3_password"));
 }
 
 #[test]

@@ -12,10 +12,9 @@ use serde::Serialize;
 
 mod prepare;
 
-use super::load_keys;
 use crate::archive::reader::{self, Layout, Summary, Visitor};
 use crate::catalog::{Selection, list_backups, locate, parse_key};
-use crate::codec::chain::{Chain, Keys};
+use crate::codec::chain::{Chain, Keys, check_of_stage};
 use crate::config::Settings;
 use crate::error::{Error, Result};
 use crate::mysql::binlog::MAGIC;
@@ -100,17 +99,15 @@ impl std::fmt::Display for VerifyReport {
 /// The check an error belongs to (by its kind and stage, never its words).
 fn check_of(e: &Error) -> &'static str {
     match e {
-        Error::Format { format, .. } | Error::Stage { stage: format, .. } => match *format {
-            "sha1" | "sha256" => "checksum",
-            "des3" | "age" => "decryption",
-            "gzip" | "gunzip" | "zstd" | "decompress" => "decompression",
-            "tar" => "tar",
-            "xbstream" => "xbstream",
-            "manifest" => "manifest",
-            "binlog" => "binlog",
-            "metadata" => "metadata",
-            _ => "archive",
-        },
+        Error::Format { format, .. } | Error::Stage { stage: format, .. } => check_of_stage(format)
+            .unwrap_or(match *format {
+                "tar" => "tar",
+                "xbstream" => "xbstream",
+                "manifest" => "manifest",
+                "binlog" => "binlog",
+                "metadata" => "metadata",
+                _ => "archive",
+            }),
         Error::Config(_) => "keys",
         Error::Store { .. } => "store",
         _ => "read",
@@ -261,7 +258,7 @@ async fn check_stream(
 /// Verifies the backups `opts` names; the report says which failed and why.
 pub async fn verify(s: &Settings, opts: &VerifyOptions) -> Result<VerifyReport> {
     let store = crate::store::build(s)?;
-    let keys = load_keys(s, false)?;
+    let keys = s.codec.keys(false)?;
     let wanted: Vec<String> = if opts.all {
         let all: Vec<String> = list_backups(store.as_ref(), Some(s.port))
             .await?
