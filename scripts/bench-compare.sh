@@ -13,7 +13,7 @@
 #   backup  d. mysqlbackup backup with compression: zstd, encryption: age (local store)
 #           e. mariabackup --stream | zstd -1 -T2 | age -r PUB | tee >(sha1sum) > file
 #   restore d. mysqlbackup restore of (d)
-#           e. age -d | zstd -d | tar -x, cat segments | mbstream -x, mariabackup --prepare
+#           e. age -d | zstd -d | tar -x of (d), cat segments | mbstream -x, mariabackup --prepare
 # First, des3 alone against `openssl enc -des-ede3-cbc` on one core.
 # Usage: scripts/bench-compare.sh [rows_per_table (8 tables; 500000 ~ 1 GiB)] [runs]
 set -euo pipefail
@@ -106,7 +106,7 @@ for i in $(seq 1 "$RUNS"); do
   rm -rf "$D" "$W/shell"
   measure restore_modern "$BIN --conf-path $W/modern.yaml restore"
   rm -rf "$D"
-  measure restore_modern_shell "set -o pipefail; mkdir -p $W/shell/data && age -d -i $W/agekey < $W/e.age | zstd -q -d | tar -x -C $W/shell && cat $W/shell/data.xbstream.* | mbstream -x -C $W/shell/data && mariabackup --prepare --target-dir=$W/shell/data 2>/dev/null"
+  measure restore_modern_shell "set -o pipefail; mkdir -p $W/shell/data && age -d -i $W/agekey < $MODERN | zstd -q -d | tar -x -C $W/shell && cat $W/shell/data.xbstream.* | mbstream -x -C $W/shell/data && mariabackup --prepare --target-dir=$W/shell/data 2>/dev/null"
 done
 rm -rf "$W/shell"
 median() { sort -n | awk '{a[NR]=$1} END {print (NR % 2) ? a[(NR+1)/2] : (a[NR/2] + a[NR/2+1]) / 2}'; }

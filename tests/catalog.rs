@@ -200,6 +200,24 @@ fn list_verify_and_expire_on_the_local_store() {
         "verify wrote to disk: {log}"
     );
 
+    // Without a key: the newest of this instance, or the one of --date-str.
+    for (args, day) in [
+        (vec!["verify", "--json"], DAYS[2]),
+        (vec!["verify", "--date-str", DAYS[0], "--json"], DAYS[0]),
+    ] {
+        let out = ws.cmd(&args).output().unwrap();
+        ok(&out);
+        let v = verdicts(&json(&out));
+        assert_eq!(v.len(), 1, "{args:?}: {v:?}");
+        assert!(v[0].1, "{v:?}");
+        assert!(
+            v[0].0.contains(&format!("{day}/")),
+            "{args:?} verified {}",
+            v[0].0
+        );
+        assert!(v[0].0.ends_with(&key(p, day, 1, ".tgz.des3")), "{v:?}");
+    }
+
     // --prepare: extracted, prepared, opened, tables checked; no scratch dir left.
     let out = ws.cmd(&["verify", "--prepare", "--json"]).output().unwrap();
     let log = ok(&out);
