@@ -215,10 +215,12 @@ fn without_xml(text: &str) -> String {
         (None, Some(m)) => m,
         (None, None) => "(an XML error body)".into(),
     };
-    format!(
-        "{}{summary}",
-        text[..start].trim_end_matches([' ', ':']).to_string() + ": "
-    )
+    let prefix = text[..start].trim_end_matches([' ', ':']);
+    if prefix.is_empty() {
+        summary
+    } else {
+        format!("{prefix}: {summary}")
+    }
 }
 
 /// The lines to print for `e`: its message, then each cause that says something new (a cause

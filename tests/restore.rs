@@ -220,6 +220,17 @@ fn restore_refusals_leave_everything_as_it_was() {
         "the my.cnf this failed restore wrote is still there"
     );
     assert!(!data.exists(), "failed prepare: no half-built data dir");
+    // One that was there, or a link that was there (even dangling), is never touched.
+    std::fs::write(&cnf, "# the operator's\n").unwrap();
+    assert!(!ws.cmd_with(&conf, &["restore"]).status().unwrap().success());
+    assert_eq!(std::fs::read_to_string(&cnf).unwrap(), "# the operator's\n");
+    std::fs::remove_file(&cnf).unwrap();
+    let nowhere = etc.join("nowhere.cnf");
+    std::os::unix::fs::symlink(&nowhere, &cnf).unwrap();
+    assert!(!ws.cmd_with(&conf, &["restore"]).status().unwrap().success());
+    assert!(cnf.symlink_metadata().is_ok(), "the link is gone");
+    assert!(!nowhere.exists(), "the restore wrote through a link");
+    assert!(!data.exists());
     drop(away);
 }
 

@@ -7,7 +7,7 @@
 //! Adding a codec touches this folder only: its transforms in a new file, its arm in
 //! [`Compression`] or [`Cipher`] (with its name, suffix and encoder here), its magic in
 //! [`recognise`] or [`AutoDecompress`], its stage name in [`check_of_stage`], and its conf
-//! name in `options.rs`.
+//! name in `options.rs` (plus a field in `config::ConfFile` if it brings a new conf key).
 
 use bytes::Bytes;
 

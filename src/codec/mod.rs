@@ -1,5 +1,6 @@
-//! Codecs: byte transforms (gzip, des3, digests), the chain they form ([`chain`]), and the
-//! driver that runs each one on its own thread, joined to its neighbours by bounded pipes.
+//! Codecs: byte transforms (gzip, zstd, des3, age, digests), the chain they form ([`chain`])
+//! and its conf options ([`options`]), and the driver that runs each one on its own thread,
+//! joined to its neighbours by bounded pipes.
 //!
 //! A [`Transform`] is plain synchronous code that knows nothing of async: it can be fuzzed and
 //! property-tested alone. [`spawn_transform`] runs it on a blocking thread between two

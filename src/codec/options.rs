@@ -2,7 +2,8 @@
 //! `gzip_level`, `encryption`, `key_derivation`, `des3_key_file`, `age_recipients`,
 //! `age_identity_file`, resolved and checked into [`ChainOptions`], which builds the
 //! [`Chain`] backups are written with and loads the [`Keys`] it needs. Owned here, beside the
-//! codecs, so a new codec touches only this folder.
+//! codecs, so a new codec touches only this folder (a new conf key, e.g. its level, also
+//! needs its field in the flat `config::ConfFile` and in [`RawChain`]).
 
 use std::os::unix::fs::PermissionsExt;
 use std::path::PathBuf;
@@ -171,10 +172,5 @@ impl ChainOptions {
             age_recipients: self.age_recipients.clone(),
             age_identities,
         })
-    }
-
-    /// Whether backups are written with des3 (whose key file then must exist).
-    pub fn writes_des3(&self) -> bool {
-        self.encryption == EncryptionName::Des3
     }
 }

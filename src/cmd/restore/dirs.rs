@@ -2,6 +2,7 @@
 //! written, marked while half-built, removed or emptied again on failure. A directory that
 //! holds anything the restore did not put there is never touched.
 
+use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::Stdio;
 
@@ -103,9 +104,46 @@ impl Created {
         Ok(())
     }
 
-    /// Records a file this restore is about to create outside its dirs: undo removes it.
-    pub fn file(&mut self, path: &Path) {
-        self.files.push(path.to_path_buf());
+    /// Writes the restored my.cnf `text` to `wanted`. Inside `data_dir` (claimed by this
+    /// restore) it is simply written. Outside, only where nothing is (`create_new`: never over
+    /// a file or a link someone else put there, even one created since a check), recorded so
+    /// that a failed restore removes it; where something is, the text goes to
+    /// `<data_dir>/my.cnf.restored` instead, with a warning. Returns where it went.
+    pub fn write_my_cnf(
+        &mut self,
+        wanted: &Path,
+        data_dir: &Path,
+        text: &str,
+        warnings: &mut Vec<String>,
+    ) -> Result<PathBuf> {
+        if wanted.starts_with(data_dir) {
+            std::fs::write(wanted, text).map_err(|e| Error::io("write", wanted, e))?;
+            return Ok(wanted.to_path_buf());
+        }
+        let created = std::fs::OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .open(wanted);
+        match created {
+            Ok(mut f) => {
+                self.files.push(wanted.to_path_buf());
+                f.write_all(text.as_bytes())
+                    .and_then(|()| f.sync_all())
+                    .map_err(|e| Error::io("write", wanted, e))?;
+                Ok(wanted.to_path_buf())
+            }
+            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
+                let p = data_dir.join("my.cnf.restored");
+                warnings.push(format!(
+                    "{} exists and is not this restore's: the restored my.cnf is {}",
+                    wanted.display(),
+                    p.display()
+                ));
+                std::fs::write(&p, text).map_err(|e| Error::io("write", &p, e))?;
+                Ok(p)
+            }
+            Err(e) => Err(Error::io("create", wanted, e)),
+        }
     }
 
     /// Removes what this restore made (failure path).

@@ -307,24 +307,15 @@ async fn restore_into(
             report.binlog_files.join(",")
         ));
     }
-    let my_cnf_path = if s.my_cnf.starts_with(&dirs.data_dir) || !s.my_cnf.exists() {
-        s.my_cnf.clone()
-    } else {
-        let p = dirs.data_dir.join("my.cnf.restored");
-        warnings.push(format!(
-            "{} exists and is not this restore's: the restored my.cnf is {}",
-            s.my_cnf.display(),
-            p.display()
-        ));
-        p
+    let my_cnf_path = match report.my_cnf {
+        Some(_) => created.lock().expect("lock").write_my_cnf(
+            &s.my_cnf,
+            &dirs.data_dir,
+            &rewritten.text,
+            &mut warnings,
+        )?,
+        None => s.my_cnf.clone(),
     };
-    if report.my_cnf.is_some() {
-        if !my_cnf_path.starts_with(&dirs.data_dir) {
-            created.lock().expect("lock").file(&my_cnf_path);
-        }
-        std::fs::write(&my_cnf_path, &rewritten.text)
-            .map_err(|e| Error::io("write", &my_cnf_path, e))?;
-    }
     let cnf = MyCnf::parse(&rewritten.text);
 
     let flavor_tools: &[&str] = match manifest.map(|m| m.flavor.as_str()) {

@@ -59,7 +59,14 @@ impl S3Store {
                 Ok(resp) => {
                     let status = resp.status();
                     let headers = resp.headers().clone();
-                    let bytes = resp.bytes().await.unwrap_or_default();
+                    let bytes = match resp.bytes().await {
+                        Ok(b) => b,
+                        Err(e) => {
+                            // An answer cut short: a transport error, retried.
+                            last = StoreFailure::Cause(e.into());
+                            continue;
+                        }
+                    };
                     if status.is_success() {
                         // S3 may answer 200 with an <Error> body to a copy.
                         if root_element(&bytes).as_deref() == Some("Error") {
@@ -69,7 +76,9 @@ impl S3Store {
                         return Ok((headers, bytes));
                     }
                     last = s3_answer(status, &bytes);
-                    if !status.is_server_error() {
+                    let busy = status == http::StatusCode::TOO_MANY_REQUESTS
+                        || status == http::StatusCode::REQUEST_TIMEOUT;
+                    if !status.is_server_error() && !busy {
                         break;
                     }
                 }
@@ -204,7 +213,7 @@ impl S3Store {
                     StoreFailure::Answer { status: 403, .. } => {
                         "the credentials are rejected".into()
                     }
-                    other => other.to_string(),
+                    other => crate::error::report_lines(other).join(": "),
                 }
             ))),
             Err(e) => Err(e),
