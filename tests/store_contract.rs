@@ -261,6 +261,29 @@ async fn s3_moto_check_fails_on_a_missing_bucket() {
     assert!(err.contains("does not exist"), "{err}");
 }
 
+/// An upload listed as pending, then completed or aborted before its parts are listed (a
+/// backup finishing while expire or list runs): it is gone, not an error of the listing.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn s3_moto_an_upload_gone_since_it_was_listed_is_skipped() {
+    let moto = Moto::start();
+    let store = moto.bucket("gone").await;
+    let mut u = store.upload("2021_01_01/3309/gone").await.unwrap();
+    write_all(&mut u, &payload(9 << 20, 3)).await;
+    drop(u);
+    let pending = store.list_multipart_uploads().await.unwrap();
+    assert_eq!(pending.len(), 1, "the dropped upload is pending");
+    let (key, id) = (pending[0].key.clone(), pending[0].upload_id.clone());
+    // While pending, its parts list (whether or not a part got through before the drop).
+    store.last_part_time(&key, &id).await.unwrap();
+    store.abort_upload(&key, &id).await.unwrap();
+    let err = store.last_part_time(&key, &id).await.unwrap_err();
+    assert!(mysqlbackup::store::s3::is_gone(&err), "{err}");
+    assert!(!mysqlbackup::store::s3::is_gone(
+        &mysqlbackup::error::Error::store("x", "NoSuchUpload in a message is not an answer")
+    ));
+    assert!(store.leftovers().await.unwrap().is_empty());
+}
+
 /// The suite on a 3-node Garage cluster (replication factor 3), then what only a cluster has.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn s3_garage_cluster_contract_and_node_failures() {
@@ -274,6 +297,19 @@ async fn s3_garage_cluster_contract_and_node_failures() {
     delete_and_missing_keys(s).await;
     concurrent_uploads_to_one_key(s).await;
     store.check().await.unwrap();
+    // Garage checks signatures: a wrong secret is refused by the health check, named.
+    let mut wrong = cluster.settings("contract");
+    wrong.secret_key = mysqlbackup::config::Secret::new("not-the-secret".to_string());
+    let err = mysqlbackup::store::s3::S3Store::new(&wrong)
+        .unwrap()
+        .check()
+        .await
+        .unwrap_err();
+    assert_eq!(err.exit_code(), 3, "{err}");
+    assert!(
+        err.to_string().contains("credentials are rejected"),
+        "{err}"
+    );
 
     // A node killed mid-upload (through node 0): the upload completes whole or leaves
     // nothing visible.

@@ -201,9 +201,11 @@ pub fn instance_pid_stem(cnf: Option<&MyCnf>) -> String {
     });
     // Without either, the server uses its hostname with the last `.ext` replaced by `.pid`.
     let name = named.unwrap_or_else(|| PathBuf::from(crate::procfs::hostname()));
+    // A stem with a control character is no name a server should be given (found by the
+    // mycnf fuzz target): the generic one instead.
     name.file_stem()
         .map(|s| s.to_string_lossy().into_owned())
-        .filter(|s| !s.is_empty())
+        .filter(|s| !s.is_empty() && !s.chars().any(char::is_control))
         .unwrap_or_else(|| "mysql".into())
 }
 

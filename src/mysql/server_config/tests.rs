@@ -117,6 +117,7 @@ fn the_pid_stem_is_the_instances_own() {
         "mysqld"
     );
     assert_eq!(stem("[mysqld]\nlog-basename=db7\n"), "db7");
+    assert_eq!(stem("[mysqld]\npid-file=/d/err\u{7f}r.log\n"), "mysql");
     let host = crate::procfs::hostname();
     let expected = Path::new(&host).file_stem().unwrap().to_string_lossy();
     assert_eq!(stem("[mysqld]\nport=3306\n"), expected);

@@ -193,7 +193,12 @@ impl Store for S3Store {
         let mut out: Vec<Leftover> = Vec::new();
         for u in self.list_multipart_uploads().await? {
             // Its age is that of its last part: a long backup started days ago is still alive.
-            let last_part = self.last_part_time(&u.key, &u.upload_id).await?;
+            let last_part = match self.last_part_time(&u.key, &u.upload_id).await {
+                Ok(t) => t,
+                // Completed or aborted since it was listed: no longer pending.
+                Err(e) if is_gone(&e) => continue,
+                Err(e) => return Err(e),
+            };
             out.push(Leftover {
                 modified: last_part.into_iter().chain(u.initiated).max(),
                 key: u.key,
@@ -226,4 +231,10 @@ impl Store for S3Store {
             None => self.delete(&leftover.key).await,
         }
     }
+}
+
+/// Whether `e` says an upload no longer exists (S3 `NoSuchUpload`, 404).
+pub fn is_gone(e: &Error) -> bool {
+    e.store_answer()
+        .is_some_and(|(status, code)| status == 404 || code == Some("NoSuchUpload"))
 }
