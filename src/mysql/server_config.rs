@@ -274,19 +274,20 @@ impl ServerConfig {
                     args.push(format!("--skip-{}", base.replace('_', "-")));
                     continue;
                 }
-                // Any value that looks like a path (carried families hold some, e.g.
-                // slave_load_tmpdir) must stay inside the targets.
-                let looks_like_path =
-                    value.starts_with('/') || value.starts_with('~') || value.contains("..");
                 // A control character (a NUL cuts the argument short) is never a real setting.
                 let escapes = if value.chars().any(char::is_control) {
                     true
                 } else if FILE_SPECS.contains(&base) {
                     value.contains('/') || value.contains("..")
+                } else if PATHS.contains(&base) {
+                    !value.is_empty() && !inside(value, dirs)
                 } else {
-                    (PATHS.contains(&base) || looks_like_path)
-                        && !value.is_empty()
-                        && !inside(value, dirs)
+                    // Any value, or item of a list value, that looks like a path (carried
+                    // families hold some, e.g. slave_load_tmpdir) must stay inside the targets.
+                    value.split([';', ':', ',']).any(|t| {
+                        (t.starts_with('/') || t.starts_with('~') || t.contains(".."))
+                            && !inside(t, dirs)
+                    })
                 };
                 if escapes {
                     outside.push(format!("{base}={value}"));

@@ -110,6 +110,27 @@ fn values_with_control_characters_are_left_out() {
 }
 
 #[test]
+fn a_path_inside_a_list_value_is_outside() {
+    // Found by the mycnf fuzz target: a path after a `;` in a carried option's value.
+    let c = generate(
+        "[mysqld]\nbinlog_format=ROW;/etc/x\nreplicate_do_db=a,../b\n\
+         slave_load_tmpdir=/restore/mysql-3310/tmp\nbinlog_row_image=FULL\n",
+        Purpose::ApplyBinlog,
+    );
+    assert!(
+        !c.args.iter().any(|a| a.starts_with("--binlog-format")),
+        "{:?}",
+        c.args
+    );
+    assert!(!c.args.iter().any(|a| a.starts_with("--replicate-do-db")));
+    assert!(
+        c.args
+            .contains(&"--slave-load-tmpdir=/restore/mysql-3310/tmp".to_string())
+    );
+    assert!(c.args.contains(&"--binlog-row-image=FULL".to_string()));
+}
+
+#[test]
 fn the_pid_stem_is_the_instances_own() {
     let stem = |t: &str| instance_pid_stem(Some(&MyCnf::parse(t)));
     assert_eq!(
