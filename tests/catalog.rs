@@ -496,16 +496,6 @@ fn good_key(port: u16) -> String {
     key(port, DAYS[2], 1, ".tgz.des3")
 }
 
-/// A fresh age key pair: the recipient, and the identity file (0600) in `dir`.
-fn age_key(dir: &Path, name: &str) -> (String, PathBuf) {
-    use age::secrecy::ExposeSecret;
-    let id = age::x25519::Identity::generate();
-    let path = dir.join(name);
-    std::fs::write(&path, format!("{}\n", id.to_string().expose_secret())).unwrap();
-    std::fs::set_permissions(&path, std::os::unix::fs::PermissionsExt::from_mode(0o600)).unwrap();
-    (id.to_public().to_string(), path)
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn list_verify_and_expire_on_s3() {
     use futures::TryStreamExt;

@@ -5,7 +5,7 @@
 
 mod common;
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::Command;
 
 use common::*;
@@ -16,16 +16,6 @@ fn seed(db: &Mariadb) {
          CREATE TABLE app.t (id BIGINT AUTO_INCREMENT PRIMARY KEY, v TEXT) ENGINE=InnoDB; \
          INSERT INTO app.t(v) SELECT CONCAT('seed-', seq) FROM seq_1_to_2000;",
     );
-}
-
-/// A fresh age key pair: the recipient, and the identity file (0600) in `dir`.
-fn age_key(dir: &Path, name: &str) -> (String, PathBuf) {
-    let id = age::x25519::Identity::generate();
-    let path = dir.join(name);
-    use age::secrecy::ExposeSecret;
-    std::fs::write(&path, format!("{}\n", id.to_string().expose_secret())).unwrap();
-    std::fs::set_permissions(&path, std::os::unix::fs::PermissionsExt::from_mode(0o600)).unwrap();
-    (id.to_public().to_string(), path)
 }
 
 fn archive(ws: &Workspace, db: &Mariadb, date: &str, suffix: &str) -> PathBuf {

@@ -160,6 +160,20 @@ pub struct Expected {
     pub read_all: bool,
 }
 
+impl Expected {
+    /// The digests an object's metadata records (`sha1`, `sha256`); a SHA-1 that is not 40
+    /// hex digits counts as none.
+    pub fn recorded(metadata: &crate::store::Metadata) -> Self {
+        Expected {
+            sha1: metadata
+                .get("sha1")
+                .and_then(|v| crate::store::parse_sha1(v)),
+            sha256: metadata.get("sha256").cloned(),
+            read_all: false,
+        }
+    }
+}
+
 /// Hashes the stored bytes and passes them on to the decoders; with `read_all`, goes on
 /// hashing when they stopped reading (see [`Expected::read_all`]).
 fn spawn_digests(mut rx: PipeRx, tx: PipeTx, read_all: bool) -> JoinHandle<Result<Digests>> {

@@ -77,3 +77,13 @@ pub fn tool_then_sql(dir: &Path, db: &Mariadb, sql: &str) -> PathBuf {
     Command::new("chmod").arg("+x").arg(&p).status().unwrap();
     p
 }
+
+/// A fresh age key pair: the recipient, and the identity file (0600) in `dir`.
+pub fn age_key(dir: &Path, name: &str) -> (String, PathBuf) {
+    use age::secrecy::ExposeSecret;
+    let id = age::x25519::Identity::generate();
+    let path = dir.join(name);
+    std::fs::write(&path, format!("{}\n", id.to_string().expose_secret())).unwrap();
+    std::fs::set_permissions(&path, std::os::unix::fs::PermissionsExt::from_mode(0o600)).unwrap();
+    (id.to_public().to_string(), path)
+}

@@ -225,12 +225,8 @@ async fn check_stream(
         .await?
         .ok_or_else(|| Error::Refused(format!("no backup at {}", store.location(key))))?;
     let expected = Expected {
-        sha1: info
-            .metadata
-            .get("sha1")
-            .and_then(|v| crate::store::parse_sha1(v)),
-        sha256: info.metadata.get("sha256").cloned(),
         read_all: true,
+        ..Expected::recorded(&info.metadata)
     };
     if expected.sha1.is_none() {
         return Err(Error::format(

@@ -97,14 +97,7 @@ pub async fn prepared_check(
         .await
         .and_then(|i| i.ok_or_else(|| Error::Refused(format!("{key} is gone"))))
         .map_err(|e| ("store", e))?;
-    let expected = Expected {
-        sha1: info
-            .metadata
-            .get("sha1")
-            .and_then(|v| crate::store::parse_sha1(v)),
-        sha256: info.metadata.get("sha256").cloned(),
-        ..Default::default()
-    };
+    let expected = Expected::recorded(&info.metadata);
     let stream = store.get(key).await.map_err(|e| ("store", e))?;
     let target = data.clone();
     let ((summary, _), _) = fetch_stream(stream, &expected, keys, move |r| {
