@@ -75,9 +75,15 @@ pub enum Error {
     #[error("interrupted by a signal; the command's partial work was cleaned up")]
     Interrupted,
 
-    /// A precondition of a command does not hold.
+    /// A precondition of a command does not hold: nothing was done.
     #[error("{0}")]
     Refused(String),
+
+    /// The command began its work and could not complete it (a server that exited while
+    /// starting, a binlog apply that failed, a catch-up that timed out or cannot be complete).
+    /// What it had begun was undone, or the message says what is left.
+    #[error("{0}")]
+    Failed(String),
 }
 
 impl Error {
@@ -130,13 +136,15 @@ impl Error {
 
     /// The process exit code of this error: 2 the configuration or command line is wrong,
     /// 3 a precondition does not hold (the command refused: nothing was done), 4 the data is
-    /// bad (a checksum, a format, a backup tool's stream), 130 interrupted by a signal, 1 any
-    /// other failure (I/O, the server, the store, a tool).
+    /// bad (a checksum, a format, a backup tool's stream), 5 the command began and could not
+    /// complete ([`Error::Failed`]), 130 interrupted by a signal, 1 any other failure (I/O,
+    /// the server, the store, a tool).
     pub fn exit_code(&self) -> u8 {
         match self {
             Error::Config(_) => 2,
             Error::Refused(_) => 3,
             Error::Format { .. } => 4,
+            Error::Failed(_) => 5,
             Error::Interrupted => 130,
             _ => 1,
         }
@@ -269,6 +277,7 @@ mod tests {
         assert_eq!(Error::Config("x".into()).exit_code(), 2);
         assert_eq!(Error::Refused("x".into()).exit_code(), 3);
         assert_eq!(Error::format("sha1", "x").exit_code(), 4);
+        assert_eq!(Error::Failed("x".into()).exit_code(), 5);
         assert_eq!(Error::Interrupted.exit_code(), 130);
         let io = Error::io(
             "read",

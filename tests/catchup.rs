@@ -224,3 +224,130 @@ fn catch_up_fails_fast_when_a_channel_cannot_read_its_peer() {
     db1.restart();
     assert_eq!(db1.sql("SELECT @@server_id"), "1");
 }
+
+/// What `db`'s channel `channel` has received (`Gtid_IO_Pos`), "" when none.
+fn received_from(db: &Mariadb, channel: &str) -> String {
+    let out = std::process::Command::new(require("mariadb"))
+        .args(["--no-defaults", "-uroot", "-E", "-e"])
+        .arg(format!("SHOW SLAVE '{channel}' STATUS"))
+        .arg(format!("--socket={}", db.socket().display()))
+        .output()
+        .unwrap();
+    String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .find_map(|l| l.trim().strip_prefix("Gtid_IO_Pos: "))
+        .unwrap_or("")
+        .to_string()
+}
+
+/// Issue 17 bug 1: a lagging replica of the dead instance has received its last events but not
+/// applied them (`Gtid_IO_Pos` ahead of `gtid_binlog_pos`). Catch-up must not declare success
+/// on what the peer has logged: the instance would start under its own server-id and skip
+/// those events as its own when they arrive. It fails at once, naming the peer and the GTID;
+/// once the peer applies them, catch-up brings them back.
+#[test]
+fn catch_up_waits_for_what_a_lagging_peer_holds_in_its_relay_log() {
+    let mut db1 = Mariadb::start(1);
+    let db2 = Mariadb::start(2);
+    repl_user(&db1, "repl-secret");
+    repl_user(&db2, "repl-secret");
+    let ws1 = Workspace::new(&db1, 1, repl_conf(&db2, 120));
+    let ws2 = Workspace::new(&db2, 2, repl_conf(&db1, 120));
+    ok(&ws1.cmd(&["setup_replication"]).output().unwrap());
+    ok(&ws2.cmd(&["setup_replication"]).output().unwrap());
+    db1.sql("CREATE DATABASE app; CREATE TABLE app.t (id BIGINT AUTO_INCREMENT PRIMARY KEY, v TEXT) ENGINE=InnoDB; INSERT INTO app.t(v) VALUES ('seed-1')");
+    wait_has(&db2, "seed-1");
+    ok(&ws1.cmd(&["backup"]).output().unwrap());
+    // 2 lags: it receives 1's next events into its relay log and does not apply them yet.
+    db2.sql("STOP SLAVE 'peer1' SQL_THREAD");
+    db1.sql("INSERT INTO app.t(v) SELECT 'lagged' FROM mysql.seq_1_to_50");
+    let last = format!("1-1-{}", db1.gtid_seq());
+    wait_for(
+        "2 to receive 1's last events",
+        Duration::from_secs(60),
+        || received_from(&db2, "peer1").split(',').any(|g| g == last),
+    );
+    assert_eq!(has(&db2, "lagged"), 0, "not applied on 2 yet");
+    db1.kill_and_move_away();
+    ok(&ws1.cmd(&["restore"]).output().unwrap());
+
+    let started = std::time::Instant::now();
+    let out = ws1.cmd(&["catchup_binlog"]).output().unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(
+        out.status.code(),
+        Some(5),
+        "must not report caught up: {err}"
+    );
+    assert!(
+        started.elapsed() < Duration::from_secs(60),
+        "failed at once, not after the timeout"
+    );
+    assert!(
+        err.contains("peer2") && err.contains(&last) && err.contains("SQL thread"),
+        "names the peer, the GTID and why: {err}"
+    );
+
+    // The peer applies them (and logs them: log-slave-updates): now catch-up has them all.
+    db2.sql("START SLAVE 'peer1' SQL_THREAD");
+    wait_for("2 to apply", Duration::from_secs(60), || {
+        db2.sql("SELECT COUNT(*) FROM app.t WHERE v = 'lagged'") == "50"
+    });
+    let caught = ok(&ws1.cmd(&["catchup_binlog"]).output().unwrap());
+    assert!(caught.contains("caught up from: peer2"), "{caught}");
+    db1.restart();
+    assert_eq!(
+        db1.sql("SELECT COUNT(*) FROM app.t WHERE v = 'lagged'"),
+        "50",
+        "every row the lagging peer held came back"
+    );
+}
+
+/// Issue 17 bug 10: with one of two peers down, catch-up takes everything from the reachable
+/// one and names the unreachable one; with `catchup_require: all` it fails, naming it.
+#[test]
+fn catch_up_from_the_reachable_peers_naming_the_unreachable() {
+    let mut db1 = Mariadb::start(1);
+    let db2 = Mariadb::start(2);
+    repl_user(&db1, "repl-secret");
+    repl_user(&db2, "repl-secret");
+    let dead_port = free_port();
+    let ws1 = Workspace::new(
+        &db1,
+        1,
+        Conf::default().replication(&[(db2.port, 2), (dead_port, 7)], "repl-secret", 120),
+    );
+    let ws2 = Workspace::new(&db2, 2, repl_conf(&db1, 120));
+    ok(&ws1.cmd(&["setup_replication"]).output().unwrap());
+    ok(&ws2.cmd(&["setup_replication"]).output().unwrap());
+    db1.sql("CREATE DATABASE app; CREATE TABLE app.t (id BIGINT AUTO_INCREMENT PRIMARY KEY, v TEXT) ENGINE=InnoDB; INSERT INTO app.t(v) VALUES ('seed-1')");
+    wait_has(&db2, "seed-1");
+    ok(&ws1.cmd(&["backup"]).output().unwrap());
+    db1.sql("INSERT INTO app.t(v) VALUES ('event-B')");
+    wait_has(&db2, "event-B");
+    db1.kill_and_move_away();
+    ok(&ws1.cmd(&["restore"]).output().unwrap());
+    db2.sql("INSERT INTO app.t(v) VALUES ('while-1-was-dead')");
+
+    let all = ws1.variant("require-all", |c| c.catchup_require_all());
+    let out = ws1.cmd_with(&all, &["catchup_binlog"]).output().unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(5), "{err}");
+    assert!(
+        err.contains("catchup_require") && err.contains(&format!("peer7 (127.0.0.1:{dead_port})")),
+        "{err}"
+    );
+
+    let caught = ok(&ws1.cmd(&["catchup_binlog"]).output().unwrap());
+    assert!(caught.contains("caught up from: peer2"), "{caught}");
+    assert!(
+        caught.contains(&format!(
+            "unreachable, not caught up from: peer7 (127.0.0.1:{dead_port})"
+        )),
+        "{caught}"
+    );
+    db1.restart();
+    for v in ["seed-1", "event-B", "while-1-was-dead"] {
+        assert_eq!(has(&db1, v), 1, "{v}");
+    }
+}

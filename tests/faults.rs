@@ -305,13 +305,23 @@ fn a_second_backup_of_the_same_instance_refuses() {
     let tool = slow_tool(scratch.path(), "3.5");
     let ws = Workspace::new(&db, 1, Conf::default().tool(&tool).date("2022_02_02"));
     let first = backup_until_tool_sleeps(&ws, "3.5");
-    let out = ws.cmd(&["backup"]).output().unwrap();
-    assert!(!out.status.success());
-    assert!(
-        String::from_utf8_lossy(&out.stderr).contains("already working on port"),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    // The same instance, its data dir spelled with a trailing `/`, is the same instance.
+    let spelled = format!("{}/", db.data_dir.display());
+    let trailing = ws.variant("trailing-slash", |c| c.data_dir(Path::new(&spelled)));
+    for conf in [&ws.conf, &trailing] {
+        let out = ws.cmd_with(conf, &["backup"]).output().unwrap();
+        assert_eq!(
+            out.status.code(),
+            Some(3),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        assert!(
+            String::from_utf8_lossy(&out.stderr).contains("already working on port"),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
     let (ok, err) = finish(first, Duration::from_secs(120));
     assert!(ok, "the first backup is unharmed: {err}");
     let archive = ws.backup_base.join(format!(
@@ -376,8 +386,8 @@ async fn restore_faults_remove_the_half_built_data_dir() {
 }
 
 /// SIGKILL cannot be caught: a restore killed while its temporary server applies the binlog
-/// leaves that server running on a half-built data dir. The next restore ends the server,
-/// replaces the dir and succeeds.
+/// leaves that server running on a half-built data dir. catchup_binlog refuses that dir; the
+/// next restore (even `--when no-data-dir`) ends the server, replaces the dir and succeeds.
 #[test]
 fn a_killed_restore_is_replaced_by_the_next() {
     let mut db = Mariadb::start(1);
@@ -433,7 +443,18 @@ fn a_killed_restore_is_replaced_by_the_next() {
         "left running"
     );
 
-    let err = ok(&ws.cmd(&["restore"]).output().unwrap());
+    // The half-built dir is no restored instance: catch-up refuses it, naming the marker
+    // (its binlog claims a window that was never applied)...
+    let out = ws.cmd(&["catchup_binlog"]).output().unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(3), "{err}");
+    assert!(err.contains("mysqlbackup-restore.incomplete"), "{err}");
+    assert!(data.join("mysqlbackup-restore.incomplete").exists());
+    // ...and `restore --when no-data-dir` takes it for no data dir: it restores again.
+    let err = ok(&ws
+        .cmd(&["restore", "--when", "no-data-dir"])
+        .output()
+        .unwrap());
     assert!(
         err.contains("half-built data dir of an interrupted restore"),
         "{err}"

@@ -373,3 +373,43 @@ fn restore_when_clean_after_restore_and_data_check() {
     assert!(!out.status.success());
     assert!(String::from_utf8_lossy(&out.stderr).contains("data check failed"));
 }
+
+/// Issue 17 bug 12: a backup user with only the grants a backup needs (RELOAD, PROCESS, LOCK
+/// TABLES, BINLOG MONITOR, REPLICA MONITOR) backs up, verifies and restores: the window is
+/// applied on our own temporary server without grant tables, never needing SUPER or BINLOG
+/// ADMIN for `SET SQL_LOG_BIN=0`. verify --prepare and restore agree.
+#[test]
+fn a_least_privilege_backup_user_backs_up_verifies_and_restores() {
+    let mut db = Mariadb::start(1);
+    seed(&db);
+    db.sql(
+        "CREATE USER 'bk'@'localhost' IDENTIFIED BY 'bk-secret'; \
+         GRANT RELOAD, PROCESS, LOCK TABLES, BINLOG MONITOR, REPLICA MONITOR ON *.* TO 'bk'@'localhost'",
+    );
+    let scratch = tempfile::tempdir().unwrap();
+    // The window holds a row and an account statement (applied once grant tables are loaded).
+    let tool = tool_then_sql(
+        scratch.path(),
+        &db,
+        "INSERT INTO app.t(v) VALUES ('event-A'); CREATE USER 'later'@'localhost'",
+    );
+    let ws = Workspace::new(&db, 1, Conf::default().tool(&tool).user("bk", "bk-secret"));
+    ok(&ws.cmd(&["backup"]).output().unwrap());
+    let verified = ok(&ws.cmd(&["verify", "--prepare"]).output().unwrap());
+    assert!(verified.contains("ok"), "{verified}");
+    let rows = count(&db);
+    db.kill_and_move_away();
+    let restored = ok(&ws.cmd(&["restore"]).output().unwrap());
+    assert!(restored.contains("binlog applied from"), "{restored}");
+    db.restart();
+    assert_eq!(count(&db), rows);
+    assert_eq!(
+        db.sql("SELECT COUNT(*) FROM app.t WHERE v = 'event-A'"),
+        "1"
+    );
+    assert_eq!(
+        db.sql("SELECT COUNT(*) FROM mysql.user WHERE user = 'later'"),
+        "1",
+        "the window's account statement was applied"
+    );
+}

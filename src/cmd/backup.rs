@@ -54,6 +54,7 @@ pub async fn backup(s: &Settings, output: Output) -> Result<Option<BackupReport>
         return Ok(None);
     }
     let _lock = crate::lock::lock_instance(s, "back up")?;
+    super::refuse_half_built(s, "a backup")?;
     let keys = s.codec.keys(true)?;
     let chain = s.chain();
     let encoders = chain.encoders(&keys)?;

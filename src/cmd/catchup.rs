@@ -10,13 +10,16 @@ use std::time::Duration;
 use mysql_async::prelude::Queryable;
 
 use super::when_allows;
-use crate::config::{Secret, Settings};
+use crate::config::Settings;
 use crate::error::{Error, Result};
 use crate::mysql::mycnf::MyCnf;
-use crate::mysql::replication::{self, Dialect, channel_name, connect_peer};
+use crate::mysql::replication::{self, Dialect, channel_name};
+
+mod peers;
 use crate::mysql::server::TempServer;
 use crate::mysql::server_config::{Dirs, Purpose, ServerConfig};
 use crate::mysql::{Endpoint, Flavor, exec, find_binary};
+use peers::Channel;
 
 fn flavor_of_install(s: &Settings) -> Flavor {
     if find_binary(&s.mysql_base, &["mariadbd"]).is_some() {
@@ -33,6 +36,7 @@ pub async fn catchup(s: &Settings) -> Result<Option<String>> {
     }
     let temp_id = s.checked_temp_server_id()?;
     let _lock = crate::lock::lock_instance(s, "catch up")?;
+    super::refuse_half_built(s, "catchup_binlog")?;
     if Endpoint::from_settings(s).is_running().await {
         return Err(Error::Refused(format!(
             "the instance on port {} is running: catchup_binlog needs it stopped",
@@ -96,81 +100,13 @@ pub async fn catchup(s: &Settings) -> Result<Option<String>> {
     }
 }
 
-/// A channel and the peer it reads from.
-struct Channel {
-    name: String,
-    host: String,
-    port: u16,
-    /// The domains it ignores, or keeps alone (its peer's other domains never arrive).
-    ignore_domains: Vec<u32>,
-    do_domains: Vec<u32>,
-}
-
-/// The account to read a peer's position with: conf `replication`, else the channel's own
-/// (its master info file in the data dir).
-fn peer_account(s: &Settings, ch: &Channel) -> Result<(String, Secret)> {
-    if let Some(user) = &s.replication.user {
-        return Ok((
-            user.clone(),
-            s.replication.password.clone().unwrap_or_default(),
-        ));
-    }
-    replication::master_info_credentials(&s.data_dir, &ch.name).ok_or_else(|| {
-        Error::Config(format!(
-            "to read the position of peer {}:{} (channel {}), set `replication.user` and \
-             `replication.password` in conf",
-            ch.host, ch.port, ch.name
-        ))
-    })
-}
-
-/// Every peer's GTID position now, merged per domain (MariaDB), or their executed GTID sets
-/// joined (MySQL): what the instance must have applied to be caught up. A peer that cannot be
-/// read fails at once, naming its channel.
-async fn peers_position(s: &Settings, d: Dialect, channels: &[Channel]) -> Result<String> {
-    let sql = match d.0 {
-        Flavor::MariaDb => "SELECT @@GLOBAL.gtid_binlog_pos",
-        Flavor::MySql => "SELECT @@GLOBAL.gtid_executed",
-    };
-    let mut merged = String::new();
-    for ch in channels {
-        let (user, password) = peer_account(s, ch)?;
-        let named = |e: Error| {
-            Error::Refused(format!(
-                "channel {} ({}:{}): cannot read the peer's position: {e}",
-                ch.name, ch.host, ch.port
-            ))
-        };
-        let mut conn = connect_peer(&ch.host, ch.port, &user, password.expose())
-            .await
-            .map_err(named)?;
-        let pos: Option<Option<String>> = conn
-            .query_first(sql)
-            .await
-            .map_err(|e| named(Error::mysql(sql, e)))?;
-        let _ = conn.disconnect().await;
-        let mut pos = pos.flatten().unwrap_or_default().replace('\n', "");
-        if d.0 == Flavor::MariaDb {
-            pos = replication::replicated_domains(&pos, &ch.ignore_domains, &ch.do_domains);
-        }
-        tracing::info!(
-            "peer {}:{} (channel {}) is at {pos}",
-            ch.host,
-            ch.port,
-            ch.name
-        );
-        merged = match d.0 {
-            Flavor::MariaDb => replication::resume_position(&merged, &pos),
-            Flavor::MySql if merged.is_empty() => pos,
-            Flavor::MySql if pos.is_empty() => merged,
-            Flavor::MySql => format!("{merged},{pos}"),
-        };
-    }
-    Ok(merged)
-}
-
 async fn run_catchup(s: &Settings, endpoint: &Endpoint, d: Dialect) -> Result<String> {
     let mut conn = endpoint.connect().await?;
+    // The server started without grant tables: this session has every privilege whatever the
+    // backup user's grants, and keeps them once the tables are loaded for replicated account
+    // statements (GRANT, CREATE USER) to apply. LOCAL: not written to the binlog, where it
+    // would be a transaction of the temporary server-id.
+    exec(&mut conn, "FLUSH LOCAL PRIVILEGES").await?;
     exec(&mut conn, d.stop_all()).await?;
     let channels: Vec<Channel> = if s.replication.source.is_empty() {
         replication::status(&mut conn, d)
@@ -216,10 +152,7 @@ async fn run_catchup(s: &Settings, endpoint: &Endpoint, d: Dialect) -> Result<St
             ch.do_domains = st.do_domains.clone();
         }
     }
-    let names: Vec<String> = channels.iter().map(|c| c.name.clone()).collect();
-    for ch in &names {
-        exec(&mut conn, &d.reset(ch)).await?;
-    }
+    let mut have = String::new();
     if d.0 == Flavor::MariaDb {
         // Ask peers for exactly what the data lacks: per domain, from the later of the binlog's
         // end (our own events, which under the temporary server-id are not "ours") and the
@@ -235,19 +168,26 @@ async fn run_catchup(s: &Settings, endpoint: &Endpoint, d: Dialect) -> Result<St
             slave.as_deref().unwrap_or(""),
         );
         tracing::info!("resuming from gtid {resume}");
+        have = resume.clone();
+    }
+    // The peers are read before RESET SLAVE, which deletes the master info files that may
+    // hold the account to read them with.
+    let probe = peers::probe(s, d, &channels, &have).await?;
+    for ch in &channels {
+        exec(&mut conn, &d.reset(&ch.name)).await?;
+    }
+    if d.0 == Flavor::MariaDb {
+        let resume = &have;
         exec(
             &mut conn,
-            &format!(
-                "SET GLOBAL gtid_slave_pos = {}",
-                replication::quote(&resume)
-            ),
+            &format!("SET GLOBAL gtid_slave_pos = {}", replication::quote(resume)),
         )
         .await?;
     }
-    replication::start_channels(&mut conn, d, &names).await?;
-    let target = peers_position(s, d, &channels).await?;
+    replication::start_channels(&mut conn, d, &probe.reachable).await?;
+    let target = probe.target;
     let timeout = Duration::from_secs(s.replication.catchup_timeout.unwrap_or(3600));
-    let st = replication::wait_caught_up(&mut conn, d, &target, timeout).await?;
+    let st = replication::wait_caught_up(&mut conn, d, &probe.reachable, &target, timeout).await?;
     // Stopped, not reset: MariaDB's RESET SLAVE deletes master-{channel}.info, so the
     // instance would start with channels that have no host or user. The relay logs carry the
     // instance's own names (see ServerConfig) and everything in them was executed.
@@ -257,12 +197,16 @@ async fn run_catchup(s: &Settings, endpoint: &Endpoint, d: Dialect) -> Result<St
         .await
         .ok()
         .flatten();
-    Ok(format!(
+    let mut report = format!(
         "caught up from: {}\npeers' position reached: {target}\ngtid_binlog_pos: {}",
         st.iter()
             .map(|c| format!("{} ({})", c.name, c.master))
             .collect::<Vec<_>>()
             .join(", "),
         gtid.unwrap_or_default()
-    ))
+    );
+    for u in &probe.unreachable {
+        report.push_str(&format!("\nunreachable, not caught up from: {u}"));
+    }
+    Ok(report)
 }

@@ -9,14 +9,41 @@ pub mod restore;
 pub mod setup_replication;
 pub mod verify;
 
+use std::path::PathBuf;
+
 use crate::config::{Settings, When};
+use crate::error::{Error, Result};
 use crate::mysql::Endpoint;
 
-/// Whether the `--when` condition lets the command run.
+/// Whether the `--when` condition lets the command run. A data dir holding the marker of a
+/// killed restore ([`restore::INCOMPLETE_MARKER`]) counts as no data dir: it is half-built,
+/// and `restore --when no-data-dir` replaces it.
 pub async fn when_allows(s: &Settings) -> bool {
     match s.when {
         None => true,
-        Some(When::NoDataDir) => !s.data_dir.exists(),
+        Some(When::NoDataDir) => !s.data_dir.exists() || half_built(s).is_some(),
         Some(When::Stopped) => !Endpoint::from_settings(s).is_running().await,
+    }
+}
+
+/// The marker of a restore that did not finish, in the instance's data or binlog dir.
+pub fn half_built(s: &Settings) -> Option<PathBuf> {
+    [&s.data_dir, &s.binlog_dir]
+        .into_iter()
+        .map(|d| d.join(restore::INCOMPLETE_MARKER))
+        .find(|m| m.exists())
+}
+
+/// Refuses to `command` an instance whose data dir a restore left half-built: its data lacks
+/// what that restore had yet to apply, whatever its binlog says.
+pub fn refuse_half_built(s: &Settings, command: &str) -> Result<()> {
+    match half_built(s) {
+        Some(marker) => Err(Error::Refused(format!(
+            "{} marks a restore that did not finish (killed, or the host went down): the data \
+             dir is half-built, so {command} would lose what that restore had yet to apply; \
+             run restore again (it replaces the half-built dir)",
+            marker.display()
+        ))),
+        None => Ok(()),
     }
 }

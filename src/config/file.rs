@@ -66,7 +66,14 @@ impl ConfFile {
 
     /// Reads and parses a conf file.
     pub fn load(path: &Path) -> Result<Self> {
-        let text = std::fs::read_to_string(path).map_err(|e| Error::io("read", path, e))?;
+        let text = std::fs::read_to_string(path).map_err(|e| match e.kind() {
+            // A conf that is not there is a wrong command line, not a failed operation.
+            std::io::ErrorKind::NotFound => Error::Config(format!(
+                "no conf file at {}: give its path with --conf-path",
+                path.display()
+            )),
+            _ => Error::io("read", path, e),
+        })?;
         Self::parse(&text).map_err(|e| Error::Config(format!("{}: {e}", path.display())))
     }
 }

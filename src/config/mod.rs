@@ -118,6 +118,9 @@ impl Settings {
             env,
         )?;
         let port = required(o.port.or(conf.port), "port")?;
+        if port == 0 {
+            return Err(Error::Config("`port` must be 1..=65535, got 0".into()));
+        }
         let instance_id = required(o.instance_id.or(conf.instance_id), "instance_id")?;
         let data_base = required(o.data_base.or(conf.data_base), "data_base")?;
         let date_explicit = o.date_str.is_some() || conf.date_str.is_some();
@@ -141,9 +144,14 @@ impl Settings {
         let data_dir = conf
             .data_dir
             .unwrap_or_else(|| data_base.join(format!("mysql-{port}")));
+        let backup_base = required(o.backup_base.or(conf.backup_base), "backup_base")?;
+        let host = validate_host(required(o.host.or(conf.host), "host")?)?;
         for (key, dir) in [
             ("data_dir", Some(&data_dir)),
             ("binlog_dir", conf.binlog_dir.as_ref()),
+            ("backup_base", Some(&backup_base)),
+            ("socket", conf.socket.as_ref()),
+            ("my_cnf", conf.my_cnf.as_ref()),
         ] {
             if let Some(d) = dir
                 && (!d.is_absolute()
@@ -177,8 +185,8 @@ impl Settings {
         };
         Ok(Settings {
             mysql_base: required(o.mysql_base.or(conf.mysql_base), "mysql_base")?,
-            host: required(o.host.or(conf.host), "host")?,
-            backup_base: required(o.backup_base.or(conf.backup_base), "backup_base")?,
+            host,
+            backup_base,
             data_base,
             port,
             instance_id,
@@ -256,6 +264,36 @@ impl Settings {
             self.instance_id,
             self.chain().suffix(),
         )
+    }
+}
+
+/// Checks `host`, a part of every backup's key: letters, digits and `.`, `-`, `_`, `:` (a
+/// name, an IPv4 or IPv6 address), not empty, starting with a letter or digit, and read back
+/// the same from a key (a `/` would move the backup where list, verify, expire and restore
+/// never look).
+pub fn validate_host(host: String) -> Result<String> {
+    let allowed = |c: char| c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | '_' | ':');
+    let fine = host
+        .chars()
+        .next()
+        .is_some_and(|c| c.is_ascii_alphanumeric())
+        && host.len() <= 253
+        && host.chars().all(allowed)
+        && crate::catalog::parse_key(&crate::catalog::backup_key(
+            "2000_01_01",
+            1,
+            &host,
+            1,
+            crate::catalog::SUFFIXES[0],
+        ))
+        .is_some_and(|k| k.host == host);
+    if fine {
+        Ok(host)
+    } else {
+        Err(Error::Config(format!(
+            "`host` must be a host name or address (letters, digits, `.`, `-`, `_`, `:`; \
+             starting with a letter or digit): it names every backup, got {host:?}"
+        )))
     }
 }
 

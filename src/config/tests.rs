@@ -241,3 +241,57 @@ replication:
     assert_eq!(s.replication.source.len(), 1);
     assert_eq!(s.s3.unwrap().host, "s3.amazonaws.com");
 }
+
+/// Every part of a backup's key is checked at conf load: a host with `/` or nothing in it
+/// would store backups where list, verify, expire and restore never look.
+#[test]
+fn hosts_that_cannot_name_a_backup_are_refused() {
+    for bad in [
+        "db1/east", "", " ", "-db", "db 1", "db\n1", ".hidden", "a/../b",
+    ] {
+        let text = BASE.replace("host: h1", &format!("host: {bad:?}"));
+        let err = resolve(&text).unwrap_err();
+        assert!(matches!(err, Error::Config(_)), "{bad:?}: {err}");
+        assert!(err.to_string().contains("`host`"), "{bad:?}: {err}");
+    }
+    for good in ["db1", "db-1.east.example", "10.0.0.7", "fe80::1", "db_1"] {
+        let text = BASE.replace("host: h1", &format!("host: {good:?}"));
+        let s = resolve(&text).unwrap();
+        let key = s.backup_key();
+        assert_eq!(
+            crate::catalog::parse_key(&key).map(|k| k.host),
+            Some(good.to_string()),
+            "{key}"
+        );
+    }
+}
+
+#[test]
+fn port_zero_and_relative_paths_are_refused() {
+    let err = resolve(&BASE.replace("port: 3309", "port: 0")).unwrap_err();
+    assert!(matches!(err, Error::Config(_)) && err.to_string().contains("`port`"));
+    for (key, line) in [
+        ("backup_base", "backup_base: backups"),
+        ("socket", "socket: run/mysql.sock"),
+        ("my_cnf", "my_cnf: ./my.cnf"),
+        ("data_dir", "data_dir: /data1/../x"),
+    ] {
+        let text = if key == "backup_base" {
+            BASE.replace("backup_base: /data1/backup", line)
+        } else {
+            format!("{BASE}{line}\n")
+        };
+        let err = resolve(&text).unwrap_err();
+        assert!(
+            matches!(err, Error::Config(_)) && err.to_string().contains(&format!("`{key}`")),
+            "{key}: {err}"
+        );
+    }
+}
+
+#[test]
+fn a_missing_conf_file_is_a_configuration_error() {
+    let err = ConfFile::load(Path::new("/nonexistent/mysqlbackup/conf.yaml")).unwrap_err();
+    assert_eq!(err.exit_code(), 2, "{err}");
+    assert!(err.to_string().contains("--conf-path"), "{err}");
+}

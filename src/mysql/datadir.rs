@@ -111,7 +111,7 @@ pub async fn hand_over(
             .await
             .map_err(|e| Error::io("run", "chown", e))?;
         if !out.status.success() {
-            return Err(Error::Refused(format!(
+            return Err(Error::Failed(format!(
                 "cannot hand {} to conf server_user {server_user}: {}",
                 dir.display(),
                 String::from_utf8_lossy(&out.stderr).trim()

@@ -90,9 +90,7 @@ impl Endpoint {
         let what = format!("connect via {}", self.socket.display());
         match tokio::time::timeout(Duration::from_secs(10), Conn::new(opts)).await {
             Ok(r) => r.map_err(|e| Error::mysql(what, e)),
-            Err(_) => Err(Error::Refused(format!(
-                "mysql {what}: timed out after 10 s"
-            ))),
+            Err(_) => Err(Error::Failed(format!("mysql {what}: timed out after 10 s"))),
         }
     }
 

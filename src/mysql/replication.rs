@@ -33,6 +33,9 @@ pub struct ReplicationConfig {
     pub connect_retry: Option<u32>,
     /// How long catchup_binlog waits for every channel to be < 1 s behind; default 3600.
     pub catchup_timeout: Option<u64>,
+    /// Which peers catchup_binlog needs: `reachable` (default) or `all`.
+    #[serde(default)]
+    pub catchup_require: CatchupRequire,
 }
 
 /// The channel (MariaDB: connection name) for a peer.
@@ -77,6 +80,30 @@ pub fn redacted(e: &mysql_async::Error, secret: &str) -> String {
 
 /// Connects to a peer over TCP (bounded by 10 s) with the replication account.
 pub async fn connect_peer(host: &str, port: u16, user: &str, password: &str) -> Result<Conn> {
+    match try_connect_peer(host, port, user, password).await? {
+        PeerConn::Up(conn) => Ok(conn),
+        PeerConn::Unreachable(why) => Err(Error::Failed(format!(
+            "connect to {host}:{port} as {user}: {why}"
+        ))),
+    }
+}
+
+/// A connection attempt to a peer: connected, or the peer cannot be reached at all.
+pub enum PeerConn {
+    Up(Conn),
+    /// Nothing answered (connection refused, no route, no answer within 10 s): why.
+    Unreachable(String),
+}
+
+/// As [`connect_peer`], telling a peer that cannot be reached (nothing listens, the host does
+/// not answer) from one that answered and refused (a wrong password, a missing grant: an
+/// error, which waiting or skipping the peer would hide).
+pub async fn try_connect_peer(
+    host: &str,
+    port: u16,
+    user: &str,
+    password: &str,
+) -> Result<PeerConn> {
     let opts = mysql_async::OptsBuilder::default()
         .ip_or_hostname(host.to_string())
         .tcp_port(port)
@@ -86,8 +113,10 @@ pub async fn connect_peer(host: &str, port: u16, user: &str, password: &str) -> 
         .init(vec![SESSION_SQL_MODE.to_string()]);
     let what = format!("connect to {host}:{port} as {user}");
     match tokio::time::timeout(Duration::from_secs(10), Conn::new(opts)).await {
-        Ok(r) => r.map_err(|e| Error::Refused(format!("{what}: {}", redacted(&e, password)))),
-        Err(_) => Err(Error::Refused(format!("{what}: timed out after 10 s"))),
+        Ok(Ok(conn)) => Ok(PeerConn::Up(conn)),
+        Ok(Err(e @ mysql_async::Error::Io(_))) => Ok(PeerConn::Unreachable(redacted(&e, password))),
+        Ok(Err(e)) => Err(Error::Failed(format!("{what}: {}", redacted(&e, password)))),
+        Err(_) => Ok(PeerConn::Unreachable("no answer within 10 s".into())),
     }
 }
 
@@ -120,8 +149,19 @@ pub fn master_info_credentials(
 /// sequence numbers only grow within a domain). Sorted by domain; malformed entries are
 /// dropped.
 pub fn resume_position(binlog_pos: &str, slave_pos: &str) -> String {
+    let by_domain = gtid_map(&format!("{binlog_pos},{slave_pos}"));
+    by_domain
+        .iter()
+        .map(|(d, (s, n))| format!("{d}-{s}-{n}"))
+        .collect::<Vec<_>>()
+        .join(",")
+}
+
+/// A MariaDB GTID list (`domain-server-seq`, comma-separated) as domain -> (server, seq),
+/// keeping per domain the highest sequence number; malformed entries are dropped.
+pub fn gtid_map(pos: &str) -> std::collections::BTreeMap<u32, (u32, u64)> {
     let mut by_domain: std::collections::BTreeMap<u32, (u32, u64)> = Default::default();
-    for gtid in binlog_pos.split(',').chain(slave_pos.split(',')) {
+    for gtid in pos.split(',') {
         let mut it = gtid.trim().split('-');
         let (Some(domain), Some(server), Some(seq), None) =
             (it.next(), it.next(), it.next(), it.next())
@@ -138,10 +178,6 @@ pub fn resume_position(binlog_pos: &str, slave_pos: &str) -> String {
         }
     }
     by_domain
-        .iter()
-        .map(|(d, (s, n))| format!("{d}-{s}-{n}"))
-        .collect::<Vec<_>>()
-        .join(",")
 }
 
 /// The GTIDs of `pos` (a `domain-server-seq` list) in the domains a channel replicates:
@@ -262,7 +298,7 @@ pub async fn setup_channels(
             repl.connect_retry.unwrap_or(10),
         );
         conn.query_drop(sql).await.map_err(|e| {
-            Error::Refused(format!(
+            Error::Failed(format!(
                 "mysql CHANGE MASTER for channel {ch} ({}:{}): {}",
                 peer.host,
                 peer.port,
@@ -287,6 +323,17 @@ pub async fn start_channels(conn: &mut Conn, d: Dialect, channels: &[String]) ->
 }
 
 pub use status::{ChannelStatus, status, wait_caught_up, wait_running, wait_statement};
+
+/// conf `replication.catchup_require`: which peers catch-up needs.
+#[derive(Clone, Copy, Debug, Default, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "lowercase")]
+pub enum CatchupRequire {
+    /// Every peer that can be reached; an unreachable one is reported by name (default).
+    #[default]
+    Reachable,
+    /// Every peer: one that cannot be reached fails catch-up.
+    All,
+}
 
 mod status;
 

@@ -96,8 +96,24 @@ impl TempServer {
                 server.kill().await;
                 return Err(Error::Interrupted);
             }
-            if server.endpoint.is_running().await && server.endpoint.connect().await.is_ok() {
-                return Ok(server);
+            if server.endpoint.is_running().await {
+                match server.endpoint.connect().await {
+                    Ok(_) => return Ok(server),
+                    // A refused login is refused on every attempt: say so at once.
+                    Err(Error::Mysql {
+                        source: mysql_async::Error::Server(e),
+                        ..
+                    }) if matches!(e.code, 1044 | 1045 | 1698) => {
+                        server.kill().await;
+                        return Err(Error::Failed(format!(
+                            "the temporary server on {} refused the login of {}: {}",
+                            data_dir.display(),
+                            user,
+                            e.message
+                        )));
+                    }
+                    Err(_) => {}
+                }
             }
             let child = server.child.as_mut().expect("running");
             if let Some(status) = child
@@ -106,7 +122,7 @@ impl TempServer {
             {
                 let text = std::fs::read_to_string(&error_log).unwrap_or_default();
                 let err = format!("(from {}:)\n{text}", error_log.display());
-                return Err(Error::Refused(format!(
+                return Err(Error::Failed(format!(
                     "server on {} exited ({status}) while starting:\n{}",
                     data_dir.display(),
                     last_lines(&err, 15)
@@ -114,7 +130,7 @@ impl TempServer {
             }
             if started.elapsed() > START_TIMEOUT {
                 server.kill().await;
-                return Err(Error::Refused(format!(
+                return Err(Error::Failed(format!(
                     "server on {} not ready after {START_TIMEOUT:?}",
                     data_dir.display()
                 )));
@@ -125,22 +141,30 @@ impl TempServer {
 
     /// Shuts the server down cleanly (SHUTDOWN), killing it after [`STOP_TIMEOUT`].
     pub async fn shutdown(mut self) -> Result<()> {
-        if let Ok(mut conn) = self.endpoint.connect().await {
-            let _ = conn.query_drop("SHUTDOWN").await;
-        }
         let mut child = self.child.take().expect("running");
+        let asked = match self.endpoint.connect().await {
+            Ok(mut conn) => conn.query_drop("SHUTDOWN").await.is_ok(),
+            Err(_) => false,
+        };
+        // SIGTERM shuts a server down as cleanly (our login may no longer be accepted, or may
+        // lack SHUTDOWN, once a server started without grant tables has loaded them).
+        if !asked && let Some(pid) = child.id() {
+            let _ = std::process::Command::new("kill")
+                .args(["-TERM", &pid.to_string()])
+                .status();
+        }
         let waited = tokio::time::timeout(STOP_TIMEOUT, child.wait()).await;
         self.remove_tmp_dir();
         match waited {
             Ok(Ok(status)) if status.success() => Ok(()),
-            Ok(Ok(status)) => Err(Error::Refused(format!(
+            Ok(Ok(status)) => Err(Error::Failed(format!(
                 "server on {} exited with {status} at shutdown",
                 self.data_dir.display()
             ))),
             Ok(Err(e)) => Err(Error::io("wait for server", &self.data_dir, e)),
             Err(_) => {
                 let _ = child.kill().await;
-                Err(Error::Refused(format!(
+                Err(Error::Failed(format!(
                     "server on {} did not stop within {STOP_TIMEOUT:?}; killed",
                     self.data_dir.display()
                 )))

@@ -297,7 +297,12 @@ impl ServerConfig {
             }
         }
         match purpose {
-            Purpose::ApplyBinlog => args.push("--skip-log-bin".into()),
+            // Ours alone (private socket, no networking): no grant tables, so the window
+            // applies whatever grants the backup user lacks (SET SQL_LOG_BIN needs SUPER).
+            Purpose::ApplyBinlog => {
+                args.push("--skip-log-bin".into());
+                args.push("--skip-grant-tables".into());
+            }
             Purpose::Catchup { server_id } => {
                 if let Some(o) = outside.iter().find(|o| o.starts_with("log_bin=")) {
                     return Err(Error::Refused(format!(
@@ -311,6 +316,9 @@ impl ServerConfig {
                     args.push("--skip-log-bin".into());
                 }
                 args.push(format!("--server-id={server_id}"));
+                // Ours alone too: catch-up's first connection loads the grant tables (so that
+                // replicated account statements apply) and keeps every privilege.
+                args.push("--skip-grant-tables".into());
             }
         }
         args.extend(extra.iter().map(|o| {

@@ -349,7 +349,8 @@ impl Writer {
 }
 
 /// Creates the replication account `repl`@`127.0.0.1` with `password` on `db`, not logged
-/// (each instance gets its own). The password is quoted for the server's sql_mode.
+/// (each instance gets its own): REPLICATION SLAVE, and SLAVE MONITOR for catch-up to read
+/// what the peer has received. The password is quoted for the server's sql_mode.
 pub fn repl_user(db: &Mariadb, password: &str) {
     let nbe = db
         .sql("SELECT @@GLOBAL.sql_mode")
@@ -360,7 +361,7 @@ pub fn repl_user(db: &Mariadb, password: &str) {
     }
     db.sql(&format!(
         "SET sql_log_bin = 0; CREATE USER 'repl'@'127.0.0.1' IDENTIFIED BY '{quoted}'; \
-         GRANT REPLICATION SLAVE ON *.* TO 'repl'@'127.0.0.1';"
+         GRANT REPLICATION SLAVE, SLAVE MONITOR ON *.* TO 'repl'@'127.0.0.1';"
     ));
 }
 

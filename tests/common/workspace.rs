@@ -31,6 +31,8 @@ pub struct Conf {
     pub sql_test: Option<(String, String)>,
     /// zstd + age to this recipient, opened with this identity file.
     pub modern: Option<(String, PathBuf)>,
+    /// `replication.catchup_require: all`.
+    pub catchup_require_all: bool,
 }
 
 impl Conf {
@@ -82,6 +84,10 @@ impl Conf {
     /// The modern format: zstd + age to `recipient`; `identity` opens it.
     pub fn modern(mut self, recipient: &str, identity: &Path) -> Self {
         self.modern = Some((recipient.to_string(), identity.to_path_buf()));
+        self
+    }
+    pub fn catchup_require_all(mut self) -> Self {
+        self.catchup_require_all = true;
         self
     }
     pub fn sql_test(mut self, insert: &str, get: &str) -> Self {
@@ -145,6 +151,9 @@ impl Conf {
                 y.push_str(&format!(
                     "    - {{host: 127.0.0.1, port: {port}, id: {id}}}\n"
                 ));
+            }
+            if self.catchup_require_all {
+                y.push_str("  catchup_require: all\n");
             }
         }
         y

@@ -116,8 +116,12 @@ pub async fn apply_binlog(
             local_load: &config.tmp_dir,
             local_infile: scan.load_data,
         };
-        pipe_events(s, &tools, &server, from.position, &paths).await?;
+        // The server runs without grant tables (it is ours: private socket, no networking), so
+        // the window applies whatever the backup user may do. This connection, made before the
+        // client loads the grant tables for the window's account statements, keeps every
+        // privilege for what follows.
         let mut conn = server.endpoint.connect().await?;
+        pipe_events(s, &tools, &server, from.position, &paths).await?;
         let (own, slave): (u32, String) = conn
             .query_first("SELECT @@server_id, @@gtid_slave_pos")
             .await
@@ -126,6 +130,7 @@ pub async fn apply_binlog(
         let foreign = foreign_tail(&scan.gtids, own);
         let merged = resume_position(&slave, &foreign);
         if merged == resume_position(&slave, "") {
+            let _ = conn.query_drop("SHUTDOWN").await;
             return Ok(Applied {
                 files: files.to_vec(),
                 slave_pos: None,
@@ -139,6 +144,7 @@ pub async fn apply_binlog(
             &format!("SET GLOBAL gtid_slave_pos = {}", quote(&merged)),
         )
         .await?;
+        let _ = conn.query_drop("SHUTDOWN").await;
         Ok(Applied {
             files: files.to_vec(),
             slave_pos: Some(merged),
@@ -206,6 +212,9 @@ async fn pipe_events(
             "--max-allowed-packet=1G",
             &format!("--local-infile={}", u8::from(t.local_infile)),
             &format!("--user={}", s.mysql_user),
+            // Started without grant tables: load them, so that account statements in the
+            // window (CREATE USER, GRANT) apply; this session keeps every privilege.
+            "--init-command=FLUSH LOCAL PRIVILEGES",
         ])
         .arg(format!("--socket={}", socket.display()))
         .stdin(events)
@@ -221,14 +230,14 @@ async fn pipe_events(
         let out = out.map_err(|e| Error::io("run", t.client, e))?;
         let rout = rout.map_err(|e| Error::io("run", t.binlog, e))?;
         if !out.status.success() {
-            return Err(Error::Refused(format!(
+            return Err(Error::Failed(format!(
                 "applying binlog events failed ({}): {}",
                 out.status,
                 excerpt(String::from_utf8_lossy(&out.stderr).trim(), STDERR_EXCERPT)
             )));
         }
         if !rout.status.success() {
-            return Err(Error::Refused(format!(
+            return Err(Error::Failed(format!(
                 "{} failed ({}): {}",
                 t.binlog.display(),
                 rout.status,

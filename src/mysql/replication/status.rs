@@ -27,6 +27,9 @@ pub struct ChannelStatus {
     pub exec_pos: u64,
     pub master_file: String,
     pub relay_master_file: String,
+    /// What the IO thread has received (MariaDB `Gtid_IO_Pos`, MySQL `Retrieved_Gtid_Set`):
+    /// in the relay log, applied or not.
+    pub received: String,
     /// Domains the channel ignores (`IGNORE_DOMAIN_IDS`), or keeps alone (`DO_DOMAIN_IDS`).
     pub ignore_domains: Vec<u32>,
     pub do_domains: Vec<u32>,
@@ -108,16 +111,30 @@ pub async fn status(conn: &mut Conn, d: Dialect) -> Result<Vec<ChannelStatus>> {
             exec_pos: text(r, "Exec_Master_Log_Pos").parse().unwrap_or(0),
             master_file: text(r, "Master_Log_File"),
             relay_master_file: text(r, "Relay_Master_Log_File"),
+            received: match d.0 {
+                Flavor::MariaDb => text(r, "Gtid_IO_Pos"),
+                Flavor::MySql => text(r, "Retrieved_Gtid_Set"),
+            }
+            .replace('\n', ""),
             ignore_domains: ids(&text(r, "Replicate_Ignore_Domain_Ids")),
             do_domains: ids(&text(r, "Replicate_Do_Domain_Ids")),
         })
         .collect())
 }
 
+/// The status of the channels named in `channels`.
+async fn status_of(conn: &mut Conn, d: Dialect, channels: &[String]) -> Result<Vec<ChannelStatus>> {
+    Ok(status(conn, d)
+        .await?
+        .into_iter()
+        .filter(|c| channels.iter().any(|n| n.eq_ignore_ascii_case(&c.name)))
+        .collect())
+}
+
 /// An error naming the first channel whose SQL thread stopped on an error (it does not retry).
 fn fail_on_sql_error(st: &[ChannelStatus]) -> Result<()> {
     match st.iter().find(|c| !c.last_sql_error.is_empty()) {
-        Some(bad) => Err(Error::Refused(format!(
+        Some(bad) => Err(Error::Failed(format!(
             "replication channel {} failed: {}",
             bad.name,
             bad.line()
@@ -151,7 +168,7 @@ pub async fn wait_running(
 /// be complete without that peer, so it fails at once.
 fn fail_on_io_error(st: &[ChannelStatus]) -> Result<()> {
     match st.iter().find(|c| c.last_io_errno != 0) {
-        Some(bad) => Err(Error::Refused(format!(
+        Some(bad) => Err(Error::Failed(format!(
             "replication channel {} cannot read from its peer: {}",
             bad.name,
             bad.line()
@@ -176,9 +193,13 @@ pub fn wait_statement(d: Dialect, target: &str) -> String {
 ///
 /// Caught up is never judged from the channel state alone: right after START SLAVE a channel
 /// shows both threads running, 0 s behind and equal positions before the peer sent anything.
+///
+/// Only the channels named in `channels` count (catch-up leaves those of unreachable peers
+/// stopped).
 pub async fn wait_caught_up(
     conn: &mut Conn,
     d: Dialect,
+    channels: &[String],
     target: &str,
     timeout: Duration,
 ) -> Result<Vec<ChannelStatus>> {
@@ -187,9 +208,9 @@ pub async fn wait_caught_up(
     let wait = wait_statement(d, target);
     loop {
         crate::cancel::check()?;
-        let st = status(conn, d).await?;
+        let st = status_of(conn, d, channels).await?;
         if st.is_empty() {
-            return Err(Error::Refused(
+            return Err(Error::Failed(
                 "no replication channel to catch up from".into(),
             ));
         }
@@ -210,7 +231,7 @@ pub async fn wait_caught_up(
             }
         };
         if reached {
-            let st = status(conn, d).await?;
+            let st = status_of(conn, d, channels).await?;
             fail_on_sql_error(&st)?;
             if st.iter().all(ChannelStatus::caught_up) {
                 return Ok(st);
@@ -222,7 +243,7 @@ pub async fn wait_caught_up(
                 .filter(|c| !c.caught_up() || !reached)
                 .map(ChannelStatus::line)
                 .collect();
-            return Err(Error::Refused(format!(
+            return Err(Error::Failed(format!(
                 "catch-up timed out after {}s before reaching the peers' position {target}; \
                  channels: {}",
                 timeout.as_secs(),

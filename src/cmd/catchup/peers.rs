@@ -1,0 +1,226 @@
+//! What catch-up needs of each peer: whether it can be reached, what it has logged, and what it
+//! has received but perhaps not yet applied (its relay logs). Caught up means having everything
+//! every reachable peer has *received*, not only what it has logged: a lagging or delayed
+//! replica of the dead instance holds that instance's last events in its relay log only, and an
+//! instance that started under its own server-id before they arrived would skip them as its own.
+
+use mysql_async::prelude::Queryable;
+
+use crate::config::{Secret, Settings};
+use crate::error::{Error, Result};
+use crate::mysql::Flavor;
+use crate::mysql::replication::{self, CatchupRequire, Dialect, PeerConn, try_connect_peer};
+
+/// A channel and the peer it reads from.
+pub struct Channel {
+    pub name: String,
+    pub host: String,
+    pub port: u16,
+    /// The domains it ignores, or keeps alone (its peer's other domains never arrive).
+    pub ignore_domains: Vec<u32>,
+    pub do_domains: Vec<u32>,
+}
+
+impl Channel {
+    fn label(&self) -> String {
+        format!("{} ({}:{})", self.name, self.host, self.port)
+    }
+}
+
+/// What the peers hold, read before catch-up starts its channels.
+pub struct Probe {
+    /// What the instance must have applied to be caught up: per domain, the latest GTID that
+    /// any reachable peer has logged or received (MySQL: their GTID sets joined).
+    pub target: String,
+    /// The channels whose peer answered: the ones catch-up starts and waits for.
+    pub reachable: Vec<String>,
+    /// `channel (host:port): why` of each peer that could not be reached.
+    pub unreachable: Vec<String>,
+}
+
+/// The account to read a peer's position with: conf `replication`, else the channel's own
+/// (its master info file in the data dir).
+fn peer_account(s: &Settings, ch: &Channel) -> Result<(String, Secret)> {
+    if let Some(user) = &s.replication.user {
+        return Ok((
+            user.clone(),
+            s.replication.password.clone().unwrap_or_default(),
+        ));
+    }
+    replication::master_info_credentials(&s.data_dir, &ch.name).ok_or_else(|| {
+        Error::Config(format!(
+            "to read the position of peer {}:{} (channel {}), set `replication.user` and \
+             `replication.password` in conf",
+            ch.host, ch.port, ch.name
+        ))
+    })
+}
+
+/// One reachable peer as read: its logged position and, per channel of its own, what it has
+/// received, whether its SQL thread runs, and whether it logs what it applies.
+struct PeerState {
+    logged: String,
+    log_replica_updates: bool,
+    received: Vec<(String, String, bool)>,
+}
+
+async fn read_peer(
+    conn: &mut mysql_async::Conn,
+    d: Dialect,
+    ch: &Channel,
+    user: &str,
+) -> Result<PeerState> {
+    let sql = match d.0 {
+        Flavor::MariaDb => "SELECT @@GLOBAL.gtid_binlog_pos, @@GLOBAL.log_slave_updates",
+        Flavor::MySql => "SELECT @@GLOBAL.gtid_executed, @@GLOBAL.log_slave_updates",
+    };
+    let named = |what: String| Error::Failed(format!("channel {}: {what}", ch.label()));
+    let row: Option<(Option<String>, Option<String>)> = conn
+        .query_first(sql)
+        .await
+        .map_err(|e| named(format!("cannot read the peer's position: {e}")))?;
+    let (logged, lsu) = row.unwrap_or_default();
+    let only_replicated = |pos: &str| match d.0 {
+        Flavor::MariaDb => replication::replicated_domains(pos, &ch.ignore_domains, &ch.do_domains),
+        Flavor::MySql => pos.to_string(),
+    };
+    let channels = replication::status(conn, d).await.map_err(|e| {
+        named(format!(
+            "cannot read what the peer has received ({e}); without it catch-up cannot know that \
+             nothing of ours waits in its relay log: grant it `GRANT SLAVE MONITOR ON *.* TO \
+             {user}` (MySQL: REPLICATION CLIENT)"
+        ))
+    })?;
+    Ok(PeerState {
+        logged: only_replicated(&logged.unwrap_or_default().replace('\n', "")),
+        log_replica_updates: lsu
+            .as_deref()
+            .is_some_and(|v| v == "1" || v.eq_ignore_ascii_case("ON")),
+        received: channels
+            .iter()
+            .map(|c| {
+                (
+                    c.name.clone(),
+                    only_replicated(&c.received),
+                    c.sql_running == "Yes",
+                )
+            })
+            .collect(),
+    })
+}
+
+/// Reads every peer. `have` is the instance's own position (MariaDB: what its data and binlog
+/// hold). A peer that does not answer is unreachable (an error when conf
+/// `replication.catchup_require` is `all`, or when no peer answers); one that answers and
+/// refuses fails at once. So does a peer that has received events nobody else has logged and
+/// never will give them: its SQL thread is stopped, or it does not log what it applies.
+pub async fn probe(s: &Settings, d: Dialect, channels: &[Channel], have: &str) -> Result<Probe> {
+    let mut probe = Probe {
+        target: String::new(),
+        reachable: Vec::new(),
+        unreachable: Vec::new(),
+    };
+    let mut states = Vec::new();
+    for ch in channels {
+        let (user, password) = peer_account(s, ch)?;
+        let mut conn = match try_connect_peer(&ch.host, ch.port, &user, password.expose()).await {
+            Ok(PeerConn::Up(conn)) => conn,
+            Ok(PeerConn::Unreachable(why)) => {
+                tracing::warn!("peer unreachable: {}: {why}", ch.label());
+                probe.unreachable.push(format!("{}: {why}", ch.label()));
+                continue;
+            }
+            Err(e) => {
+                return Err(Error::Failed(format!(
+                    "channel {}: cannot read the peer's position: {e}",
+                    ch.label()
+                )));
+            }
+        };
+        let state = read_peer(&mut conn, d, ch, &user).await;
+        let _ = conn.disconnect().await;
+        let state = state?;
+        tracing::info!(
+            "peer {} has logged {}, received {}",
+            ch.label(),
+            state.logged,
+            state
+                .received
+                .iter()
+                .map(|(n, r, _)| format!("{r} ({})", if n.is_empty() { "default" } else { n }))
+                .collect::<Vec<_>>()
+                .join(", ")
+        );
+        probe.reachable.push(ch.name.clone());
+        states.push((ch, state));
+    }
+    if probe.reachable.is_empty() {
+        return Err(Error::Failed(format!(
+            "no peer could be reached, so nothing written since the backup can be caught up: {}",
+            probe.unreachable.join("; ")
+        )));
+    }
+    if s.replication.catchup_require == CatchupRequire::All && !probe.unreachable.is_empty() {
+        return Err(Error::Failed(format!(
+            "conf replication.catchup_require is `all` and these peers could not be reached: {}",
+            probe.unreachable.join("; ")
+        )));
+    }
+    probe.target = match d.0 {
+        Flavor::MariaDb => mariadb_target(&states, have)?,
+        Flavor::MySql => states
+            .iter()
+            .flat_map(|(_, st)| {
+                std::iter::once(st.logged.clone()).chain(st.received.iter().map(|r| r.1.clone()))
+            })
+            .filter(|p| !p.is_empty())
+            .collect::<Vec<_>>()
+            .join(","),
+    };
+    Ok(probe)
+}
+
+/// Per domain, the latest GTID any peer logged or received; fails at once on a received GTID
+/// that is newer than what the instance and every peer have logged, on a peer that will never
+/// log it (SQL thread stopped, or `log_slave_updates` off).
+fn mariadb_target(states: &[(&Channel, PeerState)], have: &str) -> Result<String> {
+    let mut logged = have.to_string();
+    for (_, st) in states {
+        logged = replication::resume_position(&logged, &st.logged);
+    }
+    let logged_map = replication::gtid_map(&logged);
+    let mut target = logged.clone();
+    let mut stuck = Vec::new();
+    for (ch, st) in states {
+        for (their_channel, received, sql_running) in &st.received {
+            for (domain, (server, seq)) in replication::gtid_map(received) {
+                let newer = logged_map.get(&domain).is_none_or(|(_, have)| seq > *have);
+                if newer && (!sql_running || !st.log_replica_updates) {
+                    let why = if !sql_running {
+                        format!(
+                            "its SQL thread of channel '{their_channel}' is stopped (START SLAVE \
+                             '{their_channel}' SQL_THREAD on it)"
+                        )
+                    } else {
+                        "it does not log what it applies (log_slave_updates=OFF)".to_string()
+                    };
+                    stuck.push(format!(
+                        "peer {} has received {domain}-{server}-{seq} into its relay log, which \
+                         neither this instance nor any peer has logged, and will not pass it on: \
+                         {why}",
+                        ch.label()
+                    ));
+                }
+            }
+            target = replication::resume_position(&target, received);
+        }
+    }
+    if !stuck.is_empty() {
+        return Err(Error::Failed(format!(
+            "catch-up cannot be complete: {}; an instance started without those events would \
+             skip them as its own when they arrive",
+            stuck.join("; ")
+        )));
+    }
+    Ok(target)
+}
