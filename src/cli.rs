@@ -289,7 +289,7 @@ pub async fn run(cli: Cli) -> Result<Outcome> {
                 port_group,
             };
             let report = crate::cmd::expire::expire(&s, &opts).await?;
-            let failed = !report.failures.is_empty();
+            let failed = !report.failures.is_empty() || !report.damaged.is_empty();
             let mut o = Outcome::of(Some(report))?;
             if failed {
                 o.exit = 1;

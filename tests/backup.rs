@@ -298,3 +298,38 @@ fn when_conditions_skip_with_exit_zero() {
         .unwrap();
     assert!(!out.status.success());
 }
+
+/// Issue 17 bug 7 and the conf checks: a host that cannot name a backup (`db1/east`, empty),
+/// port 0 and a relative backup_base are refused at conf load (exit 2) before anything is
+/// written; a missing conf file is exit 2 too.
+#[test]
+fn conf_values_that_cannot_name_or_place_a_backup_are_refused() {
+    let db = Mariadb::start(1);
+    let ws = Workspace::new(&db, 1, Conf::default());
+    for args in [
+        &["backup", "--host", "db1/east"][..],
+        &["backup", "--host", ""],
+        &["backup", "--port", "0"],
+        &["backup", "--backup-base", "relative/backups"],
+        &["list", "--host", "db 1"],
+    ] {
+        let out = ws.cmd(args).output().unwrap();
+        assert_eq!(
+            out.status.code(),
+            Some(2),
+            "{args:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+    assert!(
+        !ws.backup_base.exists() || list_files(&ws.backup_base).is_empty(),
+        "nothing written: {:?}",
+        list_files(&ws.backup_base)
+    );
+    let out = Command::new(bin())
+        .args(["--conf-path", "/nonexistent/conf.yaml", "list"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("no conf file"));
+}

@@ -780,3 +780,61 @@ fn ws_key(ws: &Workspace, db: &Mariadb) -> String {
         .file_name();
     key(db.port, &day.to_string_lossy(), 1, ".tgz.des3")
 }
+
+/// Issue 17 bug 11: a damaged `.meta` of another instance's backup fails that backup's entry
+/// only. list shows it as damaged, naming it; restore of this instance works; expire deletes
+/// nothing of the damaged instance, goes on with this one, and exits 1 saying so.
+#[test]
+fn a_damaged_sidecar_of_another_instance_blocks_nothing_of_this_one() {
+    let mut db = Mariadb::start(1);
+    seed(&db);
+    let ws = Workspace::new(&db, 1, Conf::default().date("2026_01_01"));
+    ok(&ws.cmd(&["backup"]).output().unwrap());
+    let day2 = ws.variant("day2", |c| c.date("2026_01_02"));
+    ok(&ws.cmd_with(&day2, &["backup"]).output().unwrap());
+    let p = db.port;
+    // Instance 2 of the port group: a complete backup whose .meta is not JSON.
+    let ours = ws.backup_base.join(key(p, "2026_01_02", 1, ".tgz.des3"));
+    let bytes = std::fs::read(&ours).unwrap();
+    let theirs = key(p, "2026_01_01", 2, ".tgz.des3");
+    plant(&ws.backup_base, &theirs, &bytes, None);
+    let their_old = key(p, "2025_12_01", 2, ".tgz.des3");
+    plant(&ws.backup_base, &their_old, &bytes, None);
+    std::fs::write(ws.backup_base.join(format!("{theirs}.meta")), "{ not json").unwrap();
+
+    let listed = ok(&ws.cmd(&["list", "--all"]).output().unwrap());
+    let line = listed
+        .lines()
+        .find(|l| l.starts_with(&theirs))
+        .unwrap_or("");
+    assert!(
+        line.contains("DAMAGED") && line.contains(".meta"),
+        "{listed}"
+    );
+    let v = json(&ws.cmd(&["list", "--json"]).output().unwrap());
+    assert_eq!(v["backups"].as_array().unwrap().len(), 4, "{v}");
+
+    let out = ws
+        .cmd(&["expire", "--port-group", "--keep-last", "1", "--confirm"])
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(1), "{text}");
+    assert!(text.contains("DAMAGED") && text.contains(&theirs), "{text}");
+    assert!(
+        ws.backup_base.join(&their_old).exists(),
+        "nothing of the damaged instance deleted"
+    );
+    assert!(
+        !ws.backup_base
+            .join(key(p, "2026_01_01", 1, ".tgz.des3"))
+            .exists(),
+        "this instance's old backup expired"
+    );
+
+    db.kill_and_move_away();
+    let restored = ok(&ws.cmd_with(&day2, &["restore"]).output().unwrap());
+    assert!(restored.contains("2026_01_02"), "{restored}");
+    db.restart();
+    assert_eq!(db.sql("SELECT COUNT(*) FROM app.t"), "2000");
+}

@@ -243,8 +243,9 @@ fn received_from(db: &Mariadb, channel: &str) -> String {
 /// Issue 17 bug 1: a lagging replica of the dead instance has received its last events but not
 /// applied them (`Gtid_IO_Pos` ahead of `gtid_binlog_pos`). Catch-up must not declare success
 /// on what the peer has logged: the instance would start under its own server-id and skip
-/// those events as its own when they arrive. It fails at once, naming the peer and the GTID;
-/// once the peer applies them, catch-up brings them back.
+/// those events as its own when they arrive. With the peer's SQL thread stopped it fails at
+/// once, naming the peer and the GTID; with it running but held up, it waits until the peer
+/// has applied them and brings them back.
 #[test]
 fn catch_up_waits_for_what_a_lagging_peer_holds_in_its_relay_log() {
     let mut db1 = Mariadb::start(1);
@@ -288,13 +289,25 @@ fn catch_up_waits_for_what_a_lagging_peer_holds_in_its_relay_log() {
         "names the peer, the GTID and why: {err}"
     );
 
-    // The peer applies them (and logs them: log-slave-updates): now catch-up has them all.
-    db2.sql("START SLAVE 'peer1' SQL_THREAD");
-    wait_for("2 to apply", Duration::from_secs(60), || {
-        db2.sql("SELECT COUNT(*) FROM app.t WHERE v = 'lagged'") == "50"
+    // The peer's SQL thread runs again but is held up (a lock on the table for 8 s): it is
+    // lagging, not stuck. Catch-up waits until it has applied and logged them.
+    let mut locker = std::process::Command::new(require("mariadb"))
+        .args(["--no-defaults", "-uroot", "-e"])
+        .arg("LOCK TABLES app.t WRITE; SELECT SLEEP(8); UNLOCK TABLES")
+        .arg(format!("--socket={}", db2.socket().display()))
+        .stdout(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    wait_for("the lock", Duration::from_secs(30), || {
+        db2.sql(
+            "SELECT COUNT(*) FROM information_schema.processlist WHERE info = 'SELECT SLEEP(8)'",
+        ) == "1"
     });
+    db2.sql("START SLAVE 'peer1' SQL_THREAD");
+    assert_eq!(has(&db2, "lagged"), 0, "still lagging");
     let caught = ok(&ws1.cmd(&["catchup_binlog"]).output().unwrap());
     assert!(caught.contains("caught up from: peer2"), "{caught}");
+    let _ = locker.wait();
     db1.restart();
     assert_eq!(
         db1.sql("SELECT COUNT(*) FROM app.t WHERE v = 'lagged'"),

@@ -28,12 +28,16 @@ pub struct Entry {
     pub binlog_count: Option<u64>,
     /// When it was stored (RFC 3339).
     pub stored_at: String,
+    /// Why its metadata could not be read (see [`crate::store::ObjectInfo::damaged`]): the
+    /// backup is listed, but nothing may act on what it records.
+    pub damaged: Option<String>,
     #[serde(skip)]
     pub modified: std::time::SystemTime,
 }
 
 /// Every backup of `port` (every port: None) in `store`, newest first. A listing that fails
-/// anywhere is an error: nothing may act on a partial one.
+/// anywhere is an error: nothing may act on a partial one. A backup whose metadata cannot be
+/// read is listed with [`Entry::damaged`] set.
 pub async fn list_backups(store: &dyn Store, port: Option<u16>) -> Result<Vec<Entry>> {
     let mut days: Vec<String> = store
         .list_dirs("")
@@ -52,7 +56,7 @@ pub async fn list_backups(store: &dyn Store, port: Option<u16>) -> Result<Vec<En
             let Some(k) = parse_key(&o.key) else {
                 continue;
             };
-            let info = if o.metadata.contains_key("sha1") {
+            let info = if o.metadata.contains_key("sha1") || o.damaged.is_some() {
                 o
             } else {
                 store.head(&o.key).await?.unwrap_or(o)
@@ -77,6 +81,7 @@ pub async fn list_backups(store: &dyn Store, port: Option<u16>) -> Result<Vec<En
                 binlog_last: get("binlog-last"),
                 binlog_count: get("binlog-count").and_then(|c| c.parse().ok()),
                 stored_at: chrono::DateTime::<chrono::Utc>::from(info.modified).to_rfc3339(),
+                damaged: info.damaged.clone(),
                 modified: info.modified,
                 key: info.key,
             });

@@ -28,6 +28,8 @@ pub struct BackupReport {
     pub manifest: Manifest,
     pub tar_bytes: u64,
     pub seconds: f64,
+    /// What may make this backup's binlog window fail to apply (see [`temp_table_hazard`]).
+    pub warnings: Vec<String>,
 }
 
 impl std::fmt::Display for BackupReport {
@@ -40,6 +42,9 @@ impl std::fmt::Display for BackupReport {
             writeln!(f, "data_binlog: {}:{} gtid {}", c.file, c.position, c.gtid)?;
         }
         writeln!(f, "binlog_files: {}", self.manifest.binlog_files.join(","))?;
+        for w in &self.warnings {
+            writeln!(f, "warning: {w}")?;
+        }
         write!(f, "seconds: {:.1}", self.seconds)
     }
 }
@@ -69,6 +74,10 @@ pub async fn backup(s: &Settings, output: Output) -> Result<Option<BackupReport>
     let endpoint = Endpoint::from_settings(s);
     let mut conn = endpoint.connect().await?;
     let info = mysql::server_info(&mut conn).await?;
+    let warnings: Vec<String> = temp_table_hazard(&mut conn).await.into_iter().collect();
+    for w in &warnings {
+        tracing::warn!("{w}");
+    }
     let program = match &s.backup_tool {
         Some(p) => p.clone(),
         None => mysql::find_binary(&s.mysql_base, info.flavor.backup_tools()).ok_or_else(|| {
@@ -128,5 +137,40 @@ pub async fn backup(s: &Settings, output: Output) -> Result<Option<BackupReport>
         manifest: report.manifest,
         tar_bytes: report.tar_bytes,
         seconds: started.elapsed().as_secs_f64(),
+        warnings,
     }))
+}
+
+/// With `binlog_format` STATEMENT or MIXED, a temporary table created before the backup's data
+/// point and used after it makes the binlog window unrestorable: its CREATE is not in the
+/// window, so the window's statements on it fail. The server shows only hints of open
+/// temporary tables (`Slave_open_temp_tables` for replicated ones); the format itself is the
+/// hazard worth a warning.
+async fn temp_table_hazard(conn: &mut mysql_async::Conn) -> Option<String> {
+    use mysql_async::prelude::Queryable;
+    let format: Option<String> = conn
+        .query_first("SELECT @@GLOBAL.binlog_format")
+        .await
+        .ok()
+        .flatten();
+    let format = format?;
+    if format.eq_ignore_ascii_case("ROW") {
+        return None;
+    }
+    let open: Option<(String, String)> = conn
+        .query_first("SHOW GLOBAL STATUS LIKE 'Slave_open_temp_tables'")
+        .await
+        .ok()
+        .flatten();
+    let open = open.and_then(|(_, v)| v.parse::<u64>().ok()).unwrap_or(0);
+    Some(format!(
+        "binlog_format is {format}: a temporary table created before this backup's data point and \
+         used after it makes the binlog window fail to apply on restore{}; binlog_format=ROW \
+         avoids it",
+        if open > 0 {
+            format!(" ({open} replicated temporary tables are open now)")
+        } else {
+            String::new()
+        }
+    ))
 }

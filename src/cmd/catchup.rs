@@ -82,34 +82,56 @@ pub async fn catchup(s: &Settings) -> Result<Option<String>> {
         "starting {} with temporary server-id {temp_id}",
         s.data_dir.display()
     );
+    let own_server_id = cnf
+        .as_ref()
+        .and_then(|c| c.get("server_id"))
+        .and_then(|v| v.trim().parse::<u32>().ok());
     let server =
         TempServer::start(&program, &config, &s.mysql_user, s.root_password.clone()).await?;
-    let result = run_catchup(s, &server.endpoint, Dialect(flavor)).await;
+    // The server started without grant tables: this session has every privilege whatever the
+    // backup user's grants, and keeps them once the tables are loaded for replicated account
+    // statements (GRANT, CREATE USER) to apply; everything below runs on it, the failure path
+    // too. LOCAL: not written to the binlog, where it would be a transaction of the temporary
+    // server-id.
+    let conn = async {
+        let mut conn = server.endpoint.connect().await?;
+        exec(&mut conn, "SET SESSION wait_timeout = 31536000").await?;
+        exec(&mut conn, "FLUSH LOCAL PRIVILEGES").await?;
+        Ok::<_, Error>(conn)
+    }
+    .await;
+    let mut conn = match conn {
+        Ok(c) => c,
+        Err(e) => {
+            let _ = server.shutdown().await;
+            return Err(e);
+        }
+    };
+    let result = run_catchup(s, &mut conn, Dialect(flavor), own_server_id).await;
     match result {
         Ok(summary) => {
+            let _ = conn.query_drop("SHUTDOWN").await;
             server.shutdown().await?;
             Ok(Some(summary))
         }
         Err(e) => {
-            if let Ok(mut c) = server.endpoint.connect().await {
-                let _ = exec(&mut c, Dialect(flavor).stop_all()).await;
-            }
+            let _ = exec(&mut conn, Dialect(flavor).stop_all()).await;
+            let _ = conn.query_drop("SHUTDOWN").await;
             let _ = server.shutdown().await;
             Err(e)
         }
     }
 }
 
-async fn run_catchup(s: &Settings, endpoint: &Endpoint, d: Dialect) -> Result<String> {
-    let mut conn = endpoint.connect().await?;
-    // The server started without grant tables: this session has every privilege whatever the
-    // backup user's grants, and keeps them once the tables are loaded for replicated account
-    // statements (GRANT, CREATE USER) to apply. LOCAL: not written to the binlog, where it
-    // would be a transaction of the temporary server-id.
-    exec(&mut conn, "FLUSH LOCAL PRIVILEGES").await?;
-    exec(&mut conn, d.stop_all()).await?;
+async fn run_catchup(
+    s: &Settings,
+    conn: &mut mysql_async::Conn,
+    d: Dialect,
+    own_server_id: Option<u32>,
+) -> Result<String> {
+    exec(conn, d.stop_all()).await?;
     let channels: Vec<Channel> = if s.replication.source.is_empty() {
-        replication::status(&mut conn, d)
+        replication::status(conn, d)
             .await?
             .into_iter()
             .map(|c| Channel {
@@ -121,7 +143,7 @@ async fn run_catchup(s: &Settings, endpoint: &Endpoint, d: Dialect) -> Result<St
             })
             .collect()
     } else {
-        replication::setup_channels(&mut conn, d, &s.replication).await?;
+        replication::setup_channels(conn, d, &s.replication).await?;
         s.replication
             .source
             .iter()
@@ -141,7 +163,7 @@ async fn run_catchup(s: &Settings, endpoint: &Endpoint, d: Dialect) -> Result<St
         ));
     }
     // The domain filters of every channel, however it was made.
-    let states = replication::status(&mut conn, d).await?;
+    let states = replication::status(conn, d).await?;
     let mut channels = channels;
     for ch in &mut channels {
         if let Some(st) = states
@@ -153,16 +175,24 @@ async fn run_catchup(s: &Settings, endpoint: &Endpoint, d: Dialect) -> Result<St
         }
     }
     let mut have = String::new();
+    let mut logged = String::new();
     if d.0 == Flavor::MariaDb {
         // Ask peers for exactly what the data lacks: per domain, from the later of the binlog's
         // end (our own events, which under the temporary server-id are not "ours") and the
         // slave position (what replication applied, absent from the binlog without
         // log_slave_updates).
-        let (binlog, slave): (Option<String>, Option<String>) = conn
-            .query_first("SELECT @@gtid_binlog_pos, @@gtid_slave_pos")
+        let sql = "SELECT @@gtid_binlog_pos, @@gtid_slave_pos, @@gtid_binlog_state";
+        let (binlog, slave, state): (Option<String>, Option<String>, Option<String>) = conn
+            .query_first(sql)
             .await
-            .map_err(|e| Error::mysql("SELECT @@gtid_binlog_pos, @@gtid_slave_pos", e))?
+            .map_err(|e| Error::mysql(sql, e))?
             .unwrap_or_default();
+        logged = format!(
+            "{},{}",
+            state.unwrap_or_default(),
+            slave.as_deref().unwrap_or("")
+        )
+        .replace('\n', "");
         let resume = replication::resume_position(
             binlog.as_deref().unwrap_or(""),
             slave.as_deref().unwrap_or(""),
@@ -172,26 +202,37 @@ async fn run_catchup(s: &Settings, endpoint: &Endpoint, d: Dialect) -> Result<St
     }
     // The peers are read before RESET SLAVE, which deletes the master info files that may
     // hold the account to read them with.
-    let probe = peers::probe(s, d, &channels, &have).await?;
-    for ch in &channels {
-        exec(&mut conn, &d.reset(&ch.name)).await?;
+    let probe = peers::probe(s, d, &channels, &logged, own_server_id).await?;
+    // Only the channels catch-up runs: RESET SLAVE would delete an unreachable peer's
+    // master info file, and the instance could not replicate from it when it is back.
+    for ch in &probe.reachable {
+        exec(conn, &d.reset(ch)).await?;
     }
     if d.0 == Flavor::MariaDb {
         let resume = &have;
         exec(
-            &mut conn,
+            conn,
             &format!("SET GLOBAL gtid_slave_pos = {}", replication::quote(resume)),
         )
         .await?;
     }
-    replication::start_channels(&mut conn, d, &probe.reachable).await?;
+    replication::start_channels(conn, d, &probe.reachable).await?;
     let target = probe.target;
     let timeout = Duration::from_secs(s.replication.catchup_timeout.unwrap_or(3600));
-    let st = replication::wait_caught_up(&mut conn, d, &probe.reachable, &target, timeout).await?;
+    let started = std::time::Instant::now();
+    let st = replication::wait_caught_up(conn, d, &probe.reachable, &target, timeout).await?;
+    if !probe.needed.is_empty() {
+        wait_for_own(
+            conn,
+            &probe.needed,
+            timeout.saturating_sub(started.elapsed()),
+        )
+        .await?;
+    }
     // Stopped, not reset: MariaDB's RESET SLAVE deletes master-{channel}.info, so the
     // instance would start with channels that have no host or user. The relay logs carry the
     // instance's own names (see ServerConfig) and everything in them was executed.
-    exec(&mut conn, d.stop_all()).await?;
+    exec(conn, d.stop_all()).await?;
     let gtid: Option<String> = conn
         .query_first("SELECT @@gtid_binlog_pos")
         .await
@@ -206,7 +247,54 @@ async fn run_catchup(s: &Settings, endpoint: &Endpoint, d: Dialect) -> Result<St
         gtid.unwrap_or_default()
     );
     for u in &probe.unreachable {
-        report.push_str(&format!("\nunreachable, not caught up from: {u}"));
+        report.push_str(&format!(
+            "\nunreachable, not caught up from: {u} (what only it received of this \
+             instance's is not here)"
+        ));
     }
     Ok(report)
+}
+
+/// Waits until the instance has logged each of its own transactions that a peer held in its
+/// relay log ([`peers::Probe::needed`]): compared per server in each domain, so that another
+/// server's later transaction in a shared domain is not taken for it.
+async fn wait_for_own(
+    conn: &mut mysql_async::Conn,
+    needed: &[peers::Gtid],
+    timeout: Duration,
+) -> Result<()> {
+    let started = std::time::Instant::now();
+    let sql = "SELECT @@gtid_binlog_state, @@gtid_slave_pos, @@log_bin";
+    loop {
+        crate::cancel::check()?;
+        let (state, slave, log_bin): (Option<String>, Option<String>, Option<String>) = conn
+            .query_first(sql)
+            .await
+            .map_err(|e| Error::mysql(sql, e))?
+            .unwrap_or_default();
+        let mut have = peers::Logged::default();
+        have.add(&state.unwrap_or_default().replace('\n', ""));
+        let slave = replication::gtid_map(&slave.unwrap_or_default());
+        // Without a binlog only the slave position tells, per domain.
+        let no_binlog = log_bin.as_deref() == Some("0");
+        let missing: Vec<String> = needed
+            .iter()
+            .filter(|g| {
+                let applied = no_binlog && slave.get(&g.domain).is_some_and(|(_, n)| *n >= g.seq);
+                !(have.has(g) || applied)
+            })
+            .map(ToString::to_string)
+            .collect();
+        if missing.is_empty() {
+            return Ok(());
+        }
+        if started.elapsed() > timeout {
+            return Err(Error::Failed(format!(
+                "catch-up timed out before this instance had its own transactions {} back from \
+                 the peers that held them in their relay logs",
+                missing.join(", ")
+            )));
+        }
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    }
 }

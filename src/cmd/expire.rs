@@ -59,6 +59,9 @@ pub struct ExpireReport {
     pub leftovers: Vec<String>,
     /// Deletions that failed (the command exits 1 after printing the report).
     pub failures: Vec<String>,
+    /// Backups whose metadata cannot be read: nothing of their instance is deleted (the
+    /// command exits 1 after printing the report).
+    pub damaged: Vec<String>,
 }
 
 impl std::fmt::Display for ExpireReport {
@@ -90,6 +93,9 @@ impl std::fmt::Display for ExpireReport {
         }
         for e in &self.failures {
             writeln!(f, "FAILED to delete {e}")?;
+        }
+        for e in &self.damaged {
+            writeln!(f, "DAMAGED, nothing of its instance deleted: {e}")?;
         }
         let n = self.backups.iter().filter(|d| d.action == "delete").count();
         write!(
@@ -195,10 +201,35 @@ pub async fn expire(s: &Settings, opts: &ExpireOptions) -> Result<ExpireReport> 
             .push(b);
     }
     let today = chrono::Local::now().date_naive();
-    let mut decisions: Vec<Decision> = by_instance
-        .values()
-        .flat_map(|list| decide(list, rules, today))
-        .collect();
+    let mut damaged = Vec::new();
+    let mut decisions: Vec<Decision> = Vec::new();
+    for list in by_instance.values() {
+        let bad: Vec<String> = list
+            .iter()
+            .filter_map(|b| Some(format!("{}: {}", b.key, b.damaged.as_deref()?)))
+            .collect();
+        if bad.is_empty() {
+            decisions.extend(decide(list, rules, today));
+            continue;
+        }
+        // What retention keeps of an instance depends on every backup of it: with one that
+        // cannot be read, nothing of it is deleted; the other instances go on.
+        for b in list {
+            decisions.push(Decision {
+                key: b.key.clone(),
+                date: b.date.clone(),
+                host: b.host.clone(),
+                instance_id: b.instance_id,
+                action: "keep",
+                reason: "its instance has a backup whose metadata cannot be read: nothing of \
+                         it is deleted until that is repaired or removed"
+                    .into(),
+                deleted: false,
+                error: None,
+            });
+        }
+        damaged.extend(bad);
+    }
     let cutoff = SystemTime::now() - LEFTOVER_AGE;
     // A backup of the instance running here now owns its pending upload, however old: its
     // leftovers wait for the next expire (the lock is held only while looking).
@@ -250,6 +281,7 @@ pub async fn expire(s: &Settings, opts: &ExpireOptions) -> Result<ExpireReport> 
     }
     Ok(ExpireReport {
         failures,
+        damaged,
         dry_run: !opts.confirm,
         store: store.describe(),
         scope: if opts.port_group {
@@ -286,6 +318,7 @@ mod tests {
             binlog_last: None,
             binlog_count: None,
             stored_at: String::new(),
+            damaged: None,
             modified: SystemTime::UNIX_EPOCH,
         }
     }

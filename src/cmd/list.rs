@@ -62,6 +62,9 @@ impl std::fmt::Display for ListReport {
             if let (Some(a), Some(z), Some(n)) = (&b.binlog_first, &b.binlog_last, b.binlog_count) {
                 write!(f, "  binlog {a}..{z} ({n} files)")?;
             }
+            if let Some(why) = &b.damaged {
+                write!(f, "  DAMAGED: {why}")?;
+            }
             writeln!(f)?;
         }
         if !self.leftovers.is_empty() {

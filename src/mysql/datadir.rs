@@ -44,9 +44,96 @@ pub fn sanitize_backup_cnf(data_dir: &Path) -> Result<()> {
     Ok(())
 }
 
+/// The options of conf `server_options` that load and configure a key management plugin (or
+/// set what it decrypts): what `--prepare` needs to read an encrypted redo log and
+/// tablespaces. The archive's own plugin lines are never used (see [`sanitize_backup_cnf`]).
+pub fn key_management_options(server_options: &[String]) -> Vec<String> {
+    server_options
+        .iter()
+        .filter(|o| {
+            let key = o.trim_start_matches('-');
+            let key = key.split('=').next().unwrap_or("").replace('-', "_");
+            let key = key.strip_prefix("loose_").unwrap_or(&key);
+            key.starts_with("plugin_load")
+                || key == "plugin_dir"
+                || key.contains("key_management")
+                || key.starts_with("innodb_encrypt")
+        })
+        .map(|o| o.trim_start_matches('-').to_string())
+        .collect()
+}
+
+/// The `[mysqld]` section --prepare needs to load conf's key management plugin: `plugin_dir`
+/// (conf's, else the installed server's), `plugin_load` as `name=library` items, the plugin's
+/// options.
+async fn key_management_section(s: &Settings, keys: &[String]) -> String {
+    let norm = |k: &str| k.split('=').next().unwrap_or("").replace('-', "_");
+    let mut out =
+        String::from("\n# key management from conf server_options (mysqlbackup)\n[mysqld]\n");
+    let mut plugin_dir = keys
+        .iter()
+        .find(|k| norm(k).trim_start_matches("loose_") == "plugin_dir")
+        .and_then(|k| k.split_once('=').map(|(_, v)| v.to_string()));
+    if plugin_dir.is_none()
+        && let Some(server) = find_binary(&s.mysql_base, &["mariadbd", "mysqld"])
+        && let Ok(out) = tokio::process::Command::new(server)
+            .args(["--no-defaults", "--verbose", "--help"])
+            .stdin(Stdio::null())
+            .stderr(Stdio::null())
+            .output()
+            .await
+    {
+        plugin_dir = String::from_utf8_lossy(&out.stdout)
+            .lines()
+            .find_map(|l| l.strip_prefix("plugin-dir"))
+            .map(|v| v.trim().to_string());
+    }
+    if let Some(d) = plugin_dir {
+        out.push_str(&format!("plugin_dir={d}\n"));
+    }
+    let plugins: Vec<String> = keys
+        .iter()
+        .filter(|k| {
+            norm(k)
+                .trim_start_matches("loose_")
+                .starts_with("plugin_load")
+        })
+        .filter_map(|k| k.split_once('=').map(|(_, v)| v))
+        .flat_map(|v| v.split(';'))
+        .filter(|v| !v.trim().is_empty())
+        .map(|v| match v.split_once('=') {
+            Some(_) => v.trim().to_string(),
+            None => {
+                let lib = v.trim().trim_end_matches(".so");
+                format!("{lib}={lib}")
+            }
+        })
+        .collect();
+    if !plugins.is_empty() {
+        out.push_str(&format!("plugin_load={}\n", plugins.join(";")));
+    }
+    for k in keys {
+        let n = norm(k);
+        let n = n.trim_start_matches("loose_");
+        if n.starts_with("plugin_load") || n == "plugin_dir" {
+            continue;
+        }
+        out.push_str(k);
+        out.push('\n');
+    }
+    out
+}
+
 /// `mariabackup --prepare` in place, with no option file but the backup's own
-/// (sanitized) `backup-my.cnf`.
-pub async fn prepare(s: &Settings, tools: &[&str], data_dir: &Path) -> Result<()> {
+/// (sanitized) `backup-my.cnf`, and the key management options of conf `server_options`
+/// (an encrypted instance's redo log cannot be read without them). Then the link files of
+/// tablespaces the original kept elsewhere are removed, so that no server opens the
+/// original's files (see [`super::tablespaces`]); returns those tables.
+pub async fn prepare(
+    s: &Settings,
+    tools: &[&str],
+    data_dir: &Path,
+) -> Result<Vec<super::tablespaces::Relocated>> {
     let tool = match &s.backup_tool {
         Some(t) => t.clone(),
         None => find_binary(&s.mysql_base, tools).ok_or_else(|| {
@@ -54,10 +141,26 @@ pub async fn prepare(s: &Settings, tools: &[&str], data_dir: &Path) -> Result<()
         })?,
     };
     sanitize_backup_cnf(data_dir)?;
+    // mariabackup takes plugin options only from an option file, and --prepare loads the
+    // plugins of the backup's own `plugin_load` alone: that file (sanitized, its plugin lines
+    // gone) gets conf's key management, and --prepare reads it as its only option file.
+    let keys = key_management_options(&s.server_options);
+    let cnf_path = data_dir.join("backup-my.cnf");
+    let with_keys = !keys.is_empty() && cnf_path.exists();
+    if with_keys {
+        let mut text =
+            std::fs::read_to_string(&cnf_path).map_err(|e| Error::io("read", &cnf_path, e))?;
+        text.push_str(&key_management_section(s, &keys).await);
+        std::fs::write(&cnf_path, text).map_err(|e| Error::io("write", &cnf_path, e))?;
+    }
     tracing::info!("preparing {} with {}", data_dir.display(), tool.display());
     let mut cmd = tokio::process::Command::new(&tool);
-    cmd.arg("--no-defaults")
-        .arg("--prepare")
+    if with_keys {
+        cmd.arg(format!("--defaults-file={}", cnf_path.display()));
+    } else {
+        cmd.arg("--no-defaults");
+    }
+    cmd.arg("--prepare")
         .arg(format!("--target-dir={}", data_dir.display()))
         .stdin(Stdio::null())
         .kill_on_drop(true);
@@ -78,7 +181,7 @@ pub async fn prepare(s: &Settings, tools: &[&str], data_dir: &Path) -> Result<()
             ),
         });
     }
-    Ok(())
+    super::tablespaces::unlink_remote(data_dir)
 }
 
 /// Run as root, extraction and prepare leave root's files; the server runs as another user
@@ -215,5 +318,30 @@ mod tests {
         assert_eq!(c.get("innodb_checksum_algorithm"), Some("crc32"));
         assert_eq!(c.get("plugin_load"), None);
         assert!(c.includes().is_empty());
+    }
+
+    #[test]
+    fn prepare_gets_the_key_management_options_of_conf_only() {
+        let conf: Vec<String> = [
+            "plugin-load-add=file_key_management",
+            "--file-key-management-filename=/etc/mysql/keys.txt",
+            "loose-file_key_management_encryption_algorithm=aes_ctr",
+            "innodb-encrypt-log=ON",
+            "max-connections=10",
+            "--innodb-buffer-pool-size=1G",
+            "plugin_dir=/usr/lib/mysql/plugin",
+        ]
+        .map(String::from)
+        .to_vec();
+        assert_eq!(
+            key_management_options(&conf),
+            [
+                "plugin-load-add=file_key_management",
+                "file-key-management-filename=/etc/mysql/keys.txt",
+                "loose-file_key_management_encryption_algorithm=aes_ctr",
+                "innodb-encrypt-log=ON",
+                "plugin_dir=/usr/lib/mysql/plugin",
+            ]
+        );
     }
 }

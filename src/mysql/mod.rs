@@ -7,6 +7,7 @@ pub mod mycnf;
 pub mod replication;
 pub mod server;
 pub mod server_config;
+pub mod tablespaces;
 
 use std::path::{Path, PathBuf};
 use std::time::Duration;

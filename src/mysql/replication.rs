@@ -114,7 +114,10 @@ pub async fn try_connect_peer(
     let what = format!("connect to {host}:{port} as {user}");
     match tokio::time::timeout(Duration::from_secs(10), Conn::new(opts)).await {
         Ok(Ok(conn)) => Ok(PeerConn::Up(conn)),
-        Ok(Err(e @ mysql_async::Error::Io(_))) => Ok(PeerConn::Unreachable(redacted(&e, password))),
+        // A transport failure (refused, reset, no route); not TLS, which is a misconfiguration.
+        Ok(Err(e @ mysql_async::Error::Io(mysql_async::IoError::Io(_)))) => {
+            Ok(PeerConn::Unreachable(redacted(&e, password)))
+        }
         Ok(Err(e)) => Err(Error::Failed(format!("{what}: {}", redacted(&e, password)))),
         Err(_) => Ok(PeerConn::Unreachable("no answer within 10 s".into())),
     }

@@ -37,11 +37,72 @@ pub struct TempServer {
     tmp_dir: PathBuf,
 }
 
+/// A plugin name or library file name as a server accepts them (no path, no option syntax).
+fn plain_name(s: &str) -> bool {
+    !s.is_empty()
+        && s.len() <= 64
+        && s.chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '.' | '-'))
+        && !s.starts_with(['.', '-'])
+}
+
 impl TempServer {
     /// Starts `mariadbd` with a generated configuration (see [`ServerConfig`]): private
     /// socket, pid file and error log in the data dir, a private tmpdir; waits until it
     /// answers. Its stdout and stderr go nowhere: everything it says is in its error log.
+    ///
+    /// A server without grant tables (`--skip-grant-tables`) also skips the plugins installed
+    /// with INSTALL PLUGIN/SONAME (the `mysql.plugin` table), which the instance's own start
+    /// loads: a table of such an engine would not open. So such a server, once up, reads
+    /// `mysql.plugin`, and when a plugin there is not loaded it is started again with
+    /// `--plugin-load-add` for each (libraries from the server's own plugin dir only).
     pub async fn start(
+        program: &Path,
+        config: &ServerConfig,
+        user: &str,
+        password: Option<Secret>,
+    ) -> Result<Self> {
+        let server = Self::start_once(program, config, user, password.clone()).await?;
+        if !config.args.iter().any(|a| a == "--skip-grant-tables") {
+            return Ok(server);
+        }
+        let sql = "SELECT p.name, p.dl FROM mysql.plugin p LEFT JOIN information_schema.plugins i \
+                   ON i.plugin_name = p.name WHERE i.plugin_name IS NULL";
+        let missing: Result<Vec<(String, String)>> = async {
+            let mut conn = server.endpoint.connect().await?;
+            conn.query(sql).await.map_err(|e| Error::mysql(sql, e))
+        }
+        .await;
+        let missing = match missing {
+            Ok(m) => m,
+            Err(e) => {
+                let mut server = server;
+                server.kill().await;
+                return Err(e);
+            }
+        };
+        let mut extra = Vec::new();
+        for (name, dl) in missing {
+            if plain_name(&name) && plain_name(&dl) {
+                extra.push(format!("--plugin-load-add={name}={dl}"));
+            } else {
+                tracing::warn!("mysql.plugin names {name:?} in {dl:?}: not loaded");
+            }
+        }
+        if extra.is_empty() {
+            return Ok(server);
+        }
+        tracing::info!(
+            "restarting the temporary server with the installed plugins: {}",
+            extra.join(" ")
+        );
+        server.shutdown().await?;
+        let mut config = config.clone();
+        config.args.extend(extra);
+        Self::start_once(program, &config, user, password).await
+    }
+
+    async fn start_once(
         program: &Path,
         config: &ServerConfig,
         user: &str,

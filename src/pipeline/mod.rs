@@ -112,11 +112,18 @@ where
         }
     }
     drop(rxd);
+    // A store that failed (a full disk, a dead S3) is the cause of whatever fails upstream
+    // from now on: the source is stopped at once (it may be waiting on the backup tool, which
+    // then waits on it; dropping it kills the tool's process group), and its error comes first.
+    if sink_result.is_err() {
+        source.abort();
+    }
 
     let source = joined(source, "source").await;
     let row = join_row(row).await;
     let digests = joined(digests, "sha1").await;
     let mut failure = None;
+    pick(&mut failure, sink_result);
     let (value, digest) = match (source, digests) {
         (Ok(v), Ok(d)) => (Some(v), Some(d.report())),
         (s, d) => {
@@ -126,7 +133,6 @@ where
         }
     };
     pick(&mut failure, row);
-    pick(&mut failure, sink_result);
     match (failure, value, digest) {
         (None, Some(v), Some(d)) => {
             let mut meta = describe(&v);

@@ -65,6 +65,7 @@ impl Store for MemoryStore {
             size: b.len() as u64,
             modified: *t,
             metadata: m.clone(),
+            damaged: None,
         }))
     }
     async fn list(&self, prefix: &str) -> Result<Vec<ObjectInfo>> {
@@ -78,6 +79,7 @@ impl Store for MemoryStore {
                 size: b.len() as u64,
                 modified: *t,
                 metadata: m.clone(),
+                damaged: None,
             })
             .collect())
     }

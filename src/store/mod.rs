@@ -46,6 +46,9 @@ pub struct ObjectInfo {
     pub size: u64,
     pub modified: SystemTime,
     pub metadata: Metadata,
+    /// Why its metadata could not be read, in a listing (a local `.meta` sidecar that is not
+    /// JSON, say): the object is listed, damaged, instead of failing the whole listing.
+    pub damaged: Option<String>,
 }
 
 /// What an interrupted upload left.

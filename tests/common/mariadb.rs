@@ -38,7 +38,8 @@ impl Mariadb {
         Self::start_hooked(server_id, os_user, extra_cnf, |_| {})
     }
 
-    /// As [`Mariadb::start_with`]; `extra_cnf` may use `{d}` for the data dir, and `hook`
+    /// As [`Mariadb::start_with`]; `extra_cnf` may use `{d}` for the data dir and `{base}` for
+    /// the dir above it (the instance's private temp dir), and `hook`
     /// runs on the installed data dir before the server first starts (e.g. to move its redo
     /// log where `extra_cnf` says).
     pub fn start_hooked(
@@ -91,7 +92,9 @@ impl Mariadb {
         if os_user != "root" {
             chown(&data_dir);
         }
-        let extra_cnf = extra_cnf.replace("{d}", &data_dir.display().to_string());
+        let extra_cnf = extra_cnf
+            .replace("{d}", &data_dir.display().to_string())
+            .replace("{base}", &dir.path().display().to_string());
         let mut m = Mariadb {
             dir,
             data_dir,

@@ -33,6 +33,8 @@ pub struct Conf {
     pub modern: Option<(String, PathBuf)>,
     /// `replication.catchup_require: all`.
     pub catchup_require_all: bool,
+    /// conf `server_options`.
+    pub server_options: Vec<String>,
 }
 
 impl Conf {
@@ -86,6 +88,10 @@ impl Conf {
         self.modern = Some((recipient.to_string(), identity.to_path_buf()));
         self
     }
+    pub fn server_options(mut self, options: &[&str]) -> Self {
+        self.server_options = options.iter().map(|o| o.to_string()).collect();
+        self
+    }
     pub fn catchup_require_all(mut self) -> Self {
         self.catchup_require_all = true;
         self
@@ -136,6 +142,10 @@ impl Conf {
             line("encryption", q("age"));
             line("age_recipients", format!("[{}]", q(r)));
             line("age_identity_file", p(id));
+        }
+        if !self.server_options.is_empty() {
+            let list: Vec<String> = self.server_options.iter().map(|o| q(o)).collect();
+            line("server_options", format!("[{}]", list.join(", ")));
         }
         if let Some((i, g)) = &self.sql_test {
             line("sql_test_insert", q(i));

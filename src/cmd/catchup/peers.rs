@@ -30,12 +30,68 @@ impl Channel {
 /// What the peers hold, read before catch-up starts its channels.
 pub struct Probe {
     /// What the instance must have applied to be caught up: per domain, the latest GTID that
-    /// any reachable peer has logged or received (MySQL: their GTID sets joined).
+    /// any reachable peer has logged, or received of this instance's own (MySQL: their GTID
+    /// sets joined).
     pub target: String,
     /// The channels whose peer answered: the ones catch-up starts and waits for.
     pub reachable: Vec<String>,
     /// `channel (host:port): why` of each peer that could not be reached.
     pub unreachable: Vec<String>,
+    /// This instance's own transactions that a peer has received but nobody has logged yet
+    /// (MariaDB): catch-up is complete only once the instance has each of them.
+    pub needed: Vec<Gtid>,
+}
+
+/// A MariaDB GTID.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub struct Gtid {
+    pub domain: u32,
+    pub server: u32,
+    pub seq: u64,
+}
+
+impl std::fmt::Display for Gtid {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}-{}-{}", self.domain, self.server, self.seq)
+    }
+}
+
+/// The GTIDs of a `domain-server-seq` list (malformed entries dropped).
+pub fn gtids(list: &str) -> Vec<Gtid> {
+    list.split(',')
+        .filter_map(|g| {
+            let mut it = g.trim().split('-');
+            let (Some(d), Some(s), Some(n), None) = (it.next(), it.next(), it.next(), it.next())
+            else {
+                return None;
+            };
+            Some(Gtid {
+                domain: d.parse().ok()?,
+                server: s.parse().ok()?,
+                seq: n.parse().ok()?,
+            })
+        })
+        .collect()
+}
+
+/// What a set of binlog states (`@@gtid_binlog_state`: the last GTID of every server in
+/// every domain) has logged: whether `g` is among it. A domain's sequence numbers are compared
+/// per server, so another server's later GTID in the same domain does not hide a missing one.
+#[derive(Default)]
+pub struct Logged(std::collections::BTreeMap<(u32, u32), u64>);
+
+impl Logged {
+    pub fn add(&mut self, list: &str) {
+        for g in gtids(list) {
+            let e = self.0.entry((g.domain, g.server)).or_insert(g.seq);
+            *e = (*e).max(g.seq);
+        }
+    }
+    pub fn has(&self, g: &Gtid) -> bool {
+        self.0
+            .get(&(g.domain, g.server))
+            .is_some_and(|seq| *seq >= g.seq)
+    }
 }
 
 /// The account to read a peer's position with: conf `replication`, else the channel's own
@@ -60,6 +116,8 @@ fn peer_account(s: &Settings, ch: &Channel) -> Result<(String, Secret)> {
 /// received, whether its SQL thread runs, and whether it logs what it applies.
 struct PeerState {
     logged: String,
+    /// `@@gtid_binlog_state` (MariaDB).
+    state: String,
     log_replica_updates: bool,
     received: Vec<(String, String, bool)>,
 }
@@ -71,15 +129,19 @@ async fn read_peer(
     user: &str,
 ) -> Result<PeerState> {
     let sql = match d.0 {
-        Flavor::MariaDb => "SELECT @@GLOBAL.gtid_binlog_pos, @@GLOBAL.log_slave_updates",
-        Flavor::MySql => "SELECT @@GLOBAL.gtid_executed, @@GLOBAL.log_slave_updates",
+        Flavor::MariaDb => {
+            "SELECT @@GLOBAL.gtid_binlog_pos, @@GLOBAL.gtid_binlog_state, @@GLOBAL.log_slave_updates"
+        }
+        Flavor::MySql => {
+            "SELECT @@GLOBAL.gtid_executed, @@GLOBAL.gtid_executed, @@GLOBAL.log_slave_updates"
+        }
     };
     let named = |what: String| Error::Failed(format!("channel {}: {what}", ch.label()));
-    let row: Option<(Option<String>, Option<String>)> = conn
+    let row: Option<(Option<String>, Option<String>, Option<String>)> = conn
         .query_first(sql)
         .await
         .map_err(|e| named(format!("cannot read the peer's position: {e}")))?;
-    let (logged, lsu) = row.unwrap_or_default();
+    let (logged, state, lsu) = row.unwrap_or_default();
     let only_replicated = |pos: &str| match d.0 {
         Flavor::MariaDb => replication::replicated_domains(pos, &ch.ignore_domains, &ch.do_domains),
         Flavor::MySql => pos.to_string(),
@@ -93,6 +155,7 @@ async fn read_peer(
     })?;
     Ok(PeerState {
         logged: only_replicated(&logged.unwrap_or_default().replace('\n', "")),
+        state: state.unwrap_or_default().replace('\n', ""),
         log_replica_updates: lsu
             .as_deref()
             .is_some_and(|v| v == "1" || v.eq_ignore_ascii_case("ON")),
@@ -109,16 +172,27 @@ async fn read_peer(
     })
 }
 
-/// Reads every peer. `have` is the instance's own position (MariaDB: what its data and binlog
-/// hold). A peer that does not answer is unreachable (an error when conf
-/// `replication.catchup_require` is `all`, or when no peer answers); one that answers and
-/// refuses fails at once. So does a peer that has received events nobody else has logged and
-/// never will give them: its SQL thread is stopped, or it does not log what it applies.
-pub async fn probe(s: &Settings, d: Dialect, channels: &[Channel], have: &str) -> Result<Probe> {
+/// Reads every peer. `have` is what the instance itself has logged (MariaDB: its
+/// `gtid_binlog_state` and `gtid_slave_pos`); `own_server_id` its real server-id (None when
+/// unknown: then every received transaction counts as possibly its own). A peer that does not
+/// answer is unreachable (an error when conf `replication.catchup_require` is `all`, or when
+/// no peer answers); one that answers and refuses fails at once. So does a peer that holds in
+/// its relay log a transaction of this instance's that nobody has logged, and will never pass
+/// it on: its SQL thread is stopped, or it does not log what it applies. (Only this instance's
+/// own transactions are at stake: once it runs under its real server-id it would skip them as
+/// its own; everything else its channels fetch later.)
+pub async fn probe(
+    s: &Settings,
+    d: Dialect,
+    channels: &[Channel],
+    have: &str,
+    own_server_id: Option<u32>,
+) -> Result<Probe> {
     let mut probe = Probe {
         target: String::new(),
         reachable: Vec::new(),
         unreachable: Vec::new(),
+        needed: Vec::new(),
     };
     let mut states = Vec::new();
     for ch in channels {
@@ -167,7 +241,11 @@ pub async fn probe(s: &Settings, d: Dialect, channels: &[Channel], have: &str) -
         )));
     }
     probe.target = match d.0 {
-        Flavor::MariaDb => mariadb_target(&states, have)?,
+        Flavor::MariaDb => {
+            let (target, needed) = mariadb_target(&states, have, own_server_id)?;
+            probe.needed = needed;
+            target
+        }
         Flavor::MySql => states
             .iter()
             .flat_map(|(_, st)| {
@@ -180,22 +258,31 @@ pub async fn probe(s: &Settings, d: Dialect, channels: &[Channel], have: &str) -
     Ok(probe)
 }
 
-/// Per domain, the latest GTID any peer logged or received; fails at once on a received GTID
-/// that is newer than what the instance and every peer have logged, on a peer that will never
-/// log it (SQL thread stopped, or `log_slave_updates` off).
-fn mariadb_target(states: &[(&Channel, PeerState)], have: &str) -> Result<String> {
-    let mut logged = have.to_string();
+/// Per domain, the latest GTID any peer logged, and this instance's own transactions that a
+/// peer received and nobody logged (see [`probe`]); fails at once on such a transaction held
+/// by a peer that will never log it.
+fn mariadb_target(
+    states: &[(&Channel, PeerState)],
+    have: &str,
+    own_server_id: Option<u32>,
+) -> Result<(String, Vec<Gtid>)> {
+    let mut logged = Logged::default();
+    logged.add(have);
+    let mut target = String::new();
     for (_, st) in states {
-        logged = replication::resume_position(&logged, &st.logged);
+        logged.add(&st.state);
+        logged.add(&st.logged);
+        target = replication::resume_position(&target, &st.logged);
     }
-    let logged_map = replication::gtid_map(&logged);
-    let mut target = logged.clone();
+    let mut needed: Vec<Gtid> = Vec::new();
     let mut stuck = Vec::new();
     for (ch, st) in states {
         for (their_channel, received, sql_running) in &st.received {
-            for (domain, (server, seq)) in replication::gtid_map(received) {
-                let newer = logged_map.get(&domain).is_none_or(|(_, have)| seq > *have);
-                if newer && (!sql_running || !st.log_replica_updates) {
+            for g in gtids(received) {
+                if own_server_id.is_some_and(|id| id != g.server) || logged.has(&g) {
+                    continue;
+                }
+                if !sql_running || !st.log_replica_updates {
                     let why = if !sql_running {
                         format!(
                             "its SQL thread of channel '{their_channel}' is stopped (START SLAVE \
@@ -205,22 +292,25 @@ fn mariadb_target(states: &[(&Channel, PeerState)], have: &str) -> Result<String
                         "it does not log what it applies (log_slave_updates=OFF)".to_string()
                     };
                     stuck.push(format!(
-                        "peer {} has received {domain}-{server}-{seq} into its relay log, which \
-                         neither this instance nor any peer has logged, and will not pass it on: \
-                         {why}",
+                        "peer {} has received {g} into its relay log, which neither this instance \
+                         nor any peer has logged, and will not pass it on: {why}",
                         ch.label()
                     ));
+                } else if !needed.contains(&g) {
+                    needed.push(g);
                 }
             }
-            target = replication::resume_position(&target, received);
         }
     }
     if !stuck.is_empty() {
         return Err(Error::Failed(format!(
-            "catch-up cannot be complete: {}; an instance started without those events would \
-             skip them as its own when they arrive",
+            "catch-up cannot be complete: {}; an instance started without those transactions \
+             would skip them as its own when they arrive",
             stuck.join("; ")
         )));
     }
-    Ok(target)
+    for g in &needed {
+        target = replication::resume_position(&target, &g.to_string());
+    }
+    Ok((target, needed))
 }

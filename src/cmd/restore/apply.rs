@@ -69,6 +69,7 @@ pub async fn apply_binlog(
     dirs: &Dirs,
     from: &BinlogCoords,
     files: &[String],
+    relocated: &[crate::mysql::tablespaces::Relocated],
 ) -> Result<Applied> {
     let need = |names: &[&str]| {
         find_binary(&s.mysql_base, names).ok_or_else(|| {
@@ -121,6 +122,17 @@ pub async fn apply_binlog(
         // client loads the grant tables for the window's account statements, keeps every
         // privilege for what follows.
         let mut conn = server.endpoint.connect().await?;
+        exec(&mut conn, "SET SESSION wait_timeout = 31536000").await?;
+        // Tables whose tablespace came from elsewhere are rebuilt in the data dir before the
+        // window (a rebuild in it would crash the server on their DATA DIRECTORY flag).
+        for (schema, table) in relocated.iter().filter_map(|r| r.table.as_ref()) {
+            tracing::info!("rebuilding {schema}.{table} in the data dir");
+            exec(
+                &mut conn,
+                &crate::mysql::tablespaces::rebuild_statement(schema, table),
+            )
+            .await?;
+        }
         pipe_events(s, &tools, &server, from.position, &paths).await?;
         let (own, slave): (u32, String) = conn
             .query_first("SELECT @@server_id, @@gtid_slave_pos")
@@ -230,10 +242,21 @@ async fn pipe_events(
         let out = out.map_err(|e| Error::io("run", t.client, e))?;
         let rout = rout.map_err(|e| Error::io("run", t.binlog, e))?;
         if !out.status.success() {
+            let said = String::from_utf8_lossy(&out.stderr);
             return Err(Error::Failed(format!(
-                "applying binlog events failed ({}): {}",
+                "applying binlog events failed ({}): {}{}",
                 out.status,
-                excerpt(String::from_utf8_lossy(&out.stderr).trim(), STDERR_EXCERPT)
+                excerpt(said.trim(), STDERR_EXCERPT),
+                if said.contains("ERROR 1146") {
+                    "\nthe window uses a table the data does not have: with binlog_format \
+                     STATEMENT or MIXED, most likely a temporary table created before the \
+                     backup's data point (its CREATE TEMPORARY TABLE is not in the window). This \
+                     backup cannot be brought to its binlog's end: restore another backup, or \
+                     the data alone with --data-only (without the window's transactions); back \
+                     up with binlog_format=ROW to avoid it"
+                } else {
+                    ""
+                }
             )));
         }
         if !rout.status.success() {

@@ -322,8 +322,26 @@ async fn restore_into(
         Some("mysql") => &["xtrabackup"],
         _ => &["mariabackup", "mariadb-backup", "xtrabackup"],
     };
+    let mut relocated = Vec::new();
     if report.layout == Layout::Streaming {
-        crate::mysql::datadir::prepare(s, flavor_tools, &dirs.data_dir).await?;
+        relocated = crate::mysql::datadir::prepare(s, flavor_tools, &dirs.data_dir).await?;
+    }
+    for r in &relocated {
+        let rebuilt = if opts.data_only || coords.is_none() {
+            format!(
+                "; before any DDL on it run {} (no temporary server ran to do it)",
+                r.table
+                    .as_ref()
+                    .map(|(d, t)| crate::mysql::tablespaces::rebuild_statement(d, t))
+                    .unwrap_or_else(|| "ALTER TABLE ... ENGINE=InnoDB, ALGORITHM=COPY".into())
+            )
+        } else {
+            String::new()
+        };
+        warnings.push(format!(
+            "table {} had DATA DIRECTORY {}: its tablespace is restored into the data dir{rebuilt}",
+            r.file, r.was
+        ));
     }
     for m in crate::mysql::datadir::place_layout_files(&cnf, &dirs.data_dir, &dirs.binlog_dir)? {
         tracing::info!("moved {m}");
@@ -361,7 +379,7 @@ async fn restore_into(
                     ),
                 ));
             }
-            applied = apply::apply_binlog(s, &cnf, &dirs, c, &files).await?;
+            applied = apply::apply_binlog(s, &cnf, &dirs, c, &files, &relocated).await?;
         }
         (None, false) => tracing::warn!("the backup holds no binlog: nothing to apply"),
         (_, true) => {}

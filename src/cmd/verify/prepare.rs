@@ -117,6 +117,8 @@ pub async fn prepared_check(
         _ => &["mariabackup", "mariadb-backup", "xtrabackup"],
     };
     if summary.layout == Layout::Streaming {
+        // Tablespaces of the original elsewhere are unlinked as restore does: the private
+        // server never opens the original's files.
         crate::mysql::datadir::prepare(s, tools, &data)
             .await
             .map_err(|e| ("prepare", e))?;
@@ -149,15 +151,13 @@ async fn open_and_check(
         data_dir: data.to_path_buf(),
         binlog_dir: data.to_path_buf(),
     };
-    // No grant tables: the backup's accounts are not ours to know. The server listens only on
-    // a socket inside the private scratch dir, and is read-only.
-    let mut extra = s.server_options.clone();
-    extra.push("--skip-grant-tables".into());
+    // No grant tables (Purpose::ApplyBinlog): the backup's accounts are not ours to know. The
+    // server listens only on a socket inside the private scratch dir, and is read-only.
     let config = ServerConfig::generate(
         archived,
         &dirs,
         Purpose::ApplyBinlog,
-        &extra,
+        &s.server_options,
         run_as_owner_of(data)?.as_deref(),
     )?;
     let mut server = TempServer::start(&mariadbd, &config, "root", None).await?;

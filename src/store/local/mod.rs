@@ -184,6 +184,7 @@ impl Store for LocalStore {
                 size: m.len(),
                 modified: m.modified().unwrap_or(SystemTime::UNIX_EPOCH),
                 metadata: Self::metadata_of(&path)?,
+                damaged: None,
             })),
             Ok(_) => Ok(None),
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
@@ -202,8 +203,18 @@ impl Store for LocalStore {
             .into_iter()
             .filter(|(k, _)| k.starts_with(prefix) && is_object_name(k))
             .map(|(k, m)| {
+                // One unreadable sidecar damages its backup's entry, not the whole listing
+                // (which would block every other instance's list, restore and expire).
+                let (metadata, damaged) = match Self::metadata_of(&self.root.join(&k)) {
+                    Ok(md) => (md, None),
+                    Err(e) => (
+                        Metadata::new(),
+                        Some(crate::error::report_lines(&e).join(": ")),
+                    ),
+                };
                 Ok(ObjectInfo {
-                    metadata: Self::metadata_of(&self.root.join(&k))?,
+                    metadata,
+                    damaged,
                     size: m.len(),
                     modified: m.modified().unwrap_or(SystemTime::UNIX_EPOCH),
                     key: k,

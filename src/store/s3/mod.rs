@@ -162,6 +162,7 @@ impl Store for S3Store {
                 size: m.size,
                 modified: m.last_modified.into(),
                 metadata: Default::default(),
+                damaged: None,
             })
             .collect())
     }

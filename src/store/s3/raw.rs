@@ -245,6 +245,7 @@ impl S3Store {
                             Some((name.to_string(), v.to_str().ok()?.to_string()))
                         })
                         .collect(),
+                    damaged: None,
                 }))
             }
             Err(e) if e.store_answer().is_some_and(|(status, _)| status == 404) => Ok(None),
