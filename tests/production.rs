@@ -174,7 +174,8 @@ fn a_tablespace_outside_the_data_dir_is_restored_inside_it() {
 
 /// Issue 17 bug 6: with binlog_format MIXED, a temporary table created before the data point
 /// and used in the window cannot be applied (its CREATE is not in the window). The backup warns
-/// of the hazard; the restore fails saying exactly why and what to do, and leaves nothing.
+/// of the hazard; verify --prepare and restore both fail, the restore saying exactly why and
+/// what to do, leaving nothing.
 #[test]
 fn a_temporary_table_across_the_data_point_is_refused_with_the_reason() {
     use std::io::Write;
@@ -239,6 +240,15 @@ fn a_temporary_table_across_the_data_point_is_refused_with_the_reason() {
     assert!(said.contains("binlog_format is MIXED"), "warns: {said}");
     drop(stdin);
     let _ = session.wait();
+    // verify --prepare applies the window as restore does: it fails this backup too.
+    let out = ws.cmd(&["verify", "--prepare"]).output().unwrap();
+    let said = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(code(&out), Some(4), "{said}");
+    assert!(said.contains("check apply"), "{said}");
 
     db.kill_and_move_away();
     let out = ws.cmd(&["restore"]).output().unwrap();
@@ -249,4 +259,67 @@ fn a_temporary_table_across_the_data_point_is_refused_with_the_reason() {
         "says why and what to do: {err}"
     );
     assert!(!db.data_dir.exists(), "nothing half-built left");
+}
+
+/// Issue 17 bug 4: an encrypted binlog (`encrypt_binlog=ON`) cannot be read from its files; the
+/// temporary server, given the key management of conf `server_options`, serves it decrypted
+/// and applies the window. Without the key, verify --prepare and restore both fail.
+#[test]
+fn an_encrypted_binlog_window_is_applied_through_the_server() {
+    let mut db = Mariadb::start_hooked(
+        1,
+        "root",
+        "plugin-load-add=file_key_management\nfile-key-management-filename={base}/keys.txt\n\
+         encrypt-binlog=ON\n",
+        |d| std::fs::write(d.parent().unwrap().join("keys.txt"), KEYS).unwrap(),
+    );
+    seed(&db);
+    let scratch = tempfile::tempdir().unwrap();
+    let tool = tool_then_sql(
+        scratch.path(),
+        &db,
+        "INSERT INTO app.t(v) VALUES ('event-A'); INSERT INTO app.t(v) VALUES ('event-B')",
+    );
+    let keys = db.dir.path().join("keys.txt");
+    let key_opts = [
+        "plugin-load-add=file_key_management".to_string(),
+        format!("file-key-management-filename={}", keys.display()),
+    ];
+    let ws = Workspace::new(&db, 1, Conf::default().tool(&tool));
+    let with_key = ws.variant("with-key", |c| {
+        c.server_options(&key_opts.iter().map(String::as_str).collect::<Vec<_>>())
+    });
+    ok(&ws.cmd(&["backup"]).output().unwrap());
+    let out = ws.cmd(&["verify", "--prepare"]).output().unwrap();
+    assert_eq!(
+        code(&out),
+        Some(4),
+        "{}",
+        String::from_utf8_lossy(&out.stdout)
+    );
+    ok(&ws
+        .cmd_with(&with_key, &["verify", "--prepare"])
+        .output()
+        .unwrap());
+    let rows: u64 = db.sql("SELECT COUNT(*) FROM app.t").parse().unwrap();
+    db.kill_and_move_away();
+    let out = ws.cmd(&["restore"]).output().unwrap();
+    assert!(!out.status.success(), "restore without the key");
+    assert!(!db.data_dir.exists(), "nothing half-built left");
+    let restored = ok(&ws
+        .cmd_with(&with_key, &["restore", "--keep-code-options"])
+        .output()
+        .unwrap());
+    assert!(restored.contains("binlog applied from"), "{restored}");
+    db.restart();
+    assert_eq!(
+        db.sql("SELECT COUNT(*) FROM app.t").parse::<u64>().unwrap(),
+        rows
+    );
+    for v in ["event-A", "event-B"] {
+        assert_eq!(
+            db.sql(&format!("SELECT COUNT(*) FROM app.t WHERE v = '{v}'")),
+            "1"
+        );
+    }
 }

@@ -377,7 +377,8 @@ fn restore_when_clean_after_restore_and_data_check() {
 /// Issue 17 bug 12: a backup user with only the grants a backup needs (RELOAD, PROCESS, LOCK
 /// TABLES, BINLOG MONITOR, REPLICA MONITOR) backs up, verifies and restores: the window is
 /// applied on our own temporary server without grant tables, never needing SUPER or BINLOG
-/// ADMIN for `SET SQL_LOG_BIN=0`. verify --prepare and restore agree.
+/// ADMIN for `SET SQL_LOG_BIN=0`. verify --prepare (which applies the window the same way)
+/// and restore agree.
 #[test]
 fn a_least_privilege_backup_user_backs_up_verifies_and_restores() {
     let mut db = Mariadb::start(1);

@@ -86,6 +86,43 @@ pub fn scan_from(input: impl Read, from: u64, scan: &mut Scan) -> Result<()> {
     r
 }
 
+/// Whether a binlog file is encrypted (MariaDB `encrypt_binlog`): a Start_encryption event
+/// follows its format description, and every event after it can be read only by a server
+/// that has the key.
+pub fn is_encrypted(mut input: impl Read) -> Result<bool> {
+    let mut magic = [0u8; 4];
+    input
+        .read_exact(&mut magic)
+        .map_err(|_| Error::format("binlog", "shorter than its magic"))?;
+    if magic != MAGIC {
+        return Err(Error::format(
+            "binlog",
+            "does not start with the binlog magic",
+        ));
+    }
+    let mut header = [0u8; HEADER];
+    // The format description, then (if encrypted) Start_encryption.
+    for _ in 0..2 {
+        if read_full(&mut input, &mut header)? != HEADER {
+            return Ok(false);
+        }
+        if header[4] == START_ENCRYPTION_EVENT {
+            return Ok(true);
+        }
+        let len = u32::from_le_bytes(header[9..13].try_into().expect("4 bytes"));
+        if (len as usize) < HEADER || len > MAX_EVENT {
+            return Err(Error::format("binlog", format!("bad event length {len}")));
+        }
+        let body = u64::from(len) - HEADER as u64;
+        let skipped = std::io::copy(&mut (&mut input).take(body), &mut std::io::sink())
+            .map_err(|e| Error::format("binlog", e.to_string()))?;
+        if skipped != body {
+            return Ok(false);
+        }
+    }
+    Ok(false)
+}
+
 /// As [`scan_from`], calling `on` with each GTID only.
 pub fn gtids_from(input: impl Read, from: u64, on: &mut impl FnMut(Gtid)) -> Result<()> {
     events_from(input, from, &mut |_, g| {

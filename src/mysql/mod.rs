@@ -1,5 +1,6 @@
 //! Talking to the server: connection, flavor, binlog listing, running-state checks.
 
+pub mod apply;
 pub mod backup_tool;
 pub mod binlog;
 pub mod datadir;

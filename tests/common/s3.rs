@@ -30,18 +30,37 @@ pub fn moto_server_path() -> PathBuf {
 }
 
 impl Moto {
+    /// Starts moto on a free port and waits (up to 120 s: Python starts slowly on a busy
+    /// machine) until it answers HTTP. A moto that exits (its port was taken between
+    /// [`free_port`] and its bind) is started again on another port, three times at most.
     pub fn start() -> Self {
-        let port = free_port();
-        let child = Command::new(moto_server_path())
-            .args(["-H", "127.0.0.1", "-p", &port.to_string()])
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap();
-        wait_for("moto_server", Duration::from_secs(60), || {
-            std::net::TcpStream::connect(("127.0.0.1", port)).is_ok()
-        });
-        Moto { port, child }
+        let mut last = String::new();
+        for _ in 0..3 {
+            let port = free_port();
+            let mut child = Command::new(moto_server_path())
+                .args(["-H", "127.0.0.1", "-p", &port.to_string()])
+                .stdout(Stdio::null())
+                .stderr(Stdio::null())
+                .spawn()
+                .unwrap();
+            let started = std::time::Instant::now();
+            while started.elapsed() < Duration::from_secs(120) {
+                if let Some(status) = child.try_wait().unwrap() {
+                    last = format!("moto_server on port {port} exited: {status}");
+                    break;
+                }
+                if answers_http(port) {
+                    return Moto { port, child };
+                }
+                std::thread::sleep(Duration::from_millis(100));
+            }
+            let _ = child.kill();
+            let _ = child.wait();
+            if last.is_empty() {
+                last = format!("moto_server on port {port} did not answer in 120 s");
+            }
+        }
+        panic!("{last}");
     }
 
     pub fn settings(&self, bucket: &str) -> S3Settings {
@@ -73,4 +92,20 @@ impl Drop for Moto {
     fn drop(&mut self) {
         self.kill();
     }
+}
+
+/// Whether an HTTP server answers on `port` (any status line).
+fn answers_http(port: u16) -> bool {
+    use std::io::{Read, Write};
+    let Ok(mut c) = std::net::TcpStream::connect(("127.0.0.1", port)) else {
+        return false;
+    };
+    let _ = c.set_read_timeout(Some(Duration::from_secs(5)));
+    if c.write_all(b"GET / HTTP/1.0\r\nHost: 127.0.0.1\r\n\r\n")
+        .is_err()
+    {
+        return false;
+    }
+    let mut head = [0u8; 5];
+    c.read_exact(&mut head).is_ok() && &head == b"HTTP/"
 }

@@ -8,7 +8,6 @@
 //! configuration ([`crate::mysql::server_config`]). On any failure everything this restore
 //! created is removed.
 
-pub mod apply;
 pub mod dirs;
 pub mod layout;
 
@@ -23,7 +22,6 @@ use crate::catalog::{KeyParts, Selection, locate};
 use crate::config::Settings;
 use crate::error::{Error, Result};
 use crate::mysql::Endpoint;
-use crate::mysql::binlog::order_key;
 use crate::mysql::mycnf::MyCnf;
 use crate::mysql::server_config::Dirs;
 use crate::pipeline::{Expected, fetch_stream};
@@ -355,31 +353,12 @@ async fn restore_into(
             .await?,
     );
 
-    let mut applied = apply::Applied::default();
+    let mut applied = crate::mysql::apply::Applied::default();
     match (&coords, opts.data_only) {
         (Some(c), false) => {
-            let mut files: Vec<String> = report
-                .binlog_files
-                .iter()
-                .filter(|f| {
-                    // Same base name, from the data's file on: files of another base are not
-                    // this binlog's (order_key compares the base first).
-                    let (k, start) = (order_key(f), order_key(&c.file));
-                    k.0 == start.0 && k >= start
-                })
-                .cloned()
-                .collect();
-            crate::mysql::binlog::sort_names(&mut files);
-            if files.first() != Some(&c.file) {
-                return Err(Error::format(
-                    "archive",
-                    format!(
-                        "the data backup stops in binlog {} but the archive's binlog holds {:?}",
-                        c.file, report.binlog_files
-                    ),
-                ));
-            }
-            applied = apply::apply_binlog(s, &cnf, &dirs, c, &files, &relocated).await?;
+            let files = crate::mysql::apply::window_files(&report.binlog_files, c)?;
+            applied =
+                crate::mysql::apply::apply_binlog(s, &cnf, &dirs, c, &files, &relocated).await?;
         }
         (None, false) => tracing::warn!("the backup holds no binlog: nothing to apply"),
         (_, true) => {}

@@ -1,6 +1,6 @@
 //! `verify --prepare`: the backup extracted into a scratch dir, prepared by the backup tool,
-//! opened by a private read-only server that `CHECK TABLE`s every InnoDB table; the scratch
-//! dir is removed whatever happens.
+//! its binlog window applied as restore applies it, opened by a private read-only server that
+//! `CHECK TABLE`s every InnoDB table; the scratch dir is removed whatever happens.
 
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
@@ -100,12 +100,16 @@ pub async fn prepared_check(
     let expected = Expected::recorded(&info.metadata);
     let stream = store.get(key).await.map_err(|e| ("store", e))?;
     let target = data.clone();
+    let binlog = scratch.0.join("binlog");
+    let binlog_target = binlog.clone();
     let ((summary, _), _) = fetch_stream(stream, &expected, keys, move |r| {
         unpack(r, 0, &mut |_, _| {
-            std::fs::create_dir(&target).map_err(|e| Error::io("create directory", &target, e))?;
+            for d in [&target, &binlog_target] {
+                std::fs::create_dir(d).map_err(|e| Error::io("create directory", d, e))?;
+            }
             Ok(Targets {
                 data_dir: target.clone(),
-                binlog_dir: None,
+                binlog_dir: Some(binlog_target.clone()),
             })
         })
     })
@@ -116,10 +120,11 @@ pub async fn prepared_check(
         Some("mysql") => &["xtrabackup"],
         _ => &["mariabackup", "mariadb-backup", "xtrabackup"],
     };
+    let mut relocated = Vec::new();
     if summary.layout == Layout::Streaming {
         // Tablespaces of the original elsewhere are unlinked as restore does: the private
         // server never opens the original's files.
-        crate::mysql::datadir::prepare(s, tools, &data)
+        relocated = crate::mysql::datadir::prepare(s, tools, &data)
             .await
             .map_err(|e| ("prepare", e))?;
     }
@@ -127,6 +132,28 @@ pub async fn prepared_check(
         .my_cnf
         .as_deref()
         .map(|b| MyCnf::parse(&String::from_utf8_lossy(b)));
+    // The binlog window, applied as restore applies it: a backup whose window restore cannot
+    // apply fails here too.
+    if let Some(c) = summary
+        .manifest
+        .as_ref()
+        .and_then(|m| m.data_binlog.clone())
+        && !summary.binlog_files.is_empty()
+    {
+        let files = crate::mysql::apply::window_files(&summary.binlog_files, &c)
+            .map_err(|e| ("binlog", e))?;
+        crate::mysql::datadir::hand_over(&s.server_user, &MyCnf::default(), &scratch.0, &scratch.0)
+            .await
+            .map_err(|e| ("scratch", e))?;
+        let dirs = Dirs {
+            data_dir: data.clone(),
+            binlog_dir: binlog.clone(),
+        };
+        let cnf = archived.clone().unwrap_or_default();
+        crate::mysql::apply::apply_binlog(s, &cnf, &dirs, &c, &files, &relocated)
+            .await
+            .map_err(|e| ("apply", e))?;
+    }
     open_and_check(s, &scratch.0, &data, archived.as_ref())
         .await
         .map_err(|e| ("tables", e))

@@ -16,7 +16,9 @@ use super::S3Store;
 use crate::error::{Error, Result, StoreFailure};
 use crate::store::ObjectInfo;
 
-const ATTEMPTS: u32 = 4;
+/// How long a request is retried (transport errors, 5xx, 408, 429): long enough for a busy or
+/// degraded cluster (a node just lost) to answer again, with backoff doubling from 0.4 s to 4 s.
+const RETRY_FOR: Duration = Duration::from_secs(20);
 
 impl S3Store {
     /// Sends one signed request, retrying transport errors and 5xx answers with backoff.
@@ -29,9 +31,15 @@ impl S3Store {
     ) -> Result<(http::HeaderMap, Bytes)> {
         let what = format!("{method} {}", url.path());
         let mut last = StoreFailure::Cause("no attempt made".into());
-        for attempt in 0..ATTEMPTS {
+        let started = std::time::Instant::now();
+        for attempt in 0u32.. {
             if attempt > 0 {
-                tokio::time::sleep(Duration::from_millis(200 << attempt)).await;
+                if started.elapsed() > RETRY_FOR {
+                    break;
+                }
+                let backoff =
+                    Duration::from_millis(200 << attempt.min(5)).min(Duration::from_secs(4));
+                tokio::time::sleep(backoff).await;
             }
             let mut req: HttpRequest = http::Request::builder()
                 .method(method.clone())

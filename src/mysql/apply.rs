@@ -1,6 +1,7 @@
-//! After extraction: prepare the data, hand it to the server's user, and apply the binlog
-//! events newer than the data on a temporary server (generated configuration, no binlog, no
-//! networking), leaving `gtid_slave_pos` consistent with what was applied.
+//! The binlog window applied to prepared data (restore, and `verify --prepare` in its scratch
+//! dir): the events newer than the data, on a temporary server (generated configuration, no
+//! binlog, no networking, no grant tables), leaving `gtid_slave_pos` consistent with what was
+//! applied.
 
 use std::path::{Path, PathBuf};
 use std::process::Stdio;
@@ -11,6 +12,8 @@ use crate::archive::manifest::BinlogCoords;
 use crate::config::Settings;
 use crate::error::{Error, Result, excerpt};
 use crate::mysql::binlog::{Gtid, Scan, scan_from};
+
+mod encrypted;
 use crate::mysql::mycnf::MyCnf;
 use crate::mysql::replication::{quote, resume_position};
 use crate::mysql::server::TempServer;
@@ -26,6 +29,32 @@ pub struct Applied {
     pub files: Vec<String>,
     /// `gtid_slave_pos` after the apply, when it had to move (events of other origins).
     pub slave_pos: Option<String>,
+}
+
+/// The binlog files of the window, in order: those of the data's base name from the data's
+/// file on (files of another base are not this binlog's: `order_key` compares the base first).
+/// The data's file must be among them.
+pub fn window_files(binlog_files: &[String], from: &BinlogCoords) -> Result<Vec<String>> {
+    let start = crate::mysql::binlog::order_key(&from.file);
+    let mut files: Vec<String> = binlog_files
+        .iter()
+        .filter(|f| {
+            let k = crate::mysql::binlog::order_key(f);
+            k.0 == start.0 && k >= start
+        })
+        .cloned()
+        .collect();
+    crate::mysql::binlog::sort_names(&mut files);
+    if files.first() != Some(&from.file) {
+        return Err(Error::format(
+            "archive",
+            format!(
+                "the data backup stops in binlog {} but the archive's binlog holds {binlog_files:?}",
+                from.file
+            ),
+        ));
+    }
+    Ok(files)
 }
 
 /// Scans the window (`files` in `binlog_dir`, the first from `from.position`): its GTIDs
@@ -83,26 +112,45 @@ pub async fn apply_binlog(
     let mariadbd = need(&["mariadbd", "mysqld"])?;
     let binlog_tool = need(&["mariadb-binlog", "mysqlbinlog"])?;
     let client = need(&["mariadb", "mysql"])?;
-    let (dir, files2, from2) = (dirs.binlog_dir.clone(), files.to_vec(), from.clone());
-    let scan = tokio::task::spawn_blocking(move || scan_window(&dir, &files2, &from2))
-        .await
-        .map_err(|e| Error::stage("binlog", e.to_string()))??;
-    if scan.load_data {
-        tracing::warn!(
-            "the binlog window holds LOAD DATA events: mariadb-binlog turns them into LOAD DATA \
-             LOCAL INFILE of files it writes into the data dir, so the client reads local files"
-        );
-    }
-    let config = ServerConfig::generate(
+    let encrypted = encrypted::any_encrypted(&dirs.binlog_dir, files)?;
+    let mut scan = if encrypted {
+        Scan::default()
+    } else {
+        let (dir, files2, from2) = (dirs.binlog_dir.clone(), files.to_vec(), from.clone());
+        tokio::task::spawn_blocking(move || scan_window(&dir, &files2, &from2))
+            .await
+            .map_err(|e| Error::stage("binlog", e.to_string()))??
+    };
+    let mut config = ServerConfig::generate(
         Some(cnf),
         dirs,
         Purpose::ApplyBinlog,
         &s.server_options,
         run_as_owner_of(&dirs.data_dir)?.as_deref(),
     )?;
+    if encrypted {
+        tracing::info!("the binlog is encrypted: the temporary server serves it, decrypted");
+        encrypted::serving_args(&mut config.args, &dirs.binlog_dir, files)?;
+    }
     let mut server =
         TempServer::start(&mariadbd, &config, &s.mysql_user, s.root_password.clone()).await?;
     let result = async {
+        // The server runs without grant tables (it is ours: private socket, no networking), so
+        // the window applies whatever the backup user may do. This connection, made before the
+        // client loads the grant tables for the window's account statements, keeps every
+        // privilege for what follows.
+        let mut conn = server.endpoint.connect().await?;
+        exec(&mut conn, "SET SESSION wait_timeout = 31536000").await?;
+        if encrypted {
+            scan = encrypted::scan_via_server(&mut conn, files, from.position).await?;
+        }
+        if scan.load_data {
+            tracing::warn!(
+                "the binlog window holds LOAD DATA events: mariadb-binlog turns them into LOAD \
+                 DATA LOCAL INFILE of files it writes into the data dir, so the client reads \
+                 local files"
+            );
+        }
         tracing::info!(
             "applying binlog from {}:{} ({} files, {} transactions)",
             from.file,
@@ -110,19 +158,18 @@ pub async fn apply_binlog(
             files.len(),
             scan.gtids.len()
         );
-        let paths: Vec<PathBuf> = files.iter().map(|f| dirs.binlog_dir.join(f)).collect();
+        let sources: Vec<PathBuf> = if encrypted {
+            files.iter().map(PathBuf::from).collect()
+        } else {
+            files.iter().map(|f| dirs.binlog_dir.join(f)).collect()
+        };
         let tools = Tools {
             binlog: &binlog_tool,
             client: &client,
             local_load: &config.tmp_dir,
             local_infile: scan.load_data,
+            remote: encrypted.then_some(server.endpoint.socket.as_path()),
         };
-        // The server runs without grant tables (it is ours: private socket, no networking), so
-        // the window applies whatever the backup user may do. This connection, made before the
-        // client loads the grant tables for the window's account statements, keeps every
-        // privilege for what follows.
-        let mut conn = server.endpoint.connect().await?;
-        exec(&mut conn, "SET SESSION wait_timeout = 31536000").await?;
         // Tables whose tablespace came from elsewhere are rebuilt in the data dir before the
         // window (a rebuild in it would crash the server on their DATA DIRECTORY flag).
         for (schema, table) in relocated.iter().filter_map(|r| r.table.as_ref()) {
@@ -133,7 +180,7 @@ pub async fn apply_binlog(
             )
             .await?;
         }
-        pipe_events(s, &tools, &server, from.position, &paths).await?;
+        pipe_events(s, &tools, &server, from.position, &sources).await?;
         let (own, slave): (u32, String) = conn
             .query_first("SELECT @@server_id, @@gtid_slave_pos")
             .await
@@ -183,6 +230,9 @@ struct Tools<'a> {
     local_load: &'a Path,
     /// Whether the client may read local files (only when the window has LOAD DATA events).
     local_infile: bool,
+    /// The server's socket when the binlog tool reads the events from it (an encrypted
+    /// binlog: the paths are then the files' names on the server).
+    remote: Option<&'a Path>,
 }
 
 /// `mariadb-binlog ... | mariadb ...` into the temporary server; errors quote at most an
@@ -204,8 +254,13 @@ async fn pipe_events(
             // gtid_strict_mode is off (MariaDB's default); the tool would refuse them.
             .arg("--skip-gtid-strict-mode")
             .arg(format!("--local-load={}", t.local_load.display()))
-            .arg(format!("--start-position={position}"))
-            .args(paths)
+            .arg(format!("--start-position={position}"));
+        if let Some(socket) = t.remote {
+            rcmd.arg("--read-from-remote-server")
+                .arg(format!("--socket={}", socket.display()))
+                .arg("--user=root");
+        }
+        rcmd.args(paths)
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
             .kill_on_drop(true);
