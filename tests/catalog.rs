@@ -37,9 +37,11 @@ fn json(out: &Output) -> Value {
 }
 
 /// Every file under `dir` with its size and modification time.
+/// Every file under `dir` but verify's verdict records (`verified/`), with size and time.
 fn snapshot(dir: &Path) -> BTreeMap<PathBuf, (u64, SystemTime)> {
     list_files(dir)
         .into_iter()
+        .filter(|p| !p.components().any(|c| c.as_os_str() == "verified"))
         .map(|p| {
             let m = std::fs::symlink_metadata(&p).unwrap();
             (p, (m.len(), m.modified().unwrap()))
@@ -187,7 +189,7 @@ fn list_verify_and_expire_on_the_local_store() {
     let text = ok(&ws.cmd(&["list"]).output().unwrap());
     assert!(text.contains("4 backups in"), "{text}");
 
-    // verify: every good backup passes, and nothing is written.
+    // verify: every good backup passes, and nothing is written but its verdicts.
     let before = snapshot(ws.dir.path());
     let out = ws.cmd(&["verify", "--all", "--json"]).output().unwrap();
     let log = ok(&out);
@@ -195,9 +197,16 @@ fn list_verify_and_expire_on_the_local_store() {
     assert_eq!(v.len(), 4);
     assert!(v.iter().all(|(_, good, _)| *good), "{v:?}");
     assert_eq!(snapshot(ws.dir.path()), before, "verify wrote files");
+    // Its only writes are its verdict records (a few small files each).
+    let written: u64 = log
+        .split("this process wrote ")
+        .nth(1)
+        .and_then(|r| r.split(' ').next())
+        .and_then(|n| n.parse().ok())
+        .unwrap_or(u64::MAX);
     assert!(
-        log.contains("this process wrote 0 bytes to disk"),
-        "verify wrote to disk: {log}"
+        written < 1 << 20,
+        "verify wrote more than its verdicts: {log}"
     );
 
     // Without a key: the newest of this instance, or the one of --date-str.
@@ -343,6 +352,9 @@ fn list_verify_and_expire_on_the_local_store() {
     }
 
     // expire: a dry run deletes nothing.
+    // Retention alone here: the verdicts the checks above recorded (the newest once found
+    // tampered) would keep another backup (tests/catalog.rs expire_keeps_...restorable).
+    std::fs::remove_dir_all(ws.backup_base.join("verified")).unwrap();
     let before = snapshot(&ws.backup_base);
     let out = ws
         .cmd(&["expire", "--keep-last", "1", "--json"])
@@ -558,7 +570,7 @@ async fn list_verify_and_expire_on_s3() {
         [u64::from(p), u64::from(db2.port)].into_iter().collect()
     );
 
-    // verify writes nothing; --prepare leaves no scratch dir.
+    // verify writes nothing but its verdicts (to S3 here); --prepare leaves no scratch dir.
     let before = snapshot(ws.dir.path());
     let out = ws.cmd(&["verify", "--all", "--json"]).output().unwrap();
     let log = ok(&out);
@@ -566,9 +578,16 @@ async fn list_verify_and_expire_on_s3() {
     assert_eq!(v.len(), 3);
     assert!(v.iter().all(|(_, good, _)| *good), "{v:?}");
     assert_eq!(snapshot(ws.dir.path()), before, "verify wrote files");
+    // Its only writes are its verdict records (a few small files each).
+    let written: u64 = log
+        .split("this process wrote ")
+        .nth(1)
+        .and_then(|r| r.split(' ').next())
+        .and_then(|n| n.parse().ok())
+        .unwrap_or(u64::MAX);
     assert!(
-        log.contains("this process wrote 0 bytes to disk"),
-        "verify wrote to disk: {log}"
+        written < 1 << 20,
+        "verify wrote more than its verdicts: {log}"
     );
     let out = ws.cmd(&["verify", "--prepare", "--json"]).output().unwrap();
     ok(&out);
@@ -663,12 +682,16 @@ async fn list_verify_and_expire_on_s3() {
             .unwrap()
             .into_iter()
             .map(|o| o.key)
-            .filter(|k| k.contains(&format!("/{p}/")))
+            .filter(|k| k.contains(&format!("/{p}/")) && !k.starts_with("verified/"))
             .collect();
         keys.sort();
         keys
     };
     assert_eq!(stored().await, [k(DAYS[0]), k(DAYS[1]), k(DAYS[2])]);
+    // Retention alone here (the checks above recorded verdicts, the newest once failed).
+    for o in store.list("verified/").await.unwrap() {
+        store.delete(&o.key).await.unwrap();
+    }
     proxy.fail_requests_containing(Some(&format!("prefix={}", DAYS[1])));
     let out = ws
         .cmd(&["expire", "--confirm", "--keep-last", "1"])
@@ -837,4 +860,55 @@ fn a_damaged_sidecar_of_another_instance_blocks_nothing_of_this_one() {
     assert!(restored.contains("2026_01_02"), "{restored}");
     db.restart();
     assert_eq!(db.sql("SELECT COUNT(*) FROM app.t"), "2000");
+}
+
+/// Issue 17 bug 9: expire must never leave fewer restorable backups than retention asks for.
+/// The newest backup rotted (its bytes no longer match its checksum); retention keeps it (the
+/// newest is always kept) and would delete the only restorable one. Expire keeps the newest
+/// backup verify found restorable besides the retention set, and says so; with none ever
+/// verified it warns.
+#[test]
+fn expire_keeps_the_newest_backup_verify_found_restorable() {
+    let db = Mariadb::start(1);
+    seed(&db);
+    let ws = Workspace::new(&db, 1, Conf::default().date(DAYS[0]));
+    for d in DAYS {
+        let day = ws.variant(d, |c| c.date(d));
+        ok(&ws.cmd_with(&day, &["backup"]).output().unwrap());
+    }
+    let p = db.port;
+    let out = ws.cmd(&["expire", "--keep-last", "1"]).output().unwrap();
+    let text = ok(&out);
+    assert!(text.contains("has a recorded good verify"), "warns: {text}");
+
+    ok(&ws.cmd(&["verify", "--all"]).output().unwrap());
+    // The newest rots after it was verified.
+    let newest = ws.backup_base.join(key(p, DAYS[2], 1, ".tgz.des3"));
+    let bytes = std::fs::read(&newest).unwrap();
+    std::fs::write(&newest, flip(&bytes)).unwrap();
+    let out = ws.cmd(&["verify", "--all"]).output().unwrap();
+    assert_eq!(out.status.code(), Some(4));
+
+    let out = ws
+        .cmd(&["expire", "--keep-last", "1", "--confirm"])
+        .output()
+        .unwrap();
+    let text = ok(&out);
+    assert!(
+        text.contains(&format!("keep: {}", key(p, DAYS[1], 1, ".tgz.des3")))
+            && text.contains("found restorable"),
+        "keeps the newest restorable one and says why: {text}"
+    );
+    assert!(
+        ws.backup_base
+            .join(key(p, DAYS[1], 1, ".tgz.des3"))
+            .exists()
+    );
+    assert!(newest.exists(), "the newest is kept as always");
+    assert!(
+        !ws.backup_base
+            .join(key(p, DAYS[0], 1, ".tgz.des3"))
+            .exists(),
+        "retention still deletes the rest"
+    );
 }

@@ -9,6 +9,7 @@ use crate::store::{Metadata, Store};
 
 mod listing;
 mod select;
+pub mod verdicts;
 
 pub use listing::{Entry, leftover_owner, list_backups, list_leftovers};
 pub use select::{Located, Selection, locate};

@@ -3,8 +3,9 @@
 //!
 //! Rules, per instance (host + instance id + port): a backup is kept when it is one of the
 //! newest `keep_last` complete backups, or its day (in its key) is less than `keep_days` days
-//! ago, or it is the newest complete backup (always). Either rule alone may be given; a backup
-//! goes only when no rule keeps it. The scope is this instance unless `--port-group` (every
+//! ago, or it is the newest complete backup (always), or it is the newest backup whose
+//! recorded verify verdict found it restorable (for the bytes it has now). Either rule alone
+//! may be given; a backup goes only when no rule keeps it. The scope is this instance unless `--port-group` (every
 //! instance of the port). Nothing is deleted unless the whole listing succeeded.
 
 use std::collections::BTreeMap;
@@ -62,6 +63,8 @@ pub struct ExpireReport {
     /// Backups whose metadata cannot be read: nothing of their instance is deleted (the
     /// command exits 1 after printing the report).
     pub damaged: Vec<String>,
+    /// Instances none of whose backups verify ever found restorable.
+    pub warnings: Vec<String>,
 }
 
 impl std::fmt::Display for ExpireReport {
@@ -96,6 +99,9 @@ impl std::fmt::Display for ExpireReport {
         }
         for e in &self.damaged {
             writeln!(f, "DAMAGED, nothing of its instance deleted: {e}")?;
+        }
+        for w in &self.warnings {
+            writeln!(f, "warning: {w}")?;
         }
         let n = self.backups.iter().filter(|d| d.action == "delete").count();
         write!(
@@ -174,6 +180,46 @@ fn decide(backups: &[Entry], rules: Retention, today: chrono::NaiveDate) -> Vec<
         .collect()
 }
 
+/// Keeps, besides what retention keeps, the newest backup of one instance (`list`, newest
+/// first; `decided` its decisions) whose recorded verdict says verify found it restorable, for
+/// the bytes it has now; warns when none has one. Retention alone could keep only backups that
+/// no longer restore (a rotted newest) and delete the last one that does.
+async fn keep_newest_verified(
+    store: &dyn crate::store::Store,
+    list: &[Entry],
+    decided: &mut [Decision],
+    warnings: &mut Vec<String>,
+) -> Result<()> {
+    for (i, b) in list.iter().enumerate() {
+        let Some(sha1) = &b.sha1 else { continue };
+        let Some(v) = crate::catalog::verdicts::read(store, &b.key).await? else {
+            continue;
+        };
+        if !v.ok || v.sha1.as_ref() != Some(sha1) {
+            continue;
+        }
+        if decided[i].action == "delete" {
+            decided[i].action = "keep";
+            decided[i].reason = format!(
+                "the newest backup of its instance that verify{} found restorable ({}): kept \
+                 besides retention",
+                if v.prepare { " --prepare" } else { "" },
+                v.at
+            );
+        }
+        return Ok(());
+    }
+    if let Some(b) = list.first() {
+        warnings.push(format!(
+            "no backup of host {} instance {} port {} has a recorded good verify: retention \
+             alone decided; run `verify --all --prepare` so that expire keeps one found \
+             restorable",
+            b.host, b.instance_id, b.port
+        ));
+    }
+    Ok(())
+}
+
 /// Applies retention (see the module doc).
 pub async fn expire(s: &Settings, opts: &ExpireOptions) -> Result<ExpireReport> {
     let rules = Retention {
@@ -202,6 +248,7 @@ pub async fn expire(s: &Settings, opts: &ExpireOptions) -> Result<ExpireReport> 
     }
     let today = chrono::Local::now().date_naive();
     let mut damaged = Vec::new();
+    let mut warnings = Vec::new();
     let mut decisions: Vec<Decision> = Vec::new();
     for list in by_instance.values() {
         let bad: Vec<String> = list
@@ -209,7 +256,9 @@ pub async fn expire(s: &Settings, opts: &ExpireOptions) -> Result<ExpireReport> 
             .filter_map(|b| Some(format!("{}: {}", b.key, b.damaged.as_deref()?)))
             .collect();
         if bad.is_empty() {
-            decisions.extend(decide(list, rules, today));
+            let mut decided = decide(list, rules, today);
+            keep_newest_verified(store.as_ref(), list, &mut decided, &mut warnings).await?;
+            decisions.extend(decided);
             continue;
         }
         // What retention keeps of an instance depends on every backup of it: with one that
@@ -256,7 +305,13 @@ pub async fn expire(s: &Settings, opts: &ExpireOptions) -> Result<ExpireReport> 
             crate::cancel::check()?;
             tracing::info!("deleting {}", store.location(&d.key));
             match store.delete(&d.key).await {
-                Ok(()) => d.deleted = true,
+                Ok(()) => {
+                    d.deleted = true;
+                    let verdict = crate::catalog::verdicts::verdict_key(&d.key);
+                    if let Err(e) = store.delete(&verdict).await {
+                        tracing::warn!("could not delete the verdict {verdict}: {e}");
+                    }
+                }
                 Err(e) => {
                     let text = crate::error::report_lines(&e).join(": ");
                     failures.push(format!("{}: {text}", d.key));
@@ -282,6 +337,7 @@ pub async fn expire(s: &Settings, opts: &ExpireOptions) -> Result<ExpireReport> 
     Ok(ExpireReport {
         failures,
         damaged,
+        warnings,
         dry_run: !opts.confirm,
         store: store.describe(),
         scope: if opts.port_group {
@@ -297,81 +353,4 @@ pub async fn expire(s: &Settings, opts: &ExpireOptions) -> Result<ExpireReport> 
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn entry(date: &str, complete: bool) -> Entry {
-        Entry {
-            key: format!("{date}/3306/mysql-3306-h-1.tgz.des3"),
-            location: String::new(),
-            date: date.into(),
-            host: "h".into(),
-            instance_id: 1,
-            port: 3306,
-            size: 1,
-            chain: "gzip+des3".into(),
-            sha1: complete.then(|| "0".repeat(40)),
-            sha256: None,
-            binlog_pos: None,
-            gtid: None,
-            binlog_first: None,
-            binlog_last: None,
-            binlog_count: None,
-            stored_at: String::new(),
-            damaged: None,
-            modified: SystemTime::UNIX_EPOCH,
-        }
-    }
-
-    fn actions(d: &[Decision]) -> Vec<&str> {
-        d.iter().map(|d| d.action).collect()
-    }
-
-    #[test]
-    fn rules_keep_the_newest_always_and_either_rule_keeps() {
-        let today = chrono::NaiveDate::from_ymd_opt(2026, 11, 25).unwrap();
-        let list = [
-            entry("2026_11_25", true),
-            entry("2026_11_24", true),
-            entry("2026_11_20", true),
-        ];
-        let r = |keep_last, keep_days| Retention {
-            keep_last,
-            keep_days,
-        };
-        assert_eq!(
-            actions(&decide(&list, r(Some(1), None), today)),
-            ["keep", "delete", "delete"]
-        );
-        assert_eq!(
-            actions(&decide(&list, r(None, Some(0)), today)),
-            ["keep", "delete", "delete"]
-        );
-        assert_eq!(
-            actions(&decide(&list, r(Some(0), Some(0)), today)),
-            ["keep", "delete", "delete"]
-        );
-        assert_eq!(
-            actions(&decide(&list, r(None, Some(2)), today)),
-            ["keep", "keep", "delete"]
-        );
-        assert_eq!(
-            actions(&decide(&list, r(Some(1), Some(2)), today)),
-            ["keep", "keep", "delete"]
-        );
-        assert_eq!(
-            actions(&decide(&list, r(Some(5), None), today)),
-            ["keep", "keep", "keep"]
-        );
-        // An incomplete newest does not count: the newest complete one is kept too.
-        let list = [
-            entry("2026_11_25", false),
-            entry("2026_11_24", true),
-            entry("2026_11_20", true),
-        ];
-        assert_eq!(
-            actions(&decide(&list, r(Some(1), None), today)),
-            ["keep", "keep", "delete"]
-        );
-    }
-}
+mod tests;

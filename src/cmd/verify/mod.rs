@@ -317,6 +317,18 @@ pub async fn verify(s: &Settings, opts: &VerifyOptions) -> Result<VerifyReport> 
                 v.error = Some(crate::error::report_lines(&e).join(": "));
             }
         }
+        // The verdict, for expire to keep the newest backup found restorable.
+        let recorded = crate::catalog::verdicts::Recorded {
+            version: 1,
+            ok: v.ok,
+            check: v.check.clone(),
+            prepare: opts.prepare,
+            at: chrono::Utc::now().to_rfc3339(),
+            sha1: v.sha1.clone(),
+        };
+        if let Err(e) = crate::catalog::verdicts::record(store.as_ref(), &key, &recorded).await {
+            tracing::warn!("could not record the verdict of {key}: {e}");
+        }
         backups.push(v);
     }
     Ok(VerifyReport { backups })

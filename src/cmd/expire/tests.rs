@@ -1,0 +1,78 @@
+//! Unit tests of `expire`'s rules.
+
+use super::*;
+
+fn entry(date: &str, complete: bool) -> Entry {
+    Entry {
+        key: format!("{date}/3306/mysql-3306-h-1.tgz.des3"),
+        location: String::new(),
+        date: date.into(),
+        host: "h".into(),
+        instance_id: 1,
+        port: 3306,
+        size: 1,
+        chain: "gzip+des3".into(),
+        sha1: complete.then(|| "0".repeat(40)),
+        sha256: None,
+        binlog_pos: None,
+        gtid: None,
+        binlog_first: None,
+        binlog_last: None,
+        binlog_count: None,
+        stored_at: String::new(),
+        damaged: None,
+        modified: SystemTime::UNIX_EPOCH,
+    }
+}
+
+fn actions(d: &[Decision]) -> Vec<&str> {
+    d.iter().map(|d| d.action).collect()
+}
+
+#[test]
+fn rules_keep_the_newest_always_and_either_rule_keeps() {
+    let today = chrono::NaiveDate::from_ymd_opt(2026, 11, 25).unwrap();
+    let list = [
+        entry("2026_11_25", true),
+        entry("2026_11_24", true),
+        entry("2026_11_20", true),
+    ];
+    let r = |keep_last, keep_days| Retention {
+        keep_last,
+        keep_days,
+    };
+    assert_eq!(
+        actions(&decide(&list, r(Some(1), None), today)),
+        ["keep", "delete", "delete"]
+    );
+    assert_eq!(
+        actions(&decide(&list, r(None, Some(0)), today)),
+        ["keep", "delete", "delete"]
+    );
+    assert_eq!(
+        actions(&decide(&list, r(Some(0), Some(0)), today)),
+        ["keep", "delete", "delete"]
+    );
+    assert_eq!(
+        actions(&decide(&list, r(None, Some(2)), today)),
+        ["keep", "keep", "delete"]
+    );
+    assert_eq!(
+        actions(&decide(&list, r(Some(1), Some(2)), today)),
+        ["keep", "keep", "delete"]
+    );
+    assert_eq!(
+        actions(&decide(&list, r(Some(5), None), today)),
+        ["keep", "keep", "keep"]
+    );
+    // An incomplete newest does not count: the newest complete one is kept too.
+    let list = [
+        entry("2026_11_25", false),
+        entry("2026_11_24", true),
+        entry("2026_11_20", true),
+    ];
+    assert_eq!(
+        actions(&decide(&list, r(Some(1), None), today)),
+        ["keep", "keep", "delete"]
+    );
+}
