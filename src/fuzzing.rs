@@ -132,6 +132,17 @@ pub fn binlog(data: &[u8]) {
     let mut n = 0usize;
     let _ = crate::mysql::binlog::gtids_from(data, from, &mut |_| n += 1);
     assert!(n <= data.len() / 19, "{n} GTIDs from {} bytes", data.len());
+    // The encryption probe reads at most the first events, and never panics.
+    let _ = crate::mysql::binlog::is_encrypted(data);
+    // File names of an archive's tables (`.isl` links), decoded for SQL: never a panic, and a
+    // decoded name has no more characters than the encoded one.
+    let name = String::from_utf8_lossy(data);
+    if let Some(d) = crate::mysql::tablespaces::decode_name(&name) {
+        assert!(
+            d.chars().count() <= name.chars().count(),
+            "{name:?} -> {d:?}"
+        );
+    }
 }
 
 /// A my.cnf from an archive: rewritten for a copy and turned into a temporary server's

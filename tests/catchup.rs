@@ -289,23 +289,42 @@ fn catch_up_waits_for_what_a_lagging_peer_holds_in_its_relay_log() {
         "names the peer, the GTID and why: {err}"
     );
 
-    // The peer's SQL thread runs again but is held up (a lock on the table for 8 s): it is
-    // lagging, not stuck. Catch-up waits until it has applied and logged them.
+    // The peer's SQL thread runs again but is held up (a lock on the table, held until
+    // released below): it is lagging, not stuck. Catch-up waits until it has applied and
+    // logged them.
     let mut locker = std::process::Command::new(require("mariadb"))
-        .args(["--no-defaults", "-uroot", "-e"])
-        .arg("LOCK TABLES app.t WRITE; SELECT SLEEP(8); UNLOCK TABLES")
+        .args(["--no-defaults", "-uroot", "-N", "-B", "--unbuffered"])
         .arg(format!("--socket={}", db2.socket().display()))
-        .stdout(std::process::Stdio::null())
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
         .spawn()
         .unwrap();
-    wait_for("the lock", Duration::from_secs(30), || {
-        db2.sql(
-            "SELECT COUNT(*) FROM information_schema.processlist WHERE info = 'SELECT SLEEP(8)'",
-        ) == "1"
-    });
+    let mut lock_in = locker.stdin.take().unwrap();
+    let mut lock_out = std::io::BufReader::new(locker.stdout.take().unwrap());
+    {
+        use std::io::{BufRead, Write};
+        writeln!(lock_in, "LOCK TABLES app.t WRITE; SELECT 'locked';").unwrap();
+        lock_in.flush().unwrap();
+        let mut line = String::new();
+        lock_out.read_line(&mut line).unwrap();
+        assert_eq!(line.trim(), "locked");
+    }
     db2.sql("START SLAVE 'peer1' SQL_THREAD");
-    assert_eq!(has(&db2, "lagged"), 0, "still lagging");
-    let caught = ok(&ws1.cmd(&["catchup_binlog"]).output().unwrap());
+    let catchup = std::thread::spawn({
+        let mut cmd = ws1.cmd(&["catchup_binlog"]);
+        move || cmd.output().unwrap()
+    });
+    std::thread::sleep(Duration::from_secs(3));
+    assert!(
+        !catchup.is_finished(),
+        "catch-up must wait for the lagging peer, not report caught up"
+    );
+    {
+        use std::io::Write;
+        writeln!(lock_in, "UNLOCK TABLES;").unwrap();
+    }
+    drop(lock_in);
+    let caught = ok(&catchup.join().unwrap());
     assert!(caught.contains("caught up from: peer2"), "{caught}");
     let _ = locker.wait();
     db1.restart();

@@ -140,7 +140,10 @@ fn a_tablespace_outside_the_data_dir_is_restored_inside_it() {
     std::fs::create_dir_all(&outside).unwrap();
     db.sql(&format!(
         "CREATE DATABASE app; CREATE TABLE app.r (id INT PRIMARY KEY, v TEXT) ENGINE=InnoDB \
-         DATA DIRECTORY='{}'; INSERT INTO app.r SELECT seq, 'seed' FROM mysql.seq_1_to_500",
+         DATA DIRECTORY='{0}'; INSERT INTO app.r SELECT seq, 'seed' FROM mysql.seq_1_to_500; \
+         CREATE TABLE app.p (id INT PRIMARY KEY) ENGINE=InnoDB PARTITION BY HASH(id) \
+         (PARTITION p0 DATA DIRECTORY='{0}', PARTITION p1 DATA DIRECTORY='{0}'); \
+         INSERT INTO app.p SELECT seq FROM mysql.seq_1_to_100",
         outside.display()
     ));
     let scratch = tempfile::tempdir().unwrap();
@@ -164,8 +167,14 @@ fn a_tablespace_outside_the_data_dir_is_restored_inside_it() {
     );
     assert!(!db.data_dir.join("app/r.isl").exists());
     assert_eq!(sha1_file(&original), before, "outside file untouched");
+    assert!(
+        restored.contains("table app/p had DATA DIRECTORY")
+            && restored.contains("partitioned and not rebuilt"),
+        "{restored}"
+    );
     db.restart();
     assert_eq!(db.sql("SELECT COUNT(*) FROM app.r"), "501");
+    assert_eq!(db.sql("SELECT COUNT(*) FROM app.p"), "100");
     // Rebuilt in the data dir: DDL that rebuilds it works (it crashed the server before).
     db.sql("ALTER TABLE app.r FORCE; OPTIMIZE TABLE app.r");
     assert_eq!(db.sql("SELECT COUNT(*) FROM app.r"), "501");

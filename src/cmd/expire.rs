@@ -190,14 +190,30 @@ async fn keep_newest_verified(
     decided: &mut [Decision],
     warnings: &mut Vec<String>,
 ) -> Result<()> {
+    // The verdicts that count: good, for the bytes the backup has now. A `--prepare` one
+    // (the data opened, the window applied) beats a plain one, which checks the stream only.
+    let mut good: Vec<(usize, crate::catalog::verdicts::Recorded)> = Vec::new();
     for (i, b) in list.iter().enumerate() {
         let Some(sha1) = &b.sha1 else { continue };
-        let Some(v) = crate::catalog::verdicts::read(store, &b.key).await? else {
-            continue;
+        let v = match crate::catalog::verdicts::read(store, &b.key).await {
+            Ok(Some(v)) => v,
+            Ok(None) => continue,
+            // Unreadable: as if none (this backup is not kept for it), said.
+            Err(e) => {
+                warnings.push(format!("the verdict of {} cannot be read: {e}", b.key));
+                continue;
+            }
         };
-        if !v.ok || v.sha1.as_ref() != Some(sha1) {
-            continue;
+        if v.ok && v.sha1.as_ref() == Some(sha1) {
+            good.push((i, v));
         }
+    }
+    let chosen = good
+        .iter()
+        .find(|(_, v)| v.prepare)
+        .or_else(|| good.first())
+        .cloned();
+    if let Some((i, v)) = chosen {
         if decided[i].action == "delete" {
             decided[i].action = "keep";
             decided[i].reason = format!(

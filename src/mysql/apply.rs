@@ -141,6 +141,9 @@ pub async fn apply_binlog(
         // privilege for what follows.
         let mut conn = server.endpoint.connect().await?;
         exec(&mut conn, "SET SESSION wait_timeout = 31536000").await?;
+        // Nothing this session does is a transaction of the instance (the rebuilds below),
+        // even when the server logs (an encrypted window: it serves the restored binlog).
+        exec(&mut conn, "SET SESSION sql_log_bin = 0").await?;
         if encrypted {
             scan = encrypted::scan_via_server(&mut conn, files, from.position).await?;
         }
@@ -172,7 +175,11 @@ pub async fn apply_binlog(
         };
         // Tables whose tablespace came from elsewhere are rebuilt in the data dir before the
         // window (a rebuild in it would crash the server on their DATA DIRECTORY flag).
-        for (schema, table) in relocated.iter().filter_map(|r| r.table.as_ref()) {
+        for (schema, table) in relocated
+            .iter()
+            .filter(|r| !r.partitioned)
+            .filter_map(|r| r.table.as_ref())
+        {
             tracing::info!("rebuilding {schema}.{table} in the data dir");
             exec(
                 &mut conn,
@@ -256,12 +263,17 @@ async fn pipe_events(
             .arg(format!("--local-load={}", t.local_load.display()))
             .arg(format!("--start-position={position}"));
         if let Some(socket) = t.remote {
+            // One connection from the first file to the end of the server's binlog (a dump
+            // crosses rotations), made before the client loads the grant tables.
             rcmd.arg("--read-from-remote-server")
+                .arg("--to-last-log")
                 .arg(format!("--socket={}", socket.display()))
-                .arg("--user=root");
+                .arg("--user=root")
+                .args(&paths[..paths.len().min(1)]);
+        } else {
+            rcmd.args(paths);
         }
-        rcmd.args(paths)
-            .stdout(Stdio::piped())
+        rcmd.stdout(Stdio::piped())
             .stderr(Stdio::piped())
             .kill_on_drop(true);
         crate::procfs::no_secrets(&mut rcmd);

@@ -63,6 +63,22 @@ pub fn key_management_options(server_options: &[String]) -> Vec<String> {
         .collect()
 }
 
+/// The options of the backup tool's `backup-my.cnf` that describe the InnoDB files --prepare
+/// opens (all it needs of that file).
+const PREPARE_LAYOUT: &[&str] = &[
+    "innodb_checksum_algorithm",
+    "innodb_data_file_path",
+    "innodb_log_file_size",
+    "innodb_page_size",
+    "innodb_undo_directory",
+    "innodb_undo_tablespaces",
+    "innodb_compression_level",
+    "innodb_log_group_home_dir",
+    "innodb_data_home_dir",
+    "innodb_encrypt_log",
+    "innodb_encrypt_tables",
+];
+
 /// The `[mysqld]` section --prepare needs to load conf's key management plugin: `plugin_dir`
 /// (conf's, else the installed server's), `plugin_load` as `name=library` items, the plugin's
 /// options.
@@ -144,14 +160,26 @@ pub async fn prepare(
     // mariabackup takes plugin options only from an option file, and --prepare loads the
     // plugins of the backup's own `plugin_load` alone: that file (sanitized, its plugin lines
     // gone) gets conf's key management, and --prepare reads it as its only option file.
+    // Read as the option file, it would bring every group of the archive's file (a
+    // [mariabackup] section, say): for the run it holds only the InnoDB layout options of its
+    // [mysqld] and conf's key management, and afterwards its sanitized text again (conf's key
+    // options do not stay in the data dir).
     let keys = key_management_options(&s.server_options);
     let cnf_path = data_dir.join("backup-my.cnf");
     let with_keys = !keys.is_empty() && cnf_path.exists();
+    let mut sanitized = None;
     if with_keys {
-        let mut text =
+        let text =
             std::fs::read_to_string(&cnf_path).map_err(|e| Error::io("read", &cnf_path, e))?;
-        text.push_str(&key_management_section(s, &keys).await);
-        std::fs::write(&cnf_path, text).map_err(|e| Error::io("write", &cnf_path, e))?;
+        let mut run = String::from("[mysqld]\n");
+        for (k, v) in MyCnf::parse(&text).server_options() {
+            if PREPARE_LAYOUT.contains(&k.as_str()) {
+                run.push_str(&format!("{k}={v}\n"));
+            }
+        }
+        run.push_str(&key_management_section(s, &keys).await);
+        std::fs::write(&cnf_path, run).map_err(|e| Error::io("write", &cnf_path, e))?;
+        sanitized = Some(text);
     }
     tracing::info!("preparing {} with {}", data_dir.display(), tool.display());
     let mut cmd = tokio::process::Command::new(&tool);
@@ -169,6 +197,9 @@ pub async fn prepare(
         cmd.output().await.map_err(|e| Error::io("run", &tool, e))
     })
     .await?;
+    if let Some(text) = sanitized {
+        std::fs::write(&cnf_path, text).map_err(|e| Error::io("write", &cnf_path, e))?;
+    }
     if !out.status.success() {
         let err = String::from_utf8_lossy(&out.stderr);
         let tail: Vec<&str> = err.lines().rev().take(20).collect();

@@ -21,6 +21,9 @@ pub struct Relocated {
     pub was: String,
     /// The table, decoded from the file names (None when a name could not be decoded).
     pub table: Option<(String, String)>,
+    /// A partitioned table: not rebuilt (a copy would recreate each partition's tablespace
+    /// where its DATA DIRECTORY says: the original's outside path).
+    pub partitioned: bool,
 }
 
 /// Decodes a MariaDB file name (`@XXXX` = the character U+XXXX; the rest as is). None when it
@@ -64,6 +67,7 @@ pub fn unlink_remote(data_dir: &Path) -> Result<Vec<Relocated>> {
                 .file_stem()
                 .map(|s| s.to_string_lossy().into_owned())
                 .unwrap_or_default();
+            let partitioned = stem.contains("#P#");
             let table_stem = stem.split("#P#").next().unwrap_or(&stem).to_string();
             let db_name = db.file_name().to_string_lossy().into_owned();
             let file = format!("{db_name}/{table_stem}");
@@ -75,6 +79,7 @@ pub fn unlink_remote(data_dir: &Path) -> Result<Vec<Relocated>> {
                 file,
                 was: was.trim().to_string(),
                 table,
+                partitioned,
             });
         }
     }

@@ -325,7 +325,12 @@ async fn restore_into(
         relocated = crate::mysql::datadir::prepare(s, flavor_tools, &dirs.data_dir).await?;
     }
     for r in &relocated {
-        let rebuilt = if opts.data_only || coords.is_none() {
+        let rebuilt = if r.partitioned {
+            "; it is partitioned and not rebuilt (a copy would recreate its partitions where \
+             their DATA DIRECTORY says): before any DDL that rebuilds it, rebuild it with \
+             ALTER TABLE ... PARTITION BY ... without DATA DIRECTORY"
+                .to_string()
+        } else if opts.data_only || coords.is_none() {
             format!(
                 "; before any DDL on it run {} (no temporary server ran to do it)",
                 r.table

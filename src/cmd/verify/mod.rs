@@ -327,7 +327,17 @@ pub async fn verify(s: &Settings, opts: &VerifyOptions) -> Result<VerifyReport> 
             sha1: v.sha1.clone(),
         };
         if let Err(e) = crate::catalog::verdicts::record(store.as_ref(), &key, &recorded).await {
-            tracing::warn!("could not record the verdict of {key}: {e}");
+            // No older verdict may stand for this one (it may have been good).
+            let old = crate::catalog::verdicts::verdict_key(&key);
+            let removed = store.delete(&old).await;
+            tracing::warn!(
+                "could not record the verdict of {key}: {e}{}",
+                if removed.is_err() {
+                    "; an older verdict may remain"
+                } else {
+                    ""
+                }
+            );
         }
         backups.push(v);
     }

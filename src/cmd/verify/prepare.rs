@@ -134,10 +134,31 @@ pub async fn prepared_check(
         .map(|b| MyCnf::parse(&String::from_utf8_lossy(b)));
     // The binlog window, applied as restore applies it: a backup whose window restore cannot
     // apply fails here too.
-    if let Some(c) = summary
+    // The data's coordinates as restore finds them: the manifest's, else the backup tool's
+    // file; a binlog without them is refused by restore, so by verify too.
+    let coords = match summary
         .manifest
         .as_ref()
         .and_then(|m| m.data_binlog.clone())
+    {
+        Some(c) => Some(c),
+        None => std::fs::read_to_string(data.join("xtrabackup_binlog_info"))
+            .ok()
+            .map(|t| crate::archive::manifest::BinlogCoords::parse_binlog_info(&t))
+            .transpose()
+            .map_err(|e| ("binlog", e))?,
+    };
+    if coords.is_none() && !summary.binlog_files.is_empty() {
+        return Err((
+            "binlog",
+            Error::format(
+                "binlog",
+                "the backup holds a binlog but no binlog coordinates of its data: restore \
+                 refuses it (unless --data-only)",
+            ),
+        ));
+    }
+    if let Some(c) = coords
         && !summary.binlog_files.is_empty()
     {
         let files = crate::mysql::apply::window_files(&summary.binlog_files, &c)

@@ -47,7 +47,9 @@ pub fn serving_args(args: &mut Vec<String>, binlog_dir: &Path, files: &[String])
             ),
         ));
     }
-    args.retain(|a| a != "--skip-log-bin" && !a.starts_with("--log-bin"));
+    args.retain(|a| {
+        a != "--skip-log-bin" && !a.starts_with("--log-bin=") && !a.starts_with("--log-bin-index=")
+    });
     args.push(format!("--log-bin={}", binlog_dir.join(&base).display()));
     args.push(format!("--log-bin-index={}", index.display()));
     // The window's GTIDs are already in that binlog's state: strict mode would refuse to set
@@ -90,7 +92,7 @@ pub async fn scan_via_server(
                 let kind = text("Event_type");
                 if kind == "Gtid" {
                     let info = text("Info");
-                    if let Some(g) = info.rsplit(' ').next().and_then(parse_gtid) {
+                    if let Some(g) = gtid_of_info(&info) {
                         scan.gtids.push(g);
                     }
                 }
@@ -110,6 +112,14 @@ pub async fn scan_via_server(
         }
     }
     Ok(scan)
+}
+
+/// The GTID of a Gtid event's `Info` (`BEGIN GTID d-s-n cid=N`, `GTID d-s-n`, `... START
+/// ALTER`): the word after `GTID`.
+fn gtid_of_info(info: &str) -> Option<Gtid> {
+    let mut words = info.split_whitespace();
+    words.find(|w| *w == "GTID")?;
+    parse_gtid(words.next()?)
 }
 
 fn parse_gtid(text: &str) -> Option<Gtid> {
@@ -149,5 +159,16 @@ mod tests {
             })
         );
         assert_eq!(parse_gtid("BEGIN"), None);
+        let g = |d, s, n| {
+            Some(Gtid {
+                domain: d,
+                server: s,
+                seq: n,
+            })
+        };
+        assert_eq!(gtid_of_info("BEGIN GTID 0-2-7 cid=15"), g(0, 2, 7));
+        assert_eq!(gtid_of_info("GTID 1-1-3"), g(1, 1, 3));
+        assert_eq!(gtid_of_info("BEGIN GTID 1-1-4 START ALTER"), g(1, 1, 4));
+        assert_eq!(gtid_of_info("BEGIN"), None);
     }
 }
