@@ -229,6 +229,30 @@ pub async fn apply_binlog(
     }
 }
 
+/// Waits (30 s at most) until the server shows the binlog tool's dump thread, or the tool
+/// exited (its error is then reported where it is waited for).
+async fn wait_for_dump(server: &TempServer, reader: &mut tokio::process::Child) -> Result<()> {
+    let mut conn = server.endpoint.connect().await?;
+    let started = std::time::Instant::now();
+    let sql =
+        "SELECT COUNT(*) FROM information_schema.processlist WHERE command LIKE 'Binlog Dump%'";
+    while started.elapsed() < std::time::Duration::from_secs(30) {
+        let n: Option<u64> = conn
+            .query_first(sql)
+            .await
+            .map_err(|e| Error::mysql(sql, e))?;
+        if n.unwrap_or(0) > 0 || reader.try_wait().ok().flatten().is_some() {
+            return Ok(());
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    Err(Error::Failed(
+        "mariadb-binlog did not start reading the encrypted binlog from the temporary server \
+         within 30 s"
+            .into(),
+    ))
+}
+
 /// The binlog tools and how they run.
 struct Tools<'a> {
     binlog: &'a Path,
@@ -278,6 +302,11 @@ async fn pipe_events(
             .kill_on_drop(true);
         crate::procfs::no_secrets(&mut rcmd);
         let mut reader = rcmd.spawn().map_err(|e| Error::io("run", t.binlog, e))?;
+        if t.remote.is_some() {
+            // The reader logs in as root, which the server accepts until the client below
+            // loads the grant tables: the client starts once the reader's dump runs.
+            wait_for_dump(server, &mut reader).await?;
+        }
         let events: Stdio = reader
             .stdout
             .take()
