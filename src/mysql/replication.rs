@@ -325,7 +325,9 @@ pub async fn start_channels(conn: &mut Conn, d: Dialect, channels: &[String]) ->
     Ok(())
 }
 
-pub use status::{ChannelStatus, status, wait_caught_up, wait_running, wait_statement};
+pub use status::{
+    ChannelStatus, column_text, status, wait_caught_up, wait_running, wait_statement,
+};
 
 /// conf `replication.catchup_require`: which peers catch-up needs.
 #[derive(Clone, Copy, Debug, Default, Deserialize, PartialEq, Eq)]

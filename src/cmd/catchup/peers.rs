@@ -9,6 +9,7 @@ use mysql_async::prelude::Queryable;
 use crate::config::{Secret, Settings};
 use crate::error::{Error, Result};
 use crate::mysql::Flavor;
+pub use crate::mysql::binlog::Gtid;
 use crate::mysql::replication::{self, CatchupRequire, Dialect, PeerConn, try_connect_peer};
 
 /// A channel and the peer it reads from.
@@ -40,20 +41,6 @@ pub struct Probe {
     /// This instance's own transactions that a peer has received but nobody has logged yet
     /// (MariaDB): catch-up is complete only once the instance has each of them.
     pub needed: Vec<Gtid>,
-}
-
-/// A MariaDB GTID.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
-pub struct Gtid {
-    pub domain: u32,
-    pub server: u32,
-    pub seq: u64,
-}
-
-impl std::fmt::Display for Gtid {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "{}-{}-{}", self.domain, self.server, self.seq)
-    }
 }
 
 /// The GTIDs of a `domain-server-seq` list (malformed entries dropped).

@@ -80,15 +80,7 @@ pub async fn scan_via_server(
             })?;
             let n = rows.len();
             for r in &rows {
-                let text = |col: &str| -> String {
-                    r.columns_ref()
-                        .iter()
-                        .position(|c| c.name_str() == col)
-                        .and_then(|i| r.get_opt::<Option<String>, usize>(i))
-                        .and_then(|v| v.ok())
-                        .flatten()
-                        .unwrap_or_default()
-                };
+                let text = |col: &str| crate::mysql::replication::column_text(r, col);
                 let kind = text("Event_type");
                 if kind == "Gtid" {
                     let info = text("Info");

@@ -76,21 +76,24 @@ fn ids(text: &str) -> Vec<u32> {
         .collect()
 }
 
+/// The text of column `col` of a row ("" when absent or NULL).
+pub fn column_text(r: &mysql_async::Row, col: &str) -> String {
+    r.columns_ref()
+        .iter()
+        .position(|c| c.name_str() == col)
+        .and_then(|i| r.get_opt::<Option<String>, usize>(i))
+        .and_then(|v| v.ok())
+        .flatten()
+        .unwrap_or_default()
+}
+
 /// Reads the status of every channel.
 pub async fn status(conn: &mut Conn, d: Dialect) -> Result<Vec<ChannelStatus>> {
     let rows: Vec<mysql_async::Row> = conn
         .query(d.status_all())
         .await
         .map_err(|e| Error::mysql(d.status_all(), e))?;
-    let text = |r: &mysql_async::Row, col: &str| -> String {
-        r.columns_ref()
-            .iter()
-            .position(|c| c.name_str() == col)
-            .and_then(|i| r.get_opt::<Option<String>, usize>(i))
-            .and_then(|v| v.ok())
-            .flatten()
-            .unwrap_or_default()
-    };
+    let text = column_text;
     Ok(rows
         .iter()
         .map(|r| ChannelStatus {
