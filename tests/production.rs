@@ -11,15 +11,42 @@ use common::*;
 /// One AES-256 key for file_key_management: `id;hex`.
 const KEYS: &str = "1;a7addd9adea9978fda19f21e6be987880e68ac92632ca052e5bb42b1a506939a\n";
 
-/// A server with file_key_management, encrypted tables and redo log; its key file lives
-/// beside the data dir (not in it, as in production).
-fn encrypted_instance() -> Mariadb {
+/// A server with file_key_management and `extra` options; its key file lives beside the data
+/// dir (not in it, as in production).
+fn keyed_instance(extra: &str) -> Mariadb {
     Mariadb::start_hooked(
         1,
         "root",
-        "plugin-load-add=file_key_management\nfile-key-management-filename={base}/keys.txt\n\
-         innodb-encrypt-tables=ON\ninnodb-encrypt-log=ON\n",
+        &format!(
+            "plugin-load-add=file_key_management\nfile-key-management-filename={{base}}/keys.txt\n{extra}"
+        ),
         |d| std::fs::write(d.parent().unwrap().join("keys.txt"), KEYS).unwrap(),
+    )
+}
+
+/// A server with encrypted tables and redo log.
+fn encrypted_instance() -> Mariadb {
+    keyed_instance("innodb-encrypt-tables=ON\ninnodb-encrypt-log=ON\n")
+}
+
+/// A variant of `ws`'s conf whose `server_options` load `db`'s key management.
+fn with_key(ws: &Workspace, db: &Mariadb) -> std::path::PathBuf {
+    let keys = db.dir.path().join("keys.txt");
+    let opts = [
+        "plugin-load-add=file_key_management".to_string(),
+        format!("file-key-management-filename={}", keys.display()),
+    ];
+    ws.variant("with-key", |c| {
+        c.server_options(&opts.iter().map(String::as_str).collect::<Vec<_>>())
+    })
+}
+
+/// What a run printed, stdout then stderr.
+fn said(out: &Output) -> String {
+    format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
     )
 }
 
@@ -52,24 +79,13 @@ fn an_encrypted_instance_restores_and_verifies_with_the_key_conf_names() {
         &db,
         "INSERT INTO app.t(v) VALUES ('event-A')",
     );
-    let keys = db.dir.path().join("keys.txt");
-    let key_opts = [
-        "plugin-load-add=file_key_management".to_string(),
-        format!("file-key-management-filename={}", keys.display()),
-    ];
     let ws = Workspace::new(&db, 1, Conf::default().tool(&tool));
-    let with_key = ws.variant("with-key", |c| {
-        c.server_options(&key_opts.iter().map(String::as_str).collect::<Vec<_>>())
-    });
+    let with_key = with_key(&ws, &db);
     ok(&ws.cmd(&["backup"]).output().unwrap());
 
     // Without the key: both fail in prepare.
     let out = ws.cmd(&["verify", "--prepare"]).output().unwrap();
-    let said = format!(
-        "{}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
+    let said = said(&out);
     assert_eq!(code(&out), Some(4), "{said}");
     assert!(said.contains("prepare"), "{said}");
     let ok_verify = ok(&ws
@@ -245,17 +261,16 @@ fn a_temporary_table_across_the_data_point_is_refused_with_the_reason() {
     });
     std::fs::write(&go, "").unwrap();
     let out = backup.join().unwrap();
-    let said = ok(&out);
-    assert!(said.contains("binlog_format is MIXED"), "warns: {said}");
+    let backed_up = ok(&out);
+    assert!(
+        backed_up.contains("binlog_format is MIXED"),
+        "warns: {backed_up}"
+    );
     drop(stdin);
     let _ = session.wait();
     // verify --prepare applies the window as restore does: it fails this backup too.
     let out = ws.cmd(&["verify", "--prepare"]).output().unwrap();
-    let said = format!(
-        "{}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
+    let said = said(&out);
     assert_eq!(code(&out), Some(4), "{said}");
     assert!(said.contains("check apply"), "{said}");
 
@@ -275,13 +290,7 @@ fn a_temporary_table_across_the_data_point_is_refused_with_the_reason() {
 /// and applies the window. Without the key, verify --prepare and restore both fail.
 #[test]
 fn an_encrypted_binlog_window_is_applied_through_the_server() {
-    let mut db = Mariadb::start_hooked(
-        1,
-        "root",
-        "plugin-load-add=file_key_management\nfile-key-management-filename={base}/keys.txt\n\
-         encrypt-binlog=ON\n",
-        |d| std::fs::write(d.parent().unwrap().join("keys.txt"), KEYS).unwrap(),
-    );
+    let mut db = keyed_instance("encrypt-binlog=ON\n");
     seed(&db);
     let scratch = tempfile::tempdir().unwrap();
     let tool = tool_then_sql(
@@ -289,15 +298,8 @@ fn an_encrypted_binlog_window_is_applied_through_the_server() {
         &db,
         "INSERT INTO app.t(v) VALUES ('event-A'); INSERT INTO app.t(v) VALUES ('event-B')",
     );
-    let keys = db.dir.path().join("keys.txt");
-    let key_opts = [
-        "plugin-load-add=file_key_management".to_string(),
-        format!("file-key-management-filename={}", keys.display()),
-    ];
     let ws = Workspace::new(&db, 1, Conf::default().tool(&tool));
-    let with_key = ws.variant("with-key", |c| {
-        c.server_options(&key_opts.iter().map(String::as_str).collect::<Vec<_>>())
-    });
+    let with_key = with_key(&ws, &db);
     ok(&ws.cmd(&["backup"]).output().unwrap());
     let out = ws.cmd(&["verify", "--prepare"]).output().unwrap();
     assert_eq!(

@@ -195,25 +195,22 @@ pub async fn apply_binlog(
             .unwrap_or_default();
         let foreign = foreign_tail(&scan.gtids, own);
         let merged = resume_position(&slave, &foreign);
-        if merged == resume_position(&slave, "") {
-            let _ = conn.query_drop("SHUTDOWN").await;
-            return Ok(Applied {
-                files: files.to_vec(),
-                slave_pos: None,
-            });
+        let moved = merged != resume_position(&slave, "");
+        if moved {
+            tracing::info!(
+                "gtid_slave_pos {slave:?} -> {merged:?} (applied transactions of other servers)"
+            );
+            exec(
+                &mut conn,
+                &format!("SET GLOBAL gtid_slave_pos = {}", quote(&merged)),
+            )
+            .await?;
         }
-        tracing::info!(
-            "gtid_slave_pos {slave:?} -> {merged:?} (applied transactions of other servers)"
-        );
-        exec(
-            &mut conn,
-            &format!("SET GLOBAL gtid_slave_pos = {}", quote(&merged)),
-        )
-        .await?;
+        // On this privileged session: the client may have loaded the grant tables.
         let _ = conn.query_drop("SHUTDOWN").await;
         Ok(Applied {
             files: files.to_vec(),
-            slave_pos: Some(merged),
+            slave_pos: moved.then_some(merged),
         })
     }
     .await;

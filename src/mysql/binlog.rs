@@ -29,6 +29,27 @@ pub struct Gtid {
     pub seq: u64,
 }
 
+impl Gtid {
+    /// Parses `domain-server-seq` (surrounding blanks allowed).
+    pub fn parse(text: &str) -> Option<Gtid> {
+        let mut it = text.trim().split('-');
+        let (Some(d), Some(s), Some(n), None) = (it.next(), it.next(), it.next(), it.next()) else {
+            return None;
+        };
+        Some(Gtid {
+            domain: d.parse().ok()?,
+            server: s.parse().ok()?,
+            seq: n.parse().ok()?,
+        })
+    }
+
+    /// The GTIDs of a comma-separated list (`@@gtid_binlog_pos`, a state); malformed entries
+    /// are dropped.
+    pub fn list(list: &str) -> Vec<Gtid> {
+        list.split(',').filter_map(Gtid::parse).collect()
+    }
+}
+
 impl std::fmt::Display for Gtid {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         write!(f, "{}-{}-{}", self.domain, self.server, self.seq)
@@ -86,10 +107,8 @@ pub fn scan_from(input: impl Read, from: u64, scan: &mut Scan) -> Result<()> {
     r
 }
 
-/// Whether a binlog file is encrypted (MariaDB `encrypt_binlog`): a Start_encryption event
-/// follows its format description, and every event after it can be read only by a server
-/// that has the key.
-pub fn is_encrypted(mut input: impl Read) -> Result<bool> {
+/// Reads the 4-byte binlog magic; an error when it is not there.
+fn read_magic(input: &mut impl Read) -> Result<()> {
     let mut magic = [0u8; 4];
     input
         .read_exact(&mut magic)
@@ -100,6 +119,14 @@ pub fn is_encrypted(mut input: impl Read) -> Result<bool> {
             "does not start with the binlog magic",
         ));
     }
+    Ok(())
+}
+
+/// Whether a binlog file is encrypted (MariaDB `encrypt_binlog`): a Start_encryption event
+/// follows its format description, and every event after it can be read only by a server
+/// that has the key.
+pub fn is_encrypted(mut input: impl Read) -> Result<bool> {
+    read_magic(&mut input)?;
     let mut header = [0u8; HEADER];
     // The format description, then (if encrypted) Start_encryption.
     for _ in 0..2 {
@@ -138,16 +165,7 @@ fn events_from(
     from: u64,
     on: &mut impl FnMut(u8, Option<Gtid>),
 ) -> Result<()> {
-    let mut magic = [0u8; 4];
-    input
-        .read_exact(&mut magic)
-        .map_err(|_| Error::format("binlog", "shorter than its magic"))?;
-    if magic != MAGIC {
-        return Err(Error::format(
-            "binlog",
-            "does not start with the binlog magic",
-        ));
-    }
+    read_magic(&mut input)?;
     let mut pos = 4u64;
     let mut header = [0u8; HEADER];
     loop {

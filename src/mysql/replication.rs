@@ -164,20 +164,10 @@ pub fn resume_position(binlog_pos: &str, slave_pos: &str) -> String {
 /// keeping per domain the highest sequence number; malformed entries are dropped.
 pub fn gtid_map(pos: &str) -> std::collections::BTreeMap<u32, (u32, u64)> {
     let mut by_domain: std::collections::BTreeMap<u32, (u32, u64)> = Default::default();
-    for gtid in pos.split(',') {
-        let mut it = gtid.trim().split('-');
-        let (Some(domain), Some(server), Some(seq), None) =
-            (it.next(), it.next(), it.next(), it.next())
-        else {
-            continue;
-        };
-        let (Ok(domain), Ok(server), Ok(seq)) = (domain.parse(), server.parse(), seq.parse())
-        else {
-            continue;
-        };
-        let e = by_domain.entry(domain).or_insert((server, seq));
-        if seq > e.1 {
-            *e = (server, seq);
+    for g in super::binlog::Gtid::list(pos) {
+        let e = by_domain.entry(g.domain).or_insert((g.server, g.seq));
+        if g.seq > e.1 {
+            *e = (g.server, g.seq);
         }
     }
     by_domain

@@ -43,24 +43,6 @@ pub struct Probe {
     pub needed: Vec<Gtid>,
 }
 
-/// The GTIDs of a `domain-server-seq` list (malformed entries dropped).
-pub fn gtids(list: &str) -> Vec<Gtid> {
-    list.split(',')
-        .filter_map(|g| {
-            let mut it = g.trim().split('-');
-            let (Some(d), Some(s), Some(n), None) = (it.next(), it.next(), it.next(), it.next())
-            else {
-                return None;
-            };
-            Some(Gtid {
-                domain: d.parse().ok()?,
-                server: s.parse().ok()?,
-                seq: n.parse().ok()?,
-            })
-        })
-        .collect()
-}
-
 /// What a set of binlog states (`@@gtid_binlog_state`: the last GTID of every server in
 /// every domain) has logged: whether `g` is among it. A domain's sequence numbers are compared
 /// per server, so another server's later GTID in the same domain does not hide a missing one.
@@ -69,7 +51,7 @@ pub struct Logged(std::collections::BTreeMap<(u32, u32), u64>);
 
 impl Logged {
     pub fn add(&mut self, list: &str) {
-        for g in gtids(list) {
+        for g in Gtid::list(list) {
             let e = self.0.entry((g.domain, g.server)).or_insert(g.seq);
             *e = (*e).max(g.seq);
         }
@@ -265,7 +247,7 @@ fn mariadb_target(
     let mut stuck = Vec::new();
     for (ch, st) in states {
         for (their_channel, received, sql_running) in &st.received {
-            for g in gtids(received) {
+            for g in Gtid::list(received) {
                 if own_server_id.is_some_and(|id| id != g.server) || logged.has(&g) {
                     continue;
                 }

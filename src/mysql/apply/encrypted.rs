@@ -111,19 +111,7 @@ pub async fn scan_via_server(
 fn gtid_of_info(info: &str) -> Option<Gtid> {
     let mut words = info.split_whitespace();
     words.find(|w| *w == "GTID")?;
-    parse_gtid(words.next()?)
-}
-
-fn parse_gtid(text: &str) -> Option<Gtid> {
-    let mut it = text.split('-');
-    let (Some(d), Some(s), Some(n), None) = (it.next(), it.next(), it.next(), it.next()) else {
-        return None;
-    };
-    Some(Gtid {
-        domain: d.parse().ok()?,
-        server: s.parse().ok()?,
-        seq: n.parse().ok()?,
-    })
+    Gtid::parse(words.next()?)
 }
 
 #[cfg(test)]
@@ -143,14 +131,14 @@ mod tests {
         let missing = tempfile::tempdir().unwrap();
         assert!(serving_args(&mut args, missing.path(), &["binlog.000002".into()]).is_err());
         assert_eq!(
-            parse_gtid("0-1-42"),
+            Gtid::parse("0-1-42"),
             Some(Gtid {
                 domain: 0,
                 server: 1,
                 seq: 42
             })
         );
-        assert_eq!(parse_gtid("BEGIN"), None);
+        assert_eq!(Gtid::parse("BEGIN"), None);
         let g = |d, s, n| {
             Some(Gtid {
                 domain: d,
