@@ -143,9 +143,7 @@ fn chain(c: &mut Criterion) {
                         Ok(())
                     },
                     seed_chain().encoders(&keys()).unwrap(),
-                    "gzip+des3",
                     store.upload("bench").await.unwrap(),
-                    |_| Default::default(),
                 )
                 .await
                 .unwrap()
@@ -168,12 +166,10 @@ fn chain(c: &mut Criterion) {
                 }
             },
             seed_chain().encoders(&keys()).unwrap(),
-            "gzip+des3",
             upload,
-            |_| Default::default(),
         ))
         .unwrap();
-    let sha1 = report.sha1;
+    let sha1 = report.digests.sha1;
     let stored: Vec<u8> = rt.block_on(async {
         let mut v = Vec::new();
         let mut s = store.get("bench").await.unwrap();

@@ -4,7 +4,7 @@
 //! which file, which key, which command) and keeps its cause; it is never flattened into a
 //! vaguer one, and nothing matches on error strings: the variant is the kind, and the kind
 //! decides the exit code ([`Error::exit_code`], documented in the README). Secrets never enter
-//! an error message: values that hold them are wrapped in [`crate::config::Secret`], whose
+//! an error message: values that hold them are wrapped in [`crate::secret::Secret`], whose
 //! `Display`/`Debug` print `***`, and server messages that may echo one are redacted. Store
 //! errors carry the server's code and message, never a raw XML body.
 

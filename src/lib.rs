@@ -14,6 +14,7 @@ pub mod lock;
 pub mod mysql;
 pub mod pipeline;
 pub mod procfs;
+pub mod secret;
 pub mod store;
 
 pub use error::{Error, Result};

@@ -79,16 +79,18 @@ async fn backup_to_s3_under_a_writer_is_restorable_with_standard_tools() {
     ok(&out);
     assert!(inserts > 0, "the writer wrote during the backup");
 
-    let keys = object_keys(&store).await;
+    let key_today = reported_key(&out);
+    let mut keys = object_keys(&store).await;
+    keys.sort();
     assert_eq!(
-        keys.len(),
-        1,
-        "exactly one object, no staging leftovers: {keys:?}"
+        keys,
+        [key_today.clone(), format!("{key_today}.json")],
+        "the backup and its record, no staging leftovers"
     );
-    let key_today = keys[0].clone();
+    let day = &key_today[..10];
     assert!(
-        key_today.ends_with(&format!("/{0}/mysql-{0}-testhost-1.tgz.des3", db.port)),
-        "{key_today} has port, host, instance id"
+        is_key(&key_today, db.port, day, 1, ".tgz.des3"),
+        "{key_today} has day, port, host, instance id, time"
     );
     let bytes = store
         .store
@@ -100,22 +102,29 @@ async fn backup_to_s3_under_a_writer_is_restorable_with_standard_tools() {
         .unwrap();
     let file = ws.dir.path().join("downloaded.tgz.des3");
     std::fs::write(&file, &bytes).unwrap();
-    let meta = store
-        .head_object(&key_today)
-        .await
-        .unwrap()
-        .unwrap()
-        .metadata;
+    let record: serde_json::Value = serde_json::from_slice(
+        &store
+            .store
+            .get(&format!("{key_today}.json").as_str().into())
+            .await
+            .unwrap()
+            .bytes()
+            .await
+            .unwrap(),
+    )
+    .unwrap();
     assert_eq!(
-        meta.get("sha1"),
-        Some(&sha1_file(&file)),
-        "x-amz-meta-sha1 is the SHA-1 of the bytes"
+        record["sha1"].as_str(),
+        Some(sha1_file(&file).as_str()),
+        "the record holds the SHA-1 of the bytes"
     );
+    assert_eq!(record["instance"]["host"], "testhost");
+    assert_eq!(record["kind"]["type"], "full");
     assert!(
         String::from_utf8_lossy(&out.stdout).contains(&sha1_file(&file)),
         "the report names the SHA-1"
     );
-    assert!(store.list_multipart_uploads().await.unwrap().is_empty());
+    assert!(store.list_multipart_uploads("").await.unwrap().is_empty());
     check_restorable(&file, &ws.key_file);
 }
 
@@ -127,10 +136,9 @@ fn backup_to_local_store_and_stdout() {
 
     let out = ws.cmd(&["backup"]).output().unwrap();
     ok(&out);
-    let file = ws.backup_base.join(format!(
-        "2017_01_01/{0}/mysql-{0}-testhost-1.tgz.des3",
-        db.port
-    ));
+    let key = reported_key(&out);
+    assert!(is_key(&key, db.port, "2017_01_01", 1, ".tgz.des3"), "{key}");
+    let file = ws.backup_base.join(&key);
     assert!(file.is_file());
     let size = std::fs::metadata(&file).unwrap().len();
     assert!(
@@ -138,18 +146,16 @@ fn backup_to_local_store_and_stdout() {
         "the process's disk-write figure counts the archive it wrote"
     );
     let files = list_files(&ws.backup_base);
+    assert_eq!(files.len(), 2, "the backup and its record only: {files:?}");
+    let sha1sum = Command::new("sha1sum").arg(&file).output().unwrap();
     assert_eq!(
-        files.len(),
-        4,
-        "the backup and its .sha1, .sha256 and .meta sidecars only: {files:?}"
+        String::from_utf8_lossy(&sha1sum.stdout)
+            .split(' ')
+            .next()
+            .unwrap(),
+        recorded_sha1(&file),
+        "sha1sum agrees with the record"
     );
-    let status = Command::new("sha1sum")
-        .arg("-c")
-        .arg(file.file_name().unwrap().to_string_lossy().to_string() + ".sha1")
-        .current_dir(file.parent().unwrap())
-        .status()
-        .unwrap();
-    assert!(status.success(), "sha1sum -c accepts the sidecar");
     check_restorable(&file, &ws.key_file);
 
     let out = ws.cmd(&["backup", "--output", "-"]).output().unwrap();
@@ -159,7 +165,7 @@ fn backup_to_local_store_and_stdout() {
     assert!(String::from_utf8_lossy(&out.stderr).contains(&sha1_file(&streamed)));
     assert_eq!(
         list_files(&ws.backup_base).len(),
-        4,
+        2,
         "stdout backup wrote nothing under backup_base"
     );
     check_restorable(&streamed, &ws.key_file);
@@ -221,7 +227,11 @@ async fn no_temp_files_during_backup_to_s3_or_stdout() {
         let written = disk_written(&out);
         assert!(written < 1 << 20, "{args:?} wrote {written} bytes to disk");
     }
-    assert_eq!(object_keys(&store).await.len(), 1);
+    assert_eq!(
+        object_keys(&store).await.len(),
+        2,
+        "one backup and its record"
+    );
 }
 
 fn wrapper(dir: &Path, body: &str) -> std::path::PathBuf {
@@ -272,7 +282,7 @@ async fn a_backup_tool_failing_mid_stream_leaves_nothing() {
     }
     assert!(object_keys(&store).await.is_empty(), "no object");
     assert!(
-        store.list_multipart_uploads().await.unwrap().is_empty(),
+        store.list_multipart_uploads("").await.unwrap().is_empty(),
         "no pending multipart upload"
     );
 }

@@ -49,6 +49,7 @@ fn snapshot(dir: &Path) -> BTreeMap<PathBuf, (u64, SystemTime)> {
         .collect()
 }
 
+/// The key of a backup in the scheme before records (planted by tests as such backups were).
 fn key(port: u16, date: &str, instance: u32, suffix: &str) -> String {
     format!("{date}/{port}/mysql-{port}-testhost-{instance}{suffix}")
 }
@@ -95,8 +96,8 @@ fn flip(bytes: &[u8]) -> Vec<u8> {
     b
 }
 
-/// Writes `bytes` as the local backup `k` with sidecars: recomputed from the bytes, or
-/// (`stale_from`) copied from another backup's.
+/// Writes `bytes` as the local backup `k` of the scheme before records, with its sidecars:
+/// digests recomputed from the bytes, or (`stale_from`) those another backup's record holds.
 fn plant(base: &Path, k: &str, bytes: &[u8], stale_from: Option<&Path>) {
     let path = base.join(k);
     std::fs::create_dir_all(path.parent().unwrap()).unwrap();
@@ -104,15 +105,15 @@ fn plant(base: &Path, k: &str, bytes: &[u8], stale_from: Option<&Path>) {
     let name = path.file_name().unwrap().to_string_lossy().to_string();
     for ext in ["sha1", "sha256"] {
         let side = PathBuf::from(format!("{}.{ext}", path.display()));
-        let text = match stale_from {
-            Some(orig) => std::fs::read_to_string(format!("{}.{ext}", orig.display())).unwrap(),
-            None if ext == "sha1" => format!("{}  {name}\n", sha1_bytes(bytes)),
+        let digest = match stale_from {
+            Some(orig) => record(orig)[ext].as_str().unwrap().to_string(),
+            None if ext == "sha1" => sha1_bytes(bytes),
             None => {
                 use sha2::Digest;
-                format!("{}  {name}\n", hex::encode(sha2::Sha256::digest(bytes)))
+                hex::encode(sha2::Sha256::digest(bytes))
             }
         };
-        std::fs::write(side, text).unwrap();
+        std::fs::write(side, format!("{digest}  {name}\n")).unwrap();
     }
 }
 
@@ -131,31 +132,31 @@ fn list_verify_and_expire_on_the_local_store() {
     seed(&db);
     let ws = Workspace::new(&db, 1, Conf::default());
     let p = db.port;
-    for d in DAYS {
-        ok(&ws.cmd(&["backup", "--date-str", d]).output().unwrap());
+    let made: Vec<String> = DAYS
+        .iter()
+        .map(|d| backup_key(&ws, &["--date-str", d]))
+        .collect();
+    for (k, d) in made.iter().zip(DAYS) {
+        assert!(is_key(k, p, d, 1, ".tgz.des3"), "{k}");
     }
     // Another instance of this port, and another port, in the same store.
-    ok(&ws
-        .cmd(&["backup", "--date-str", DAYS[0], "--instance-id", "2"])
-        .output()
-        .unwrap());
+    let second = backup_key(&ws, &["--date-str", DAYS[0], "--instance-id", "2"]);
+    assert!(is_key(&second, p, DAYS[0], 2, ".tgz.des3"), "{second}");
     let db2 = Mariadb::start(2);
     let ws2 = Workspace::new(&db2, 1, Conf::default().backup_base(&ws.backup_base));
-    ok(&ws2
-        .cmd(&["backup", "--date-str", DAYS[1]])
-        .output()
-        .unwrap());
+    let other_port = backup_key(&ws2, &["--date-str", DAYS[1]]);
 
-    // list: this port's backups, newest first, with their fields.
+    // list: this port's backups, newest first (by when they were taken, not their day),
+    // with their fields.
     let v = json(&ws.cmd(&["list", "--json"]).output().unwrap());
     let listed = backup_keys_of(&v);
     assert_eq!(
         listed,
         [
-            key(p, DAYS[2], 1, ".tgz.des3"),
-            key(p, DAYS[1], 1, ".tgz.des3"),
-            key(p, DAYS[0], 2, ".tgz.des3"),
-            key(p, DAYS[0], 1, ".tgz.des3"),
+            second.clone(),
+            made[2].clone(),
+            made[1].clone(),
+            made[0].clone()
         ]
     );
     for b in v["backups"].as_array().unwrap() {
@@ -172,8 +173,9 @@ fn list_verify_and_expire_on_the_local_store() {
         assert!(b["binlog_count"].as_u64().unwrap() >= 1, "{b}");
         assert!(b["binlog_first"].is_string() && b["binlog_last"].is_string());
         assert!(b["location"].as_str().unwrap().ends_with(k));
+        assert!(b["taken_at"].as_str().unwrap().starts_with("20"), "{b}");
     }
-    assert_eq!(v["backups"][2]["instance_id"], 2);
+    assert_eq!(v["backups"][0]["instance_id"], 2);
     let all = json(&ws.cmd(&["list", "--all", "--json"]).output().unwrap());
     let ports: std::collections::BTreeSet<u64> = all["backups"]
         .as_array()
@@ -210,9 +212,13 @@ fn list_verify_and_expire_on_the_local_store() {
     );
 
     // Without a key: the newest of this instance, or the one of --date-str.
-    for (args, day) in [
-        (vec!["verify", "--json"], DAYS[2]),
-        (vec!["verify", "--date-str", DAYS[0], "--json"], DAYS[0]),
+    for (args, day, want) in [
+        (vec!["verify", "--json"], DAYS[2], &made[2]),
+        (
+            vec!["verify", "--date-str", DAYS[0], "--json"],
+            DAYS[0],
+            &made[0],
+        ),
     ] {
         let out = ws.cmd(&args).output().unwrap();
         ok(&out);
@@ -224,14 +230,14 @@ fn list_verify_and_expire_on_the_local_store() {
             "{args:?} verified {}",
             v[0].0
         );
-        assert!(v[0].0.ends_with(&key(p, day, 1, ".tgz.des3")), "{v:?}");
+        assert_eq!(&v[0].0, want, "{v:?}");
     }
 
     // --prepare: extracted, prepared, opened, tables checked; no scratch dir left.
     let out = ws.cmd(&["verify", "--prepare", "--json"]).output().unwrap();
     let log = ok(&out);
     let v = json(&out);
-    assert_eq!(v["backups"][0]["key"], key(p, DAYS[2], 1, ".tgz.des3"));
+    assert_eq!(v["backups"][0]["key"], made[2].as_str());
     assert_eq!(v["backups"][0]["chain"], "gzip+des3");
     assert!(
         v["backups"][0]["tables_checked"].as_u64().unwrap() >= 2,
@@ -284,7 +290,7 @@ fn list_verify_and_expire_on_the_local_store() {
     assert_eq!(snapshot(ws.dir.path()), before);
 
     // Tampered backups fail, each naming its check.
-    let good = ws.backup_base.join(key(p, DAYS[2], 1, ".tgz.des3"));
+    let good = ws.backup_base.join(&made[2]);
     let bytes = std::fs::read(&good).unwrap();
     let flipped = key(p, "2026_02_01", 1, ".tgz.des3");
     plant(&ws.backup_base, &flipped, &flip(&bytes), Some(&good));
@@ -332,7 +338,7 @@ fn list_verify_and_expire_on_the_local_store() {
         std::os::unix::fs::PermissionsExt::from_mode(0o600),
     )
     .unwrap();
-    let check = failed_check(&ws, &other_conf, &good_key(p));
+    let check = failed_check(&ws, &other_conf, &made[2]);
     assert!(
         ["decryption", "decompression"].contains(&check.as_str()),
         "{check}"
@@ -377,9 +383,9 @@ fn list_verify_and_expire_on_the_local_store() {
     assert_eq!(
         actions,
         [
-            (key(p, DAYS[2], 1, ".tgz.des3"), "keep".to_string()),
-            (key(p, DAYS[1], 1, ".tgz.des3"), "delete".to_string()),
-            (key(p, DAYS[0], 1, ".tgz.des3"), "delete".to_string()),
+            (made[2].clone(), "keep".to_string()),
+            (made[1].clone(), "delete".to_string()),
+            (made[0].clone(), "delete".to_string()),
         ],
         "only this instance's backups are in scope"
     );
@@ -395,7 +401,9 @@ fn list_verify_and_expire_on_the_local_store() {
             .map(|d| d["action"].as_str().unwrap().to_string())
             .collect()
     };
-    // The keys' days are long past: --keep-days 0 keeps the newest only, a wide window all.
+    // All were taken minutes ago (whatever day they are filed under): --keep-days 0 keeps
+    // the newest only, --keep-days 1 all.
+    assert_eq!(dry(&["--keep-days", "1"]), ["keep", "keep", "keep"]);
     assert_eq!(dry(&["--keep-days", "0"]), ["keep", "delete", "delete"]);
     assert_eq!(dry(&["--keep-days", "100000"]), ["keep", "keep", "keep"]);
     assert_eq!(dry(&["--keep-last", "2"]), ["keep", "keep", "delete"]);
@@ -418,11 +426,7 @@ fn list_verify_and_expire_on_the_local_store() {
     );
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.contains("list"), "{err}");
-    assert!(
-        ws.backup_base
-            .join(key(p, DAYS[0], 1, ".tgz.des3"))
-            .exists()
-    );
+    assert!(ws.backup_base.join(&made[0]).exists());
     std::fs::remove_file(&port_dir).unwrap();
     std::fs::rename(&moved, &port_dir).unwrap();
     assert_eq!(snapshot(&ws.backup_base), before);
@@ -457,9 +461,9 @@ fn list_verify_and_expire_on_the_local_store() {
     let v = json(&out);
     assert_eq!(v["dry_run"], false);
     assert_eq!(v["leftovers"].as_array().unwrap().len(), 1, "{v}");
-    for d in &DAYS[..2] {
-        let gone = ws.backup_base.join(key(p, d, 1, ".tgz.des3"));
-        for ext in ["", ".sha1", ".sha256", ".meta"] {
+    for k in &made[..2] {
+        let gone = ws.backup_base.join(k);
+        for ext in ["", ".json"] {
             let f = PathBuf::from(format!("{}{ext}", gone.display()));
             assert!(!f.exists(), "{} left", f.display());
         }
@@ -470,13 +474,9 @@ fn list_verify_and_expire_on_the_local_store() {
     ));
     assert_eq!(
         after.iter().collect::<std::collections::BTreeSet<_>>(),
-        [
-            key(p, DAYS[2], 1, ".tgz.des3"),
-            key(p, DAYS[0], 2, ".tgz.des3"),
-            key(db2.port, DAYS[1], 1, ".tgz.des3"),
-        ]
-        .iter()
-        .collect()
+        [made[2].clone(), second.clone(), other_port.clone()]
+            .iter()
+            .collect()
     );
 
     // The newest is kept even with --keep-days 0.
@@ -494,18 +494,10 @@ fn list_verify_and_expire_on_the_local_store() {
             .contains("newest"),
         "{v}"
     );
-    assert!(
-        ws.backup_base
-            .join(key(p, DAYS[2], 1, ".tgz.des3"))
-            .exists()
-    );
+    assert!(ws.backup_base.join(&made[2]).exists());
     // No rule: a config error, nothing done.
     let out = ws.cmd(&["expire", "--confirm"]).output().unwrap();
     assert_eq!(out.status.code(), Some(2));
-}
-
-fn good_key(port: u16) -> String {
-    key(port, DAYS[2], 1, ".tgz.des3")
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -524,24 +516,30 @@ async fn list_verify_and_expire_on_s3() {
     let mut conf = Conf::default().modern(&recipient, &identity);
     conf.s3 = Some((proxy.port, "catalog".into(), true));
     let ws = Workspace::new(&db, 1, conf);
+    let made: Vec<String> = DAYS
+        .iter()
+        .map(|d| backup_key(&ws, &["--date-str", d]))
+        .collect();
+    let k = |d: &str| made[DAYS.iter().position(|x| *x == d).unwrap()].clone();
     for d in DAYS {
-        ok(&ws.cmd(&["backup", "--date-str", d]).output().unwrap());
+        assert!(is_key(&k(d), p, d, 1, ".tar.zst.age"), "{}", k(d));
     }
-    let k = |d: &str| key(p, d, 1, ".tar.zst.age");
 
     let v = json(&ws.cmd(&["list", "--json"]).output().unwrap());
     assert_eq!(backup_keys_of(&v), [k(DAYS[2]), k(DAYS[1]), k(DAYS[0])]);
     for b in v["backups"].as_array().unwrap() {
-        let info = store
-            .head(b["key"].as_str().unwrap())
+        let key = b["key"].as_str().unwrap();
+        let info = store.head(key).await.unwrap().unwrap();
+        assert_eq!(b["size"].as_u64().unwrap(), info.size);
+        let body: Vec<u8> = store
+            .get(key)
             .await
             .unwrap()
-            .unwrap();
-        assert_eq!(b["size"].as_u64().unwrap(), info.size);
-        assert_eq!(
-            b["sha1"].as_str(),
-            info.metadata.get("sha1").map(|s| &s[..])
-        );
+            .try_collect::<Vec<_>>()
+            .await
+            .unwrap()
+            .concat();
+        assert_eq!(b["sha1"].as_str(), Some(sha1_bytes(&body).as_str()));
         assert_eq!(b["sha256"].as_str().unwrap().len(), 64);
         assert_eq!(b["chain"], "zstd+age");
         assert!(b["binlog_pos"].as_str().unwrap().contains(':'));
@@ -604,9 +602,13 @@ async fn list_verify_and_expire_on_s3() {
     );
     assert_eq!(std::fs::read_dir(&ws.backup_base).unwrap().count(), 0);
 
-    // Tampered objects, written with the store's own upload (metadata as a backup's).
+    // Tampered backups, each an object with a record as a backup's (digests recomputed or
+    // the good one's), written through the store.
     let good = k(DAYS[2]);
-    let info = store.head(&good).await.unwrap().unwrap();
+    let good_record = mysqlbackup::catalog::Record::parse(
+        &store.read(&format!("{good}.json")).await.unwrap().unwrap(),
+    )
+    .unwrap();
     let bytes: Vec<u8> = store
         .get(&good)
         .await
@@ -615,28 +617,38 @@ async fn list_verify_and_expire_on_s3() {
         .await
         .unwrap()
         .concat();
-    let put = |key: String, body: Vec<u8>, recompute: bool| {
+    let put = |day: &str, body: Vec<u8>, recompute: bool| {
         let store = &store;
-        let mut meta = info.metadata.clone();
+        let mut r = good_record.clone();
+        let key =
+            mysqlbackup::catalog::names::full_key(day, &r.instance, r.taken_at, ".tar.zst.age");
         async move {
             if recompute {
                 use sha2::Digest;
-                meta.insert("sha1".into(), sha1_bytes(&body));
-                meta.insert("sha256".into(), hex::encode(sha2::Sha256::digest(&body)));
+                r.sha1 = sha1_bytes(&body);
+                r.sha256 = hex::encode(sha2::Sha256::digest(&body));
             }
-            let mut up = store.upload(&key).await.unwrap();
-            up.write(body.clone().into()).await.unwrap();
-            up.commit(meta, body.len() as u64).await.unwrap();
+            r.day = key[..10].to_string();
+            r.size = body.len() as u64;
+            r.objects = vec![mysqlbackup::store::StoredObject {
+                key: key.clone(),
+                size: r.size,
+            }];
+            store.put(&key, body.into()).await.unwrap();
+            store
+                .put(&format!("{key}.json"), r.to_bytes())
+                .await
+                .unwrap();
             key
         }
     };
-    let flipped = put(k("2026_02_01"), flip(&bytes), false).await;
+    let flipped = put("2026_02_01", flip(&bytes), false).await;
     assert_eq!(failed_check(&ws, &ws.conf, &flipped), "checksum");
     // age authenticates: a flipped byte under a recomputed checksum, or a cut, is refused by
     // decryption itself.
-    let forged = put(k("2026_02_02"), flip(&bytes), true).await;
+    let forged = put("2026_02_02", flip(&bytes), true).await;
     assert_eq!(failed_check(&ws, &ws.conf, &forged), "decryption");
-    let cut = put(k("2026_02_03"), bytes[..bytes.len() / 2].to_vec(), true).await;
+    let cut = put("2026_02_03", bytes[..bytes.len() / 2].to_vec(), true).await;
     assert_eq!(failed_check(&ws, &ws.conf, &cut), "decryption");
     // A binlog file missing from the archive (all else consistent, checksums recomputed).
     let hand = tempfile::tempdir().unwrap();
@@ -658,13 +670,14 @@ async fn list_verify_and_expire_on_s3() {
             std::fs::remove_file(first).unwrap();
         },
     );
-    let no_binlog = put(k("2026_02_04"), std::fs::read(&forged_file).unwrap(), true).await;
+    let no_binlog = put("2026_02_04", std::fs::read(&forged_file).unwrap(), true).await;
     let check = failed_check(&ws, &ws.conf, &no_binlog);
     assert!(["manifest", "binlog"].contains(&check.as_str()), "{check}");
     let (_, wrong) = age_key(keys.path(), "other.txt");
     let wrong_conf = ws.variant("wrong-identity", |c| c.modern(&recipient, &wrong));
     assert_eq!(failed_check(&ws, &wrong_conf, &good), "decryption");
     for key in [&flipped, &forged, &cut, &no_binlog] {
+        store.delete(&format!("{key}.json")).await.unwrap();
         store.delete(key).await.unwrap();
     }
 
@@ -683,6 +696,7 @@ async fn list_verify_and_expire_on_s3() {
             .into_iter()
             .map(|o| o.key)
             .filter(|k| k.contains(&format!("/{p}/")) && !k.starts_with("verified/"))
+            .filter(|k| mysqlbackup::catalog::parse_key(k).is_some())
             .collect();
         keys.sort();
         keys
@@ -728,7 +742,7 @@ fn json_reports_stream_flag_and_stdin_restore() {
     let out = ws.cmd(&["backup", "--json"]).output().unwrap();
     ok(&out);
     let v = json(&out);
-    let stored = ws.backup_base.join(ws_key(&ws, &db));
+    let stored = ws.backup_base.join(v["key"].as_str().unwrap());
     assert_eq!(v["stored"]["location"], stored.display().to_string());
     assert_eq!(v["stored"]["sha1"].as_str().unwrap(), sha1_file(&stored));
     assert!(v["manifest"]["data_binlog"]["file"].is_string(), "{v}");
@@ -794,16 +808,6 @@ fn json_reports_stream_flag_and_stdin_restore() {
     assert_eq!(has(&db, "after-the-stream"), 0, "written after the backup");
 }
 
-fn ws_key(ws: &Workspace, db: &Mariadb) -> String {
-    let day = std::fs::read_dir(&ws.backup_base)
-        .unwrap()
-        .next()
-        .unwrap()
-        .unwrap()
-        .file_name();
-    key(db.port, &day.to_string_lossy(), 1, ".tgz.des3")
-}
-
 /// Issue 17 bug 11: a damaged `.meta` of another instance's backup fails that backup's entry
 /// only. list shows it as damaged, naming it; restore of this instance works; expire deletes
 /// nothing of the damaged instance, goes on with this one, and exits 1 saying so.
@@ -812,12 +816,14 @@ fn a_damaged_sidecar_of_another_instance_blocks_nothing_of_this_one() {
     let mut db = Mariadb::start(1);
     seed(&db);
     let ws = Workspace::new(&db, 1, Conf::default().date("2026_01_01"));
-    ok(&ws.cmd(&["backup"]).output().unwrap());
+    let day1_key = backup_key(&ws, &[]);
     let day2 = ws.variant("day2", |c| c.date("2026_01_02"));
-    ok(&ws.cmd_with(&day2, &["backup"]).output().unwrap());
+    let out = ws.cmd_with(&day2, &["backup"]).output().unwrap();
+    ok(&out);
     let p = db.port;
-    // Instance 2 of the port group: a complete backup whose .meta is not JSON.
-    let ours = ws.backup_base.join(key(p, "2026_01_02", 1, ".tgz.des3"));
+    // Instance 2 of the port group (the scheme before records): a complete backup whose
+    // .meta is not JSON.
+    let ours = ws.backup_base.join(reported_key(&out));
     let bytes = std::fs::read(&ours).unwrap();
     let theirs = key(p, "2026_01_01", 2, ".tgz.des3");
     plant(&ws.backup_base, &theirs, &bytes, None);
@@ -849,9 +855,7 @@ fn a_damaged_sidecar_of_another_instance_blocks_nothing_of_this_one() {
         "nothing of the damaged instance deleted"
     );
     assert!(
-        !ws.backup_base
-            .join(key(p, "2026_01_01", 1, ".tgz.des3"))
-            .exists(),
+        !ws.backup_base.join(&day1_key).exists(),
         "this instance's old backup expired"
     );
 
@@ -872,18 +876,17 @@ fn expire_keeps_the_newest_backup_verify_found_restorable() {
     let db = Mariadb::start(1);
     seed(&db);
     let ws = Workspace::new(&db, 1, Conf::default().date(DAYS[0]));
-    for d in DAYS {
-        let day = ws.variant(d, |c| c.date(d));
-        ok(&ws.cmd_with(&day, &["backup"]).output().unwrap());
-    }
-    let p = db.port;
+    let made: Vec<String> = DAYS
+        .iter()
+        .map(|d| backup_key(&ws, &["--date-str", d]))
+        .collect();
     let out = ws.cmd(&["expire", "--keep-last", "1"]).output().unwrap();
     let text = ok(&out);
     assert!(text.contains("has a recorded good verify"), "warns: {text}");
 
     ok(&ws.cmd(&["verify", "--all"]).output().unwrap());
     // The newest rots after it was verified.
-    let newest = ws.backup_base.join(key(p, DAYS[2], 1, ".tgz.des3"));
+    let newest = ws.backup_base.join(&made[2]);
     let bytes = std::fs::read(&newest).unwrap();
     std::fs::write(&newest, flip(&bytes)).unwrap();
     let out = ws.cmd(&["verify", "--all"]).output().unwrap();
@@ -895,20 +898,13 @@ fn expire_keeps_the_newest_backup_verify_found_restorable() {
         .unwrap();
     let text = ok(&out);
     assert!(
-        text.contains(&format!("keep: {}", key(p, DAYS[1], 1, ".tgz.des3")))
-            && text.contains("found restorable"),
+        text.contains(&format!("keep: {}", made[1])) && text.contains("found restorable"),
         "keeps the newest restorable one and says why: {text}"
     );
-    assert!(
-        ws.backup_base
-            .join(key(p, DAYS[1], 1, ".tgz.des3"))
-            .exists()
-    );
+    assert!(ws.backup_base.join(&made[1]).exists());
     assert!(newest.exists(), "the newest is kept as always");
     assert!(
-        !ws.backup_base
-            .join(key(p, DAYS[0], 1, ".tgz.des3"))
-            .exists(),
+        !ws.backup_base.join(&made[0]).exists(),
         "retention still deletes the rest"
     );
 }

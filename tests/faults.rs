@@ -75,7 +75,7 @@ fn slow_tool(dir: &Path, marker: &str) -> PathBuf {
 
 /// The keys of the bucket's pending multipart uploads.
 async fn pending_keys(store: &mysqlbackup::store::s3::S3Store) -> Vec<String> {
-    let pending = store.list_multipart_uploads().await.unwrap();
+    let pending = store.list_multipart_uploads("").await.unwrap();
     pending.into_iter().map(|u| u.key).collect()
 }
 
@@ -83,7 +83,7 @@ async fn s3_is_clean(store: &mysqlbackup::store::s3::S3Store) {
     let objects: Vec<_> = store.store.list(None).try_collect().await.unwrap();
     assert!(objects.is_empty(), "no object: {objects:?}");
     assert!(
-        store.list_multipart_uploads().await.unwrap().is_empty(),
+        store.list_multipart_uploads("").await.unwrap().is_empty(),
         "no pending multipart upload"
     );
 }
@@ -105,7 +105,7 @@ async fn sigterm_and_sigint_during_backup_clean_up_and_end_children() {
         let child = backup_until_tool_sleeps(&ws, marker);
         if s3 {
             assert_eq!(
-                store.list_multipart_uploads().await.unwrap().len(),
+                store.list_multipart_uploads("").await.unwrap().len(),
                 1,
                 "the upload is under way"
             );
@@ -212,7 +212,7 @@ async fn leftovers_of_a_killed_backup_are_removed_by_the_next() {
         let upload = store.store.put_multipart(&k.as_str().into()).await.unwrap();
         drop(upload); // not aborted: pending, as after a crash
     }
-    assert_eq!(store.list_multipart_uploads().await.unwrap().len(), 2);
+    assert_eq!(store.list_multipart_uploads("").await.unwrap().len(), 2);
     let scratch = tempfile::tempdir().unwrap();
     for (marker, s3) in [("44.25", true), ("44.75", false)] {
         let tool = slow_tool(scratch.path(), marker);
@@ -274,25 +274,23 @@ async fn leftovers_of_a_killed_backup_are_removed_by_the_next() {
                 .await
                 .unwrap();
             objects.sort();
-            assert_eq!(objects.len(), 2, "{objects:?}");
+            assert_eq!(objects.len(), 3, "{objects:?}");
             assert_eq!(objects[0], theirs);
+            let day = &objects[1][..10];
             assert!(
-                objects[1].ends_with(&format!("/{port}/mysql-{port}-testhost-1.tgz.des3")),
+                is_key(&objects[1], port, day, 1, ".tgz.des3"),
                 "{objects:?}"
             );
+            assert_eq!(objects[2], format!("{}.json", objects[1]), "its record");
         } else {
             let mut files = files;
             files.sort();
-            let name = format!("mysql-{port}-testhost-1.tgz.des3");
-            assert_eq!(
-                files,
-                vec![
-                    name.clone(),
-                    format!("{name}.meta"),
-                    format!("{name}.sha1"),
-                    format!("{name}.sha256")
-                ]
+            assert_eq!(files.len(), 2, "the backup and its record: {files:?}");
+            assert!(
+                files[0].starts_with(&format!("mysql-{port}-testhost-1.")),
+                "{files:?}"
             );
+            assert_eq!(files[1], format!("{}.json", files[0]));
         }
     }
 }
@@ -324,10 +322,13 @@ fn a_second_backup_of_the_same_instance_refuses() {
     }
     let (ok, err) = finish(first, Duration::from_secs(120));
     assert!(ok, "the first backup is unharmed: {err}");
-    let archive = ws.backup_base.join(format!(
-        "2022_02_02/{0}/mysql-{0}-testhost-1.tgz.des3",
-        db.port
-    ));
+    let keys = listed_keys(&ws, &[]);
+    assert_eq!(keys.len(), 1, "{keys:?}");
+    assert!(
+        is_key(&keys[0], db.port, "2022_02_02", 1, ".tgz.des3"),
+        "{keys:?}"
+    );
+    let archive = ws.backup_base.join(&keys[0]);
     let out_dir = tempfile::tempdir().unwrap();
     unpack_with_standard_tools(&archive, &ws.key_file, out_dir.path());
 }

@@ -21,8 +21,7 @@ fn seed(db: &Mariadb) {
 
 /// The local-store archive of `ws`'s instance on `date`.
 fn archive(ws: &Workspace, db: &Mariadb, date: &str) -> PathBuf {
-    ws.backup_base
-        .join(format!("{date}/{0}/mysql-{0}-testhost-1.tgz.des3", db.port))
+    local_backup(&ws.backup_base, db.port, date, 1, ".tgz.des3")
 }
 
 /// Runs `args` expecting failure; returns stderr.
@@ -109,7 +108,11 @@ fn binlog_coordinates_are_always_recorded_and_required() {
     // An archive without coordinates (as the old backup made them): refused, nothing left.
     db.kill_and_move_away();
     let good = archive(&ws, &db, "2022_02_02");
-    let forged = archive(&ws, &db, "2022_02_03");
+    // Planted as a backup of the scheme before records (with a .sha1 sidecar).
+    let forged = ws.backup_base.join(format!(
+        "2022_02_03/{0}/mysql-{0}-testhost-1.tgz.des3",
+        db.port
+    ));
     common::forge::forge(&good, &ws.key_file, &forged, |d| {
         common::forge::edit_data(d, |data| {
             std::fs::remove_file(data.join("xtrabackup_binlog_info")).unwrap();

@@ -19,8 +19,7 @@ fn seed(db: &Mariadb) {
 }
 
 fn archive(ws: &Workspace, db: &Mariadb, date: &str, suffix: &str) -> PathBuf {
-    ws.backup_base
-        .join(format!("{date}/{0}/mysql-{0}-testhost-1{suffix}", db.port))
+    local_backup(&ws.backup_base, db.port, date, 1, suffix)
 }
 
 fn sh(script: &str) -> std::process::Output {
@@ -56,17 +55,20 @@ fn zstd_age_to_the_local_store_restores_and_opens_by_hand() {
     assert!(report.contains(&file.display().to_string()), "{report}");
     let bytes = std::fs::read(&file).unwrap();
     assert!(bytes.starts_with(b"age-encryption.org/v1\n"));
-    // The sidecars check with the standard tools.
-    let dir = file.parent().unwrap().display().to_string();
-    let name = file.file_name().unwrap().to_string_lossy().to_string();
+    // The record's digests check with the standard tools.
+    let rec = record(&file);
     let out = sh(&format!(
-        "cd {dir} && sha1sum -c {name}.sha1 && sha256sum -c {name}.sha256"
+        "echo '{}  {f}' | sha1sum -c && echo '{}  {f}' | sha256sum -c",
+        rec["sha1"].as_str().unwrap(),
+        rec["sha256"].as_str().unwrap(),
+        f = file.display()
     ));
     assert!(
         out.status.success(),
         "{}",
         String::from_utf8_lossy(&out.stderr)
     );
+    assert_eq!(rec["chain"], "zstd+age");
 
     // By hand: age -d | zstd -d | tar -x, then mbstream -x and mariabackup --prepare.
     let hand = scratch.path().join("hand");
@@ -122,15 +124,20 @@ async fn zstd_age_to_s3_and_every_tampering_is_refused() {
                 .s3(&moto, "modern")
                 .modern(&recipient, &identity),
         );
-        ok(&ws.cmd(&["backup"]).output().unwrap());
-        let key = format!("2026_03_03/{0}/mysql-{0}-testhost-1.tar.zst.age", db.port);
-        let rt = tokio::runtime::Runtime::new().unwrap();
-        let info = rt.block_on(store.head_object(&key)).unwrap().unwrap();
-        assert_eq!(
-            info.metadata.get("chain").map(String::as_str),
-            Some("zstd+age")
+        let key = backup_key(&ws, &[]);
+        assert!(
+            is_key(&key, db.port, "2026_03_03", 1, ".tar.zst.age"),
+            "{key}"
         );
-        assert_eq!(info.metadata.get("sha256").map(String::len), Some(64));
+        let rt = tokio::runtime::Runtime::new().unwrap();
+        use mysqlbackup::store::Store;
+        let rec = rt
+            .block_on(store.read(&format!("{key}.json")))
+            .unwrap()
+            .unwrap();
+        let rec: serde_json::Value = serde_json::from_slice(&rec).unwrap();
+        assert_eq!(rec["chain"], "zstd+age");
+        assert_eq!(rec["sha256"].as_str().map(str::len), Some(64));
         db.kill_and_move_away();
 
         // A wrong identity: refused, named, nothing left.

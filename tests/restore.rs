@@ -163,10 +163,7 @@ fn restore_refusals_leave_everything_as_it_was() {
     );
     assert!(!data.exists());
 
-    let archive = ws.backup_base.join(format!(
-        "2020_02_02/{0}/mysql-{0}-testhost-1.tgz.des3",
-        db.port
-    ));
+    let archive = local_backup(&ws.backup_base, db.port, "2020_02_02", 1, ".tgz.des3");
     let good_key = std::fs::read(&ws.key_file).unwrap();
     std::fs::write(&ws.key_file, "wrong-password\n").unwrap();
     refused(&ws, &["restore"], "des3 password", &data, &none);
@@ -181,16 +178,11 @@ fn restore_refusals_leave_everything_as_it_was() {
     refused(&ws, &["restore"], "checksum mismatch", &data, &none);
     assert!(!data.exists(), "sha1 mismatch: no half-built data dir");
 
-    // Truncated archive with a matching sidecar (a store that lost the tail).
+    // Truncated archive with a matching record (a store that lost the tail).
     bytes[at] ^= 1;
     let cut = &bytes[..bytes.len() - 1000];
     std::fs::write(&archive, cut).unwrap();
-    let name = archive.file_name().unwrap().to_string_lossy().to_string();
-    std::fs::write(
-        archive.with_file_name(format!("{name}.sha1")),
-        format!("{}  {name}\n", sha1_file(&archive)),
-    )
-    .unwrap();
+    rerecord(&archive);
     let out = ws.cmd(&["restore"]).output().unwrap();
     assert!(!out.status.success());
     assert!(!data.exists(), "truncated: no half-built data dir");
@@ -198,11 +190,7 @@ fn restore_refusals_leave_everything_as_it_was() {
     // conf puts my.cnf outside the data dir, where none is yet: a restore that fails after
     // writing it (here its prepare fails) removes it too.
     std::fs::write(&archive, &bytes).unwrap();
-    std::fs::write(
-        archive.with_file_name(format!("{name}.sha1")),
-        format!("{}  {name}\n", sha1_file(&archive)),
-    )
-    .unwrap();
+    rerecord(&archive);
     let etc = ws.dir.path().join("etc");
     std::fs::create_dir_all(&etc).unwrap();
     let cnf = etc.join("my.cnf");
@@ -315,6 +303,76 @@ fn restore_an_original_layout_archive() {
         db.sql("SELECT COUNT(*) FROM app.t WHERE v = 'in binlog only'"),
         "1"
     );
+
+    // Under the original tool's own key, `{day}/{port}/mysql-{port}.tgz.des3`, which names no
+    // host or instance: it belongs to the port, so a plain restore finds it (with and without
+    // --date-str) and says whose it is.
+    let orig_name = format!("mysql-{port}.tgz.des3");
+    let orig = dest.join(&orig_name);
+    std::fs::rename(dest.join(&name), &orig).unwrap();
+    std::fs::remove_file(dest.join(format!("{name}.sha1"))).unwrap();
+    let sha1 = sha1_file(&orig);
+    std::fs::write(
+        dest.join(format!("{orig_name}.sha1")),
+        format!("{sha1}  {orig_name}\n"),
+    )
+    .unwrap();
+    let any_day = ws.variant("any-day", |mut c| {
+        c.date_str = None;
+        c
+    });
+    for conf in [&any_day, &ws.conf] {
+        db.kill_and_move_away();
+        let report = ok(&ws.cmd_with(conf, &["restore"]).output().unwrap());
+        assert!(report.contains(&orig_name), "{report}");
+        assert!(report.contains("original tool"), "{report}");
+        db.restart();
+        assert_eq!(count(&db), rows);
+    }
+
+    // The same on S3, stored as the original tool stored it: its SHA-1 in x-amz-meta-sha1.
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let moto = Moto::start();
+    let store = rt.block_on(moto.bucket("original"));
+    let key = format!("2019_09_09/{port}/{orig_name}");
+    rt.block_on(async {
+        use object_store::{Attribute, Attributes, ObjectStore, PutOptions};
+        let attributes =
+            Attributes::from_iter([(Attribute::Metadata("sha1".into()), sha1.clone())]);
+        store
+            .store
+            .put_opts(
+                &key.as_str().into(),
+                std::fs::read(&orig).unwrap().into(),
+                PutOptions {
+                    attributes,
+                    ..Default::default()
+                },
+            )
+            .await
+            .unwrap();
+        let head = store.head_object(&key).await.unwrap().unwrap();
+        assert_eq!(
+            head.metadata.get("sha1"),
+            Some(&sha1),
+            "x-amz-meta-sha1 set"
+        );
+    });
+    let on_s3 = ws.variant("original-on-s3", |mut c| {
+        c.date_str = None;
+        c.s3(&moto, "original")
+    });
+    let listed = ok(&ws.cmd_with(&on_s3, &["list"]).output().unwrap());
+    assert!(
+        listed.contains(&key) && listed.contains("original tool"),
+        "{listed}"
+    );
+    db.kill_and_move_away();
+    let report = ok(&ws.cmd_with(&on_s3, &["restore"]).output().unwrap());
+    assert!(report.contains(&format!("s3://original/{key}")), "{report}");
+    assert!(report.contains("original tool"), "{report}");
+    db.restart();
+    assert_eq!(count(&db), rows);
 }
 
 #[test]
@@ -340,10 +398,7 @@ fn restore_when_clean_after_restore_and_data_check() {
         .unwrap()
         .to_string();
     ok(&ws.cmd(&["backup"]).output().unwrap());
-    let archive = ws.backup_base.join(format!(
-        "2021_01_01/{0}/mysql-{0}-testhost-1.tgz.des3",
-        db.port
-    ));
+    let archive = local_backup(&ws.backup_base, db.port, "2021_01_01", 1, ".tgz.des3");
     assert!(archive.is_file());
 
     // Conditions that do not hold: exit 0, nothing done.

@@ -112,8 +112,8 @@ fn a_copy_beside_the_running_original_touches_nothing_of_it() {
     });
     seed(&db);
     let ws = Workspace::new(&db, 1, Conf::default().date("2023_03_03"));
-    ok(&ws.cmd(&["backup"]).output().unwrap());
-    let key = format!("2023_03_03/{0}/mysql-{0}-testhost-1.tgz.des3", db.port);
+    let key = backup_key(&ws, &[]);
+    assert!(is_key(&key, db.port, "2023_03_03", 1, ".tgz.des3"), "{key}");
     let binlogs = binlog_names(&db.data_dir);
     let log_before = std::fs::read_to_string(db.data_dir.join("error.log")).unwrap();
 
@@ -219,10 +219,8 @@ fn forged_archives_write_nothing_outside_and_run_nothing() {
     let ws = Workspace::new(&db, 1, Conf::default().date("2024_04_04"));
     ok(&ws.cmd(&["backup"]).output().unwrap());
     db.kill_and_move_away();
-    let good = ws.backup_base.join(format!(
-        "2024_04_04/{0}/mysql-{0}-testhost-1.tgz.des3",
-        db.port
-    ));
+    let good = local_backup(&ws.backup_base, db.port, "2024_04_04", 1, ".tgz.des3");
+    // Planted as a backup of the scheme before records (a .sha1 sidecar).
     let forged = ws.backup_base.join(format!(
         "2024_04_05/{0}/mysql-{0}-testhost-1.tgz.des3",
         db.port
@@ -405,7 +403,8 @@ async fn s3_credentials_from_the_environment_stay_out_of_argv() {
     let out = child.wait_with_output().unwrap();
     let err = ok(&out);
     assert!(!err.contains(SECRET));
-    let key = format!("2026_01_01/{0}/mysql-{0}-testhost-1.tgz.des3", db.port);
+    let key = reported_key(&out);
+    assert!(is_key(&key, db.port, "2026_01_01", 1, ".tgz.des3"), "{key}");
     assert!(
         store.head_object(&key).await.unwrap().is_some(),
         "{key} stored"
@@ -452,17 +451,19 @@ fn small_ones_temp_id_failed_backup_dirs_and_sidecar_case() {
         "a failed backup leaves no date dir"
     );
 
+    // The backup made into one of the scheme before records, whose `.sha1` sidecar (the
+    // commit mark then) is in upper-case hex, as `sha1sum` accepts.
+    let timed = local_backup(&ws.backup_base, db.port, "2025_05_05", 5000, ".tgz.des3");
+    let sha1 = recorded_sha1(&timed);
     let archive = ws.backup_base.join(format!(
         "2025_05_05/{0}/mysql-{0}-testhost-5000.tgz.des3",
         db.port
     ));
+    std::fs::rename(&timed, &archive).unwrap();
+    std::fs::remove_file(format!("{}.json", timed.display())).unwrap();
+    let name = archive.file_name().unwrap().to_string_lossy().to_string();
     let side = PathBuf::from(format!("{}.sha1", archive.display()));
-    let text = std::fs::read_to_string(&side).unwrap();
-    std::fs::write(
-        &side,
-        format!("{}{}", text[..40].to_uppercase(), &text[40..]),
-    )
-    .unwrap();
+    std::fs::write(&side, format!("{}  {name}\n", sha1.to_uppercase())).unwrap();
     db.kill_and_move_away();
     ok(&ws.cmd(&["restore"]).output().unwrap());
     db.restart();

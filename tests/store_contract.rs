@@ -1,6 +1,8 @@
 //! The store contract (src/store/mod.rs), one suite run against every store: the local
 //! directory, memory, S3 on moto, and S3 on a 3-node Garage cluster (with two cases only a
 //! cluster has: a node killed mid-upload, reads with a node down). No database needed.
+//! Stores are dumb byte stores: keys of any depth, small objects put and read whole,
+//! leftovers reported with the key they were written for.
 
 mod common;
 
@@ -8,7 +10,7 @@ use std::sync::Arc;
 
 use bytes::Bytes;
 use futures::StreamExt;
-use mysqlbackup::store::{Metadata, Store, Upload};
+use mysqlbackup::store::{Store, Upload};
 
 use common::*;
 
@@ -17,13 +19,6 @@ fn payload(n: usize, seed: u8) -> Vec<u8> {
     (0..n)
         .map(|i| (i as u8).wrapping_mul(31).wrapping_add(seed))
         .collect()
-}
-
-fn meta(sha1: &str) -> Metadata {
-    Metadata::from([
-        ("sha1".to_string(), sha1.to_string()),
-        ("chain".to_string(), "gzip+des3".to_string()),
-    ])
 }
 
 async fn write_all(u: &mut Box<dyn Upload>, data: &[u8]) {
@@ -45,9 +40,12 @@ async fn read_all(store: &dyn Store, key: &str) -> Vec<u8> {
 async fn put(store: &dyn Store, key: &str, data: &[u8]) {
     let mut u = store.upload(key).await.unwrap();
     write_all(&mut u, data).await;
-    u.commit(meta(&sha1_bytes(data)), data.len() as u64)
-        .await
-        .unwrap();
+    let objects = u.commit().await.unwrap();
+    assert_eq!(objects.len(), 1);
+    assert_eq!(
+        (objects[0].key.as_str(), objects[0].size),
+        (key, data.len() as u64)
+    );
 }
 
 /// The leftovers whose key starts with `prefix`.
@@ -59,14 +57,56 @@ async fn leftovers_of(store: &dyn Store, prefix: &str) -> Vec<mysqlbackup::store
 
 pub async fn round_trip_and_metadata(store: &dyn Store) {
     store.check().await.unwrap();
-    // Over one S3 part (8 MiB) so multipart and the server-side copy run.
+    // Over one S3 part (5 MiB in these tests) so multipart runs.
     let data = payload(9 << 20, 1);
     put(store, "2020_01_01/3309/a", &data).await;
     assert_eq!(read_all(store, "2020_01_01/3309/a").await, data);
+    assert_eq!(
+        sha1_bytes(&read_all(store, "2020_01_01/3309/a").await),
+        sha1_bytes(&data)
+    );
     let info = store.head("2020_01_01/3309/a").await.unwrap().unwrap();
     assert_eq!(info.size, data.len() as u64);
-    assert_eq!(info.metadata.get("sha1"), Some(&sha1_bytes(&data)));
     assert!(store.head("2020_01_01/3309/none").await.unwrap().is_none());
+    // Small objects whole: put replaces, read returns them, None when absent.
+    let rec = "2020_01_01/3309/a.json";
+    store
+        .put(rec, Bytes::from_static(b"{\"v\":1}"))
+        .await
+        .unwrap();
+    store
+        .put(rec, Bytes::from_static(b"{\"v\":2}"))
+        .await
+        .unwrap();
+    assert_eq!(store.read(rec).await.unwrap().unwrap(), &b"{\"v\":2}"[..]);
+    assert!(
+        store
+            .read("2020_01_01/3309/none.json")
+            .await
+            .unwrap()
+            .is_none()
+    );
+    // Keys of any depth.
+    let deep = "binlog/3309/h-1/g1/binlog.000001/x";
+    store.put(deep, Bytes::from_static(b"deep")).await.unwrap();
+    let listed: Vec<String> = store
+        .list("binlog/")
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|o| o.key)
+        .collect();
+    assert_eq!(listed, [deep]);
+    assert_eq!(store.read(deep).await.unwrap().unwrap(), &b"deep"[..]);
+    store.delete(deep).await.unwrap();
+    // Keys that would escape the store are refused.
+    for bad in ["../x", "a/../../x", "/etc/passwd", "a//b"] {
+        assert!(
+            store.put(bad, Bytes::from_static(b"x")).await.is_err(),
+            "{bad}"
+        );
+        assert!(store.upload(bad).await.is_err(), "{bad}");
+    }
 }
 
 pub async fn list_shows_complete_objects_only(store: &dyn Store) {
@@ -126,6 +166,10 @@ pub async fn a_dropped_upload_leaves_nothing_visible_but_a_leftover(store: &dyn 
     assert!(store.list("2020_02_02/").await.unwrap().is_empty());
     let left = leftovers_of(store, "2020_02_02/").await;
     assert!(!left.is_empty(), "the dropped upload is found");
+    assert!(
+        left.iter().all(|l| l.key == key),
+        "each names the key it was written for: {left:?}"
+    );
     for l in &left {
         store.remove_leftover(l).await.unwrap();
     }
@@ -147,28 +191,19 @@ pub async fn concurrent_uploads_to_one_key(store: &dyn Store) {
     let Ok(mut ub) = store.upload(key).await else {
         // Refused while the first is under way: the first still commits whole.
         write_all(&mut ua, &a).await;
-        ua.commit(meta(&sha1_bytes(&a)), a.len() as u64)
-            .await
-            .unwrap();
+        ua.commit().await.unwrap();
         assert_eq!(read_all(store, key).await, a);
         return;
     };
     write_all(&mut ua, &a).await;
     write_all(&mut ub, &b).await;
-    let (ra, rb) = tokio::join!(
-        ua.commit(meta(&sha1_bytes(&a)), a.len() as u64),
-        ub.commit(meta(&sha1_bytes(&b)), b.len() as u64)
-    );
+    let (ra, rb) = tokio::join!(ua.commit(), ub.commit());
     ra.unwrap();
     rb.unwrap();
     let got = read_all(store, key).await;
     assert!(got == a || got == b, "one whole upload, not a mix");
     let info = store.head(key).await.unwrap().unwrap();
-    assert_eq!(
-        info.metadata["sha1"],
-        sha1_bytes(&got),
-        "metadata of the same upload"
-    );
+    assert_eq!(info.size, got.len() as u64, "the size of the same upload");
     assert!(leftovers_of(store, "2020_04_01/").await.is_empty());
 }
 
@@ -270,7 +305,7 @@ async fn s3_moto_an_upload_gone_since_it_was_listed_is_skipped() {
     let mut u = store.upload("2021_01_01/3309/gone").await.unwrap();
     write_all(&mut u, &payload(9 << 20, 3)).await;
     drop(u);
-    let pending = store.list_multipart_uploads().await.unwrap();
+    let pending = store.list_multipart_uploads("").await.unwrap();
     assert_eq!(pending.len(), 1, "the dropped upload is pending");
     let (key, id) = (pending[0].key.clone(), pending[0].upload_id.clone());
     // While pending, its parts list (whether or not a part got through before the drop).
@@ -319,7 +354,7 @@ async fn s3_garage_cluster_contract_and_node_failures() {
     write_all(&mut u, &data[..10 << 20]).await;
     cluster.kill(2);
     write_all(&mut u, &data[10 << 20..]).await;
-    match u.commit(meta(&sha1_bytes(&data)), data.len() as u64).await {
+    match u.commit().await {
         Ok(_) => assert_eq!(read_all(s, key).await, data, "complete and whole"),
         Err(e) => {
             assert!(

@@ -1,15 +1,17 @@
-//! Which backup a restore (or verify) wants, found in the store.
+//! Which backup a restore (or verify) wants, found in the store: an exact key, or the newest
+//! (by when it was taken) of the port by this host and instance, on a day or any day.
 
-use super::{KeyParts, day_prefix, parse_key};
-use crate::config::Settings;
+use super::listing::{Entry, entry, list};
+use super::names::{Instance, KeyParts, Scheme, record_key};
 use crate::error::{Error, Result};
-use crate::store::{Metadata, Store, parse_sha1};
+use crate::store::Store;
 
 /// Which backup a restore wants: an exact key, or the newest backup of the port by this host
-/// and instance id (another host's or instance's only when named).
+/// and instance id (another host's or instance's only when named). A backup of the original
+/// tool names no host or instance: it belongs to the port and matches any.
 #[derive(Clone, Debug, Default)]
 pub struct Selection {
-    /// An exact object key / path under `backup_base`.
+    /// An exact object key, or its location (a path under `backup_base`, `s3://bucket/key`).
     pub key: Option<String>,
     /// `--from-host`: a backup made on this host.
     pub from_host: Option<String>,
@@ -18,109 +20,142 @@ pub struct Selection {
 }
 
 impl Selection {
-    /// Whether the backup named by `k` is one this selection wants.
-    pub fn matches(&self, s: &Settings, k: &KeyParts) -> bool {
-        k.port == s.port
-            && match (&self.from_host, self.from_instance) {
-                (None, None) => k.host == s.host && k.instance_id == s.instance_id,
-                (Some(h), None) => &k.host == h,
-                (None, Some(i)) => k.instance_id == i,
-                (Some(h), Some(i)) => &k.host == h && k.instance_id == i,
-            }
+    /// Whether the backup named by `k` is one this selection wants for `me`.
+    pub fn matches(&self, me: &Instance, k: &KeyParts) -> bool {
+        if k.port != me.port {
+            return false;
+        }
+        let (Some(host), Some(id)) = (&k.host, k.instance_id) else {
+            return k.scheme == Scheme::Original;
+        };
+        match (&self.from_host, self.from_instance) {
+            (None, None) => *host == me.host && id == me.instance_id,
+            (Some(h), None) => host == h,
+            (None, Some(i)) => id == i,
+            (Some(h), Some(i)) => host == h && id == i,
+        }
     }
 
-    fn describe(&self, s: &Settings) -> String {
+    fn describe(&self, me: &Instance, day: Option<&str>) -> String {
         let host = self
             .from_host
             .as_deref()
             .unwrap_or(match self.from_instance {
                 Some(_) => "any host",
-                None => &s.host,
+                None => &me.host,
             });
         let id = match (self.from_instance, &self.from_host) {
             (Some(i), _) => i.to_string(),
             (None, Some(_)) => "any".into(),
-            (None, None) => s.instance_id.to_string(),
+            (None, None) => me.instance_id.to_string(),
         };
-        let day = if s.date_explicit {
-            format!("on {}", s.date_str)
-        } else {
-            "on any day".into()
+        let day = match day {
+            Some(d) => format!("on {d}"),
+            None => "on any day".into(),
         };
         format!(
             "no backup of port {} by host {host}, instance {id}, {day}",
-            s.port
+            me.port
         )
     }
 }
 
-/// A stored backup, found.
-#[derive(Clone, Debug)]
-pub struct Located {
-    pub key: String,
-    /// `s3://bucket/key` or a path.
-    pub location: String,
-    /// The SHA-1 recorded when it was stored.
-    pub sha1: String,
-    pub metadata: Metadata,
-    /// What its key names (None for a key outside the naming scheme).
-    pub parts: Option<KeyParts>,
+/// The key `given` names in `store`: itself, or the key of a location the tool printed (a path
+/// under the local store, `s3://bucket/key`), or the backup whose record it names.
+fn key_of(store: &dyn Store, given: &str) -> String {
+    let root = store.describe();
+    let key = given
+        .strip_prefix(&root)
+        .and_then(|rest| rest.strip_prefix('/'))
+        .map(|k| k.trim_start_matches('/'))
+        .unwrap_or(given);
+    match key.strip_suffix(".json") {
+        Some(backup) if record_key(backup) == key && super::names::parse_key(backup).is_some() => {
+            backup.to_string()
+        }
+        _ => key.to_string(),
+    }
 }
 
-/// Finds the backup to restore (see [`Selection`]): without an exact key, the newest backup
-/// of the port by this host and instance on `date_str`, or on the newest day that has one
-/// when no date was given.
-pub async fn locate(store: &dyn Store, s: &Settings, sel: &Selection) -> Result<Located> {
-    let key = match &sel.key {
-        Some(k) => k.clone(),
+/// Finds the backup to restore (see [`Selection`]): without an exact key, the newest complete
+/// backup of the port by this host and instance filed under `day`, or under any day when
+/// none is given. Backups that never committed (no record) are not backups; a newer one that
+/// cannot be read is refused, naming it, rather than passed over.
+pub async fn locate(
+    store: &dyn Store,
+    me: &Instance,
+    day: Option<&str>,
+    sel: &Selection,
+) -> Result<Entry> {
+    let found = match &sel.key {
+        Some(given) => {
+            let key = key_of(store, given);
+            crate::store::check_key(&key)?;
+            entry(store, &key)
+                .await?
+                .ok_or_else(|| Error::Refused(format!("no backup at {}", store.location(&key))))?
+        }
         None => {
-            let mut days: Vec<String> = if s.date_explicit {
-                vec![s.date_str.clone()]
-            } else {
-                store
-                    .list_dirs("")
-                    .await?
-                    .into_iter()
-                    .filter(|d| crate::config::validate_date_str(d.clone()).is_ok())
-                    .collect()
-            };
-            days.sort();
-            let mut chosen = None;
-            for day in days.iter().rev() {
-                let found = store.list(&day_prefix(day, s.port)).await?;
-                chosen = found
-                    .into_iter()
-                    .filter(|o| parse_key(&o.key).is_some_and(|p| sel.matches(s, &p)))
-                    .max_by_key(|o| (o.modified, o.key.clone()))
-                    .map(|o| o.key);
-                if chosen.is_some() {
-                    break;
-                }
-            }
-            chosen.ok_or_else(|| {
-                Error::Refused(format!("{} in {}", sel.describe(s), store.describe()))
+            let listing = list(store, Some(me.port), day).await?;
+            let mut candidates = listing
+                .backups
+                .into_iter()
+                .filter(|e| e.parts.as_ref().is_some_and(|p| sel.matches(me, p)))
+                .filter(|e| e.damaged.is_some() || e.sha1.is_some());
+            candidates.next().ok_or_else(|| {
+                Error::Refused(format!("{} in {}", sel.describe(me, day), store.describe()))
             })?
         }
     };
-    let location = store.location(&key);
-    let info = store
-        .head(&key)
-        .await?
-        .ok_or_else(|| Error::Refused(format!("no backup at {location}")))?;
-    let sha1 = info
-        .metadata
-        .get("sha1")
-        .and_then(|v| parse_sha1(v))
-        .ok_or_else(|| {
-            Error::Refused(format!(
-                "{location} has no valid recorded SHA-1 (x-amz-meta-sha1 or .sha1 sidecar): not a complete backup"
-            ))
-        })?;
-    Ok(Located {
-        parts: parse_key(&key),
-        key,
-        location,
-        sha1,
-        metadata: info.metadata,
-    })
+    if let Some(why) = &found.damaged {
+        return Err(Error::Refused(format!(
+            "{}: what it records cannot be read ({why}); name another backup with --backup-key",
+            found.location
+        )));
+    }
+    if found.sha1.is_none() {
+        return Err(Error::Refused(format!(
+            "{} has no valid recorded SHA-1 (x-amz-meta-sha1 or .sha1 sidecar): not a complete backup",
+            found.location
+        )));
+    }
+    Ok(found)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::catalog::names::parse_key;
+
+    #[test]
+    fn the_original_tools_backups_belong_to_the_port() {
+        let me = Instance {
+            host: "db2".into(),
+            instance_id: 2,
+            port: 3309,
+        };
+        let sel = Selection::default();
+        let orig = parse_key("2017_01_01/3309/mysql-3309.tgz.des3").unwrap();
+        assert!(sel.matches(&me, &orig));
+        let other_port = parse_key("2017_01_01/3310/mysql-3310.tgz.des3").unwrap();
+        assert!(!sel.matches(&me, &other_port));
+        let theirs = parse_key("2017_01_01/3309/mysql-3309-db1-1.tgz.des3").unwrap();
+        assert!(!sel.matches(&me, &theirs));
+        let named = Selection {
+            from_host: Some("db1".into()),
+            ..Default::default()
+        };
+        assert!(named.matches(&me, &theirs));
+        assert!(named.matches(&me, &orig));
+    }
+
+    #[test]
+    fn a_printed_location_names_its_key() {
+        let store = crate::store::local::LocalStore::new(std::path::Path::new("/data1/backup"));
+        let k = "2026_12_03/3306/mysql-3306-h-1.20261203T000000Z.full.tgz.des3";
+        assert_eq!(key_of(&store, &format!("/data1/backup/{k}")), k);
+        assert_eq!(key_of(&store, k), k);
+        assert_eq!(key_of(&store, &format!("{k}.json")), k);
+        assert_eq!(key_of(&store, "/elsewhere/x"), "/elsewhere/x");
+    }
 }

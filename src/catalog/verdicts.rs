@@ -4,11 +4,10 @@
 //! for the bytes it checked: it names their SHA-1.
 
 use bytes::Bytes;
-use futures::TryStreamExt;
 use serde::{Deserialize, Serialize};
 
 use crate::error::{Error, Result};
-use crate::store::{Metadata, Store};
+use crate::store::Store;
 
 /// What verify found of one backup. Unknown fields of a newer version are ignored.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -32,33 +31,16 @@ pub fn verdict_key(key: &str) -> String {
 
 /// Records `verdict` of the backup `key`, replacing an earlier one.
 pub async fn record(store: &dyn Store, key: &str, verdict: &Recorded) -> Result<()> {
-    use sha1::Digest;
     let bytes = serde_json::to_vec(verdict).map_err(|e| Error::stage("verdict", e.to_string()))?;
-    let meta: Metadata = [
-        ("sha1".to_string(), hex::encode(sha1::Sha1::digest(&bytes))),
-        (
-            "sha256".to_string(),
-            hex::encode(sha2::Sha256::digest(&bytes)),
-        ),
-    ]
-    .into();
-    let mut upload = store.upload(&verdict_key(key)).await?;
-    let len = bytes.len() as u64;
-    if let Err(e) = upload.write(Bytes::from(bytes)).await {
-        let _ = upload.abort().await;
-        return Err(e);
-    }
-    upload.commit(meta, len).await.map(drop)
+    store.put(&verdict_key(key), Bytes::from(bytes)).await
 }
 
 /// The recorded verdict of the backup `key`, if any.
 pub async fn read(store: &dyn Store, key: &str) -> Result<Option<Recorded>> {
     let vk = verdict_key(key);
-    if store.head(&vk).await?.is_none() {
+    let Some(bytes) = store.read(&vk).await? else {
         return Ok(None);
-    }
-    let chunks: Vec<Bytes> = store.get(&vk).await?.try_collect().await?;
-    let bytes = chunks.concat();
+    };
     serde_json::from_slice(&bytes)
         .map(Some)
         .map_err(|e| Error::format("verdict", format!("{}: {e}", store.location(&vk))))
@@ -84,14 +66,10 @@ mod tests {
         record(&store, key, &v).await.unwrap();
         assert_eq!(read(&store, key).await.unwrap(), Some(v.clone()));
         let newer = br#"{"version":2,"ok":false,"check":"tables","prepare":true,"at":"x","sha1":null,"extra":1}"#;
-        let mut up = store.upload(&verdict_key(key)).await.unwrap();
-        up.write(Bytes::from_static(newer)).await.unwrap();
-        up.commit(
-            [("sha1".to_string(), "0".repeat(40))].into(),
-            newer.len() as u64,
-        )
-        .await
-        .unwrap();
+        store
+            .put(&verdict_key(key), Bytes::from_static(newer))
+            .await
+            .unwrap();
         assert!(!read(&store, key).await.unwrap().unwrap().ok);
     }
 }

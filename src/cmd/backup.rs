@@ -4,13 +4,15 @@ use super::when_allows;
 use crate::archive::layout::SEGMENT_SIZE;
 use crate::archive::manifest::Manifest;
 use crate::archive::writer::BackupSource;
+use crate::catalog::record::{DataPosition, Kind, Record, Server, VERSION};
+use crate::catalog::writer::{SegmentedUpload, commit, discard};
 use crate::config::Settings;
 use crate::error::{Error, Result};
 use crate::mysql::backup_tool::BackupToolConfig;
 use crate::mysql::{self, Endpoint};
-use crate::pipeline::store_stream;
+use crate::pipeline::{Stored, store_stream};
 use crate::store::stdio::StdoutUpload;
-use crate::store::{StoredReport, Upload};
+use crate::store::{Store, Upload};
 
 /// Where the backup goes.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -21,9 +23,26 @@ pub enum Output {
     Stdout,
 }
 
+/// Where a backup went.
+#[derive(Clone, Debug, serde::Serialize)]
+pub struct StoredReport {
+    /// `s3://bucket/key`, a file path, or `-` for stdout.
+    pub location: String,
+    /// Stored bytes.
+    pub size: u64,
+    pub sha1: String,
+    pub sha256: String,
+    /// Objects the bytes are stored as (more than one beyond `segment_size`).
+    pub segments: usize,
+}
+
 /// The result of a backup.
 #[derive(Clone, Debug, serde::Serialize)]
 pub struct BackupReport {
+    /// Its key in the store (None when written to stdout).
+    pub key: Option<String>,
+    /// When it was taken (RFC 3339, UTC).
+    pub taken_at: String,
     pub stored: StoredReport,
     pub manifest: Manifest,
     pub tar_bytes: u64,
@@ -35,7 +54,14 @@ pub struct BackupReport {
 impl std::fmt::Display for BackupReport {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         writeln!(f, "location: {}", self.stored.location)?;
+        if let Some(k) = &self.key {
+            writeln!(f, "key: {k}")?;
+        }
+        writeln!(f, "taken_at: {}", self.taken_at)?;
         writeln!(f, "size: {}", self.stored.size)?;
+        if self.stored.segments > 1 {
+            writeln!(f, "segments: {}", self.stored.segments)?;
+        }
         writeln!(f, "sha1: {}", self.stored.sha1)?;
         writeln!(f, "tar_bytes: {}", self.tar_bytes)?;
         if let Some(c) = &self.manifest.data_binlog {
@@ -65,12 +91,13 @@ pub async fn backup(s: &Settings, output: Output) -> Result<Option<BackupReport>
     let encoders = chain.encoders(&keys)?;
     let store = match output {
         Output::Store => {
-            let store = crate::store::build(s)?;
+            let store = crate::store::build(&s.store)?;
             store.check().await?;
             Some(store)
         }
         Output::Stdout => None,
     };
+    let instance = s.instance();
     let endpoint = Endpoint::from_settings(s);
     let mut conn = endpoint.connect().await?;
     let info = mysql::server_info(&mut conn).await?;
@@ -113,32 +140,114 @@ pub async fn backup(s: &Settings, output: Output) -> Result<Option<BackupReport>
         instance_id: s.instance_id,
         date_str: s.date_str.clone(),
     };
-    let key = s.backup_key();
-    let upload: Box<dyn Upload> = match &store {
-        None => Box::new(StdoutUpload::default()),
+    let (key, taken) = match &store {
         Some(store) => {
-            for r in crate::catalog::remove_leftovers(store.as_ref(), &key).await {
+            for r in crate::catalog::remove_leftovers(store.as_ref(), &instance).await {
                 tracing::warn!("removed the leftover of an interrupted backup: {r}");
             }
-            store.upload(&key).await?
+            let (key, taken) = fresh_key(store.as_ref(), s, &instance, chain.suffix()).await?;
+            (Some(key), taken)
         }
+        None => (None, chrono::Utc::now()),
+    };
+    let upload: Box<dyn Upload> = match (&store, &key) {
+        (Some(store), Some(key)) => {
+            Box::new(SegmentedUpload::start(store.clone(), key, s.segment_size).await?)
+        }
+        _ => Box::new(StdoutUpload::default()),
     };
     let started = std::time::Instant::now();
-    let (report, stored) = store_stream(
-        move |tx| source.produce(conn, tx),
-        encoders,
-        &chain.name(),
-        upload,
-        |r| crate::catalog::record(&r.manifest),
-    )
-    .await?;
+    let (report, stored) =
+        store_stream(move |tx| source.produce(conn, tx), encoders, upload).await?;
+    let location = match (&store, &key) {
+        (Some(store), Some(key)) => {
+            let record = record_of(s, &instance, taken, &chain.name(), &report, &stored);
+            if let Err(e) = commit(store.as_ref(), key, &record).await {
+                discard(store.as_ref(), &stored.objects).await;
+                return Err(e);
+            }
+            store.location(key)
+        }
+        _ => "-".to_string(),
+    };
     Ok(Some(BackupReport {
-        stored,
+        key,
+        taken_at: taken.to_rfc3339_opts(chrono::SecondsFormat::Millis, true),
+        stored: StoredReport {
+            location,
+            size: stored.digests.len,
+            sha1: stored.digests.sha1.clone(),
+            sha256: stored.digests.sha256.clone(),
+            segments: stored.objects.len(),
+        },
         manifest: report.manifest,
         tar_bytes: report.tar_bytes,
         seconds: started.elapsed().as_secs_f64(),
         warnings,
     }))
+}
+
+/// A key for a backup of `instance` taken now that no object holds: keys name the second, so
+/// a backup started in the same second as the last one (under the instance lock, the last one
+/// has ended) waits for the next.
+async fn fresh_key(
+    store: &dyn Store,
+    s: &Settings,
+    instance: &crate::catalog::Instance,
+    suffix: &str,
+) -> Result<(String, chrono::DateTime<chrono::Utc>)> {
+    let prefix = crate::catalog::names::day_prefix(&s.date_str, instance.port);
+    for _ in 0..5 {
+        let taken = chrono::Utc::now();
+        let key = crate::catalog::names::full_key(&s.date_str, instance, taken, suffix);
+        let taken_objects = store.list(&prefix).await?;
+        if !taken_objects.iter().any(|o| o.key.starts_with(&key)) {
+            return Ok((key, taken));
+        }
+        let wait = 1_000 - u64::from(taken.timestamp_subsec_millis()).min(999);
+        tokio::time::sleep(std::time::Duration::from_millis(wait)).await;
+    }
+    Err(Error::Refused(format!(
+        "no free key for a backup of {instance} under {prefix} (the clock does not move?)"
+    )))
+}
+
+/// The record of a backup: what it is, whose, when, how it is stored.
+fn record_of(
+    s: &Settings,
+    instance: &crate::catalog::Instance,
+    taken: chrono::DateTime<chrono::Utc>,
+    chain: &str,
+    report: &crate::archive::writer::SourceReport,
+    stored: &Stored,
+) -> Record {
+    let m = &report.manifest;
+    Record {
+        version: VERSION,
+        instance: instance.clone(),
+        day: s.date_str.clone(),
+        taken_at: taken,
+        finished_at: chrono::Utc::now(),
+        kind: Kind::Full,
+        chain: chain.to_string(),
+        objects: stored.objects.clone(),
+        size: stored.digests.len,
+        sha1: stored.digests.sha1.clone(),
+        sha256: stored.digests.sha256.clone(),
+        tar_bytes: Some(report.tar_bytes),
+        data: m.data_binlog.as_ref().map(|c| DataPosition {
+            file: c.file.clone(),
+            position: c.position,
+            gtid: c.gtid.clone(),
+        }),
+        binlog_files: m.binlog_files.clone(),
+        server: Some(Server {
+            flavor: m.flavor.clone(),
+            version: m.server_version.clone(),
+        }),
+        backup_tool: Some(m.backup_tool.clone()),
+        tool_version: env!("CARGO_PKG_VERSION").to_string(),
+    }
 }
 
 /// With `binlog_format` STATEMENT or MIXED, a temporary table created before the backup's data

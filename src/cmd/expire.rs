@@ -1,19 +1,21 @@
 //! `expire`: deletes the backups retention no longer keeps, and old leftovers of killed
 //! uploads. A dry run unless `--confirm`.
 //!
-//! Rules, per instance (host + instance id + port): a backup is kept when it is one of the
-//! newest `keep_last` complete backups, or its day (in its key) is less than `keep_days` days
-//! ago, or it is the newest complete backup (always), or it is the newest backup whose
-//! recorded verify verdict found it restorable (for the bytes it has now). Either rule alone
-//! may be given; a backup goes only when no rule keeps it. The scope is this instance unless `--port-group` (every
-//! instance of the port). Nothing is deleted unless the whole listing succeeded.
+//! Rules, per instance (host + instance id + port; the original tool's backups, which name no
+//! instance, are the port's and form their own group): a backup is kept when it is one of the
+//! newest `keep_last` complete backups, or it was taken less than `keep_days` days ago (by
+//! when it was taken, not the day it is filed under), or it is the newest complete backup
+//! (always), or it is the newest backup whose recorded verify verdict found it restorable (for
+//! the bytes it has now). Either rule alone may be given; a backup goes only when no rule
+//! keeps it. The scope is this instance unless `--port-group` (every instance of the port).
+//! Nothing is deleted unless the whole listing succeeded.
 
 use std::collections::BTreeMap;
 use std::time::{Duration, SystemTime};
 
 use serde::Serialize;
 
-use crate::catalog::{Entry, leftover_owner, list_backups, list_leftovers};
+use crate::catalog::Entry;
 use crate::config::{Retention, Settings};
 use crate::error::{Error, Result};
 
@@ -35,8 +37,10 @@ pub struct ExpireOptions {
 pub struct Decision {
     pub key: String,
     pub date: String,
-    pub host: String,
-    pub instance_id: u32,
+    /// When it was taken (RFC 3339, UTC).
+    pub taken_at: String,
+    pub host: Option<String>,
+    pub instance_id: Option<u32>,
     /// `keep` or `delete`.
     pub action: &'static str,
     pub reason: String,
@@ -113,14 +117,17 @@ impl std::fmt::Display for ExpireReport {
     }
 }
 
-/// Days from `date` (`YYYY_MM_DD`) to `today`; None when it does not parse.
-fn age_days(date: &str, today: chrono::NaiveDate) -> Option<i64> {
-    let d = chrono::NaiveDate::parse_from_str(date, "%Y_%m_%d").ok()?;
-    Some((today - d).num_days())
+/// Whole days from `taken` to `now` (a backup taken 23 hours ago is 0 days old).
+fn age_days(taken: chrono::DateTime<chrono::Utc>, now: chrono::DateTime<chrono::Utc>) -> i64 {
+    (now - taken).num_days()
 }
 
 /// Decides the fate of one instance's backups (newest first).
-fn decide(backups: &[Entry], rules: Retention, today: chrono::NaiveDate) -> Vec<Decision> {
+fn decide(
+    backups: &[Entry],
+    rules: Retention,
+    now: chrono::DateTime<chrono::Utc>,
+) -> Vec<Decision> {
     let newest_complete = backups.iter().position(|b| b.sha1.is_some());
     let mut complete_seen = 0;
     backups
@@ -131,7 +138,7 @@ fn decide(backups: &[Entry], rules: Retention, today: chrono::NaiveDate) -> Vec<
             if complete {
                 complete_seen += 1;
             }
-            let age = age_days(&b.date, today);
+            let age = Some(age_days(b.taken, now));
             let reason = if !complete && newest_complete.is_none_or(|n| i < n) {
                 Some(
                     "incomplete (no recorded SHA-1) but newer than any complete backup: left \
@@ -148,7 +155,7 @@ fn decide(backups: &[Entry], rules: Retention, today: chrono::NaiveDate) -> Vec<
             } else if let (Some(d), Some(a)) = (rules.keep_days, age)
                 && a < i64::from(d)
             {
-                Some(format!("{a} days old, under keep_days {d}"))
+                Some(format!("taken {a} days ago, under keep_days {d}"))
             } else {
                 None
             };
@@ -161,7 +168,7 @@ fn decide(backups: &[Entry], rules: Retention, today: chrono::NaiveDate) -> Vec<
                 None => (
                     "delete",
                     match age {
-                        Some(a) => format!("{a} days old, beyond what retention keeps"),
+                        Some(a) => format!("taken {a} days ago, beyond what retention keeps"),
                         None => "beyond what retention keeps".to_string(),
                     },
                 ),
@@ -169,6 +176,7 @@ fn decide(backups: &[Entry], rules: Retention, today: chrono::NaiveDate) -> Vec<
             Decision {
                 key: b.key.clone(),
                 date: b.date.clone(),
+                taken_at: b.taken_at.clone(),
                 host: b.host.clone(),
                 instance_id: b.instance_id,
                 action,
@@ -227,10 +235,9 @@ async fn keep_newest_verified(
     }
     if let Some(b) = list.first() {
         warnings.push(format!(
-            "no backup of host {} instance {} port {} has a recorded good verify: retention \
-             alone decided; run `verify --all --prepare` so that expire keeps one found \
-             restorable",
-            b.host, b.instance_id, b.port
+            "no backup of {} has a recorded good verify: retention alone decided; run \
+             `verify --all --prepare` so that expire keeps one found restorable",
+            b.owner()
         ));
     }
     Ok(())
@@ -249,30 +256,45 @@ pub async fn expire(s: &Settings, opts: &ExpireOptions) -> Result<ExpireReport> 
                 .into(),
         ));
     }
-    let store = crate::store::build(s)?;
-    let ours = |host: &str, id: u32| opts.port_group || (host == s.host && id == s.instance_id);
+    let store = crate::store::build(&s.store)?;
+    // The original tool's backups name no instance: they are the port's, in every scope.
+    let ours = |host: &Option<String>, id: Option<u32>| {
+        opts.port_group
+            || match (host, id) {
+                (Some(h), Some(i)) => *h == s.host && i == s.instance_id,
+                _ => true,
+            }
+    };
     // The whole listing first: an error here ends the command before anything is deleted.
-    let backups = list_backups(store.as_ref(), Some(s.port)).await?;
-    let leftovers = list_leftovers(store.as_ref(), Some(s.port)).await?;
+    let listing = crate::catalog::list(store.as_ref(), Some(s.port), None).await?;
 
-    let mut by_instance: BTreeMap<(String, u32), Vec<Entry>> = BTreeMap::new();
-    for b in backups.into_iter().filter(|b| ours(&b.host, b.instance_id)) {
+    let mut by_instance: BTreeMap<(Option<String>, Option<u32>), Vec<Entry>> = BTreeMap::new();
+    for b in listing
+        .backups
+        .into_iter()
+        .filter(|b| ours(&b.host, b.instance_id))
+    {
         by_instance
             .entry((b.host.clone(), b.instance_id))
             .or_default()
             .push(b);
     }
-    let today = chrono::Local::now().date_naive();
+    let now = chrono::Utc::now();
     let mut damaged = Vec::new();
     let mut warnings = Vec::new();
     let mut decisions: Vec<Decision> = Vec::new();
+    let entries: BTreeMap<String, Entry> = by_instance
+        .values()
+        .flatten()
+        .map(|e| (e.key.clone(), e.clone()))
+        .collect();
     for list in by_instance.values() {
         let bad: Vec<String> = list
             .iter()
             .filter_map(|b| Some(format!("{}: {}", b.key, b.damaged.as_deref()?)))
             .collect();
         if bad.is_empty() {
-            let mut decided = decide(list, rules, today);
+            let mut decided = decide(list, rules, now);
             keep_newest_verified(store.as_ref(), list, &mut decided, &mut warnings).await?;
             decisions.extend(decided);
             continue;
@@ -283,6 +305,7 @@ pub async fn expire(s: &Settings, opts: &ExpireOptions) -> Result<ExpireReport> 
             decisions.push(Decision {
                 key: b.key.clone(),
                 date: b.date.clone(),
+                taken_at: b.taken_at.clone(),
                 host: b.host.clone(),
                 instance_id: b.instance_id,
                 action: "keep",
@@ -304,13 +327,14 @@ pub async fn expire(s: &Settings, opts: &ExpireOptions) -> Result<ExpireReport> 
             "a mysqlbackup command works on this instance now: its leftovers are left alone"
         );
     }
-    let old: Vec<_> = leftovers
+    let me = s.instance();
+    let old: Vec<_> = listing
+        .leftovers
         .into_iter()
         .filter(|l| {
-            leftover_owner(&l.key).is_some_and(|k| {
-                ours(&k.host, k.instance_id)
-                    && !(busy && k.host == s.host && k.instance_id == s.instance_id)
-            }) && l.modified.is_some_and(|m| m < cutoff)
+            ours(&l.parts.host, l.parts.instance_id)
+                && !(busy && l.parts.instance().as_ref() == Some(&me))
+                && l.modified.is_some_and(|m| m < cutoff)
         })
         .collect();
 
@@ -320,14 +344,11 @@ pub async fn expire(s: &Settings, opts: &ExpireOptions) -> Result<ExpireReport> 
         for d in decisions.iter_mut().filter(|d| d.action == "delete") {
             crate::cancel::check()?;
             tracing::info!("deleting {}", store.location(&d.key));
-            match store.delete(&d.key).await {
-                Ok(()) => {
-                    d.deleted = true;
-                    let verdict = crate::catalog::verdicts::verdict_key(&d.key);
-                    if let Err(e) = store.delete(&verdict).await {
-                        tracing::warn!("could not delete the verdict {verdict}: {e}");
-                    }
-                }
+            let Some(entry) = entries.get(&d.key) else {
+                continue;
+            };
+            match crate::catalog::delete(store.as_ref(), entry).await {
+                Ok(()) => d.deleted = true,
                 Err(e) => {
                     let text = crate::error::report_lines(&e).join(": ");
                     failures.push(format!("{}: {text}", d.key));
@@ -337,7 +358,7 @@ pub async fn expire(s: &Settings, opts: &ExpireOptions) -> Result<ExpireReport> 
         }
         for l in &old {
             crate::cancel::check()?;
-            match store.remove_leftover(l).await {
+            match l.remove(store.as_ref()).await {
                 Ok(()) => {
                     removed_leftovers.push(format!("{} ({})", store.location(&l.key), l.kind))
                 }

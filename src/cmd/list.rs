@@ -3,7 +3,7 @@
 
 use serde::Serialize;
 
-use crate::catalog::{Entry, list_backups, list_leftovers};
+use crate::catalog::Entry;
 use crate::config::Settings;
 use crate::error::Result;
 
@@ -11,6 +11,8 @@ use crate::error::Result;
 #[derive(Clone, Debug, Serialize)]
 pub struct LeftoverEntry {
     pub key: String,
+    /// The key of the backup it belongs to.
+    pub owner: String,
     pub kind: String,
     pub started_at: Option<String>,
     /// What to do about it.
@@ -45,17 +47,22 @@ impl std::fmt::Display for ListReport {
             self.store
         )?;
         for b in &self.backups {
+            let who = match (&b.host, b.instance_id) {
+                (Some(h), Some(i)) => format!("host {h} instance {i} port {}", b.port),
+                _ => format!("port {} (original tool)", b.port),
+            };
             write!(
                 f,
-                "{}  host {} instance {} port {}  {}  {}  sha1 {}",
+                "{}  {who}  taken {}  {}  {}  sha1 {}",
                 b.key,
-                b.host,
-                b.instance_id,
-                b.port,
+                b.taken.format("%Y-%m-%d %H:%M:%SZ"),
                 size(b.size),
                 b.chain,
-                b.sha1.as_deref().unwrap_or("?")
+                b.sha1.as_deref().unwrap_or("? (incomplete)")
             )?;
+            if b.segments > 1 {
+                write!(f, " ({} segments)", b.segments)?;
+            }
             if let Some(p) = &b.binlog_pos {
                 write!(f, "  data at {p} gtid {}", b.gtid.as_deref().unwrap_or(""))?;
             }
@@ -86,11 +93,11 @@ impl std::fmt::Display for ListReport {
 
 /// Lists the backups of the port (`all`: of every port).
 pub async fn list(s: &Settings, all: bool) -> Result<ListReport> {
-    let store = crate::store::build(s)?;
+    let store = crate::store::build(&s.store)?;
     let port = (!all).then_some(s.port);
-    let backups = list_backups(store.as_ref(), port).await?;
-    let leftovers = list_leftovers(store.as_ref(), port)
-        .await?
+    let listing = crate::catalog::list(store.as_ref(), port, None).await?;
+    let leftovers = listing
+        .leftovers
         .into_iter()
         .map(|l| LeftoverEntry {
             started_at: l
@@ -100,12 +107,13 @@ pub async fn list(s: &Settings, all: bool) -> Result<ListReport> {
                    older than a day"
                 .into(),
             kind: l.kind.to_string(),
+            owner: l.owner,
             key: l.key,
         })
         .collect();
     Ok(ListReport {
         store: store.describe(),
-        backups,
+        backups: listing.backups,
         leftovers,
     })
 }

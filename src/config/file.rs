@@ -53,6 +53,9 @@ pub struct ConfFile {
     pub server_options: Option<Vec<String>>,
     pub server_user: Option<String>,
     pub retention: Option<Retention>,
+    pub s3_part_size: Option<ByteSize>,
+    pub s3_parts_in_flight: Option<usize>,
+    pub segment_size: Option<ByteSize>,
 }
 
 impl ConfFile {
@@ -78,13 +81,65 @@ impl ConfFile {
     }
 }
 
+/// A number of bytes, written as an integer or with a unit: `16MiB`, `1GiB`, `512KiB`, `64MB`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct ByteSize(pub u64);
+
+impl ByteSize {
+    /// Parses `16MiB`, `1 GiB`, `1000000`, `64MB`, `2T` (units of 1024 with an `i`, of 1000
+    /// without; a bare `K`/`M`/`G`/`T` counts in 1024s).
+    pub fn parse(text: &str) -> Result<Self> {
+        let t = text.trim();
+        let split = t.find(|c: char| !c.is_ascii_digit()).unwrap_or(t.len());
+        let (num, unit) = t.split_at(split);
+        let n: u64 = num
+            .parse()
+            .map_err(|_| Error::Config(format!("not a size: {text:?} (e.g. 16MiB)")))?;
+        let mult: u64 = match unit.trim().to_ascii_lowercase().as_str() {
+            "" | "b" => 1,
+            "k" | "kib" => 1 << 10,
+            "m" | "mib" => 1 << 20,
+            "g" | "gib" => 1 << 30,
+            "t" | "tib" => 1 << 40,
+            "kb" => 1_000,
+            "mb" => 1_000_000,
+            "gb" => 1_000_000_000,
+            "tb" => 1_000_000_000_000,
+            _ => {
+                return Err(Error::Config(format!(
+                    "not a size: {text:?} (units: KiB, MiB, GiB, TiB, KB, MB, GB, TB)"
+                )));
+            }
+        };
+        n.checked_mul(mult)
+            .map(ByteSize)
+            .ok_or_else(|| Error::Config(format!("size too large: {text:?}")))
+    }
+}
+
+impl<'de> Deserialize<'de> for ByteSize {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> std::result::Result<Self, D::Error> {
+        #[derive(Deserialize)]
+        #[serde(untagged)]
+        enum Raw {
+            N(u64),
+            S(String),
+        }
+        match Raw::deserialize(d)? {
+            Raw::N(n) => Ok(ByteSize(n)),
+            Raw::S(s) => ByteSize::parse(&s).map_err(serde::de::Error::custom),
+        }
+    }
+}
+
 /// conf `retention`: what `expire` keeps when no flag says (see its doc).
 #[derive(Clone, Copy, Debug, Default, Deserialize, PartialEq, Eq)]
 #[serde(deny_unknown_fields)]
 pub struct Retention {
     /// Keep the newest N backups of each instance.
     pub keep_last: Option<usize>,
-    /// Keep the backups of the last D days (by the day in their key).
+    /// Keep the backups taken in the last D days (by when they were taken, not the day they
+    /// are filed under).
     pub keep_days: Option<u32>,
 }
 

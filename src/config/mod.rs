@@ -8,7 +8,6 @@
 use std::path::{Path, PathBuf};
 
 mod file;
-mod secret;
 
 use crate::codec::chain::Chain;
 pub use crate::codec::des3::KeyDerivation;
@@ -16,9 +15,10 @@ pub use crate::codec::options::ChainOptions;
 use crate::codec::options::RawChain;
 use crate::error::{Error, Result};
 pub use crate::mysql::replication::{PeerConfig, ReplicationConfig};
+pub use crate::secret::Secret;
+pub use crate::store::StoreConfig;
 pub use crate::store::s3::options::{RawS3, S3Settings};
-pub use file::{ConfFile, Overrides, Retention, When};
-pub use secret::Secret;
+pub use file::{ByteSize, ConfFile, Overrides, Retention, When};
 
 /// Environment variables that may hold S3 credentials: removed from the environment of every
 /// child (backup tool, servers), which needs none of them.
@@ -67,7 +67,12 @@ pub struct Settings {
     /// Extra options for the temporary servers restore and catchup_binlog start (conf
     /// `server_options`, e.g. a key management plugin), added to the generated configuration.
     pub server_options: Vec<String>,
-    pub s3: Option<S3Settings>,
+    /// Where backups go: S3 when an S3 account is configured, else the local store under
+    /// `backup_base`.
+    pub store: StoreConfig,
+    /// Most bytes one stored object holds (conf `segment_size`; None: as many as the store
+    /// allows); a longer backup is stored as consecutive segments.
+    pub segment_size: Option<u64>,
     pub replication: ReplicationConfig,
     pub sql_test_insert: Option<String>,
     pub sql_test_get_2: Option<String>,
@@ -114,6 +119,8 @@ impl Settings {
                 scheme: conf.s3_scheme.clone(),
                 region: conf.s3_region.clone(),
                 credentials_file: conf.s3_credentials_file.clone(),
+                part_size: conf.s3_part_size.map(|b| b.0),
+                parts_in_flight: conf.s3_parts_in_flight,
             },
             env,
         )?;
@@ -125,7 +132,7 @@ impl Settings {
         let data_base = required(o.data_base.or(conf.data_base), "data_base")?;
         let date_explicit = o.date_str.is_some() || conf.date_str.is_some();
         let date_str = match o.date_str.or(conf.date_str) {
-            Some(d) => validate_date_str(d)?,
+            Some(d) => crate::catalog::names::validate_day(d)?,
             None => chrono::Local::now().format("%Y_%m_%d").to_string(),
         };
         let conf_base = conf.conf_base.clone().unwrap_or_else(|| {
@@ -179,6 +186,20 @@ impl Settings {
             age_recipients: conf.age_recipients.clone(),
             age_identity_file: conf.age_identity_file.clone(),
         })?;
+        let segment_size = conf.segment_size.map(|b| b.0);
+        if let Some(n) = segment_size
+            && n < 1 << 20
+        {
+            return Err(Error::Config(format!(
+                "`segment_size` must be at least 1MiB, got {n} bytes"
+            )));
+        }
+        let store = match s3 {
+            Some(s3) => StoreConfig::S3(s3),
+            None => StoreConfig::Local {
+                root: backup_base.clone(),
+            },
+        };
         let temp_server_id = match conf.temp_server_id {
             Some(id) => id,
             None => format!("{instance_id}00{port}").parse().unwrap_or(u64::MAX),
@@ -208,7 +229,8 @@ impl Settings {
             temp_server_id_from_conf: conf.temp_server_id.is_some(),
             server_options: conf.server_options.unwrap_or_default(),
             server_user: conf.server_user.unwrap_or_else(|| "mysql".into()),
-            s3,
+            store,
+            segment_size,
             replication: conf.replication.unwrap_or_default(),
             sql_test_insert: conf.sql_test_insert,
             sql_test_get_2: conf.sql_test_get_2,
@@ -255,15 +277,27 @@ impl Settings {
         self.codec.chain()
     }
 
-    /// The backup's object key / relative path (mission.md section 3).
-    pub fn backup_key(&self) -> String {
-        crate::catalog::backup_key(
-            &self.date_str,
-            self.port,
-            &self.host,
-            self.instance_id,
-            self.chain().suffix(),
-        )
+    /// The instance conf names.
+    pub fn instance(&self) -> crate::catalog::Instance {
+        crate::catalog::Instance {
+            host: self.host.clone(),
+            instance_id: self.instance_id,
+            port: self.port,
+        }
+    }
+
+    /// The S3 account, when backups go to S3.
+    pub fn s3(&self) -> Option<&S3Settings> {
+        match &self.store {
+            StoreConfig::S3(s3) => Some(s3),
+            StoreConfig::Local { .. } => None,
+        }
+    }
+
+    /// The day `--date-str` (or conf `date_str`) names, if any: restore and verify then look
+    /// at that day's backups only.
+    pub fn day(&self) -> Option<&str> {
+        self.date_explicit.then_some(self.date_str.as_str())
     }
 }
 
@@ -279,14 +313,17 @@ pub fn validate_host(host: String) -> Result<String> {
         .is_some_and(|c| c.is_ascii_alphanumeric())
         && host.len() <= 253
         && host.chars().all(allowed)
-        && crate::catalog::parse_key(&crate::catalog::backup_key(
+        && crate::catalog::parse_key(&crate::catalog::names::full_key(
             "2000_01_01",
-            1,
-            &host,
-            1,
-            crate::catalog::SUFFIXES[0],
+            &crate::catalog::Instance {
+                host: host.clone(),
+                instance_id: 1,
+                port: 1,
+            },
+            chrono::DateTime::UNIX_EPOCH,
+            crate::codec::chain::SUFFIXES[0],
         ))
-        .is_some_and(|k| k.host == host);
+        .is_some_and(|k| k.host.as_deref() == Some(host.as_str()));
     if fine {
         Ok(host)
     } else {
@@ -294,17 +331,6 @@ pub fn validate_host(host: String) -> Result<String> {
             "`host` must be a host name or address (letters, digits, `.`, `-`, `_`, `:`; \
              starting with a letter or digit): it names every backup, got {host:?}"
         )))
-    }
-}
-
-/// Checks the `YYYY_MM_DD` form of `--date-str`, zero-padded: days are compared as text
-/// (the newest is the greatest), which `2026_1_5` would break.
-pub fn validate_date_str(d: String) -> Result<String> {
-    match chrono::NaiveDate::parse_from_str(&d, "%Y_%m_%d") {
-        Ok(day) if day.format("%Y_%m_%d").to_string() == d => Ok(d),
-        _ => Err(Error::Config(format!(
-            "date_str must look like 2017_01_01, got {d:?}"
-        ))),
     }
 }
 

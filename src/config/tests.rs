@@ -41,7 +41,7 @@ fn derives_defaults() {
         s.codec.gzip_level,
         crate::codec::options::DEFAULT_GZIP_LEVEL
     );
-    assert!(s.s3.is_none());
+    assert!(s.s3().is_none());
     assert_eq!(s.date_str.len(), 10);
 }
 
@@ -85,16 +85,20 @@ fn s3_credentials_from_flags_environment_conf_or_file() {
         ("AWS_ACCESS_KEY_ID", "AKENV"),
         ("AWS_SECRET_ACCESS_KEY", "SKENV"),
     ];
-    let got = resolve_env(&s3, &env).unwrap().s3.unwrap();
+    let got = resolve_env(&s3, &env).unwrap().s3().cloned().unwrap();
     assert_eq!(
         (got.access_key.expose(), got.secret_key.expose()),
         ("AKENV", "SKENV")
     );
     // The environment wins over conf keys.
     let with_conf = format!("{s3}s3_access_key: AKCONF\ns3_secret_key: SKCONF\n");
-    let got = resolve_env(&with_conf, &env).unwrap().s3.unwrap();
+    let got = resolve_env(&with_conf, &env)
+        .unwrap()
+        .s3()
+        .cloned()
+        .unwrap();
     assert_eq!(got.secret_key.expose(), "SKENV");
-    let got = resolve(&with_conf).unwrap().s3.unwrap();
+    let got = resolve(&with_conf).unwrap().s3().cloned().unwrap();
     assert_eq!(got.secret_key.expose(), "SKCONF");
     let dir = tempfile::tempdir().unwrap();
     let file = dir.path().join("credentials");
@@ -104,7 +108,7 @@ fn s3_credentials_from_flags_environment_conf_or_file() {
     )
     .unwrap();
     let from_file = format!("{s3}s3_credentials_file: {}\n", file.display());
-    let got = resolve(&from_file).unwrap().s3.unwrap();
+    let got = resolve(&from_file).unwrap().s3().cloned().unwrap();
     assert_eq!(
         (got.access_key.expose(), got.secret_key.expose()),
         ("AKFILE", "SKFILE")
@@ -142,8 +146,9 @@ fn overrides_win_over_conf() {
     assert_eq!(s.host, "h2");
     assert_eq!(s.data_dir, Path::new("/data1/mysql-3310"));
     assert_eq!(s.temp_server_id, 7003310);
-    assert_eq!(s.backup_key(), "2017_01_01/3310/mysql-3310-h2-7.tgz.des3");
-    let s3 = s.s3.unwrap();
+    assert_eq!(s.date_str, "2017_01_01");
+    assert_eq!(s.instance().instance_id, 7);
+    let s3 = s.s3().cloned().unwrap();
     assert_eq!(s3.endpoint(), "http://127.0.0.1:9000");
     assert_eq!(s3.secret_key.expose(), "sk");
     assert_eq!(s.codec.des3_key_file, Path::new("./des3_password"));
@@ -205,13 +210,13 @@ fn secrets_are_not_printed() {
 
 #[test]
 fn bad_date_rejected() {
-    assert!(validate_date_str("2017-01-01".into()).is_err());
-    assert!(validate_date_str("2017_13_01".into()).is_err());
+    assert!(crate::catalog::names::validate_day("2017-01-01".into()).is_err());
+    assert!(crate::catalog::names::validate_day("2017_13_01".into()).is_err());
     // Not zero-padded: would sort after 2017_12_01 as text.
-    assert!(validate_date_str("2017_1_5".into()).is_err());
-    assert!(validate_date_str("17_01_05".into()).is_err());
+    assert!(crate::catalog::names::validate_day("2017_1_5".into()).is_err());
+    assert!(crate::catalog::names::validate_day("17_01_05".into()).is_err());
     assert_eq!(
-        validate_date_str("2017_01_31".into()).unwrap(),
+        crate::catalog::names::validate_day("2017_01_31".into()).unwrap(),
         "2017_01_31"
     );
 }
@@ -239,7 +244,7 @@ replication:
 "#;
     let s = resolve(text).unwrap();
     assert_eq!(s.replication.source.len(), 1);
-    assert_eq!(s.s3.unwrap().host, "s3.amazonaws.com");
+    assert_eq!(s.s3().cloned().unwrap().host, "s3.amazonaws.com");
 }
 
 /// Every part of a backup's key is checked at conf load: a host with `/` or nothing in it
@@ -257,9 +262,14 @@ fn hosts_that_cannot_name_a_backup_are_refused() {
     for good in ["db1", "db-1.east.example", "10.0.0.7", "fe80::1", "db_1"] {
         let text = BASE.replace("host: h1", &format!("host: {good:?}"));
         let s = resolve(&text).unwrap();
-        let key = s.backup_key();
+        let key = crate::catalog::names::full_key(
+            &s.date_str,
+            &s.instance(),
+            chrono::Utc::now(),
+            s.chain().suffix(),
+        );
         assert_eq!(
-            crate::catalog::parse_key(&key).map(|k| k.host),
+            crate::catalog::parse_key(&key).and_then(|k| k.host),
             Some(good.to_string()),
             "{key}"
         );

@@ -12,8 +12,8 @@ use tokio::io::{AsyncBufReadExt, BufReader};
 use tokio::process::{Child, ChildStdout, Command};
 use tokio::task::JoinHandle;
 
-use crate::config::Secret;
 use crate::error::{Error, Result};
+use crate::secret::Secret;
 
 /// Lines of stderr kept for the error report.
 const TAIL_LINES: usize = 25;

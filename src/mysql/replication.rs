@@ -9,8 +9,8 @@ use mysql_async::prelude::Queryable;
 use serde::Deserialize;
 
 use super::Flavor;
-use crate::config::Secret;
 use crate::error::{Error, Result};
+use crate::secret::Secret;
 
 /// A replication peer in conf `replication.source`.
 #[derive(Clone, Debug, Deserialize, PartialEq, Eq)]
@@ -128,7 +128,7 @@ pub async fn try_connect_peer(
 pub fn master_info_credentials(
     data_dir: &std::path::Path,
     channel: &str,
-) -> Option<(String, crate::config::Secret)> {
+) -> Option<(String, crate::secret::Secret)> {
     let name = if channel.is_empty() {
         "master.info".to_string()
     } else {
@@ -143,7 +143,7 @@ pub fn master_info_credentials(
     let lines: Vec<&str> = text.lines().collect();
     Some((
         lines.get(4)?.to_string(),
-        crate::config::Secret::new(lines.get(5)?.to_string()),
+        crate::secret::Secret::new(lines.get(5)?.to_string()),
     ))
 }
 

@@ -11,8 +11,8 @@ use tokio::process::{Child, Command};
 
 use super::Endpoint;
 use super::server_config::ServerConfig;
-use crate::config::Secret;
 use crate::error::{Error, Result};
+use crate::secret::Secret;
 
 /// How long a server may take to start or to stop.
 pub const START_TIMEOUT: Duration = Duration::from_secs(180);

@@ -17,7 +17,7 @@ use crate::codec::chain::{Keys, RECOGNISE_LEN, decoders};
 use crate::codec::digest::{DigestReport, Digests};
 use crate::codec::{PipeReader, PipeRx, PipeTx, Stage, pipe, spawn_pull, spawn_transform};
 use crate::error::{Error, Result};
-use crate::store::{Metadata, StoredReport, Upload};
+use crate::store::{StoredObject, Upload};
 
 async fn joined<T>(h: JoinHandle<Result<T>>, name: &'static str) -> Result<T> {
     match h.await {
@@ -75,17 +75,23 @@ async fn join_row(handles: Row) -> Result<()> {
     failure.map_or(Ok(()), Err)
 }
 
+/// What a stream was stored as.
+#[derive(Clone, Debug)]
+pub struct Stored {
+    /// Digests and length of the stored bytes.
+    pub digests: DigestReport,
+    /// The objects the upload made visible, in order.
+    pub objects: Vec<StoredObject>,
+}
+
 /// Runs `produce` (which writes a tar stream to the pipe it is given) through `encoders` and
-/// the digests into `upload`. Commits with metadata `sha1`, `sha256`, `chain` and what
-/// `describe` says of the source's result, when every stage and the source succeeded; aborts
-/// on any failure.
+/// the digests into `upload`. Commits the upload when every stage and the source succeeded;
+/// aborts it on any failure.
 pub async fn store_stream<T, Fut>(
     produce: impl FnOnce(PipeTx) -> Fut,
     encoders: Vec<Stage>,
-    chain: &str,
     mut upload: Box<dyn Upload>,
-    describe: impl FnOnce(&T) -> Metadata,
-) -> Result<(T, StoredReport)>
+) -> Result<(T, Stored)>
 where
     T: Send + 'static,
     Fut: Future<Output = Result<T>> + Send + 'static,
@@ -134,15 +140,9 @@ where
     };
     pick(&mut failure, row);
     match (failure, value, digest) {
-        (None, Some(v), Some(d)) => {
-            let mut meta = describe(&v);
-            meta.extend([
-                ("sha1".to_string(), d.sha1.clone()),
-                ("sha256".to_string(), d.sha256.clone()),
-                ("chain".to_string(), chain.to_string()),
-            ]);
-            let report = upload.commit(meta, d.len).await?;
-            Ok((v, report))
+        (None, Some(v), Some(digests)) => {
+            let objects = upload.commit().await?;
+            Ok((v, Stored { digests, objects }))
         }
         (failure, _, _) => {
             let what = upload.describe();
@@ -167,14 +167,11 @@ pub struct Expected {
 }
 
 impl Expected {
-    /// The digests an object's metadata records (`sha1`, `sha256`); a SHA-1 that is not 40
-    /// hex digits counts as none.
-    pub fn recorded(metadata: &crate::store::Metadata) -> Self {
+    /// The digests a backup records.
+    pub fn recorded(entry: &crate::catalog::Entry) -> Self {
         Expected {
-            sha1: metadata
-                .get("sha1")
-                .and_then(|v| crate::store::parse_sha1(v)),
-            sha256: metadata.get("sha256").cloned(),
+            sha1: entry.sha1.clone(),
+            sha256: entry.sha256.clone(),
             read_all: false,
         }
     }

@@ -30,7 +30,7 @@ async fn commits_only_on_success_and_reads_back() {
     let store = MemoryStore::new();
     let data: Vec<u8> = (0..3_000_000u32).map(|i| (i % 97) as u8).collect();
     let d2 = data.clone();
-    let (n, report) = store_stream(
+    let (n, stored) = store_stream(
         move |tx| async move {
             for c in d2.chunks(100_000) {
                 tx.send(Bytes::copy_from_slice(c))
@@ -40,21 +40,22 @@ async fn commits_only_on_success_and_reads_back() {
             Ok(7)
         },
         chain().encoders(&keys()).unwrap(),
-        &chain().name(),
         store.upload("k").await.unwrap(),
-        |_| Metadata::new(),
     )
     .await
     .unwrap();
     assert_eq!(n, 7);
+    let report = stored.digests;
     let info = store.head("k").await.unwrap().unwrap();
-    assert_eq!(info.metadata["sha1"], report.sha1);
-    assert_eq!(info.metadata["chain"], "gzip+des3");
+    assert_eq!(info.size, report.len);
+    assert_eq!(stored.objects.len(), 1);
+    assert_eq!(stored.objects[0].key, "k");
+    assert_eq!(stored.objects[0].size, report.len);
     let (plain, fetched) = fetch_stream(
         store.get("k").await.unwrap(),
         &Expected {
             sha1: Some(report.sha1.clone()),
-            sha256: Some(info.metadata["sha256"].clone()),
+            sha256: Some(report.sha256.clone()),
             ..Default::default()
         },
         &keys(),
@@ -100,9 +101,7 @@ async fn failed_source_commits_nothing() {
             Err(Error::stage("source", "backup tool died"))
         },
         chain().encoders(&keys()).unwrap(),
-        "gzip+des3",
         store.upload("k").await.unwrap(),
-        |_| Metadata::new(),
     )
     .await
     .unwrap_err();
@@ -136,9 +135,7 @@ async fn read_all_tells_a_changed_object_from_damage() {
             Ok(())
         },
         chain().encoders(&keys()).unwrap(),
-        "gzip+des3",
         store.upload("k").await.unwrap(),
-        |_| Metadata::new(),
     )
     .await
     .unwrap();
@@ -157,7 +154,7 @@ async fn read_all_tells_a_changed_object_from_damage() {
         let err = fetch_stream(
             futures::stream::iter(chunks).boxed(),
             &Expected {
-                sha1: Some(report.sha1.clone()),
+                sha1: Some(report.digests.sha1.clone()),
                 read_all: true,
                 ..Default::default()
             },

@@ -7,12 +7,12 @@ use std::time::SystemTime;
 use bytes::{Bytes, BytesMut};
 use futures::stream::{BoxStream, StreamExt};
 
-use super::{Leftover, Metadata, ObjectInfo, Store, StoredReport, Upload};
+use super::{Leftover, ObjectInfo, Store, StoredObject, Upload, check_key};
 use crate::error::{Error, Result};
 
 #[derive(Default)]
 struct State {
-    objects: BTreeMap<String, (Bytes, Metadata, SystemTime)>,
+    objects: BTreeMap<String, (Bytes, SystemTime)>,
     /// Uploads neither committed nor aborted, by id.
     pending: BTreeMap<u64, (String, SystemTime)>,
     next_id: u64,
@@ -51,7 +51,7 @@ impl Store for MemoryStore {
             .lock()
             .objects
             .get(key)
-            .map(|(b, _, _)| b.clone())
+            .map(|(b, _)| b.clone())
             .ok_or_else(|| Error::Refused(format!("no object at memory:{key}")))?;
         let chunks: Vec<Result<Bytes>> = bytes
             .chunks(1 << 20)
@@ -59,13 +59,15 @@ impl Store for MemoryStore {
             .collect();
         Ok(futures::stream::iter(chunks).boxed())
     }
+    async fn read(&self, key: &str) -> Result<Option<Bytes>> {
+        Ok(self.lock().objects.get(key).map(|(b, _)| b.clone()))
+    }
     async fn head(&self, key: &str) -> Result<Option<ObjectInfo>> {
-        Ok(self.lock().objects.get(key).map(|(b, m, t)| ObjectInfo {
+        Ok(self.lock().objects.get(key).map(|(b, t)| ObjectInfo {
             key: key.to_string(),
             size: b.len() as u64,
             modified: *t,
-            metadata: m.clone(),
-            damaged: None,
+            metadata: Default::default(),
         }))
     }
     async fn list(&self, prefix: &str) -> Result<Vec<ObjectInfo>> {
@@ -74,12 +76,11 @@ impl Store for MemoryStore {
             .objects
             .iter()
             .filter(|(k, _)| k.starts_with(prefix))
-            .map(|(k, (b, m, t))| ObjectInfo {
+            .map(|(k, (b, t))| ObjectInfo {
                 key: k.clone(),
                 size: b.len() as u64,
                 modified: *t,
-                metadata: m.clone(),
-                damaged: None,
+                metadata: Default::default(),
             })
             .collect())
     }
@@ -97,11 +98,19 @@ impl Store for MemoryStore {
         dirs.dedup();
         Ok(dirs)
     }
+    async fn put(&self, key: &str, bytes: Bytes) -> Result<()> {
+        check_key(key)?;
+        self.lock()
+            .objects
+            .insert(key.to_string(), (bytes, SystemTime::now()));
+        Ok(())
+    }
     async fn delete(&self, key: &str) -> Result<()> {
         self.lock().objects.remove(key);
         Ok(())
     }
     async fn upload(&self, key: &str) -> Result<Box<dyn Upload>> {
+        check_key(key)?;
         let mut st = self.lock();
         st.next_id += 1;
         let id = st.next_id;
@@ -120,6 +129,7 @@ impl Store for MemoryStore {
             .iter()
             .map(|(id, (key, t))| Leftover {
                 key: key.clone(),
+                object: key.clone(),
                 kind: "pending upload",
                 id: Some(id.to_string()),
                 modified: Some(*t),
@@ -152,19 +162,16 @@ impl Upload for MemoryUpload {
         self.buf.extend_from_slice(&chunk);
         Ok(())
     }
-    async fn commit(self: Box<Self>, metadata: Metadata, size: u64) -> Result<StoredReport> {
-        let sha1 = metadata.get("sha1").cloned().unwrap_or_default();
+    async fn commit(self: Box<Self>) -> Result<Vec<StoredObject>> {
         let mut st = self.store.lock();
         st.pending.remove(&self.id);
-        st.objects.insert(
-            self.key.clone(),
-            (self.buf.freeze(), metadata, SystemTime::now()),
-        );
-        Ok(StoredReport {
-            location: format!("memory:{}", self.key),
+        let size = self.buf.len() as u64;
+        st.objects
+            .insert(self.key.clone(), (self.buf.freeze(), SystemTime::now()));
+        Ok(vec![StoredObject {
+            key: self.key.clone(),
             size,
-            sha1,
-        })
+        }])
     }
     async fn abort(self: Box<Self>) -> Result<()> {
         self.store.lock().pending.remove(&self.id);

@@ -9,18 +9,20 @@ use bytes::Bytes;
 use futures::stream::{BoxStream, StreamExt, TryStreamExt};
 use tokio::io::AsyncWriteExt;
 
-use super::{Metadata, StoredReport, Upload};
+use super::{StoredObject, Upload};
 use crate::error::{Error, Result};
 
 /// Writes to the process's stdout.
 pub struct StdoutUpload {
     out: tokio::io::Stdout,
+    size: u64,
 }
 
 impl Default for StdoutUpload {
     fn default() -> Self {
         StdoutUpload {
             out: tokio::io::stdout(),
+            size: 0,
         }
     }
 }
@@ -31,21 +33,21 @@ impl Upload for StdoutUpload {
         "stdout".into()
     }
     async fn write(&mut self, chunk: Bytes) -> Result<()> {
+        self.size += chunk.len() as u64;
         self.out
             .write_all(&chunk)
             .await
             .map_err(|e| Error::io("write", "stdout", e))
     }
-    async fn commit(mut self: Box<Self>, metadata: Metadata, size: u64) -> Result<StoredReport> {
+    async fn commit(mut self: Box<Self>) -> Result<Vec<StoredObject>> {
         self.out
             .flush()
             .await
             .map_err(|e| Error::io("flush", "stdout", e))?;
-        Ok(StoredReport {
-            location: "-".into(),
-            size,
-            sha1: metadata.get("sha1").cloned().unwrap_or_default(),
-        })
+        Ok(vec![StoredObject {
+            key: "-".into(),
+            size: self.size,
+        }])
     }
     async fn abort(mut self: Box<Self>) -> Result<()> {
         let _ = self.out.flush().await;

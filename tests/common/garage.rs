@@ -179,6 +179,8 @@ impl Garage {
             secret_key: Secret::new(secret),
             scheme: "http".into(),
             region: REGION.into(),
+            part_size: 5 << 20,
+            parts_in_flight: 4,
         }
     }
 

@@ -1,7 +1,9 @@
 //! An HTTP/1.1 proxy in front of the S3 server that answers `403 AccessDenied` to the
 //! requests whose request line contains a chosen text (e.g. the listing of one day), can hold
 //! large GET bodies part-way (a download that is under way for as long as a test wants), and
-//! passes every other request through, one request per connection.
+//! passes every other request through, one request per connection. It logs every request
+//! line (with ` [copy]` appended when it carries `x-amz-copy-source`: a server-side copy), so
+//! tests count what a command sends.
 
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{TcpListener, TcpStream};
@@ -22,6 +24,7 @@ struct Shared {
     /// GET bodies longer than this are sent halfway, then held until `released`.
     hold_after: Mutex<Option<usize>>,
     released: AtomicBool,
+    log: Mutex<Vec<String>>,
 }
 
 /// A request or response head: the first line and the header lines.
@@ -122,6 +125,15 @@ fn serve(client: TcpStream, target: u16, shared: &Shared) {
         return;
     };
     let body = head.body(&mut reader, false);
+    shared.log.lock().unwrap().push(format!(
+        "{}{}",
+        head.first,
+        if head.get("x-amz-copy-source").is_some() {
+            " [copy]"
+        } else {
+            ""
+        }
+    ));
     if pattern.is_some_and(|p| head.first.contains(&p)) {
         shared.failed.fetch_add(1, Ordering::SeqCst);
         let xml = "<?xml version=\"1.0\"?><Error><Code>AccessDenied</Code>\
@@ -201,6 +213,11 @@ impl FaultProxy {
     /// From now on, GET bodies longer than `n` bytes stop halfway until [`Self::release`].
     pub fn hold_bodies_after(&self, n: usize) {
         *self.shared.hold_after.lock().unwrap() = Some(n);
+    }
+
+    /// The request lines seen so far (see the module doc), and the log emptied.
+    pub fn take_requests(&self) -> Vec<String> {
+        std::mem::take(&mut *self.shared.log.lock().unwrap())
     }
 
     /// Ends the held responses: their connections close short of the body.

@@ -9,6 +9,7 @@
 pub mod forge;
 pub mod garage;
 pub mod http_fault;
+pub mod keys;
 pub mod mariadb;
 pub mod proxy;
 pub mod s3;
@@ -21,6 +22,7 @@ use std::process::{Command, Output};
 use std::time::{Duration, Instant};
 
 pub use garage::Garage;
+pub use keys::*;
 pub use mariadb::*;
 pub use s3::*;
 pub use tools::*;

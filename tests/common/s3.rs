@@ -71,6 +71,8 @@ impl Moto {
             secret_key: Secret::new("s3-secret-never-shown"),
             scheme: "http".into(),
             region: "us-east-1".into(),
+            part_size: 5 << 20,
+            parts_in_flight: 4,
         }
     }
 

@@ -35,9 +35,16 @@ pub struct Conf {
     pub catchup_require_all: bool,
     /// conf `server_options`.
     pub server_options: Vec<String>,
+    /// Further conf lines, as written (e.g. `segment_size: 1MiB`).
+    pub lines: Vec<String>,
 }
 
 impl Conf {
+    /// A further conf line, as written.
+    pub fn line(mut self, l: &str) -> Self {
+        self.lines.push(l.to_string());
+        self
+    }
     pub fn tool(mut self, p: &Path) -> Self {
         self.backup_tool = Some(p.to_path_buf());
         self
@@ -146,6 +153,10 @@ impl Conf {
         if !self.server_options.is_empty() {
             let list: Vec<String> = self.server_options.iter().map(|o| q(o)).collect();
             line("server_options", format!("[{}]", list.join(", ")));
+        }
+        for l in &self.lines {
+            let (k, v) = l.split_once(':').expect("a conf line is `key: value`");
+            line(k, v.trim().to_string());
         }
         if let Some((i, g)) = &self.sql_test {
             line("sql_test_insert", q(i));

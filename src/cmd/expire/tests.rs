@@ -3,14 +3,23 @@
 use super::*;
 
 fn entry(date: &str, complete: bool) -> Entry {
+    let taken = chrono::NaiveDate::parse_from_str(date, "%Y_%m_%d")
+        .unwrap()
+        .and_hms_opt(0, 0, 0)
+        .unwrap()
+        .and_utc();
     Entry {
         key: format!("{date}/3306/mysql-3306-h-1.tgz.des3"),
         location: String::new(),
+        scheme: crate::catalog::Scheme::Daily,
+        kind: "full".into(),
         date: date.into(),
-        host: "h".into(),
-        instance_id: 1,
+        host: Some("h".into()),
+        instance_id: Some(1),
         port: 3306,
+        taken_at: taken.to_rfc3339(),
         size: 1,
+        segments: 1,
         chain: "gzip+des3".into(),
         sha1: complete.then(|| "0".repeat(40)),
         sha256: None,
@@ -19,9 +28,11 @@ fn entry(date: &str, complete: bool) -> Entry {
         binlog_first: None,
         binlog_last: None,
         binlog_count: None,
-        stored_at: String::new(),
         damaged: None,
-        modified: SystemTime::UNIX_EPOCH,
+        taken,
+        objects: Vec::new(),
+        parts: None,
+        record: None,
     }
 }
 
@@ -31,7 +42,11 @@ fn actions(d: &[Decision]) -> Vec<&str> {
 
 #[test]
 fn rules_keep_the_newest_always_and_either_rule_keeps() {
-    let today = chrono::NaiveDate::from_ymd_opt(2026, 11, 25).unwrap();
+    let today = chrono::NaiveDate::from_ymd_opt(2026, 11, 25)
+        .unwrap()
+        .and_hms_opt(12, 0, 0)
+        .unwrap()
+        .and_utc();
     let list = [
         entry("2026_11_25", true),
         entry("2026_11_24", true),

@@ -18,7 +18,7 @@ use super::when_allows;
 use crate::archive::manifest::BinlogCoords;
 use crate::archive::reader::{Layout, Summary};
 use crate::archive::unpack::{Targets, unpack};
-use crate::catalog::{KeyParts, Selection, locate};
+use crate::catalog::{Entry, KeyParts, Selection, locate};
 use crate::config::Settings;
 use crate::error::{Error, Result};
 use crate::mysql::Endpoint;
@@ -139,21 +139,16 @@ pub async fn restore(s: &Settings, opts: &RestoreOptions) -> Result<Option<Resto
             cleanup: None,
         }
     } else {
-        let store = crate::store::build(s)?;
-        let located = locate(store.as_ref(), s, &opts.selection).await?;
+        let store = crate::store::build(&s.store)?;
+        let located = locate(store.as_ref(), &s.instance(), s.day(), &opts.selection).await?;
         let cleanup = s
             .clean_after_restore
-            .then(|| store.clone())
-            .map(|st| (st, located.key.clone()));
+            .then(|| (store.clone(), located.clone()));
         Source {
-            stream: store.get(&located.key).await?,
-            location: located.location,
-            expected: Expected {
-                sha1: Some(located.sha1),
-                sha256: located.metadata.get("sha256").cloned(),
-                ..Default::default()
-            },
-            parts: located.parts,
+            stream: crate::catalog::stream(store.clone(), &located).await?,
+            location: located.location.clone(),
+            expected: Expected::recorded(&located),
+            parts: located.parts.clone(),
             cleanup,
         }
     };
@@ -166,11 +161,14 @@ pub async fn restore(s: &Settings, opts: &RestoreOptions) -> Result<Option<Resto
         .and_then(|done| created.lock().expect("lock").finish().map(|()| done));
     match result {
         Ok(mut report) => {
-            if let Some((store, key)) = cleanup {
-                match store.local_path(&key) {
+            if let Some((store, entry)) = cleanup {
+                match store.local_path(&entry.key) {
                     Some(_) => {
-                        if let Err(e) = store.delete(&key).await {
-                            tracing::warn!("--clean-after-restore: could not remove {key}: {e}");
+                        if let Err(e) = crate::catalog::delete(store.as_ref(), &entry).await {
+                            tracing::warn!(
+                                "--clean-after-restore: could not remove {}: {e}",
+                                entry.key
+                            );
                         }
                     }
                     None => tracing::info!(
@@ -195,15 +193,19 @@ struct Source {
     expected: Expected,
     parts: Option<KeyParts>,
     stream: futures::stream::BoxStream<'static, Result<bytes::Bytes>>,
-    /// The store and key to remove after success (`--clean-after-restore`).
-    cleanup: Option<(std::sync::Arc<dyn crate::store::Store>, String)>,
+    /// The store and backup to remove after success (`--clean-after-restore`).
+    cleanup: Option<(std::sync::Arc<dyn crate::store::Store>, Entry)>,
 }
 
-/// Whose backup it is, from its manifest, else its key.
-fn backup_of(report: &Summary, parts: &Option<KeyParts>) -> Option<(String, u32, String)> {
+/// Whose backup it is, from its manifest, else its key: host and instance (None for the
+/// original tool's, which name the port only), and the day.
+fn backup_of(
+    report: &Summary,
+    parts: &Option<KeyParts>,
+) -> Option<(Option<(String, u32)>, String)> {
     match (&report.manifest, parts) {
-        (Some(m), _) => Some((m.host.clone(), m.instance_id, m.date_str.clone())),
-        (None, Some(k)) => Some((k.host.clone(), k.instance_id, k.date_str.clone())),
+        (Some(m), _) => Some((Some((m.host.clone(), m.instance_id)), m.date_str.clone())),
+        (None, Some(k)) => Some((k.host.clone().zip(k.instance_id), k.day.clone())),
         (None, None) => None,
     }
 }
@@ -271,8 +273,9 @@ async fn restore_into(
     let who = backup_of(&report, &source.parts);
     let foreign = who
         .as_ref()
-        .filter(|(h, i, _)| *h != s.host || *i != s.instance_id)
-        .map(|(h, i, _)| format!("instance {i} on {h}"));
+        .and_then(|(hi, _)| hi.as_ref())
+        .filter(|(h, i)| *h != s.host || *i != s.instance_id)
+        .map(|(h, i)| format!("instance {i} on {h}"));
     let archived = report
         .my_cnf
         .as_deref()
@@ -370,9 +373,15 @@ async fn restore_into(
     }
     Ok(RestoreReport {
         source: source.location.clone(),
-        backup_of: who.map(|(h, i, d)| {
+        backup_of: who.map(|(hi, d)| {
             let port = manifest.map_or(s.port, |m| m.port);
-            format!("host {h}, instance {i}, port {port}, {d}")
+            match hi {
+                Some((h, i)) => format!("host {h}, instance {i}, port {port}, {d}"),
+                None => format!(
+                    "port {port}, {d}: a backup of the original tool, which names no host or \
+                     instance (it belongs to the port)"
+                ),
+            }
         }),
         data_dir: dirs.data_dir.clone(),
         binlog_dir: dirs.binlog_dir.clone(),

@@ -7,14 +7,15 @@
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
+use std::sync::Arc;
 
 use serde::Serialize;
 
 mod prepare;
 
 use crate::archive::reader::{self, Layout, Summary, Visitor};
-use crate::catalog::{Selection, list_backups, locate, parse_key};
-use crate::codec::chain::{Chain, Keys, check_of_stage};
+use crate::catalog::{Entry, Selection, locate};
+use crate::codec::chain::{Keys, check_of_stage};
 use crate::config::Settings;
 use crate::error::{Error, Result};
 use crate::mysql::binlog::MAGIC;
@@ -214,27 +215,30 @@ impl Checker {
     }
 }
 
-/// Streams `key` through every check; returns the summary and what the checker counted.
+/// Streams the backup through every check; returns the summary and what the checker counted.
 async fn check_stream(
-    store: &dyn Store,
-    key: &str,
+    store: Arc<dyn Store>,
+    entry: &Entry,
     keys: &Keys,
 ) -> Result<(Summary, Checker, String, String)> {
-    let info = store
-        .head(key)
-        .await?
-        .ok_or_else(|| Error::Refused(format!("no backup at {}", store.location(key))))?;
+    if let Some(why) = &entry.damaged {
+        return Err(Error::format(
+            "metadata",
+            format!("what it records cannot be read: {why}"),
+        ));
+    }
     let expected = Expected {
         read_all: true,
-        ..Expected::recorded(&info.metadata)
+        ..Expected::recorded(entry)
     };
     if expected.sha1.is_none() {
         return Err(Error::format(
             "sha1",
-            "no SHA-1 recorded (x-amz-meta-sha1 or .sha1 sidecar): not a complete backup",
+            "no SHA-1 recorded (record, x-amz-meta-sha1 or .sha1 sidecar): not a complete backup",
         ));
     }
-    let ((summary, checker), fetched) = fetch_stream(store.get(key).await?, &expected, keys, |r| {
+    let input = crate::catalog::stream(store, entry).await?;
+    let ((summary, checker), fetched) = fetch_stream(input, &expected, keys, |r| {
         let mut c = Checker::default();
         let s = reader::read(r, &mut c)?;
         c.finish(&s)?;
@@ -242,25 +246,22 @@ async fn check_stream(
     })
     .await?;
     // The chain as recorded (e.g. `gzip+des3`); the bytes only tell the cipher.
-    let chain = info
-        .metadata
-        .get("chain")
-        .cloned()
-        .or_else(|| parse_key(key).and_then(|k| Chain::of_suffix(k.suffix).map(|c| c.name())))
-        .unwrap_or(fetched.chain);
+    let chain = if entry.chain == "unknown" {
+        fetched.chain
+    } else {
+        entry.chain.clone()
+    };
     Ok((summary, checker, chain, fetched.digests.sha1))
 }
 
 /// Verifies the backups `opts` names; the report says which failed and why.
 pub async fn verify(s: &Settings, opts: &VerifyOptions) -> Result<VerifyReport> {
-    let store = crate::store::build(s)?;
+    let store = crate::store::build(&s.store)?;
     let keys = s.codec.keys(false)?;
-    let wanted: Vec<String> = if opts.all {
-        let all: Vec<String> = list_backups(store.as_ref(), Some(s.port))
+    let wanted: Vec<Entry> = if opts.all {
+        let all = crate::catalog::list(store.as_ref(), Some(s.port), None)
             .await?
-            .into_iter()
-            .map(|e| e.key)
-            .collect();
+            .backups;
         if all.is_empty() {
             return Err(Error::Refused(format!(
                 "no backup of port {} in {}",
@@ -274,10 +275,11 @@ pub async fn verify(s: &Settings, opts: &VerifyOptions) -> Result<VerifyReport> 
             key: opts.key.clone(),
             ..Default::default()
         };
-        vec![locate(store.as_ref(), s, &sel).await?.key]
+        vec![locate(store.as_ref(), &s.instance(), s.day(), &sel).await?]
     };
     let mut backups = Vec::new();
-    for key in wanted {
+    for entry in wanted {
+        let key = entry.key.clone();
         tracing::info!("verifying {}", store.location(&key));
         let mut v = Verdict {
             key: key.clone(),
@@ -291,7 +293,7 @@ pub async fn verify(s: &Settings, opts: &VerifyOptions) -> Result<VerifyReport> 
             binlog_files: Vec::new(),
             tables_checked: None,
         };
-        match check_stream(store.as_ref(), &key, &keys).await {
+        match check_stream(store.clone(), &entry, &keys).await {
             Ok((summary, c, chain, sha1)) => {
                 v.ok = true;
                 v.chain = Some(chain);
@@ -300,7 +302,7 @@ pub async fn verify(s: &Settings, opts: &VerifyOptions) -> Result<VerifyReport> 
                 v.data_bytes = c.bytes;
                 v.binlog_files = summary.binlog_files;
                 if opts.prepare {
-                    match prepare::prepared_check(s, store.as_ref(), &key, &keys, opts).await {
+                    match prepare::prepared_check(s, store.clone(), &entry, &keys, opts).await {
                         Ok(n) => v.tables_checked = Some(n),
                         Err((_, Error::Interrupted)) => return Err(Error::Interrupted),
                         Err((check, e)) => {

@@ -4,12 +4,14 @@
 
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 use mysql_async::prelude::Queryable;
 
 use super::VerifyOptions;
 use crate::archive::reader::Layout;
 use crate::archive::unpack::{Targets, unpack};
+use crate::catalog::Entry;
 use crate::codec::chain::Keys;
 use crate::config::Settings;
 use crate::error::{Error, Result};
@@ -84,21 +86,18 @@ fn make_scratch(s: &Settings, opts: &VerifyOptions) -> Result<Scratch> {
 /// The number of InnoDB tables that passed, or the check that failed and why.
 pub async fn prepared_check(
     s: &Settings,
-    store: &dyn Store,
-    key: &str,
+    store: Arc<dyn Store>,
+    entry: &Entry,
     keys: &Keys,
     opts: &VerifyOptions,
 ) -> std::result::Result<u64, (&'static str, Error)> {
     let scratch = make_scratch(s, opts).map_err(|e| ("scratch", e))?;
     let data = scratch.0.join("data");
-    tracing::info!("extracting {} into {}", key, data.display());
-    let info = store
-        .head(key)
+    tracing::info!("extracting {} into {}", entry.key, data.display());
+    let expected = Expected::recorded(entry);
+    let stream = crate::catalog::stream(store, entry)
         .await
-        .and_then(|i| i.ok_or_else(|| Error::Refused(format!("{key} is gone"))))
         .map_err(|e| ("store", e))?;
-    let expected = Expected::recorded(&info.metadata);
-    let stream = store.get(key).await.map_err(|e| ("store", e))?;
     let target = data.clone();
     let binlog = scratch.0.join("binlog");
     let binlog_target = binlog.clone();

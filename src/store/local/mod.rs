@@ -1,20 +1,24 @@
-//! The local store: objects are files under a root directory (`backup_base`), written as
-//! `<name>.partial` and renamed into place on commit, with a `sha256sum`-compatible
-//! `<name>.sha256` sidecar, the rest of its metadata (chain, what the catalog records) in
-//! `<name>.meta` (JSON), and last a `sha1sum`-compatible `<name>.sha1` sidecar: the commit
-//! mark, without which a backup is incomplete.
+//! The local store: objects are files under a root directory (`backup_base`), at any depth,
+//! written as `<name>.partial` and renamed into place on commit (fsync'd, then the directory):
+//! a file without the `.partial` suffix is complete. A `.partial` file is what a killed upload
+//! left ([`Store::leftovers`]); names starting with a dot are not objects (probes, verify's
+//! scratch dirs).
 
+use std::collections::HashSet;
 use std::path::{Path, PathBuf};
 use std::time::SystemTime;
 
 use bytes::Bytes;
 use futures::stream::{BoxStream, StreamExt, TryStreamExt};
 
-use super::{Leftover, Metadata, ObjectInfo, Store, Upload, parse_sha1};
+use super::{Leftover, ObjectInfo, READ_LIMIT, Store, Upload, check_key};
 use crate::error::{Error, Result};
 
 mod upload;
 pub use upload::LocalUpload;
+
+/// What an upload writes before its commit renames it into place.
+const PARTIAL: &str = ".partial";
 
 /// A directory of backups.
 #[derive(Clone, Debug)]
@@ -29,45 +33,29 @@ fn with_suffix(path: &Path, suffix: &str) -> PathBuf {
     PathBuf::from(s)
 }
 
-/// The sidecar that holds a local backup's SHA-1 (`sha1sum -c` reads it).
-pub fn sidecar_path(backup: &Path) -> PathBuf {
-    with_suffix(backup, ".sha1")
-}
-
-/// The sidecar that holds a local backup's SHA-256 (`sha256sum -c` reads it).
-pub fn sha256_sidecar_path(backup: &Path) -> PathBuf {
-    with_suffix(backup, ".sha256")
-}
-
-/// The sidecar that holds a local backup's other metadata (JSON).
-fn meta_path(backup: &Path) -> PathBuf {
-    with_suffix(backup, ".meta")
-}
-
-/// Names that are not objects: sidecars and partial files.
-fn is_object_name(name: &str) -> bool {
-    ![".sha1", ".sha256", ".meta", ".partial"]
-        .iter()
-        .any(|s| name.ends_with(s))
-}
-
-/// How deep keys go: `{date}/{port}/{name}`.
-const KEY_DEPTH: usize = 3;
-
-/// Every file under `dir` down to [`KEY_DEPTH`] levels below `root`, as keys relative to
-/// `root` (with `/`), but names starting with a dot. Symlinks are followed (a day may live on another disk); an entry that
-/// cannot be read fails the walk: a listing that missed part of the store must not pass for
-/// complete. A missing `dir` holds nothing.
-fn walk(root: &Path, dir: &Path, out: &mut Vec<(String, std::fs::Metadata)>) -> Result<()> {
+/// Every file under `dir`, as keys relative to `root` (with `/`), but names starting with a
+/// dot. Symlinks are followed (a day may live on another disk), each directory once (a link
+/// loop ends); an entry that cannot be read fails the walk: a listing that missed part of the
+/// store must not pass for complete. A missing `dir` holds nothing.
+fn walk(
+    root: &Path,
+    dir: &Path,
+    seen: &mut HashSet<(u64, u64)>,
+    out: &mut Vec<(String, std::fs::Metadata)>,
+) -> Result<()> {
+    use std::os::unix::fs::MetadataExt;
     let rd = match std::fs::read_dir(dir) {
         Ok(rd) => rd,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(()),
         Err(e) => return Err(Error::io("list", dir, e)),
     };
-    let depth = dir.strip_prefix(root).map_or(0, |r| r.components().count());
+    if let Ok(m) = std::fs::metadata(dir)
+        && !seen.insert((m.dev(), m.ino()))
+    {
+        return Ok(());
+    }
     for e in rd {
         let p = e.map_err(|e| Error::io("list", dir, e))?.path();
-        // No key starts with a dot: probes and verify's scratch dirs do.
         if p.file_name()
             .is_some_and(|n| n.to_string_lossy().starts_with('.'))
         {
@@ -75,9 +63,7 @@ fn walk(root: &Path, dir: &Path, out: &mut Vec<(String, std::fs::Metadata)>) -> 
         }
         let meta = std::fs::metadata(&p).map_err(|e| Error::io("stat", &p, e))?;
         if meta.is_dir() {
-            if depth + 1 < KEY_DEPTH {
-                walk(root, &p, out)?;
-            }
+            walk(root, &p, seen, out)?;
         } else if meta.is_file()
             && let Ok(rel) = p.strip_prefix(root)
         {
@@ -105,47 +91,30 @@ impl LocalStore {
     }
 
     fn path(&self, key: &str) -> Result<PathBuf> {
-        if crate::archive::xbstream::check_path(key).is_err() {
-            return Err(Error::Refused(format!("not a key: {key:?}")));
-        }
+        check_key(key)?;
         Ok(self.root.join(key))
     }
 
-    /// The metadata of the backup at `path`, from its sidecars. A sidecar that is absent is
-    /// no metadata; one that cannot be read, or a `.meta` that is not JSON, is an error (a
-    /// listing must not take a backup it could not read for an incomplete one).
-    fn metadata_of(path: &Path) -> Result<Metadata> {
-        let read = |p: PathBuf| match std::fs::read_to_string(&p) {
-            Ok(t) => Ok(Some(t)),
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
-            Err(e) => Err(Error::io("read", p, e)),
-        };
-        let mut m: Metadata = match read(meta_path(path))? {
-            Some(t) => serde_json::from_str(&t).map_err(|e| {
-                Error::format(
-                    "metadata",
-                    format!(
-                        "{} is not a metadata sidecar: {e}",
-                        meta_path(path).display()
-                    ),
-                )
-            })?,
-            None => Metadata::new(),
-        };
-        // The sha1sum/sha256sum sidecars are what the digests are checked against.
-        m.remove("sha1");
-        m.remove("sha256");
-        if let Some(sha1) = read(sidecar_path(path))?.and_then(|t| parse_sha1(&t)) {
-            m.insert("sha1".into(), sha1);
+    /// Every file under the directory `prefix` names.
+    fn files(&self, prefix: &str) -> Result<Vec<(String, std::fs::Metadata)>> {
+        let dir = prefix.trim_end_matches('/');
+        if !dir.is_empty() {
+            check_key(dir).map_err(|_| Error::Refused(format!("not a key prefix: {prefix:?}")))?;
         }
-        if let Some(sha256) = read(sha256_sidecar_path(path))?.and_then(|t| {
-            let h = t.split_whitespace().next()?.to_ascii_lowercase();
-            (h.len() == 64 && h.bytes().all(|b| b.is_ascii_hexdigit())).then_some(h)
-        }) {
-            m.insert("sha256".into(), sha256);
-        }
-        Ok(m)
+        let mut files = Vec::new();
+        walk(
+            &self.root,
+            &walk_start(&self.root, prefix),
+            &mut HashSet::new(),
+            &mut files,
+        )?;
+        files.retain(|(k, _)| k.starts_with(prefix));
+        Ok(files)
     }
+}
+
+fn modified(m: &std::fs::Metadata) -> SystemTime {
+    m.modified().unwrap_or(SystemTime::UNIX_EPOCH)
 }
 
 #[async_trait::async_trait]
@@ -176,15 +145,33 @@ impl Store for LocalStore {
             .map_err(move |e| Error::io("read", &path, e))
             .boxed())
     }
+    async fn read(&self, key: &str) -> Result<Option<Bytes>> {
+        let path = self.path(key)?;
+        match std::fs::metadata(&path) {
+            Ok(m) if m.is_file() && m.len() > READ_LIMIT => Err(Error::format(
+                "store",
+                format!(
+                    "{} has {} bytes: too large to read whole",
+                    path.display(),
+                    m.len()
+                ),
+            )),
+            Ok(m) if m.is_file() => std::fs::read(&path)
+                .map(|b| Some(Bytes::from(b)))
+                .map_err(|e| Error::io("read", &path, e)),
+            Ok(_) => Ok(None),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+            Err(e) => Err(Error::io("stat", &path, e)),
+        }
+    }
     async fn head(&self, key: &str) -> Result<Option<ObjectInfo>> {
         let path = self.path(key)?;
         match std::fs::metadata(&path) {
             Ok(m) if m.is_file() => Ok(Some(ObjectInfo {
                 key: key.to_string(),
                 size: m.len(),
-                modified: m.modified().unwrap_or(SystemTime::UNIX_EPOCH),
-                metadata: Self::metadata_of(&path)?,
-                damaged: None,
+                modified: modified(&m),
+                metadata: Default::default(),
             })),
             Ok(_) => Ok(None),
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
@@ -192,35 +179,17 @@ impl Store for LocalStore {
         }
     }
     async fn list(&self, prefix: &str) -> Result<Vec<ObjectInfo>> {
-        let mut files = Vec::new();
-        if crate::archive::xbstream::check_path(prefix.trim_end_matches('/')).is_err()
-            && !prefix.is_empty()
-        {
-            return Err(Error::Refused(format!("not a key prefix: {prefix:?}")));
-        }
-        walk(&self.root, &walk_start(&self.root, prefix), &mut files)?;
-        files
+        Ok(self
+            .files(prefix)?
             .into_iter()
-            .filter(|(k, _)| k.starts_with(prefix) && is_object_name(k))
-            .map(|(k, m)| {
-                // One unreadable sidecar damages its backup's entry, not the whole listing
-                // (which would block every other instance's list, restore and expire).
-                let (metadata, damaged) = match Self::metadata_of(&self.root.join(&k)) {
-                    Ok(md) => (md, None),
-                    Err(e) => (
-                        Metadata::new(),
-                        Some(crate::error::report_lines(&e).join(": ")),
-                    ),
-                };
-                Ok(ObjectInfo {
-                    metadata,
-                    damaged,
-                    size: m.len(),
-                    modified: m.modified().unwrap_or(SystemTime::UNIX_EPOCH),
-                    key: k,
-                })
+            .filter(|(k, _)| !k.ends_with(PARTIAL))
+            .map(|(k, m)| ObjectInfo {
+                size: m.len(),
+                modified: modified(&m),
+                metadata: Default::default(),
+                key: k,
             })
-            .collect()
+            .collect())
     }
     async fn list_dirs(&self, prefix: &str) -> Result<Vec<String>> {
         let dir = self.root.join(prefix);
@@ -232,53 +201,62 @@ impl Store for LocalStore {
         let mut out = Vec::new();
         for e in rd {
             let e = e.map_err(|e| Error::io("list", &dir, e))?;
+            let name = e.file_name().to_string_lossy().into_owned();
+            if name.starts_with('.') {
+                continue;
+            }
             let p = e.path();
             let meta = std::fs::metadata(&p).map_err(|e| Error::io("stat", &p, e))?;
             if meta.is_dir() {
-                out.push(e.file_name().to_string_lossy().into_owned());
+                out.push(name);
             }
         }
         Ok(out)
     }
     async fn delete(&self, key: &str) -> Result<()> {
         let path = self.path(key)?;
-        // The SHA-1 first: interrupted here, what remains is not a complete backup.
-        for p in [
-            sidecar_path(&path),
-            sha256_sidecar_path(&path),
-            path.clone(),
-            meta_path(&path),
-        ] {
-            match std::fs::remove_file(&p) {
-                Ok(()) => {}
-                Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
-                Err(e) => return Err(Error::io("remove", &p, e)),
-            }
+        match std::fs::remove_file(&path) {
+            Ok(()) => {}
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+            Err(e) => return Err(Error::io("remove", &path, e)),
         }
         remove_empty_parents(&self.root, &path);
         Ok(())
     }
     async fn upload(&self, key: &str) -> Result<Box<dyn Upload>> {
         Ok(Box::new(
-            LocalUpload::create(&self.root, &self.path(key)?).await?,
+            LocalUpload::create(&self.root, &self.path(key)?, false).await?,
         ))
     }
+    async fn put(&self, key: &str, bytes: Bytes) -> Result<()> {
+        let mut upload = LocalUpload::create(&self.root, &self.path(key)?, true).await?;
+        if let Err(e) = upload.write(bytes).await {
+            let _ = Box::new(upload).abort().await;
+            return Err(e);
+        }
+        Box::new(upload).commit().await.map(drop)
+    }
     async fn leftovers(&self) -> Result<Vec<Leftover>> {
-        let mut files = Vec::new();
-        walk(&self.root, &self.root, &mut files)?;
-        Ok(files
+        Ok(self
+            .files("")?
             .into_iter()
-            .filter(|(k, _)| k.ends_with(".partial"))
-            .map(|(k, m)| Leftover {
-                key: k,
-                kind: "partial file",
-                id: None,
-                modified: m.modified().ok(),
+            .filter_map(|(k, m)| {
+                Some(Leftover {
+                    key: k.strip_suffix(PARTIAL)?.to_string(),
+                    kind: "partial file",
+                    modified: m.modified().ok(),
+                    id: None,
+                    object: k,
+                })
             })
             .collect())
     }
     async fn remove_leftover(&self, leftover: &Leftover) -> Result<()> {
-        let path = self.path(&leftover.key)?;
+        let partial = &leftover.object;
+        if !partial.ends_with(PARTIAL) {
+            return Err(Error::Refused(format!("not a partial file: {partial}")));
+        }
+        let path = self.path(partial)?;
         std::fs::remove_file(&path).map_err(|e| Error::io("remove", &path, e))?;
         remove_empty_parents(&self.root, &path);
         Ok(())

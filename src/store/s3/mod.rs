@@ -1,6 +1,8 @@
 //! S3-compatible storage as a [`Store`]: an `object_store` client for uploads, downloads and
 //! listings ([`upload`]), plus signed raw requests for what object_store does not offer
-//! ([`raw`]). Path-style addressing, http or https; retries with backoff.
+//! ([`raw`]). Path-style addressing, http or https; retries with backoff. An upload goes
+//! straight to its key as a multipart upload (CompleteMultipartUpload makes it appear whole or
+//! not at all): nothing is copied server-side.
 
 pub mod options;
 mod pending;
@@ -16,12 +18,14 @@ use object_store::aws::{AmazonS3, AmazonS3Builder, AwsCredential};
 use object_store::path::Path as ObjPath;
 use object_store::{BackoffConfig, ObjectStore, RetryConfig};
 
-use super::{Leftover, ObjectInfo, Store, Upload};
+use super::{Leftover, ObjectInfo, READ_LIMIT, Store, Upload, check_key};
 use crate::error::{Error, Result};
 pub use options::S3Settings;
 
-/// Largest range copied by one UploadPartCopy (S3 allows 5 GiB).
-pub const COPY_PART_SIZE: u64 = 1 << 30;
+/// [`Leftover::kind`] of a multipart upload neither completed nor aborted.
+const PENDING: &str = "pending upload";
+/// [`Leftover::kind`] of a staging object an earlier version copied into place on commit.
+const STAGING: &str = "staging object";
 
 /// A bucket on an S3-compatible server.
 #[derive(Clone)]
@@ -130,6 +134,7 @@ impl Store for S3Store {
         self.head_bucket().await
     }
     async fn get(&self, key: &str) -> Result<BoxStream<'static, Result<Bytes>>> {
+        check_key(key)?;
         let what = self.what(key);
         let got = self
             .store
@@ -141,7 +146,30 @@ impl Store for S3Store {
             .map_err(move |e| Error::store(format!("download {what}"), e))
             .boxed())
     }
+    async fn read(&self, key: &str) -> Result<Option<Bytes>> {
+        check_key(key)?;
+        let what = self.what(key);
+        let got = match self.store.get(&ObjPath::from(key)).await {
+            Ok(got) => got,
+            Err(object_store::Error::NotFound { .. }) => return Ok(None),
+            Err(e) => return Err(Error::store(format!("download {what}"), e)),
+        };
+        if got.meta.size > READ_LIMIT {
+            return Err(Error::format(
+                "store",
+                format!(
+                    "{what} has {} bytes: too large to read whole",
+                    got.meta.size
+                ),
+            ));
+        }
+        got.bytes()
+            .await
+            .map(Some)
+            .map_err(|e| Error::store(format!("download {what}"), e))
+    }
     async fn head(&self, key: &str) -> Result<Option<ObjectInfo>> {
+        check_key(key)?;
         self.head_object(key).await
     }
     async fn list(&self, prefix: &str) -> Result<Vec<ObjectInfo>> {
@@ -162,7 +190,6 @@ impl Store for S3Store {
                 size: m.size,
                 modified: m.last_modified.into(),
                 metadata: Default::default(),
-                damaged: None,
             })
             .collect())
     }
@@ -186,13 +213,25 @@ impl Store for S3Store {
         }
     }
     async fn upload(&self, key: &str) -> Result<Box<dyn Upload>> {
+        check_key(key)?;
         Ok(Box::new(
             upload::S3Upload::create(Arc::new(self.clone()), key).await?,
         ))
     }
+    async fn put(&self, key: &str, bytes: Bytes) -> Result<()> {
+        check_key(key)?;
+        self.store
+            .put(&ObjPath::from(key), bytes.into())
+            .await
+            .map(drop)
+            .map_err(|e| Error::store(format!("upload {}", self.what(key)), e))
+    }
+    fn max_object_size(&self) -> Option<u64> {
+        Some(self.settings.part_size * upload::MAX_PARTS)
+    }
     async fn leftovers(&self) -> Result<Vec<Leftover>> {
         let mut out: Vec<Leftover> = Vec::new();
-        for u in self.list_multipart_uploads().await? {
+        for u in self.list_multipart_uploads("").await? {
             // Its age is that of its last part: a long backup started days ago is still alive.
             let last_part = match self.last_part_time(&u.key, &u.upload_id).await {
                 Ok(t) => t,
@@ -202,9 +241,11 @@ impl Store for S3Store {
             };
             out.push(Leftover {
                 modified: last_part.into_iter().chain(u.initiated).max(),
-                key: u.key,
-                kind: "pending upload",
+                // An earlier version uploaded to a staging key: it belongs to the key staged.
+                key: upload::staging_of(&u.key).unwrap_or(&u.key).to_string(),
+                kind: PENDING,
                 id: Some(u.upload_id),
+                object: u.key,
             });
         }
         let listed: Vec<_> = self
@@ -213,23 +254,28 @@ impl Store for S3Store {
             .try_collect()
             .await
             .map_err(|e| Error::store(format!("list {}", self.describe()), e))?;
-        out.extend(
-            listed
-                .into_iter()
-                .filter(|m| upload::is_staging(m.location.as_ref()))
-                .map(|m| Leftover {
-                    key: m.location.to_string(),
-                    kind: "staging object",
-                    id: None,
-                    modified: Some(m.last_modified.into()),
-                }),
-        );
+        out.extend(listed.into_iter().filter_map(|m| {
+            let staging = m.location.to_string();
+            Some(Leftover {
+                key: upload::staging_of(&staging)?.to_string(),
+                kind: STAGING,
+                modified: Some(m.last_modified.into()),
+                id: None,
+                object: staging,
+            })
+        }));
         Ok(out)
     }
     async fn remove_leftover(&self, leftover: &Leftover) -> Result<()> {
-        match &leftover.id {
-            Some(id) => self.abort_upload(&leftover.key, id).await,
-            None => self.delete(&leftover.key).await,
+        match (leftover.kind, &leftover.id) {
+            (PENDING, Some(id)) => self.abort_upload(&leftover.object, id).await,
+            (STAGING, None) if upload::is_staging(&leftover.object) => {
+                self.delete(&leftover.object).await
+            }
+            _ => Err(Error::Refused(format!(
+                "not a leftover of this store: {} ({})",
+                leftover.key, leftover.kind
+            ))),
         }
     }
 }

@@ -2,8 +2,9 @@
 
 use std::path::{Path, PathBuf};
 
-use crate::config::Secret;
+use super::upload::{DEFAULT_IN_FLIGHT, DEFAULT_PART, MAX_PART, MIN_PART};
 use crate::error::{Error, Result};
+use crate::secret::Secret;
 
 /// S3 account and bucket.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -15,6 +16,10 @@ pub struct S3Settings {
     /// `http` or `https`.
     pub scheme: String,
     pub region: String,
+    /// Bytes per part of a multipart upload (conf `s3_part_size`).
+    pub part_size: u64,
+    /// Parts sent at once (conf `s3_parts_in_flight`).
+    pub parts_in_flight: usize,
 }
 
 impl S3Settings {
@@ -36,6 +41,8 @@ pub struct RawS3 {
     pub scheme: Option<String>,
     pub region: Option<String>,
     pub credentials_file: Option<PathBuf>,
+    pub part_size: Option<u64>,
+    pub parts_in_flight: Option<usize>,
 }
 
 /// Reads `aws_access_key_id` and `aws_secret_access_key` of the `[default]` profile of an AWS
@@ -111,7 +118,21 @@ pub fn resolve(raw: RawS3, env: &dyn Fn(&str) -> Option<String>) -> Result<Optio
         .clone()
         .filter(|b| !b.is_empty())
         .ok_or_else(|| Error::Config("`s3_host` is set, so `s3_bucket` is required too".into()))?;
+    let part_size = raw.part_size.unwrap_or(DEFAULT_PART);
+    if !(MIN_PART..=MAX_PART).contains(&part_size) {
+        return Err(Error::Config(format!(
+            "`s3_part_size` must be 5MiB..=5GiB (S3's limits), got {part_size} bytes"
+        )));
+    }
+    let parts_in_flight = raw.parts_in_flight.unwrap_or(DEFAULT_IN_FLIGHT);
+    if !(1..=64).contains(&parts_in_flight) {
+        return Err(Error::Config(format!(
+            "`s3_parts_in_flight` must be 1..=64, got {parts_in_flight}"
+        )));
+    }
     Ok(Some(S3Settings {
+        part_size,
+        parts_in_flight,
         host,
         bucket,
         access_key: need(access, "s3_access_key", "AWS_ACCESS_KEY_ID")?,

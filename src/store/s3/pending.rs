@@ -32,8 +32,9 @@ impl S3Store {
         Ok(())
     }
 
-    /// Lists the multipart uploads in progress in the bucket, every page.
-    pub async fn list_multipart_uploads(&self) -> Result<Vec<PendingUpload>> {
+    /// Lists the multipart uploads in progress in the bucket whose keys start with `prefix`,
+    /// every page.
+    pub async fn list_multipart_uploads(&self, prefix: &str) -> Result<Vec<PendingUpload>> {
         let mut out = Vec::new();
         let mut markers: Option<(String, String)> = None;
         loop {
@@ -46,6 +47,9 @@ impl S3Store {
             {
                 let mut q = url.query_pairs_mut();
                 q.append_key_only("uploads");
+                if !prefix.is_empty() {
+                    q.append_pair("prefix", prefix);
+                }
                 if let Some((key, id)) = &markers {
                     q.append_pair("key-marker", key);
                     q.append_pair("upload-id-marker", id);

@@ -1,10 +1,8 @@
-//! Signed raw requests for the calls object_store does not offer: a server-side multipart copy
-//! that sets user metadata (the SHA-1 of a streamed upload is only known at its end, while S3
-//! takes metadata when an upload starts), HEAD with metadata, bucket creation and checks,
+//! Signed raw requests for the calls object_store does not offer: HEAD with user metadata
+//! (backups of earlier versions carry their SHA-1 there), bucket creation and checks,
 //! ListMultipartUploads and AbortMultipartUpload by id. Signed with object_store's own SigV4
 //! [`AwsAuthorizer`].
 
-use std::collections::BTreeMap;
 use std::time::{Duration, SystemTime};
 
 use bytes::Bytes;
@@ -96,93 +94,6 @@ impl S3Store {
         Err(Error::Store { what, source: last })
     }
 
-    /// Copies `src` (of `size` bytes) to `dst` server-side, giving `dst` the user metadata
-    /// `meta` (e.g. `sha1`). Multipart copy, so any size works. On failure the copy's own
-    /// multipart upload is aborted; `dst` does not appear.
-    pub async fn copy_with_metadata(
-        &self,
-        src: &str,
-        dst: &str,
-        size: u64,
-        meta: &BTreeMap<String, String>,
-        part_size: u64,
-    ) -> Result<()> {
-        let headers: Vec<(String, String)> = meta
-            .iter()
-            .map(|(k, v)| (format!("x-amz-meta-{k}"), v.clone()))
-            .collect();
-        let hdr_refs: Vec<(&str, String)> = headers
-            .iter()
-            .map(|(k, v)| (k.as_str(), v.clone()))
-            .collect();
-        let (_, body) = self
-            .send(
-                http::Method::POST,
-                self.url(dst, &[("uploads", "")])?,
-                &hdr_refs,
-                Bytes::new(),
-            )
-            .await?;
-        let upload_id = xml_text(&body, "UploadId").ok_or_else(|| {
-            Error::store(format!("create upload of {dst}"), "no UploadId in answer")
-        })?;
-        let result = self
-            .copy_parts(src, dst, size, &upload_id, part_size.max(5 << 20))
-            .await;
-        if result.is_err() {
-            let _ = self.abort_upload(dst, &upload_id).await;
-        }
-        result
-    }
-
-    async fn copy_parts(
-        &self,
-        src: &str,
-        dst: &str,
-        size: u64,
-        upload_id: &str,
-        part_size: u64,
-    ) -> Result<()> {
-        let mut complete = String::from("<CompleteMultipartUpload>");
-        let source = format!("/{}/{}", self.settings.bucket, src);
-        let mut start = 0u64;
-        let mut part = 1u32;
-        while start < size || part == 1 {
-            let end = (start + part_size).min(size).saturating_sub(1);
-            let n = part.to_string();
-            let headers = [
-                ("x-amz-copy-source", source.clone()),
-                ("x-amz-copy-source-range", format!("bytes={start}-{end}")),
-            ];
-            let (_, body) = self
-                .send(
-                    http::Method::PUT,
-                    self.url(dst, &[("partNumber", &n), ("uploadId", upload_id)])?,
-                    &headers,
-                    Bytes::new(),
-                )
-                .await?;
-            let etag = xml_text(&body, "ETag").ok_or_else(|| {
-                Error::store(format!("copy part {n} of {dst}"), "no ETag in answer")
-            })?;
-            complete.push_str(&format!(
-                "<Part><PartNumber>{n}</PartNumber><ETag>{}</ETag></Part>",
-                xml_escape(&etag)
-            ));
-            start = end + 1;
-            part += 1;
-        }
-        complete.push_str("</CompleteMultipartUpload>");
-        self.send(
-            http::Method::POST,
-            self.url(dst, &[("uploadId", upload_id)])?,
-            &[],
-            Bytes::from(complete),
-        )
-        .await?;
-        Ok(())
-    }
-
     /// Creates the bucket (tests, first-time setup); an existing bucket of ours is fine.
     pub async fn create_bucket(&self) -> Result<()> {
         let url = url::Url::parse(&format!(
@@ -253,7 +164,6 @@ impl S3Store {
                             Some((name.to_string(), v.to_str().ok()?.to_string()))
                         })
                         .collect(),
-                    damaged: None,
                 }))
             }
             Err(e) if e.store_answer().is_some_and(|(status, _)| status == 404) => Ok(None),
@@ -269,13 +179,6 @@ fn s3_answer(status: http::StatusCode, body: &[u8]) -> StoreFailure {
         code: xml_text(body, "Code"),
         message: xml_text(body, "Message").unwrap_or_default(),
     }
-}
-
-fn xml_escape(s: &str) -> String {
-    s.replace('&', "&amp;")
-        .replace('<', "&lt;")
-        .replace('>', "&gt;")
-        .replace('"', "&quot;")
 }
 
 /// The name of the root element of an XML body, if any.

@@ -1,11 +1,12 @@
-//! S3 multipart upload as an [`Upload`].
+//! S3 multipart upload as an [`Upload`], straight to its key.
 //!
-//! Bytes are uploaded as parts of a staging object `<key>.<random>.uploading`; part size starts
-//! at 8 MiB and doubles every 1,000 parts, so 10,000 parts hold about 8 TiB (> 5 TiB) while a
-//! small backup uses small parts (memory: the part being filled plus [`MAX_IN_FLIGHT`] parts
-//! being sent). On commit the staging upload is completed and copied server-side to `<key>`
-//! with `x-amz-meta-sha1`, then deleted: `<key>` appears whole, with its checksum, or not at
-//! all. On abort the multipart upload is aborted (S3 keeps unaborted parts forever).
+//! Bytes are sent as parts of one size (conf `s3_part_size`, 16 MiB by default), at most
+//! `s3_parts_in_flight` at a time: memory is the part being filled plus the parts being sent,
+//! whatever the object's size. An object holds at most [`MAX_PARTS`] parts; a longer stream is
+//! split into several objects by the catalog ([`crate::catalog::writer`]), which asks
+//! [`crate::store::Store::max_object_size`]. Commit is CompleteMultipartUpload: the object
+//! appears whole or not at all, and nothing is copied. On abort the multipart upload is
+//! aborted (S3 keeps unaborted parts forever).
 
 use std::collections::VecDeque;
 use std::sync::Arc;
@@ -15,85 +16,68 @@ use object_store::path::Path as ObjPath;
 use object_store::{MultipartUpload, ObjectStore, PutPayload};
 use tokio::task::JoinHandle;
 
-use super::{COPY_PART_SIZE, S3Store};
+use super::S3Store;
 use crate::error::{Error, Result};
-use crate::store::{Metadata, StoredReport, Upload};
+use crate::store::{StoredObject, Upload};
 
+/// What earlier versions named the staging object of an upload of `key` (they copied it into
+/// place on commit): `{key}.{16 hex digits}.uploading`. Found among leftovers only.
 const STAGING_SUFFIX: &str = ".uploading";
 
-/// The staging object an upload of `key` goes to before it is copied into place:
-/// `{key}.{16 hex digits}.uploading` (random, so a killed run never collides with the next).
-pub fn staging_key(key: &str, nonce: u64) -> String {
-    format!("{key}.{nonce:016x}{STAGING_SUFFIX}")
-}
-
-/// Whether `key` is a staging object's key (never an object of the store's listing).
+/// Whether `key` is an earlier version's staging object (never an object of the listing).
 pub fn is_staging(key: &str) -> bool {
     staging_of(key).is_some()
 }
 
-/// The key a staging object `{key}.{16 hex}.uploading` was staging, if `staging` is one.
+/// The key an earlier version's staging object `{key}.{16 hex}.uploading` was staging.
 pub fn staging_of(staging: &str) -> Option<&str> {
     let rest = staging.strip_suffix(STAGING_SUFFIX)?;
     let (key, hex) = rest.rsplit_once('.')?;
     (hex.len() == 16 && hex.bytes().all(|b| b.is_ascii_hexdigit())).then_some(key)
 }
 
-/// Smallest part (S3 requires 5 MiB but for the last).
-pub const MIN_PART: u64 = 8 << 20;
-/// Parts uploaded concurrently.
-pub const MAX_IN_FLIGHT: usize = 2;
+/// S3's smallest part but the last.
+pub const MIN_PART: u64 = 5 << 20;
+/// S3's largest part.
+pub const MAX_PART: u64 = 5 << 30;
+/// Default part size.
+pub const DEFAULT_PART: u64 = 16 << 20;
+/// Default number of parts sent at once.
+pub const DEFAULT_IN_FLIGHT: usize = 4;
 /// S3's limit on parts per upload.
 pub const MAX_PARTS: u64 = 10_000;
-
-/// Size of part number `n` (0-based): 8 MiB doubling every 1,000 parts.
-pub fn part_size(n: u64) -> u64 {
-    MIN_PART << (n / 1000).min(9)
-}
-
-/// Largest stream that fits in [`MAX_PARTS`] parts.
-pub fn max_stream_size() -> u64 {
-    (0..MAX_PARTS).map(part_size).sum()
-}
 
 /// Streams into a multipart upload.
 pub struct S3Upload {
     store: Arc<S3Store>,
     key: String,
-    staging: String,
     upload: Box<dyn MultipartUpload>,
     pending: Vec<Bytes>,
     pending_len: u64,
     parts: u64,
+    size: u64,
     in_flight: VecDeque<JoinHandle<object_store::Result<()>>>,
-    /// Range size of the server-side copy (tests make it small to copy in several parts).
-    pub copy_part_size: u64,
 }
 
 impl S3Upload {
-    /// Starts the staging upload for `key`.
+    /// Starts the multipart upload of `key`.
     pub async fn create(store: Arc<S3Store>, key: &str) -> Result<Self> {
-        let staging = staging_key(key, rand::random::<u64>());
         let upload = store
             .store
-            .put_multipart(&ObjPath::from(staging.as_str()))
+            .put_multipart(&ObjPath::from(key))
             .await
             .map_err(|e| {
-                Error::store(
-                    format!("start upload of s3://{}/{staging}", store.bucket()),
-                    e,
-                )
+                Error::store(format!("start upload of s3://{}/{key}", store.bucket()), e)
             })?;
         Ok(S3Upload {
             store,
             key: key.to_string(),
-            staging,
             upload,
             pending: Vec::new(),
             pending_len: 0,
             parts: 0,
+            size: 0,
             in_flight: VecDeque::new(),
-            copy_part_size: COPY_PART_SIZE,
         })
     }
 
@@ -103,9 +87,12 @@ impl S3Upload {
 
     async fn send_part(&mut self) -> Result<()> {
         if self.parts >= MAX_PARTS {
-            return Err(Error::store(self.what(), "stream exceeds 10,000 parts"));
+            return Err(Error::store(
+                self.what(),
+                format!("the object exceeds {MAX_PARTS} parts"),
+            ));
         }
-        while self.in_flight.len() >= MAX_IN_FLIGHT {
+        while self.in_flight.len() >= self.store.settings.parts_in_flight.max(1) {
             self.wait_oldest().await?;
         }
         let payload: PutPayload = std::mem::take(&mut self.pending).into_iter().collect();
@@ -125,6 +112,40 @@ impl S3Upload {
         }
         Ok(())
     }
+
+    async fn abort_parts(&mut self) -> Result<()> {
+        for h in self.in_flight.drain(..) {
+            h.abort();
+            let _ = h.await;
+        }
+        let what = format!("abort {}", self.what());
+        self.upload.abort().await.map_err(|e| Error::store(what, e))
+    }
+
+    /// Aborts every other pending upload of this key: a CreateMultipartUpload whose answer
+    /// was lost and was retried leaves one that nobody knows the id of. Keys of backups are
+    /// unique (they name the time), so anything pending under this one is an orphan.
+    fn abort_orphans(&self) -> impl std::future::Future<Output = ()> + Send + 'static {
+        abort_orphans(self.store.clone(), self.key.clone())
+    }
+}
+
+async fn abort_orphans(store: Arc<S3Store>, key: String) {
+    {
+        match store.list_multipart_uploads(&key).await {
+            Ok(pending) => {
+                for u in pending.iter().filter(|u| u.key == key) {
+                    match store.abort_upload(&u.key, &u.upload_id).await {
+                        Ok(()) => tracing::warn!("aborted an orphaned upload of {}", u.key),
+                        Err(e) => {
+                            tracing::warn!("could not abort orphaned upload {}: {e}", u.key)
+                        }
+                    }
+                }
+            }
+            Err(e) => tracing::debug!("could not list pending uploads: {e}"),
+        }
+    }
 }
 
 #[async_trait::async_trait]
@@ -132,16 +153,20 @@ impl Upload for S3Upload {
     fn describe(&self) -> String {
         format!("s3://{}/{}", self.store.bucket(), self.key)
     }
-    async fn write(&mut self, chunk: Bytes) -> Result<()> {
-        self.pending_len += chunk.len() as u64;
-        self.pending.push(chunk);
-        if self.pending_len >= part_size(self.parts) {
-            self.send_part().await?;
+    async fn write(&mut self, mut chunk: Bytes) -> Result<()> {
+        let part = self.store.settings.part_size;
+        self.size += chunk.len() as u64;
+        while !chunk.is_empty() {
+            let take = ((part - self.pending_len) as usize).min(chunk.len());
+            self.pending.push(chunk.split_to(take));
+            self.pending_len += take as u64;
+            if self.pending_len >= part {
+                self.send_part().await?;
+            }
         }
         Ok(())
     }
-    async fn commit(mut self: Box<Self>, metadata: Metadata, size: u64) -> Result<StoredReport> {
-        let sha1 = metadata.get("sha1").cloned().unwrap_or_default();
+    async fn commit(mut self: Box<Self>) -> Result<Vec<StoredObject>> {
         let result = async {
             if self.pending_len > 0 || self.parts == 0 {
                 self.send_part().await?;
@@ -159,28 +184,14 @@ impl Upload for S3Upload {
         .await;
         if let Err(e) = result {
             let _ = self.abort_parts().await;
+            self.abort_orphans().await;
             return Err(e);
         }
-        let copied = self
-            .store
-            .copy_with_metadata(
-                &self.staging,
-                &self.key,
-                size,
-                &metadata,
-                self.copy_part_size,
-            )
-            .await;
-        let staging = ObjPath::from(self.staging.as_str());
-        let deleted = self.store.store.delete(&staging).await;
         self.abort_orphans().await;
-        copied?;
-        deleted.map_err(|e| Error::store(format!("delete staging object {}", self.staging), e))?;
-        Ok(StoredReport {
-            location: self.describe(),
-            size,
-            sha1,
-        })
+        Ok(vec![StoredObject {
+            key: self.key.clone(),
+            size: self.size,
+        }])
     }
     async fn abort(mut self: Box<Self>) -> Result<()> {
         let r = self.abort_parts().await;
@@ -189,59 +200,14 @@ impl Upload for S3Upload {
     }
 }
 
-impl S3Upload {
-    /// Aborts every other pending upload of this run's staging key: a CreateMultipartUpload
-    /// whose answer was lost and was retried leaves one that nobody knows the id of. The
-    /// staging key is this run's alone (random), so anything pending under it is an orphan.
-    fn abort_orphans(&self) -> impl std::future::Future<Output = ()> + Send + 'static {
-        abort_orphans(self.store.clone(), self.staging.clone())
-    }
-
-    async fn abort_parts(&mut self) -> Result<()> {
-        for h in self.in_flight.drain(..) {
-            h.abort();
-            let _ = h.await;
-        }
-        let what = format!("abort {}", self.what());
-        self.upload.abort().await.map_err(|e| Error::store(what, e))
-    }
-}
-
-async fn abort_orphans(store: Arc<S3Store>, staging: String) {
-    match store.list_multipart_uploads().await {
-        Ok(pending) => {
-            for u in pending.iter().filter(|u| u.key == staging) {
-                match store.abort_upload(&u.key, &u.upload_id).await {
-                    Ok(()) => tracing::warn!("aborted an orphaned upload of {}", u.key),
-                    Err(e) => tracing::warn!("could not abort orphaned upload {}: {e}", u.key),
-                }
-            }
-        }
-        Err(e) => tracing::debug!("could not list pending uploads: {e}"),
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
 
     #[test]
-    fn parts_hold_five_tib() {
-        assert_eq!(part_size(0), 8 << 20);
-        assert_eq!(part_size(999), 8 << 20);
-        assert_eq!(part_size(1000), 16 << 20);
-        assert!(
-            part_size(MAX_PARTS - 1) <= 5 << 30,
-            "S3 parts are at most 5 GiB"
-        );
-        assert!(max_stream_size() >= 5 << 40);
-    }
-
-    #[test]
-    fn staging_keys_are_recognised() {
-        let s = staging_key("d/1/k.tgz.des3", 7);
-        assert_eq!(s, "d/1/k.tgz.des3.0000000000000007.uploading");
-        assert_eq!(staging_of(&s), Some("d/1/k.tgz.des3"));
+    fn staging_objects_of_earlier_versions_are_recognised() {
+        let s = "d/1/k.tgz.des3.0000000000000007.uploading";
+        assert_eq!(staging_of(s), Some("d/1/k.tgz.des3"));
         assert!(!is_staging("d/1/k.tgz.des3"));
         assert!(!is_staging("d/1/k.0123.uploading"));
     }

@@ -1,4 +1,4 @@
-//! [`Secret`]: a string that never prints.
+//! [`Secret`]: a string that never prints (a leaf module: config, store and mysql use it).
 
 use std::fmt;
 
