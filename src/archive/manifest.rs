@@ -45,6 +45,17 @@ pub struct EntryRecord {
     pub sha1: String,
 }
 
+/// The backup tool's stream as the archive holds it (format 2): its segments
+/// `data.xbstream.00000000`, ... in order, their total size, and the SHA-1 of their
+/// concatenation (`cat data.xbstream.* | sha1sum`). One record whatever the backup's size.
+#[derive(Clone, Debug, Default, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields)]
+pub struct DataStream {
+    pub segments: u64,
+    pub size: u64,
+    pub sha1: String,
+}
+
 /// The manifest, the archive's last entry.
 #[derive(Clone, Debug, Serialize, Deserialize, PartialEq, Eq)]
 #[serde(deny_unknown_fields)]
@@ -73,19 +84,25 @@ pub struct Manifest {
     pub binlog_files: Vec<String>,
     /// Name of the binlog index file in the archive.
     pub binlog_index: Option<String>,
-    /// Every entry before the manifest.
+    /// Every entry before the manifest (format 1); but the data segments (format 2).
     pub entries: Vec<EntryRecord>,
+    /// The data segments, summarized (format 2; format 1 lists each in `entries`, which
+    /// grows with the backup).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub data_stream: Option<DataStream>,
 }
 
 impl Manifest {
     /// Current archive format version.
-    pub const FORMAT: u32 = 1;
+    pub const FORMAT: u32 = 2;
+    /// Versions this code reads.
+    pub const READS: &[u32] = &[1, 2];
 
     /// Parses a manifest.
     pub fn parse(bytes: &[u8]) -> Result<Self> {
         let m: Manifest =
             serde_json::from_slice(bytes).map_err(|e| Error::format("manifest", e.to_string()))?;
-        if m.format != Self::FORMAT {
+        if !Self::READS.contains(&m.format) || (m.format >= 2) != m.data_stream.is_some() {
             return Err(Error::format(
                 "manifest",
                 format!("unsupported format version {}", m.format),
@@ -143,11 +160,31 @@ mod tests {
                 size: 3,
                 sha1: "00".into(),
             }],
+            data_stream: Some(DataStream {
+                segments: 2,
+                size: 20 << 20,
+                sha1: "11".into(),
+            }),
         };
         assert_eq!(Manifest::parse(&m.to_bytes()).unwrap(), m);
         let mut other = m.clone();
         other.format = 99;
         assert!(Manifest::parse(&other.to_bytes()).is_err());
         assert!(Manifest::parse(b"{}").is_err());
+        // Format 1 lists the segments among the entries and has no data_stream.
+        let mut v1 = m.clone();
+        v1.format = 1;
+        assert!(
+            Manifest::parse(&v1.to_bytes()).is_err(),
+            "v1 with data_stream"
+        );
+        v1.data_stream = None;
+        assert_eq!(Manifest::parse(&v1.to_bytes()).unwrap(), v1);
+        let mut v2 = m.clone();
+        v2.data_stream = None;
+        assert!(
+            Manifest::parse(&v2.to_bytes()).is_err(),
+            "v2 without data_stream"
+        );
     }
 }

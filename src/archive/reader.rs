@@ -128,7 +128,7 @@ pub fn read<R: Read>(reader: R, visitor: &mut dyn Visitor) -> Result<Summary> {
     let mut parser = Parser::new();
     let mut sendings = Sendings::default();
     let mut next_segment = 0u64;
-    let mut digests: Vec<(String, u64, String)> = Vec::new();
+    let mut digests = EntryLog::default();
 
     for entry in ar.entries().map_err(tar_err)? {
         let mut e = entry.map_err(tar_err)?;
@@ -174,7 +174,7 @@ pub fn read<R: Read>(reader: R, visitor: &mut dyn Visitor) -> Result<Summary> {
                 let cnf = read_small(&mut e, MY_CNF, size)?;
                 let mut d = Sha1Digest::new();
                 d.update(&cnf);
-                digests.push((path, size, d.hex()));
+                digests.entry(&path, size, &d.hex(), false);
                 visitor.start(Layout::Streaming, Some(&cnf), None)?;
                 s.my_cnf = Some(cnf);
             }
@@ -187,10 +187,12 @@ pub fn read<R: Read>(reader: R, visitor: &mut dyn Visitor) -> Result<Summary> {
                         ));
                     }
                     next_segment += 1;
+                    let data = &mut digests.data;
                     let d = pieces(&mut e, &mut |b| {
+                        data.update(b);
                         parser.feed(b, &mut |ev| sendings.on(ev, visitor))
                     })?;
-                    digests.push((path, size, d.hex()));
+                    digests.entry(&path, size, &d.hex(), true);
                 } else if let Some(name) = path.strip_prefix(BINLOG_DIR) {
                     if name.contains('/') {
                         return Err(Error::format(
@@ -199,7 +201,7 @@ pub fn read<R: Read>(reader: R, visitor: &mut dyn Visitor) -> Result<Summary> {
                         ));
                     }
                     let d = binlog_entry(&mut e, name, size, &mut s, visitor)?;
-                    digests.push((path, size, d.hex()));
+                    digests.entry(&path, size, &d.hex(), false);
                 } else if path == MANIFEST {
                     let m = Manifest::parse(&read_small(&mut e, MANIFEST, size)?)?;
                     check_manifest(&m, &digests)?;
@@ -331,24 +333,72 @@ fn original_port(path: &str) -> Option<u16> {
     digits.parse().ok()
 }
 
-fn check_manifest(m: &Manifest, seen: &[(String, u64, String)]) -> Result<()> {
-    if m.entries.len() != seen.len() {
-        return Err(Error::format(
-            "manifest",
-            format!(
-                "lists {} entries, the archive holds {}",
-                m.entries.len(),
-                seen.len()
-            ),
+/// What the entries before the manifest were, in constant memory whatever their number:
+/// a running SHA-1 over each entry's name, size and SHA-1 (all entries, as format 1 lists
+/// them; and without the data segments, as format 2 does), and the data segments' count,
+/// size and running SHA-1 of their content.
+#[derive(Default)]
+struct EntryLog {
+    all: Sha1Digest,
+    all_count: u64,
+    files: Sha1Digest,
+    files_count: u64,
+    data: Sha1Digest,
+    segments: u64,
+}
+
+/// One entry's line in an [`EntryLog`] digest.
+fn entry_line(name: &str, size: u64, sha1: &str) -> String {
+    format!("{name}\0{size}\0{sha1}\n")
+}
+
+impl EntryLog {
+    fn entry(&mut self, name: &str, size: u64, sha1: &str, segment: bool) {
+        let line = entry_line(name, size, sha1);
+        self.all.update(line.as_bytes());
+        self.all_count += 1;
+        if segment {
+            self.segments += 1;
+        } else {
+            self.files.update(line.as_bytes());
+            self.files_count += 1;
+        }
+    }
+}
+
+fn check_manifest(m: &Manifest, seen: &EntryLog) -> Result<()> {
+    let mismatch = |what: String| Err(Error::format("manifest", what));
+    let mut listed = Sha1Digest::new();
+    for e in &m.entries {
+        listed.update(entry_line(&e.name, e.size, &e.sha1).as_bytes());
+    }
+    let (count, digest) = match &m.data_stream {
+        None => (seen.all_count, &seen.all),
+        Some(d) => {
+            if d.segments != seen.segments || d.size != seen.data.len() || d.sha1 != seen.data.hex()
+            {
+                return mismatch(format!(
+                    "the data stream does not match the manifest ({} segments, {} bytes, SHA-1 \
+                     {} listed; {} segments, {} bytes, SHA-1 {} held)",
+                    d.segments,
+                    d.size,
+                    d.sha1,
+                    seen.segments,
+                    seen.data.len(),
+                    seen.data.hex()
+                ));
+            }
+            (seen.files_count, &seen.files)
+        }
+    };
+    if m.entries.len() as u64 != count {
+        return mismatch(format!(
+            "lists {} entries, the archive holds {count}",
+            m.entries.len()
         ));
     }
-    for (rec, (name, size, sha1)) in m.entries.iter().zip(seen) {
-        if &rec.name != name || rec.size != *size || &rec.sha1 != sha1 {
-            return Err(Error::format(
-                "manifest",
-                format!("entry {name} does not match the manifest (size or SHA-1)"),
-            ));
-        }
+    if listed.hex() != digest.hex() {
+        return mismatch("an entry does not match the manifest (name, size or SHA-1)".into());
     }
     Ok(())
 }

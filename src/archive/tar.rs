@@ -6,7 +6,7 @@ use ::tar::{EntryType, Header};
 use bytes::Bytes;
 use tokio::io::{AsyncRead, AsyncReadExt};
 
-use super::manifest::EntryRecord;
+use super::manifest::{DataStream, EntryRecord};
 use crate::codec::sha1::Sha1Digest;
 use crate::codec::{CHUNK_SIZE, PipeTx};
 use crate::error::{Error, Result};
@@ -39,6 +39,8 @@ pub struct TarWriter {
     mtime: u64,
     entries: Vec<EntryRecord>,
     bytes: u64,
+    data: Sha1Digest,
+    segments: u64,
 }
 
 impl TarWriter {
@@ -49,6 +51,8 @@ impl TarWriter {
             mtime,
             entries: Vec::new(),
             bytes: 0,
+            data: Sha1Digest::new(),
+            segments: 0,
         }
     }
 
@@ -60,6 +64,37 @@ impl TarWriter {
     /// Bytes of tar stream written so far.
     pub fn bytes_written(&self) -> u64 {
         self.bytes
+    }
+
+    /// Appends a segment of the data stream held in memory as separate pieces (each at most
+    /// [`CHUNK_SIZE`]): each is sent and freed on its own, so a piece in a pipe never keeps a
+    /// whole segment alive. Segments are not listed among the entries: they count in
+    /// [`TarWriter::data_stream`], whose size does not grow with the backup.
+    pub async fn append_segment(&mut self, name: &str, chunks: Vec<Bytes>) -> Result<()> {
+        let size: u64 = chunks.iter().map(|c| c.len() as u64).sum();
+        self.send(Bytes::copy_from_slice(&file_header(
+            name, size, 0o640, self.mtime,
+        )?))
+        .await?;
+        for c in chunks {
+            self.data.update(&c);
+            self.send(c).await?;
+        }
+        let pad = padding(size);
+        if pad > 0 {
+            self.send(Bytes::from(vec![0u8; pad])).await?;
+        }
+        self.segments += 1;
+        Ok(())
+    }
+
+    /// The data segments written so far.
+    pub fn data_stream(&self) -> DataStream {
+        DataStream {
+            segments: self.segments,
+            size: self.data.len(),
+            sha1: self.data.hex(),
+        }
     }
 
     /// Appends an entry held in memory.

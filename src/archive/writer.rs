@@ -11,7 +11,7 @@ use crate::archive::layout::{self, BINLOG_DIR, MANIFEST, MY_CNF};
 use crate::archive::manifest::{BinlogCoords, Manifest};
 use crate::archive::tar::TarWriter;
 use crate::archive::xbstream::{Event, Parser};
-use crate::codec::PipeTx;
+use crate::codec::{CHUNK_SIZE, PipeTx};
 use crate::error::{Error, Result};
 use crate::mysql::backup_tool::{BackupTool, BackupToolConfig};
 use crate::mysql::{self, ServerInfo};
@@ -137,6 +137,7 @@ impl BackupSource {
             binlog_files,
             binlog_index,
             entries: tar.entries().to_vec(),
+            data_stream: Some(tar.data_stream()),
         };
         tar.append(MANIFEST, Bytes::from(manifest.to_bytes()))
             .await?;
@@ -159,36 +160,54 @@ impl BackupSource {
         let mut segment = 0u64;
         let read_result: Result<()> = async {
             loop {
-                let mut buf = BytesMut::with_capacity(self.segment_size);
-                while buf.len() < self.segment_size {
-                    let n = stdout
-                        .read_buf(&mut buf)
-                        .await
-                        .map_err(|e| Error::stage("backup tool stdout", e.to_string()))?;
-                    if n == 0 {
+                // A segment is read in pieces of at most CHUNK_SIZE, each its own allocation:
+                // the pipes downstream then hold pieces, never whole segments.
+                let mut pieces: Vec<Bytes> = Vec::new();
+                let mut len = 0usize;
+                let mut eof = false;
+                while len < self.segment_size && !eof {
+                    let want = CHUNK_SIZE.min(self.segment_size - len);
+                    let mut buf = BytesMut::with_capacity(want);
+                    while buf.len() < want {
+                        let n = stdout
+                            .read_buf(&mut buf)
+                            .await
+                            .map_err(|e| Error::stage("backup tool stdout", e.to_string()))?;
+                        if n == 0 {
+                            eof = true;
+                            break;
+                        }
+                    }
+                    if buf.is_empty() {
                         break;
                     }
+                    let piece = buf.freeze();
+                    parser.feed(&piece, &mut |ev| {
+                        match ev {
+                            Event::Data {
+                                path: "xtrabackup_binlog_info",
+                                data,
+                                ..
+                            } => binlog_info.extend_from_slice(data),
+                            Event::EndOfFile {
+                                path: "xtrabackup_checkpoints",
+                            } => checkpoints = true,
+                            _ => {}
+                        }
+                        Ok(())
+                    })?;
+                    len += piece.len();
+                    pieces.push(piece);
                 }
-                if buf.is_empty() {
+                if pieces.is_empty() {
                     return Ok(());
                 }
-                let data = buf.freeze();
-                parser.feed(&data, &mut |ev| {
-                    match ev {
-                        Event::Data {
-                            path: "xtrabackup_binlog_info",
-                            data,
-                            ..
-                        } => binlog_info.extend_from_slice(data),
-                        Event::EndOfFile {
-                            path: "xtrabackup_checkpoints",
-                        } => checkpoints = true,
-                        _ => {}
-                    }
-                    Ok(())
-                })?;
-                tar.append(&layout::segment_name(segment), data).await?;
+                tar.append_segment(&layout::segment_name(segment), pieces)
+                    .await?;
                 segment += 1;
+                if eof {
+                    return Ok(());
+                }
             }
         }
         .await;

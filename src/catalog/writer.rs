@@ -200,9 +200,9 @@ mod tests {
             part_size: DEFAULT_PART,
             parts_in_flight: DEFAULT_IN_FLIGHT,
         };
-        assert_eq!(plan.segments(tib5), 33);
+        assert_eq!(plan.segments(tib5), 66);
         assert!(plan.segments(tib5) <= u64::from(MAX_SEGMENTS));
-        assert_eq!(plan.held_bytes(), 80 << 20, "the same at 1 GiB and 5 TiB");
+        assert_eq!(plan.held_bytes(), 40 << 20, "the same at 1 GiB and 5 TiB");
         assert!(plan.held_bytes() <= 128 << 20, "half the 256 MiB budget");
         // The smallest parts S3 takes still fit 5 TiB within the segment limit.
         let small = Plan {

@@ -2,10 +2,8 @@
 //! compression runs its own worker threads (zstdmt) so both cores work; decompression reports
 //! a stream that ends inside a frame as truncated.
 
-use std::io::Write;
-
 use bytes::Bytes;
-use zstd::stream::raw::{Decoder, InBuffer, Operation, OutBuffer};
+use zstd::stream::raw::{CParameter, Decoder, Encoder, InBuffer, Operation, OutBuffer};
 
 use super::{CHUNK_SIZE, Transform};
 use crate::error::{Error, Result};
@@ -17,27 +15,39 @@ fn err(e: std::io::Error) -> Error {
     Error::stage("zstd", e.to_string())
 }
 
-/// zstd compression at `level` with `workers` threads of its own (0: in the caller's thread).
+/// zstd compression at `level` with `workers` threads of its own (0: in the caller's thread),
+/// on zstd's streaming API into a fixed output buffer: it emits chunks of [`CHUNK_SIZE`],
+/// each its own allocation, however much output the workers have ready at once (a writer
+/// into a growing `Vec` took up to 16 MiB per push, which then went down the pipes whole).
 pub struct ZstdCompress {
-    enc: Option<zstd::stream::write::Encoder<'static, Vec<u8>>>,
+    enc: Encoder<'static>,
+    buf: Vec<u8>,
+    filled: usize,
+    finished: bool,
 }
 
 impl ZstdCompress {
     /// A compressor.
     pub fn new(level: i32, workers: u32) -> Result<Self> {
-        let mut enc = zstd::stream::write::Encoder::new(Vec::with_capacity(2 * CHUNK_SIZE), level)
-            .map_err(err)?;
+        let mut enc = Encoder::new(level).map_err(err)?;
         if workers > 0 {
-            enc.multithread(workers).map_err(err)?;
+            enc.set_parameter(CParameter::NbWorkers(workers))
+                .map_err(err)?;
         }
-        Ok(ZstdCompress { enc: Some(enc) })
+        Ok(ZstdCompress {
+            enc,
+            buf: vec![0u8; CHUNK_SIZE],
+            filled: 0,
+            finished: false,
+        })
     }
-}
 
-fn take_if_full(buf: &mut Vec<u8>, min: usize, out: &mut Vec<Bytes>) {
-    if buf.len() >= min.max(1) {
-        let full = std::mem::replace(buf, Vec::with_capacity(2 * CHUNK_SIZE));
-        out.push(Bytes::from(full));
+    /// Emits the output buffer when full (`all`: when it holds anything).
+    fn emit(&mut self, all: bool, out: &mut Vec<Bytes>) {
+        if self.filled == self.buf.len() || (all && self.filled > 0) {
+            out.push(Bytes::copy_from_slice(&self.buf[..self.filled]));
+            self.filled = 0;
+        }
     }
 }
 
@@ -46,22 +56,34 @@ impl Transform for ZstdCompress {
         "zstd"
     }
     fn push(&mut self, input: Bytes, out: &mut Vec<Bytes>) -> Result<()> {
-        let enc = self
-            .enc
-            .as_mut()
-            .ok_or_else(|| Error::stage("zstd", "push after finish"))?;
-        enc.write_all(&input).map_err(err)?;
-        take_if_full(enc.get_mut(), CHUNK_SIZE, out);
+        if self.finished {
+            return Err(Error::stage("zstd", "push after finish"));
+        }
+        let mut inb = InBuffer::around(&input);
+        while inb.pos() < input.len() {
+            let mut outb = OutBuffer::around_pos(&mut self.buf[..], self.filled);
+            self.enc.run(&mut inb, &mut outb).map_err(err)?;
+            self.filled = outb.pos();
+            self.emit(false, out);
+        }
         Ok(())
     }
     fn finish(&mut self, out: &mut Vec<Bytes>) -> Result<()> {
-        let enc = self
-            .enc
-            .take()
-            .ok_or_else(|| Error::stage("zstd", "finished twice"))?;
-        let mut rest = enc.finish().map_err(err)?;
-        take_if_full(&mut rest, 1, out);
-        Ok(())
+        if std::mem::replace(&mut self.finished, true) {
+            return Err(Error::stage("zstd", "finished twice"));
+        }
+        loop {
+            let mut outb = OutBuffer::around_pos(&mut self.buf[..], self.filled);
+            let left = self.enc.finish(&mut outb, true).map_err(err)?;
+            self.filled = outb.pos();
+            self.emit(left == 0, out);
+            if left == 0 {
+                return Ok(());
+            }
+        }
+    }
+    fn max_push(&self) -> usize {
+        CHUNK_SIZE
     }
 }
 
@@ -158,7 +180,7 @@ mod tests {
             .and_then(|mut c| {
                 let mut stdin = c.stdin.take().unwrap();
                 let z2 = z.clone();
-                let t = std::thread::spawn(move || stdin.write_all(&z2));
+                let t = std::thread::spawn(move || std::io::Write::write_all(&mut stdin, &z2));
                 let o = c.wait_with_output();
                 let _ = t.join();
                 o

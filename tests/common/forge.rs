@@ -46,11 +46,32 @@ pub fn forge_with(
         e.size = bytes.len() as u64;
         e.sha1 = super::sha1_bytes(&bytes);
     }
+    // Format 2 summarizes the data segments instead of listing them: they follow my.cnf.
+    let mut segments: Vec<String> = std::fs::read_dir(d)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .filter(|n| n.starts_with("data.xbstream."))
+        .collect();
+    segments.sort();
+    if let Some(ds) = &mut m.data_stream {
+        let mut all = Vec::new();
+        for s in &segments {
+            all.extend(std::fs::read(d.join(s)).unwrap());
+        }
+        ds.segments = segments.len() as u64;
+        ds.size = all.len() as u64;
+        ds.sha1 = super::sha1_bytes(&all);
+    } else {
+        segments.clear();
+    }
     std::fs::write(&manifest_path, m.to_bytes()).unwrap();
-    let names: Vec<String> = m
-        .entries
+    let listed: Vec<String> = m.entries.iter().map(|e| e.name.clone()).collect();
+    let names: Vec<String> = listed
         .iter()
-        .map(|e| e.name.clone())
+        .take_while(|n| *n == "my.cnf")
+        .cloned()
+        .chain(segments)
+        .chain(listed.iter().skip_while(|n| *n == "my.cnf").cloned())
         .chain(["mysqlbackup-manifest.json".to_string()])
         .collect();
     std::fs::create_dir_all(out.parent().unwrap()).unwrap();

@@ -57,8 +57,16 @@ fn sha1(b: &[u8]) -> String {
 }
 
 fn tar_of(entries: &[(&str, Vec<u8>)]) -> Vec<u8> {
+    tar_in(entries, 1, |_| {})
+}
+
+/// A tar of `entries` and a manifest of `format` (2: the data segments summarized), edited by
+/// `edit` before it is written.
+fn tar_in(entries: &[(&str, Vec<u8>)], format: u32, edit: impl FnOnce(&mut Manifest)) -> Vec<u8> {
     let mut b = tar::Builder::new(Vec::new());
     let mut records = Vec::new();
+    let mut data_sum = Sha1Digest::new();
+    let mut segments = 0;
     for (name, data) in entries {
         let mut h = tar::Header::new_gnu();
         h.as_old_mut().name[..name.len()].copy_from_slice(name.as_bytes());
@@ -66,14 +74,20 @@ fn tar_of(entries: &[(&str, Vec<u8>)]) -> Vec<u8> {
         h.set_mode(0o640);
         h.set_cksum();
         b.append(&h, &data[..]).unwrap();
+        if format >= 2 && name.starts_with("data.xbstream.") {
+            data_sum.update(data);
+            segments += 1;
+            continue;
+        }
         records.push(EntryRecord {
             name: name.to_string(),
             size: data.len() as u64,
             sha1: sha1(data),
         });
     }
-    let m = Manifest {
-        format: Manifest::FORMAT,
+    let mut m = Manifest {
+        // Format 1 lists every entry (the data segments too), 2 summarizes the segments.
+        format,
         tool_version: "t".into(),
         flavor: "mariadb".into(),
         server_version: "v".into(),
@@ -90,7 +104,13 @@ fn tar_of(entries: &[(&str, Vec<u8>)]) -> Vec<u8> {
         binlog_files: vec![],
         binlog_index: None,
         entries: records,
+        data_stream: (format >= 2).then(|| crate::archive::manifest::DataStream {
+            segments,
+            size: data_sum.len(),
+            sha1: data_sum.hex(),
+        }),
     };
+    edit(&mut m);
     let bytes = m.to_bytes();
     let mut h = tar::Header::new_gnu();
     h.set_path("mysqlbackup-manifest.json").unwrap();
@@ -144,6 +164,46 @@ fn a_good_archive_gives_its_events_in_order() {
     assert_eq!(s.resent, ["db/t.frm"]);
     assert_eq!(s.binlog_index.unwrap().0, "binlog.index");
     assert_eq!(s.manifest.unwrap().port, 3309);
+}
+
+/// Format 2: the data segments are one summary in the manifest (count, size, SHA-1 of their
+/// concatenation), checked as they pass, in memory that does not grow with their number.
+#[test]
+fn a_format_2_manifest_summarizes_the_data_stream() {
+    let seg = |name: &str, body: &[u8]| {
+        let mut v = Vec::new();
+        encode_payload(name, 0, body, &mut v);
+        encode_eof(name, &mut v);
+        v
+    };
+    let entries = [
+        ("my.cnf", b"[mysqld]\n".to_vec()),
+        ("data.xbstream.00000000", seg("a", b"first")),
+        ("data.xbstream.00000001", seg("b", b"second")),
+        ("binlog/binlog.000001", b"\xfebin-1".to_vec()),
+    ];
+    let good = tar_in(&entries, 2, |_| {});
+    let s = read(&good[..], &mut Record::default()).unwrap();
+    let m = s.manifest.unwrap();
+    assert_eq!(m.entries.len(), 2, "my.cnf and the binlog file");
+    assert_eq!(m.data_stream.unwrap().segments, 2);
+    let wrong_sum = tar_in(&entries, 2, |m| {
+        m.data_stream.as_mut().unwrap().sha1 = "0".repeat(40);
+    });
+    let err = read(&wrong_sum[..], &mut Record::default()).unwrap_err();
+    assert!(err.to_string().contains("data stream"), "{err}");
+    let one_segment_less = tar_in(&entries, 2, |m| {
+        m.data_stream.as_mut().unwrap().segments = 1;
+    });
+    assert!(read(&one_segment_less[..], &mut Record::default()).is_err());
+    let wrong_entry = tar_in(&entries, 2, |m| m.entries[1].size += 1);
+    let err = read(&wrong_entry[..], &mut Record::default()).unwrap_err();
+    assert!(
+        err.to_string().contains("does not match the manifest"),
+        "{err}"
+    );
+    let v1_wrong_entry = tar_in(&entries, 1, |m| m.entries[2].sha1 = "0".repeat(40));
+    assert!(read(&v1_wrong_entry[..], &mut Record::default()).is_err());
 }
 
 #[test]

@@ -41,7 +41,8 @@ fn archive(entries: &[(&[u8], Vec<u8>, tar::EntryType)], manifest: bool, port: u
     }
     if manifest {
         let m = Manifest {
-            format: Manifest::FORMAT,
+            // Format 1: every entry listed (the data segments too).
+            format: 1,
             tool_version: "t".into(),
             flavor: "mariadb".into(),
             server_version: "v".into(),
@@ -58,6 +59,7 @@ fn archive(entries: &[(&[u8], Vec<u8>, tar::EntryType)], manifest: bool, port: u
             binlog_files: vec![],
             binlog_index: None,
             entries: records,
+            data_stream: None,
         };
         let bytes = m.to_bytes();
         b.append(

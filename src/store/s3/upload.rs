@@ -1,6 +1,6 @@
 //! S3 multipart upload as an [`Upload`], straight to its key.
 //!
-//! Bytes are sent as parts of one size (conf `s3_part_size`, 16 MiB by default), at most
+//! Bytes are sent as parts of one size (conf `s3_part_size`, 8 MiB by default), at most
 //! `s3_parts_in_flight` at a time: memory is the part being filled plus the parts being sent,
 //! whatever the object's size. An object holds at most [`MAX_PARTS`] parts; a longer stream is
 //! split into several objects by the catalog ([`crate::catalog::writer`]), which asks
@@ -41,7 +41,7 @@ pub const MIN_PART: u64 = 5 << 20;
 /// S3's largest part.
 pub const MAX_PART: u64 = 5 << 30;
 /// Default part size.
-pub const DEFAULT_PART: u64 = 16 << 20;
+pub const DEFAULT_PART: u64 = 8 << 20;
 /// Default number of parts sent at once.
 pub const DEFAULT_IN_FLIGHT: usize = 4;
 /// S3's limit on parts per upload.
