@@ -14,6 +14,12 @@
 #           e. mariabackup --stream | zstd -1 -T2 | age -r PUB | tee >(sha1sum) > file
 #   restore d. mysqlbackup restore of (d)
 #           e. age -d | zstd -d | tar -x of (d), cat segments | mbstream -x, mariabackup --prepare
+#   and the bare backup tool: mariabackup --stream > /dev/null (what no pipeline can beat).
+# Runs alternate (a, b, c, d, e, then again), so a slow moment of the machine hits all alike;
+# each figure is the median of RUNS runs (default 5). mysqlbackup's modern backup also reports
+# each stage's busy time (seconds working, not waiting on a pipe): printed as medians.
+# With BENCH_BEFORE_BIN=<an earlier mysqlbackup build>, its modern backup and restore run in
+# the same rounds too (rows `*_before`), for before/after figures of a change.
 # First, des3 alone against `openssl enc -des-ede3-cbc` on one core.
 # Usage: scripts/bench-compare.sh [rows_per_table (8 tables; 500000 ~ 1 GiB)] [runs]
 set -euo pipefail
@@ -22,7 +28,7 @@ bash scripts/setup.sh >/dev/null 2>&1
 command -v sysbench >/dev/null || apt-get install -y -q sysbench >/dev/null
 cargo build --release --locked -q
 BIN="$PWD/target/release/mysqlbackup"
-ROWS=${1:-500000}; RUNS=${2:-3}
+ROWS=${1:-500000}; RUNS=${2:-5}
 W=${BENCH_DIR:-/tmp/mysqlbackup-bench-compare}; P=33291
 D="$W/data/mysql-$P"
 source scripts/mariadb-lib.sh
@@ -60,6 +66,8 @@ age-keygen -o "$W/agekey" 2>/dev/null; PUB=$(age-keygen -y "$W/agekey")
 { sed 's/^date_str: .*/date_str: 2000_01_02/' "$W/conf.yaml"
   printf 'compression: zstd\nencryption: age\nage_recipients: [%s]\nage_identity_file: %s\n' "$PUB" "$W/agekey"
 } > "$W/modern.yaml"
+BEFORE=${BENCH_BEFORE_BIN:-}
+[ -n "$BEFORE" ] && sed 's/^date_str: .*/date_str: 2000_01_03/' "$W/modern.yaml" > "$W/before.yaml"
 DEV=$(df --output=source "$W" | tail -1); DEV=$(basename "$(readlink -f "$DEV")")
 written() { sync; awk -v d="$DEV" '$3 == d {print $10 * 512}' /proc/diskstats; }
 # measure NAME CMD: appends "wall cpu rss written" to $W/NAME.txt
@@ -90,11 +98,13 @@ for i in $(seq 1 "$RUNS"); do
   measure backup_shell "set -o pipefail; $MB 2>/dev/null | gzip --fast | openssl des3 -pass file:$W/key 2>/dev/null | tee >(sha1sum > $W/b.sha1) > $W/b.des3"
   measure backup_original "set -o pipefail; mariabackup --backup --user=root --socket=$D/mysql.sock --target-dir=$W/cdir 2>/dev/null && tar -c -C $W cdir | gzip --fast | openssl des3 -pass file:$W/key 2>/dev/null > $W/c.des3 && sha1sum $W/c.des3 >/dev/null && rm -rf $W/cdir"
   rm -f "$W/e.age"
-  measure backup_modern "$BIN --conf-path $W/modern.yaml backup"
+  measure backup_bare "$MB 2>/dev/null > /dev/null"
+  measure backup_modern "$BIN --conf-path $W/modern.yaml backup --json > $W/modern-report-$i.json"
   measure backup_modern_shell "set -o pipefail; $MB 2>/dev/null | zstd -q -1 -T2 | age -r $PUB | tee >(sha1sum > $W/e.sha1) > $W/e.age"
+  if [ -n "$BEFORE" ]; then measure backup_modern_before "$BEFORE --conf-path $W/before.yaml backup"; fi
 done
 ARCHIVE=$(find "$W/backup" -name '*.tgz.des3')
-MODERN=$(find "$W/backup" -name '*.tar.zst.age')
+MODERN=$(find "$W/backup/2000_01_02" -name '*.tar.zst.age')
 echo "stored bytes: ours $(stat -c %s "$ARCHIVE"), shell $(stat -c %s "$W/b.des3"), original $(stat -c %s "$W/c.des3")"
 echo "stored bytes, modern: ours $(stat -c %s "$MODERN"), shell $(stat -c %s "$W/e.age") ($(echo "$(stat -c %s "$MODERN") / $(stat -c %s "$W/e.age")" | bc -l | cut -c1-5)x)"
 mdb_stop "$D"; mv "$D" "$W/source-data"
@@ -107,6 +117,7 @@ for i in $(seq 1 "$RUNS"); do
   measure restore_modern "$BIN --conf-path $W/modern.yaml restore"
   rm -rf "$D"
   measure restore_modern_shell "set -o pipefail; mkdir -p $W/shell/data && age -d -i $W/agekey < $MODERN | zstd -q -d | tar -x -C $W/shell && cat $W/shell/data.xbstream.* | mbstream -x -C $W/shell/data && mariabackup --prepare --target-dir=$W/shell/data 2>/dev/null"
+  if [ -n "$BEFORE" ]; then rm -rf "$D" "$W/shell"; measure restore_modern_before "$BEFORE --conf-path $W/before.yaml restore"; fi
 done
 rm -rf "$W/shell"
 median() { sort -n | awk '{a[NR]=$1} END {print (NR % 2) ? a[(NR+1)/2] : (a[NR/2] + a[NR/2+1]) / 2}'; }
@@ -121,10 +132,25 @@ row() { # name ours
 printf '%-18s %17s  %17s  %19s  %17s\n' "" "wall (ratio)" "cpu (ratio)" "peak RSS (ratio)" "disk written"
 row backup_ours backup_ours; row backup_ours_stdout backup_ours; row backup_shell backup_ours; row backup_original backup_ours
 row restore_ours restore_ours; row restore_shell restore_ours
-row backup_modern backup_modern; row backup_modern_shell backup_modern
+row backup_modern backup_modern; row backup_modern_shell backup_modern; row backup_bare backup_modern
 row restore_modern restore_modern; row restore_modern_shell restore_modern
+if [ -n "$BEFORE" ]; then row backup_modern_before backup_modern; row restore_modern_before restore_modern; fi
 echo "(ratio = figure / mysqlbackup's; peak RSS = largest process of the run; disk written from"
 echo " /proc/diskstats of $DEV, after sync)"
+echo "modern backup, each stage's busy seconds (median of $RUNS; the backup's wall time: $(col backup_modern 1) s):"
+python3 - "$W" "$RUNS" <<'PY'
+import json, statistics, sys
+w, runs = sys.argv[1], int(sys.argv[2])
+busy = {}
+for i in range(1, runs + 1):
+    for s in json.load(open(f"{w}/modern-report-{i}.json"))["stages"]:
+        if s["busy_seconds"] is not None:
+            busy.setdefault(s["name"], []).append((s["busy_seconds"], s["bytes_in"]))
+for name, v in busy.items():
+    b = statistics.median(x for x, _ in v)
+    mib = statistics.median(n for _, n in v) / 2**20
+    print(f"  {name:<12} {b:6.2f} s busy  {mib:8.0f} MiB in  {mib / b if b else 0:8.0f} MiB/s busy")
+PY
 for n in backup_ours backup_ours_stdout restore_ours backup_modern restore_modern; do
   echo "$n: mysqlbackup's own peak RSS $(median < "$W/$n.self.txt") MiB, own disk writes $(median < "$W/$n.selfw.txt") MiB"
 done

@@ -53,7 +53,7 @@ pub fn xbstream(data: &[u8]) {
 /// gunzip (when the input starts with the gzip magic) -> the archive reader, whose events
 /// must name only plain relative paths, data bytes in order within a file, and binlog files.
 pub fn extract_archive(data: &[u8]) {
-    use crate::archive::reader::{Layout, Visitor, is_binlog_file, read};
+    use crate::archive::reader::{Layout, ReadOptions, Visitor, is_binlog_file, read_with};
     use std::collections::HashMap;
     struct Check {
         ends: HashMap<String, u64>,
@@ -103,12 +103,16 @@ pub fn extract_archive(data: &[u8]) {
     } else {
         data.to_vec()
     };
-    let _ = read(
-        &tar[..],
-        &mut Check {
-            ends: HashMap::new(),
-        },
-    );
+    // As a restore without a record reads it, and as one whose record says format 2.
+    for format_2 in [false, true] {
+        let _ = read_with(
+            &tar[..],
+            &mut Check {
+                ends: HashMap::new(),
+            },
+            ReadOptions { format_2 },
+        );
+    }
 }
 
 /// Manifest and `xtrabackup_binlog_info` parsing.
@@ -258,6 +262,36 @@ pub fn zstd(data: &[u8]) {
     }
 }
 
+/// Catalog names and records: the first line is a key, the rest a record read for it. Names
+/// parse back to what made them; a record that passes its check names only its key's own
+/// segments, in order, and sizes that add up.
+pub fn record(data: &[u8]) {
+    use crate::catalog::names::{Scheme, classify, full_key, parse_key, segment_key};
+    use crate::catalog::record::Record;
+    let text = String::from_utf8_lossy(data);
+    let (key, rest) = text.split_once('\n').unwrap_or((&text, ""));
+    let _ = classify(key);
+    let Some(parts) = parse_key(key) else {
+        return;
+    };
+    if parts.scheme == Scheme::Timed
+        && let (Some(inst), Some(taken)) = (parts.instance(), parts.taken)
+    {
+        assert_eq!(full_key(&parts.day, &inst, taken, parts.suffix), key);
+    }
+    let Ok(r) = Record::parse(rest.as_bytes()) else {
+        return;
+    };
+    if r.check(key, &parts).is_ok() {
+        let mut sum = 0u64;
+        for (i, o) in r.objects.iter().enumerate() {
+            assert_eq!(o.key, segment_key(key, i as u32 + 1));
+            sum += o.size;
+        }
+        assert_eq!(sum, r.size);
+    }
+}
+
 /// The entry point of a target by name.
 pub fn target(name: &str) -> Option<fn(&[u8])> {
     Some(match name {
@@ -271,6 +305,7 @@ pub fn target(name: &str) -> Option<fn(&[u8])> {
         "mycnf" => mycnf,
         "age_decrypt" => age_decrypt,
         "zstd" => zstd,
+        "record" => record,
         _ => return None,
     })
 }

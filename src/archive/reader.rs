@@ -98,6 +98,15 @@ fn read_small(e: &mut impl Read, name: &str, size: u64) -> Result<Vec<u8>> {
 
 /// Feeds an entry's bytes to `each` in pieces; returns their SHA-1.
 fn pieces(e: &mut impl Read, each: &mut dyn FnMut(&[u8]) -> Result<()>) -> Result<Sha1Digest> {
+    pieces_hashed(e, true, each)
+}
+
+/// As [`pieces`]; the SHA-1 only when `sha1` (else an empty digest).
+fn pieces_hashed(
+    e: &mut impl Read,
+    sha1: bool,
+    each: &mut dyn FnMut(&[u8]) -> Result<()>,
+) -> Result<Sha1Digest> {
     let mut d = Sha1Digest::new();
     let mut buf = vec![0u8; 1 << 20];
     loop {
@@ -105,13 +114,32 @@ fn pieces(e: &mut impl Read, each: &mut dyn FnMut(&[u8]) -> Result<()>) -> Resul
         if n == 0 {
             return Ok(d);
         }
-        d.update(&buf[..n]);
+        if sha1 {
+            d.update(&buf[..n]);
+        }
         each(&buf[..n])?;
     }
 }
 
+/// What the caller knows of an archive before reading it.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct ReadOptions {
+    /// Its manifest is format 2 (its backup has a record, which only writers of format 2
+    /// write): the data segments are not SHA-1'd one by one, as only format 1 lists them so.
+    pub format_2: bool,
+}
+
 /// Reads a whole tar stream, reporting to `visitor`, and checks it (see the module doc).
 pub fn read<R: Read>(reader: R, visitor: &mut dyn Visitor) -> Result<Summary> {
+    read_with(reader, visitor, ReadOptions::default())
+}
+
+/// As [`read`], with what the caller knows of the archive.
+pub fn read_with<R: Read>(
+    reader: R,
+    visitor: &mut dyn Visitor,
+    opts: ReadOptions,
+) -> Result<Summary> {
     let mut ar = tar::Archive::new(reader);
     let mut layout: Option<Layout> = None;
     let mut orig_backup = String::new();
@@ -174,7 +202,7 @@ pub fn read<R: Read>(reader: R, visitor: &mut dyn Visitor) -> Result<Summary> {
                 let cnf = read_small(&mut e, MY_CNF, size)?;
                 let mut d = Sha1Digest::new();
                 d.update(&cnf);
-                digests.entry(&path, size, &d.hex(), false);
+                digests.entry(&path, size, Some(&d.hex()), false);
                 visitor.start(Layout::Streaming, Some(&cnf), None)?;
                 s.my_cnf = Some(cnf);
             }
@@ -188,11 +216,13 @@ pub fn read<R: Read>(reader: R, visitor: &mut dyn Visitor) -> Result<Summary> {
                     }
                     next_segment += 1;
                     let data = &mut digests.data;
-                    let d = pieces(&mut e, &mut |b| {
+                    let d = pieces_hashed(&mut e, !opts.format_2, &mut |b| {
                         data.update(b);
                         parser.feed(b, &mut |ev| sendings.on(ev, visitor))
                     })?;
-                    digests.entry(&path, size, &d.hex(), true);
+                    digests.data_size += size;
+                    let sha1 = (!opts.format_2).then(|| d.hex());
+                    digests.entry(&path, size, sha1.as_deref(), true);
                 } else if let Some(name) = path.strip_prefix(BINLOG_DIR) {
                     if name.contains('/') {
                         return Err(Error::format(
@@ -201,7 +231,7 @@ pub fn read<R: Read>(reader: R, visitor: &mut dyn Visitor) -> Result<Summary> {
                         ));
                     }
                     let d = binlog_entry(&mut e, name, size, &mut s, visitor)?;
-                    digests.entry(&path, size, &d.hex(), false);
+                    digests.entry(&path, size, Some(&d.hex()), false);
                 } else if path == MANIFEST {
                     let m = Manifest::parse(&read_small(&mut e, MANIFEST, size)?)?;
                     check_manifest(&m, &digests)?;
@@ -335,15 +365,18 @@ fn original_port(path: &str) -> Option<u16> {
 
 /// What the entries before the manifest were, in constant memory whatever their number:
 /// a running SHA-1 over each entry's name, size and SHA-1 (all entries, as format 1 lists
-/// them; and without the data segments, as format 2 does), and the data segments' count,
-/// size and running SHA-1 of their content.
+/// them, unless the segments were not SHA-1'd; and without the data segments, as format 2
+/// does), and the data segments' count, size and running CRC-32 of their content.
 #[derive(Default)]
 struct EntryLog {
     all: Sha1Digest,
     all_count: u64,
+    /// False when a segment was read without its SHA-1 ([`ReadOptions::format_2`]).
+    all_unknown: bool,
     files: Sha1Digest,
     files_count: u64,
-    data: Sha1Digest,
+    data: crc32fast::Hasher,
+    data_size: u64,
     segments: u64,
 }
 
@@ -353,16 +386,27 @@ fn entry_line(name: &str, size: u64, sha1: &str) -> String {
 }
 
 impl EntryLog {
-    fn entry(&mut self, name: &str, size: u64, sha1: &str, segment: bool) {
-        let line = entry_line(name, size, sha1);
-        self.all.update(line.as_bytes());
+    fn entry(&mut self, name: &str, size: u64, sha1: Option<&str>, segment: bool) {
+        match sha1 {
+            Some(h) => {
+                let line = entry_line(name, size, h);
+                self.all.update(line.as_bytes());
+                if !segment {
+                    self.files.update(line.as_bytes());
+                }
+            }
+            None => self.all_unknown = true,
+        }
         self.all_count += 1;
         if segment {
             self.segments += 1;
         } else {
-            self.files.update(line.as_bytes());
             self.files_count += 1;
         }
+    }
+
+    fn data_crc32(&self) -> String {
+        format!("{:08x}", self.data.clone().finalize())
     }
 }
 
@@ -373,19 +417,21 @@ fn check_manifest(m: &Manifest, seen: &EntryLog) -> Result<()> {
         listed.update(entry_line(&e.name, e.size, &e.sha1).as_bytes());
     }
     let (count, digest) = match &m.data_stream {
+        None if seen.all_unknown => {
+            return mismatch(
+                "format 1, but its backup's record says format 2 (a record beside another \
+                 archive?)"
+                    .into(),
+            );
+        }
         None => (seen.all_count, &seen.all),
         Some(d) => {
-            if d.segments != seen.segments || d.size != seen.data.len() || d.sha1 != seen.data.hex()
-            {
+            let crc = seen.data_crc32();
+            if d.segments != seen.segments || d.size != seen.data_size || d.crc32 != crc {
                 return mismatch(format!(
-                    "the data stream does not match the manifest ({} segments, {} bytes, SHA-1 \
-                     {} listed; {} segments, {} bytes, SHA-1 {} held)",
-                    d.segments,
-                    d.size,
-                    d.sha1,
-                    seen.segments,
-                    seen.data.len(),
-                    seen.data.hex()
+                    "the data stream does not match the manifest ({} segments, {} bytes, CRC-32 \
+                     {} listed; {} segments, {} bytes, CRC-32 {crc} held)",
+                    d.segments, d.size, d.crc32, seen.segments, seen.data_size
                 ));
             }
             (seen.files_count, &seen.files)

@@ -39,7 +39,8 @@ pub struct TarWriter {
     mtime: u64,
     entries: Vec<EntryRecord>,
     bytes: u64,
-    data: Sha1Digest,
+    data: crc32fast::Hasher,
+    data_size: u64,
     segments: u64,
 }
 
@@ -51,7 +52,8 @@ impl TarWriter {
             mtime,
             entries: Vec::new(),
             bytes: 0,
-            data: Sha1Digest::new(),
+            data: crc32fast::Hasher::new(),
+            data_size: 0,
             segments: 0,
         }
     }
@@ -78,6 +80,7 @@ impl TarWriter {
         .await?;
         for c in chunks {
             self.data.update(&c);
+            self.data_size += c.len() as u64;
             self.send(c).await?;
         }
         let pad = padding(size);
@@ -92,8 +95,8 @@ impl TarWriter {
     pub fn data_stream(&self) -> DataStream {
         DataStream {
             segments: self.segments,
-            size: self.data.len(),
-            sha1: self.data.hex(),
+            size: self.data_size,
+            crc32: format!("{:08x}", self.data.clone().finalize()),
         }
     }
 

@@ -130,7 +130,12 @@ fn make_index(files: &[String], binlog_dir: &Path, data_dir: &Path, archived: &[
 /// Reads a decoded tar stream and writes it into the targets `place` returns (called once,
 /// before anything is written, after the port check: `port` 0 accepts any). Writes the binlog
 /// index last. Returns what the archive held and the targets.
-pub fn unpack<R: Read>(reader: R, port: u16, place: &mut Place<'_>) -> Result<(Summary, Targets)> {
+pub fn unpack<R: Read>(
+    reader: R,
+    port: u16,
+    opts: reader::ReadOptions,
+    place: &mut Place<'_>,
+) -> Result<(Summary, Targets)> {
     let mut u = Unpacker {
         place,
         port,
@@ -138,7 +143,7 @@ pub fn unpack<R: Read>(reader: R, port: u16, place: &mut Place<'_>) -> Result<(S
         files: HashMap::new(),
         binlog: None,
     };
-    let summary = reader::read(reader, &mut u)?;
+    let summary = reader::read_with(reader, &mut u, opts)?;
     let targets = u
         .targets
         .take()

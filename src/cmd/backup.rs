@@ -49,6 +49,8 @@ pub struct BackupReport {
     pub seconds: f64,
     /// What may make this backup's binlog window fail to apply (see [`temp_table_hazard`]).
     pub warnings: Vec<String>,
+    /// What each stage did (bytes in and out, seconds busy): the busiest sets the pace.
+    pub stages: Vec<crate::codec::meter::StageReport>,
 }
 
 impl std::fmt::Display for BackupReport {
@@ -71,6 +73,7 @@ impl std::fmt::Display for BackupReport {
         for w in &self.warnings {
             writeln!(f, "warning: {w}")?;
         }
+        writeln!(f, "busy: {}", crate::codec::meter::summary(&self.stages))?;
         write!(f, "seconds: {:.1}", self.seconds)
     }
 }
@@ -184,6 +187,7 @@ pub async fn backup(s: &Settings, output: Output) -> Result<Option<BackupReport>
         tar_bytes: report.tar_bytes,
         seconds: started.elapsed().as_secs_f64(),
         warnings,
+        stages: stored.stages,
     }))
 }
 

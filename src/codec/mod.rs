@@ -12,15 +12,21 @@ pub mod chain;
 pub mod des3;
 pub mod digest;
 pub mod gzip;
+pub mod meter;
 pub mod options;
 pub mod sha1;
 pub mod zstd;
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
 
 use crate::error::{Error, Result};
+pub use meter::Meter;
 
 /// Chunks a pipe holds before its writer waits.
 pub const PIPE_CAPACITY: usize = 4;
@@ -105,17 +111,26 @@ pub fn run_stages(stages: Vec<Stage>, input: &[u8], cut: usize) -> Result<Vec<u8
 
 /// Runs a pull stage on a blocking thread from `rx` to `tx` (the counterpart of
 /// [`spawn_transform`]).
+///
+/// Its busy time is the time spent reading its output less the time its input reader waited
+/// on the pipe.
 pub fn spawn_pull(
     name: &'static str,
     stage: PullStage,
     rx: PipeRx,
     tx: PipeTx,
+    meter: Arc<Meter>,
 ) -> JoinHandle<Result<()>> {
     tokio::task::spawn_blocking(move || {
-        let mut r = stage(Box::new(PipeReader::new(rx)))?;
+        let input = PipeReader::new(rx);
+        let waited = input.waited.clone();
+        let counted = input.counted.clone();
+        let mut r = stage(Box::new(input))?;
         loop {
             let mut buf = vec![0u8; CHUNK_SIZE];
             let mut n = 0;
+            let started = Instant::now();
+            let waited_before = waited.load(Ordering::Relaxed);
             while n < buf.len() {
                 match std::io::Read::read(&mut r, &mut buf[n..]) {
                     Ok(0) => break,
@@ -124,10 +139,14 @@ pub fn spawn_pull(
                     Err(e) => return Err(Error::stage(name, e.to_string())),
                 }
             }
+            let wait = waited.load(Ordering::Relaxed) - waited_before;
+            meter.busy(started.elapsed().saturating_sub(Duration::from_nanos(wait)));
+            meter.input(counted.swap(0, Ordering::Relaxed) as usize);
             if n == 0 {
                 return Ok(());
             }
             buf.truncate(n);
+            meter.output(n);
             tx.blocking_send(Bytes::from(buf))
                 .map_err(|_| Error::PipeClosed(name))?;
         }
@@ -177,21 +196,31 @@ pub fn spawn_transform<T: Transform>(
     mut t: T,
     mut rx: PipeRx,
     tx: PipeTx,
+    meter: Arc<Meter>,
 ) -> JoinHandle<Result<T>> {
     tokio::task::spawn_blocking(move || {
         let mut out = Vec::new();
         let name = t.name();
         while let Some(chunk) = rx.blocking_recv() {
-            push_sliced(&mut t, chunk, &mut out, &mut |out| send_all(&tx, out, name))?;
+            meter.input(chunk.len());
+            let mut working = Instant::now();
+            push_sliced(&mut t, chunk, &mut out, &mut |out| {
+                meter.busy(working.elapsed());
+                let r = send_all(&tx, out, name, &meter);
+                working = Instant::now();
+                r
+            })?;
+            meter.busy(working.elapsed());
         }
-        t.finish(&mut out)?;
-        send_all(&tx, &mut out, t.name())?;
+        meter.time(|| t.finish(&mut out))?;
+        send_all(&tx, &mut out, t.name(), &meter)?;
         Ok(t)
     })
 }
 
-fn send_all(tx: &PipeTx, out: &mut Vec<Bytes>, name: &'static str) -> Result<()> {
+fn send_all(tx: &PipeTx, out: &mut Vec<Bytes>, name: &'static str, meter: &Meter) -> Result<()> {
     for chunk in out.drain(..) {
+        meter.output(chunk.len());
         if !chunk.is_empty() {
             tx.blocking_send(chunk)
                 .map_err(|_| Error::PipeClosed(name))?;
@@ -221,6 +250,10 @@ pub fn run_to_vec<T: Transform>(t: &mut T, input: &[u8], cut: usize) -> Result<V
 pub struct PipeReader {
     rx: PipeRx,
     cur: Bytes,
+    /// Nanoseconds spent waiting on the pipe (a pull stage's meter takes them off its time).
+    waited: Arc<AtomicU64>,
+    /// Bytes received (for that meter).
+    counted: Arc<AtomicU64>,
 }
 
 impl PipeReader {
@@ -229,6 +262,8 @@ impl PipeReader {
         PipeReader {
             rx,
             cur: Bytes::new(),
+            waited: Arc::default(),
+            counted: Arc::default(),
         }
     }
 }
@@ -236,8 +271,15 @@ impl PipeReader {
 impl std::io::Read for PipeReader {
     fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
         while self.cur.is_empty() {
-            match self.rx.blocking_recv() {
-                Some(b) => self.cur = b,
+            let t = Instant::now();
+            let next = self.rx.blocking_recv();
+            self.waited
+                .fetch_add(t.elapsed().as_nanos() as u64, Ordering::Relaxed);
+            match next {
+                Some(b) => {
+                    self.counted.fetch_add(b.len() as u64, Ordering::Relaxed);
+                    self.cur = b
+                }
                 None => return Ok(0),
             }
         }

@@ -7,6 +7,8 @@
 //! the pipes' capacity plus what the source and upload hold (one segment, the parts in flight).
 
 use std::future::Future;
+use std::sync::Arc;
+use std::time::Instant;
 
 use bytes::Bytes;
 use futures::StreamExt;
@@ -15,6 +17,7 @@ use tokio::task::JoinHandle;
 
 use crate::codec::chain::{Keys, RECOGNISE_LEN, decoders};
 use crate::codec::digest::{DigestReport, Digests};
+use crate::codec::meter::{self, Meter, StageReport};
 use crate::codec::{PipeReader, PipeRx, PipeTx, Stage, pipe, spawn_pull, spawn_transform};
 use crate::error::{Error, Result};
 use crate::store::{StoredObject, Upload};
@@ -46,20 +49,24 @@ enum Running {
 /// The running stages of a row, by name.
 type Row = Vec<(&'static str, Running)>;
 
-/// Spawns `stages` in a row from `rx`; returns their handles and the last pipe's end.
-fn spawn_row(stages: Vec<Stage>, mut rx: PipeRx) -> (Row, PipeRx) {
+/// Spawns `stages` in a row from `rx`; returns their handles, the last pipe's end and their
+/// meters.
+fn spawn_row(stages: Vec<Stage>, mut rx: PipeRx) -> (Row, PipeRx, Vec<Arc<Meter>>) {
     let mut handles = Vec::new();
+    let mut meters = Vec::new();
     for stage in stages {
         let (tx, next) = pipe();
         let name = stage.name();
+        let meter = Meter::new(name);
+        meters.push(meter.clone());
         let running = match stage {
-            Stage::Push(t) => Running::Push(spawn_transform(t, rx, tx)),
-            Stage::Pull(name, f) => Running::Pull(spawn_pull(name, f, rx, tx)),
+            Stage::Push(t) => Running::Push(spawn_transform(t, rx, tx, meter)),
+            Stage::Pull(name, f) => Running::Pull(spawn_pull(name, f, rx, tx, meter)),
         };
         handles.push((name, running));
         rx = next;
     }
-    (handles, rx)
+    (handles, rx, meters)
 }
 
 /// Waits for every stage of a row; the first failure.
@@ -82,6 +89,8 @@ pub struct Stored {
     pub digests: DigestReport,
     /// The objects the upload made visible, in order.
     pub objects: Vec<StoredObject>,
+    /// What each stage did, in order (the encoders, the digests, the store).
+    pub stages: Vec<StageReport>,
 }
 
 /// Runs `produce` (which writes a tar stream to the pipe it is given) through `encoders` and
@@ -98,9 +107,13 @@ where
 {
     let (tx0, rx0) = pipe();
     let source = tokio::spawn(crate::cancel::or_cancelled(produce(tx0)));
-    let (row, rx) = spawn_row(encoders, rx0);
+    let (row, rx, mut meters) = spawn_row(encoders, rx0);
     let (txd, mut rxd) = pipe();
-    let digests = spawn_transform(Digests::new(), rx, txd);
+    let digest_meter = Meter::new("sha1+sha256");
+    meters.push(digest_meter.clone());
+    let digests = spawn_transform(Digests::new(), rx, txd, digest_meter);
+    let store_meter = Meter::new("store");
+    meters.push(store_meter.clone());
 
     let mut sink_result = Ok(());
     loop {
@@ -112,7 +125,11 @@ where
             }
         };
         let Some(chunk) = chunk else { break };
-        if let Err(e) = upload.write(chunk).await {
+        store_meter.input(chunk.len());
+        let t = Instant::now();
+        let written = upload.write(chunk).await;
+        store_meter.busy(t.elapsed());
+        if let Err(e) = written {
             sink_result = Err(e);
             break;
         }
@@ -141,8 +158,18 @@ where
     pick(&mut failure, row);
     match (failure, value, digest) {
         (None, Some(v), Some(digests)) => {
+            let t = Instant::now();
             let objects = upload.commit().await?;
-            Ok((v, Stored { digests, objects }))
+            store_meter.busy(t.elapsed());
+            store_meter.output(objects.iter().map(|o| o.size as usize).sum());
+            Ok((
+                v,
+                Stored {
+                    digests,
+                    objects,
+                    stages: meter::reports(&meters),
+                },
+            ))
         }
         (failure, _, _) => {
             let what = upload.describe();
@@ -247,7 +274,7 @@ pub async fn fetch_stream<T: Send + 'static>(
     }));
     let (txd, rxd) = pipe();
     let digests = spawn_digests(rx0, txd, expected.read_all);
-    let (row, rx) = spawn_row(decoders, rxd);
+    let (row, rx, _) = spawn_row(decoders, rxd);
     let sink = tokio::task::spawn_blocking(move || consume(PipeReader::new(rx)));
 
     let fetch = joined(fetch, "fetch").await;

@@ -60,7 +60,7 @@ pub fn forge_with(
         }
         ds.segments = segments.len() as u64;
         ds.size = all.len() as u64;
-        ds.sha1 = super::sha1_bytes(&all);
+        ds.crc32 = format!("{:08x}", crc32fast::hash(&all));
     } else {
         segments.clear();
     }

@@ -65,7 +65,8 @@ fn tar_of(entries: &[(&str, Vec<u8>)]) -> Vec<u8> {
 fn tar_in(entries: &[(&str, Vec<u8>)], format: u32, edit: impl FnOnce(&mut Manifest)) -> Vec<u8> {
     let mut b = tar::Builder::new(Vec::new());
     let mut records = Vec::new();
-    let mut data_sum = Sha1Digest::new();
+    let mut data_sum = crc32fast::Hasher::new();
+    let mut data_size = 0u64;
     let mut segments = 0;
     for (name, data) in entries {
         let mut h = tar::Header::new_gnu();
@@ -76,6 +77,7 @@ fn tar_in(entries: &[(&str, Vec<u8>)], format: u32, edit: impl FnOnce(&mut Manif
         b.append(&h, &data[..]).unwrap();
         if format >= 2 && name.starts_with("data.xbstream.") {
             data_sum.update(data);
+            data_size += data.len() as u64;
             segments += 1;
             continue;
         }
@@ -106,8 +108,8 @@ fn tar_in(entries: &[(&str, Vec<u8>)], format: u32, edit: impl FnOnce(&mut Manif
         entries: records,
         data_stream: (format >= 2).then(|| crate::archive::manifest::DataStream {
             segments,
-            size: data_sum.len(),
-            sha1: data_sum.hex(),
+            size: data_size,
+            crc32: format!("{:08x}", data_sum.finalize()),
         }),
     };
     edit(&mut m);
@@ -187,9 +189,17 @@ fn a_format_2_manifest_summarizes_the_data_stream() {
     let m = s.manifest.unwrap();
     assert_eq!(m.entries.len(), 2, "my.cnf and the binlog file");
     assert_eq!(m.data_stream.unwrap().segments, 2);
+    // Known to be format 2 (a record says so): the segments are not SHA-1'd, and a format 1
+    // archive is refused.
+    let known = ReadOptions { format_2: true };
+    read_with(&good[..], &mut Record::default(), known).unwrap();
+    let v1 = tar_in(&entries, 1, |_| {});
+    read(&v1[..], &mut Record::default()).unwrap();
+    assert!(read_with(&v1[..], &mut Record::default(), known).is_err());
     let wrong_sum = tar_in(&entries, 2, |m| {
-        m.data_stream.as_mut().unwrap().sha1 = "0".repeat(40);
+        m.data_stream.as_mut().unwrap().crc32 = "00000000".into();
     });
+    assert!(read_with(&wrong_sum[..], &mut Record::default(), known).is_err());
     let err = read(&wrong_sum[..], &mut Record::default()).unwrap_err();
     assert!(err.to_string().contains("data stream"), "{err}");
     let one_segment_less = tar_in(&entries, 2, |m| {

@@ -109,7 +109,7 @@ fn run(bytes: &[u8], port: u16) -> (Result<Summary>, Vec<String>, tempfile::Temp
     let tmp = tempfile::tempdir().unwrap();
     let data = tmp.path().join("data");
     let d2 = data.clone();
-    let r = unpack(bytes, port, &mut |_, _| {
+    let r = unpack(bytes, port, Default::default(), &mut |_, _| {
         std::fs::create_dir_all(&d2).unwrap();
         Ok(Targets {
             data_dir: d2.clone(),

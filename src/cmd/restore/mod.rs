@@ -137,6 +137,7 @@ pub async fn restore(s: &Settings, opts: &RestoreOptions) -> Result<Option<Resto
             parts: None,
             stream: crate::store::stdio::stdin(),
             cleanup: None,
+            format: Default::default(),
         }
     } else {
         let store = crate::store::build(&s.store)?;
@@ -149,6 +150,9 @@ pub async fn restore(s: &Settings, opts: &RestoreOptions) -> Result<Option<Resto
             location: located.location.clone(),
             expected: Expected::recorded(&located),
             parts: located.parts.clone(),
+            format: crate::archive::reader::ReadOptions {
+                format_2: located.record.is_some(),
+            },
             cleanup,
         }
     };
@@ -195,6 +199,8 @@ struct Source {
     stream: futures::stream::BoxStream<'static, Result<bytes::Bytes>>,
     /// The store and backup to remove after success (`--clean-after-restore`).
     cleanup: Option<(std::sync::Arc<dyn crate::store::Store>, Entry)>,
+    /// What is known of the archive (its record says format 2).
+    format: crate::archive::reader::ReadOptions,
 }
 
 /// Whose backup it is, from its manifest, else its key: host and instance (None for the
@@ -220,10 +226,11 @@ async fn restore_into(
     let port = if opts.allow_other_port { 0 } else { s.port };
     let (data_dir, binlog_dir) = (s.data_dir.clone(), s.binlog_dir.clone());
     let keep_binlog = !opts.data_only;
+    let format = source.format;
     let c2 = created.clone();
     let ((report, _targets), fetched) =
         fetch_stream(source.stream, &source.expected, &keys, move |reader| {
-            unpack(reader, port, &mut |_layout, _archived_cnf| {
+            unpack(reader, port, format, &mut |_layout, _archived_cnf| {
                 let mut c = c2.lock().expect("lock");
                 c.claim(&data_dir, "data dir", true)?;
                 if binlog_dir != data_dir {

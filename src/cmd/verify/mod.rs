@@ -238,9 +238,12 @@ async fn check_stream(
         ));
     }
     let input = crate::catalog::stream(store, entry).await?;
-    let ((summary, checker), fetched) = fetch_stream(input, &expected, keys, |r| {
+    let format = reader::ReadOptions {
+        format_2: entry.record.is_some(),
+    };
+    let ((summary, checker), fetched) = fetch_stream(input, &expected, keys, move |r| {
         let mut c = Checker::default();
-        let s = reader::read(r, &mut c)?;
+        let s = reader::read_with(r, &mut c, format)?;
         c.finish(&s)?;
         Ok((s, c))
     })

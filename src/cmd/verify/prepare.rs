@@ -95,6 +95,9 @@ pub async fn prepared_check(
     let data = scratch.0.join("data");
     tracing::info!("extracting {} into {}", entry.key, data.display());
     let expected = Expected::recorded(entry);
+    let format = crate::archive::reader::ReadOptions {
+        format_2: entry.record.is_some(),
+    };
     let stream = crate::catalog::stream(store, entry)
         .await
         .map_err(|e| ("store", e))?;
@@ -102,7 +105,7 @@ pub async fn prepared_check(
     let binlog = scratch.0.join("binlog");
     let binlog_target = binlog.clone();
     let ((summary, _), _) = fetch_stream(stream, &expected, keys, move |r| {
-        unpack(r, 0, &mut |_, _| {
+        unpack(r, 0, format, &mut |_, _| {
             for d in [&target, &binlog_target] {
                 std::fs::create_dir(d).map_err(|e| Error::io("create directory", d, e))?;
             }
