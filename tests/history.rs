@@ -208,6 +208,39 @@ async fn s3_commits_without_a_copy_and_lists_without_a_head_per_object() {
         );
         db.sql("INSERT INTO app.t(v) VALUES ('mark-2')");
         let second = backup_key(&ws, &["--date-str", day]);
+
+        // A third backup whose tool streams everything, then fails: the segments it completed
+        // are deleted, nothing of it stays, the two stay.
+        let scratch = tempfile::tempdir().unwrap();
+        let dying = script(
+            &scratch.path().join("dying.sh"),
+            &format!("{} \"$@\"\nexit 1", require("mariabackup").display()),
+        );
+        let dying_conf = ws.variant("dying", |c| c.tool(&dying));
+        proxy.take_requests();
+        let out = ws
+            .cmd_with(&dying_conf, &["backup", "--date-str", day])
+            .output()
+            .unwrap();
+        assert!(!out.status.success(), "the third backup must fail");
+        let sent = proxy.take_requests();
+        let completed: Vec<String> = sent
+            .iter()
+            .filter(|r| r.starts_with("POST ") && r.contains("uploadId="))
+            .map(|r| r.split(['?', ' ']).nth(1).unwrap().to_string())
+            .collect();
+        assert!(
+            !completed.is_empty(),
+            "a segment was completed before the failure: {sent:#?}"
+        );
+        for c in &completed {
+            assert!(
+                sent.iter().any(|r| r.starts_with(&format!("DELETE {c} "))),
+                "{c} completed and not deleted: {sent:#?}"
+            );
+        }
+        let v = json(&ws.cmd(&["list", "--json"]).output().unwrap());
+        assert!(v["leftovers"].as_array().unwrap().is_empty(), "{v}");
         proxy.take_requests();
 
         let listed = listed_keys(&ws, &[]);
@@ -230,6 +263,18 @@ async fn s3_commits_without_a_copy_and_lists_without_a_head_per_object() {
             .filter(|r| r.starts_with("GET /history/") && !r.contains(".json"))
             .count();
         assert_eq!(objects, 0, "no object but records read: {sent:#?}");
+        let listings: Vec<&String> = sent.iter().filter(|r| r.contains("list-type=2")).collect();
+        assert_eq!(
+            listings.len(),
+            2,
+            "the days, then the one day's folder: {sent:#?}"
+        );
+        assert!(
+            listings
+                .iter()
+                .all(|r| r.contains("delimiter=") || r.contains("prefix=")),
+            "a listing of the whole bucket: {sent:#?}"
+        );
         println!(
             "requests of one list of 2 backups (segments: several each): {}",
             sent.len()
@@ -337,6 +382,8 @@ fn a_backup_of_the_scheme_before_records_is_found_verified_restored_and_expired(
     let v = json(&cmd(&["expire", "--keep-last", "1", "--json"]));
     assert_eq!(v["backups"][0]["key"], key);
     assert_eq!(v["backups"][0]["action"], "keep");
+    // The next day's backup, copied in later than this one's file was touched: their days,
+    // not their files' times, order them (the store was copied: its times say nothing).
     let newer = base.join("2025_06_02/3399");
     std::fs::create_dir_all(&newer).unwrap();
     let name = "mysql-3399-fixturehost-1.tgz.des3";
@@ -347,6 +394,17 @@ fn a_backup_of_the_scheme_before_records_is_found_verified_restored_and_expired(
         )
         .unwrap();
     }
+    let later = std::time::SystemTime::now() + std::time::Duration::from_secs(3600);
+    std::fs::File::options()
+        .write(true)
+        .open(base.join(key))
+        .unwrap()
+        .set_modified(later)
+        .unwrap();
+    assert_eq!(
+        listed_in(&cmd(&["list", "--json"])),
+        [format!("2025_06_02/3399/{name}"), key.to_string()]
+    );
     // Retention alone (verify's good verdict above would keep the first too).
     std::fs::remove_dir_all(base.join("verified")).unwrap();
     let out = cmd(&["expire", "--keep-last", "1", "--confirm", "--json"]);
@@ -358,6 +416,16 @@ fn a_backup_of_the_scheme_before_records_is_found_verified_restored_and_expired(
         );
     }
     assert!(newer.join(name).exists());
+}
+
+/// The keys a `list --json` run printed.
+fn listed_in(out: &std::process::Output) -> Vec<String> {
+    json(out)["backups"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|b| b["key"].as_str().unwrap().to_string())
+        .collect()
 }
 
 /// The peak RSS a run logged (`peak RSS N MiB`).
@@ -457,6 +525,106 @@ out.flush()
             rss <= 256,
             "peak RSS {rss} MiB verifying {} MiB",
             size >> 20
+        );
+    })
+    .await
+    .unwrap();
+}
+
+/// A backup of the scheme before records as it was stored on S3: its SHA-1, SHA-256, chain and
+/// what list shows in `x-amz-meta-*` (the fixture's `.meta`, as the earlier version put it
+/// there). Listed with those fields (one HEAD: its metadata), verified, restored. (Its instance
+/// here is on another port than the fixture's, which the local-store test uses at the same
+/// time: the backup is named by its key, and restored with --allow-other-port.)
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_backup_of_the_scheme_before_records_on_s3_is_listed_verified_restored() {
+    use object_store::{Attribute, Attributes, ObjectStore, PutOptions};
+    let fixture = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/daily-scheme");
+    let key = "2025_06_01/3399/mysql-3399-fixturehost-1.tgz.des3";
+    let moto = Moto::start();
+    let store = moto.bucket("daily").await;
+    let meta: std::collections::BTreeMap<String, String> =
+        serde_json::from_slice(&std::fs::read(fixture.join(format!("{key}.meta"))).unwrap())
+            .unwrap();
+    let attributes: Attributes = meta
+        .iter()
+        .map(|(k, v)| (Attribute::Metadata(k.clone().into()), v.clone()))
+        .collect();
+    store
+        .store
+        .put_opts(
+            &key.into(),
+            std::fs::read(fixture.join(key)).unwrap().into(),
+            PutOptions {
+                attributes,
+                ..Default::default()
+            },
+        )
+        .await
+        .unwrap();
+    tokio::task::spawn_blocking(move || {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::set_permissions(
+            dir.path(),
+            std::os::unix::fs::PermissionsExt::from_mode(0o755),
+        )
+        .unwrap();
+        let key_file = dir.path().join("des3_password");
+        std::fs::copy(fixture.join("des3_password"), &key_file).unwrap();
+        std::fs::set_permissions(
+            &key_file,
+            std::os::unix::fs::PermissionsExt::from_mode(0o600),
+        )
+        .unwrap();
+        let (data_base, tmp) = (dir.path().join("data"), dir.path().join("tmp"));
+        std::fs::create_dir_all(&data_base).unwrap();
+        std::fs::create_dir_all(&tmp).unwrap();
+        let conf = dir.path().join("conf.yaml");
+        let port = free_port();
+        std::fs::write(
+            &conf,
+            format!(
+                "mysql_base: /usr\nhost: fixturehost\ndata_base: '{}'\nbackup_base: '{}'\n\
+                 port: {port}\ninstance_id: 1\nbackup_tool_tmpdir: '{}'\ns3_host: '127.0.0.1:{}'\n\
+                 s3_bucket: daily\ns3_access_key: a\ns3_secret_key: s\n",
+                data_base.display(),
+                dir.path().join("backup").display(),
+                tmp.display(),
+                moto.port
+            ),
+        )
+        .unwrap();
+        let cmd = |args: &[&str]| {
+            let mut c = Command::new(bin());
+            c.arg("--conf-path")
+                .arg(&conf)
+                .args(args)
+                .env("TMPDIR", &tmp);
+            c.output().unwrap()
+        };
+        let v = json(&cmd(&["list", "--all", "--json"]));
+        let b = &v["backups"][0];
+        assert_eq!(b["key"], key, "{v}");
+        assert_eq!(b["scheme"], "daily");
+        assert_eq!(b["sha1"], meta["sha1"].as_str());
+        assert_eq!(b["sha256"], meta["sha256"].as_str());
+        assert_eq!(b["binlog_pos"], meta["binlog-pos"].as_str());
+        assert_eq!(b["chain"], "gzip+des3");
+        let out = cmd(&["verify", "--backup-key", key, "--json"]);
+        ok(&out);
+        assert_eq!(json(&out)["backups"][0]["ok"], true);
+        let given = format!("s3://daily/{key}");
+        let report = ok(&cmd(&[
+            "restore",
+            "--backup-key",
+            &given,
+            "--allow-other-port",
+        ]));
+        assert!(report.contains(&given), "{report}");
+        let restored = Mariadb::start_on(&data_base.join(format!("mysql-{port}")), 9);
+        assert_eq!(
+            restored.sql("SELECT COUNT(*) FROM app.t WHERE v LIKE 'fixture-%'"),
+            "300"
         );
     })
     .await

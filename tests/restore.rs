@@ -330,6 +330,25 @@ fn restore_an_original_layout_archive() {
         assert_eq!(count(&db), rows);
     }
 
+    // Listed as the port's, verified, and kept by expire as its group's newest.
+    let orig_key = format!("2019_09_09/{port}/{orig_name}");
+    let out = ws.cmd_with(&any_day, &["list", "--json"]).output().unwrap();
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let b = &v["backups"][0];
+    assert_eq!(b["key"], orig_key.as_str(), "{v}");
+    assert_eq!(b["scheme"], "original");
+    assert!(b["host"].is_null() && b["instance_id"].is_null(), "{b}");
+    let out = ws
+        .cmd_with(&any_day, &["verify", "--backup-key", &orig_key])
+        .output()
+        .unwrap();
+    assert!(ok(&out).contains("ok:"));
+    let expired = ok(&ws
+        .cmd_with(&any_day, &["expire", "--keep-last", "1"])
+        .output()
+        .unwrap());
+    assert!(expired.contains(&format!("keep: {orig_key}")), "{expired}");
+
     // The same on S3, stored as the original tool stored it: its SHA-1 in x-amz-meta-sha1.
     let rt = tokio::runtime::Runtime::new().unwrap();
     let moto = Moto::start();

@@ -5,9 +5,11 @@
 //! `{key}.meta` (JSON of the same names). Read here into an [`Entry`], removed here with
 //! their sidecars.
 
+use std::time::SystemTime;
+
 use chrono::{DateTime, Utc};
 
-use super::listing::Entry;
+use super::entry::Entry;
 use super::names::{KeyParts, LEGACY_SIDECARS, Scheme};
 use crate::codec::chain::Chain;
 use crate::error::{Error, Result};
@@ -74,7 +76,7 @@ pub async fn entry(
         ),
     };
     let get = |n: &str| m.get(n).cloned();
-    let taken: DateTime<Utc> = info.modified.into();
+    let taken = taken(parts.as_ref(), info.modified);
     let chain = get("chain").unwrap_or_else(|| {
         parts
             .as_ref()
@@ -112,6 +114,23 @@ pub async fn entry(
     }
 }
 
+/// When an earlier-scheme backup was taken, as well as can be told: it records no time, and its
+/// file's or object's time is when it was stored, or when the store was last copied (`cp -r`,
+/// `aws s3 sync`). So its stored time counts while it lies on the day the key names (in any
+/// zone: up to 38 hours after that day's 00:00 UTC), and that day's end when it is later: a
+/// store copied today keeps its backups in the order of their days.
+pub fn taken(parts: Option<&KeyParts>, stored: SystemTime) -> DateTime<Utc> {
+    let stored: DateTime<Utc> = stored.into();
+    let day_end = parts
+        .and_then(|p| chrono::NaiveDate::parse_from_str(&p.day, "%Y_%m_%d").ok())
+        .and_then(|d| d.and_hms_opt(0, 0, 0))
+        .map(|t| t.and_utc() + chrono::Duration::hours(38));
+    match day_end {
+        Some(end) if stored > end => end,
+        _ => stored,
+    }
+}
+
 /// Removes an earlier-scheme backup: its commit mark (`.sha1`) first, so that an interrupted
 /// removal leaves an incomplete backup, never a checksum beside bytes it does not describe.
 pub async fn delete(store: &dyn Store, key: &str) -> Result<()> {
@@ -123,4 +142,26 @@ pub async fn delete(store: &dyn Store, key: &str) -> Result<()> {
         store.delete(&format!("{key}{ext}")).await?;
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::catalog::names::parse_key;
+
+    #[test]
+    fn an_earlier_backup_copied_later_keeps_the_order_of_its_day() {
+        let at = |s: &str| SystemTime::from(s.parse::<DateTime<Utc>>().unwrap());
+        let p1 = parse_key("2025_06_01/3399/mysql-3399-h-1.tgz.des3").unwrap();
+        let p2 = parse_key("2025_06_02/3399/mysql-3399-h-1.tgz.des3").unwrap();
+        // Stored on its day: that time.
+        let on_day = at("2025-06-01T23:10:00Z");
+        assert_eq!(SystemTime::from(taken(Some(&p1), on_day)), on_day);
+        // Copied in a later order: each counts as its day's end, so the days keep their order.
+        let t1 = taken(Some(&p1), at("2026-12-04T10:00:01Z"));
+        let t2 = taken(Some(&p2), at("2026-12-04T10:00:00Z"));
+        assert!(t1 < t2);
+        assert_eq!(t1, "2025-06-02T14:00:00Z".parse::<DateTime<Utc>>().unwrap());
+        assert_eq!(SystemTime::from(taken(None, on_day)), on_day);
+    }
 }

@@ -1,181 +1,29 @@
-//! What the store holds: every backup with what it records ([`Entry`]), and what interrupted
-//! runs left ([`LeftoverEntry`]), each with the backup key it belongs to.
+//! What the store holds: the backups ([`Entry`]) and what interrupted runs left
+//! ([`LeftoverEntry`]), by port (or every port) and day (or every day).
 //!
-//! Cost: one listing request per page of each day's folder of the port, one small GET per
-//! [`Scheme::Timed`] backup (its record), one HEAD per earlier-scheme backup on S3 (their
-//! metadata): it grows with the backups, never with the objects (segments, sidecars).
+//! Cost: one listing request per page of each day's folder of the port; with leftovers, one
+//! ListMultipartUploads (S3); then one small GET per backup read (its record), one HEAD per
+//! earlier-scheme backup on S3 (its metadata). It grows with the backups, never with the
+//! objects (segments, sidecars); finding the newest backup reads records only until it is
+//! found.
 
 use std::collections::BTreeMap;
-use std::time::SystemTime;
 
 use chrono::{DateTime, Utc};
 use futures::{StreamExt, TryStreamExt};
 
+use super::entry::Entry;
+use super::leftovers::{LeftoverEntry, age_by_owner};
 use super::legacy;
+use super::names::KeyParts;
 use super::names::{
-    KeyParts, Role, Scheme, classify, day_prefix, parse_key, record_key, validate_day,
+    LEGACY_SIDECARS, Role, Scheme, classify, day_prefix, parse_key, record_key, validate_day,
 };
-use super::record::{Kind, Record};
 use crate::error::Result;
-use crate::store::{Leftover, ObjectInfo, Store, StoredObject};
+use crate::store::{ObjectInfo, Store};
 
 /// Records read at once.
 const READ_AHEAD: usize = 8;
-
-/// A stored backup as the catalog shows it.
-#[derive(Clone, Debug, serde::Serialize)]
-pub struct Entry {
-    pub key: String,
-    pub location: String,
-    pub scheme: Scheme,
-    /// `full` (later: `incremental`).
-    pub kind: String,
-    /// The day it is filed under (`YYYY_MM_DD`).
-    pub date: String,
-    /// None for a backup of the original tool (it names the port only).
-    pub host: Option<String>,
-    pub instance_id: Option<u32>,
-    pub port: u16,
-    /// When it was taken (RFC 3339, UTC): its record's time; for an earlier scheme, when it
-    /// was stored.
-    pub taken_at: String,
-    /// Stored bytes (all segments).
-    pub size: u64,
-    /// Objects its bytes are stored as.
-    pub segments: usize,
-    /// The codec chain, e.g. `gzip+des3`.
-    pub chain: String,
-    /// None: not a complete backup.
-    pub sha1: Option<String>,
-    pub sha256: Option<String>,
-    /// `file:position` of the data in the binlog.
-    pub binlog_pos: Option<String>,
-    pub gtid: Option<String>,
-    pub binlog_first: Option<String>,
-    pub binlog_last: Option<String>,
-    pub binlog_count: Option<u64>,
-    /// Why what it records cannot be read (a record or sidecar that is not JSON, say): the
-    /// backup is listed, but nothing may act on what it records.
-    pub damaged: Option<String>,
-    #[serde(skip)]
-    pub taken: DateTime<Utc>,
-    /// Its objects, in order.
-    #[serde(skip)]
-    pub objects: Vec<StoredObject>,
-    #[serde(skip)]
-    pub parts: Option<KeyParts>,
-    #[serde(skip)]
-    pub record: Option<Record>,
-}
-
-impl Entry {
-    /// Whether it is a backup that may be restored: complete and readable.
-    pub fn complete(&self) -> bool {
-        self.sha1.is_some() && self.damaged.is_none()
-    }
-
-    /// Whose backup it is, in words.
-    pub fn owner(&self) -> String {
-        match (&self.host, self.instance_id) {
-            (Some(h), Some(i)) => format!("host {h}, instance {i}, port {}", self.port),
-            _ => format!(
-                "port {} (the original tool's: no host or instance)",
-                self.port
-            ),
-        }
-    }
-
-    /// The entry of a [`Scheme::Timed`] backup from its record (checked against the key).
-    fn of_record(
-        info: &ObjectInfo,
-        parts: KeyParts,
-        read: Result<Option<bytes::Bytes>>,
-        store: &dyn Store,
-    ) -> Self {
-        let checked = read.and_then(|b| {
-            let b = b.ok_or_else(|| {
-                crate::error::Error::format("record", format!("{} is gone", record_key(&info.key)))
-            })?;
-            let r = Record::parse(&b)?;
-            r.check(&info.key, &parts)?;
-            Ok(r)
-        });
-        let (record, damaged) = match checked {
-            Ok(r) => (Some(r), None),
-            Err(e) => (None, Some(crate::error::report_lines(&e).join(": "))),
-        };
-        let r = record.as_ref();
-        let taken = r.map_or_else(
-            || parts.taken.unwrap_or_else(|| info.modified.into()),
-            |r| r.taken_at,
-        );
-        Entry {
-            key: info.key.clone(),
-            location: store.location(&info.key),
-            scheme: Scheme::Timed,
-            kind: match r.map(|r| &r.kind) {
-                Some(Kind::Full) | None => "full".into(),
-                Some(Kind::Incremental { .. }) => "incremental".into(),
-                Some(_) => "unknown".into(),
-            },
-            date: parts.day.clone(),
-            host: parts.host.clone(),
-            instance_id: parts.instance_id,
-            port: parts.port,
-            taken_at: taken.to_rfc3339(),
-            size: r.map_or(info.size, |r| r.size),
-            segments: r.map_or(1, |r| r.objects.len()),
-            chain: r.map_or_else(|| "unknown".into(), |r| r.chain.clone()),
-            sha1: r.map(|r| r.sha1.clone()),
-            sha256: r.map(|r| r.sha256.clone()),
-            binlog_pos: r
-                .and_then(|r| r.data.as_ref())
-                .map(|d| format!("{}:{}", d.file, d.position)),
-            gtid: r.and_then(|r| r.data.as_ref()).map(|d| d.gtid.clone()),
-            binlog_first: r.and_then(|r| r.binlog_files.first().cloned()),
-            binlog_last: r.and_then(|r| r.binlog_files.last().cloned()),
-            binlog_count: r.map(|r| r.binlog_files.len() as u64),
-            damaged,
-            taken,
-            objects: r.map_or_else(
-                || {
-                    vec![StoredObject {
-                        key: info.key.clone(),
-                        size: info.size,
-                    }]
-                },
-                |r| r.objects.clone(),
-            ),
-            parts: Some(parts),
-            record,
-        }
-    }
-}
-
-/// What an interrupted run left, as the catalog shows it.
-#[derive(Clone, Debug)]
-pub struct LeftoverEntry {
-    /// The key of the backup it belongs to.
-    pub owner: String,
-    pub parts: KeyParts,
-    /// What it is: `pending upload`, `partial file`, `uncommitted object` (no record), ...
-    pub kind: &'static str,
-    /// The object's key (an uncommitted object), or what the store reports.
-    pub key: String,
-    pub modified: Option<SystemTime>,
-    /// The store's leftover; None for an uncommitted object (removed by deleting `key`).
-    pub store_leftover: Option<Leftover>,
-}
-
-impl LeftoverEntry {
-    /// Removes it.
-    pub async fn remove(&self, store: &dyn Store) -> Result<()> {
-        match &self.store_leftover {
-            Some(l) => store.remove_leftover(l).await,
-            None => store.delete(&self.key).await,
-        }
-    }
-}
 
 /// Backups and leftovers of a port (or every port).
 #[derive(Clone, Debug, Default)]
@@ -185,12 +33,50 @@ pub struct Listing {
     pub leftovers: Vec<LeftoverEntry>,
 }
 
-/// Every object under the day folders of `port` (every port: None), with the days.
-async fn objects(
+/// A backup a listing found, before what it records is read.
+struct Found {
+    info: ObjectInfo,
+    parts: KeyParts,
+    /// Its objects as the store holds them (its own and its segments), by key.
+    listed: BTreeMap<String, u64>,
+    sidecars: Vec<&'static str>,
+}
+
+impl Found {
+    /// When it was taken, as its key tells (its record, read later, says to the nanosecond).
+    fn taken(&self) -> DateTime<Utc> {
+        match self.parts.taken {
+            Some(t) => t,
+            None => legacy::taken(Some(&self.parts), self.info.modified),
+        }
+    }
+
+    async fn read(self, store: &dyn Store) -> Entry {
+        match self.parts.scheme {
+            Scheme::Timed => {
+                let bytes = store.read(&record_key(&self.info.key)).await;
+                Entry::of_record(&self.info, self.parts, bytes, &self.listed, store)
+            }
+            _ => legacy::entry(store, self.info, Some(self.parts), &self.sidecars).await,
+        }
+    }
+}
+
+/// The backups found (newest first by their keys' time) and the leftovers.
+struct Scanned {
+    found: Vec<Found>,
+    leftovers: Vec<LeftoverEntry>,
+}
+
+/// Lists the day folders of `port` (every port: None; only `day` when given), grouping what
+/// they hold by backup. With `leftovers`, also what interrupted runs left there and the
+/// store's pending uploads.
+async fn scan(
     store: &dyn Store,
     port: Option<u16>,
     day: Option<&str>,
-) -> Result<Vec<ObjectInfo>> {
+    leftovers: bool,
+) -> Result<Scanned> {
     let mut days: Vec<String> = match day {
         Some(d) => vec![d.to_string()],
         None => store
@@ -201,41 +87,26 @@ async fn objects(
             .collect(),
     };
     days.sort();
-    let mut out = Vec::new();
+    let mut objects = Vec::new();
+    let mut left: Vec<LeftoverEntry> = Vec::new();
     for day in days.iter().rev() {
         let prefix = match port {
             Some(p) => day_prefix(day, p),
             None => format!("{day}/"),
         };
-        out.extend(store.list(&prefix).await?);
+        if leftovers {
+            let (o, l) = store.scan(&prefix).await?;
+            objects.extend(o);
+            left.extend(l.into_iter().filter_map(LeftoverEntry::of_store));
+        } else {
+            objects.extend(store.list(&prefix).await?);
+        }
     }
-    Ok(out)
-}
-
-/// Every backup of `port` (every port: None; only those filed under `day` when given), newest
-/// first, and the leftovers of interrupted runs. A listing that fails anywhere is an error:
-/// nothing may act on a partial one. A backup whose record cannot be read is listed with
-/// [`Entry::damaged`] set.
-pub async fn list(store: &dyn Store, port: Option<u16>, day: Option<&str>) -> Result<Listing> {
-    scan(store, port, day, true).await
-}
-
-/// The leftovers of interrupted runs of `port` (every port: None), without reading any record.
-pub async fn leftovers(store: &dyn Store, port: Option<u16>) -> Result<Vec<LeftoverEntry>> {
-    Ok(scan(store, port, None, false).await?.leftovers)
-}
-
-async fn scan(
-    store: &dyn Store,
-    port: Option<u16>,
-    day: Option<&str>,
-    read_backups: bool,
-) -> Result<Listing> {
     let mut backups: BTreeMap<String, (ObjectInfo, KeyParts)> = BTreeMap::new();
     let mut records: BTreeMap<String, ObjectInfo> = BTreeMap::new();
     let mut segments: BTreeMap<String, Vec<ObjectInfo>> = BTreeMap::new();
     let mut sidecars: BTreeMap<String, Vec<&'static str>> = BTreeMap::new();
-    for o in objects(store, port, day).await? {
+    for o in objects {
         match classify(&o.key) {
             Some(Role::Backup(p)) => {
                 backups.insert(o.key.clone(), (o, p));
@@ -248,104 +119,139 @@ async fn scan(
             None => {}
         }
     }
-    let mut listing = Listing::default();
-    let mut timed = Vec::new();
-    let mut legacy_ones = Vec::new();
-    for (key, (info, parts)) in &backups {
-        match parts.scheme {
-            Scheme::Timed if records.contains_key(key) => timed.push((info.clone(), parts.clone())),
-            Scheme::Timed => {
-                // No record: a backup that never committed; its objects are leftovers.
-                let mut all = vec![info.clone()];
-                all.extend(segments.remove(key).unwrap_or_default());
-                for o in all {
-                    listing.leftovers.push(uncommitted(key, parts, o));
-                }
+    let mut found = Vec::new();
+    for (key, (info, parts)) in backups {
+        let segs = segments.remove(&key).unwrap_or_default();
+        if parts.scheme == Scheme::Timed && !records.contains_key(&key) {
+            // No record: a backup that never committed (or is under way); its objects are
+            // leftovers.
+            let owner = key.clone();
+            for o in std::iter::once(info).chain(segs) {
+                left.push(LeftoverEntry::object(
+                    &owner,
+                    &parts,
+                    o,
+                    "uncommitted object (no record)",
+                ));
             }
-            _ => legacy_ones.push((info.clone(), parts.clone())),
+            continue;
         }
-        segments.remove(key);
+        let listed = std::iter::once(&info)
+            .chain(&segs)
+            .map(|o| (o.key.clone(), o.size))
+            .collect();
+        found.push(Found {
+            sidecars: sidecars.remove(&key).unwrap_or_default(),
+            info,
+            parts,
+            listed,
+        });
     }
     // Segments whose first object is gone, records whose backup is gone.
     for (key, objs) in segments {
         if let Some(parts) = parse_key(&key) {
             for o in objs {
-                listing.leftovers.push(uncommitted(&key, &parts, o));
+                left.push(LeftoverEntry::object(
+                    &key,
+                    &parts,
+                    o,
+                    "segment without its backup",
+                ));
             }
         }
     }
-    for (key, rec) in &records {
-        if !backups.contains_key(key)
-            && let Some(parts) = parse_key(key)
+    for (key, rec) in records {
+        if !found.iter().any(|f| f.info.key == key)
+            && let Some(parts) = parse_key(&key)
         {
-            listing.leftovers.push(LeftoverEntry {
-                owner: key.clone(),
-                parts,
-                kind: "record without its backup",
-                key: rec.key.clone(),
-                modified: Some(rec.modified),
-                store_leftover: None,
-            });
+            left.push(LeftoverEntry::object(
+                &key,
+                &parts,
+                rec,
+                "record without its backup",
+            ));
         }
     }
-    if !read_backups {
-        timed.clear();
-        legacy_ones.clear();
+    if leftovers {
+        left.extend(
+            store
+                .pending("")
+                .await?
+                .into_iter()
+                .filter_map(LeftoverEntry::of_store)
+                .filter(|l| {
+                    port.is_none_or(|p| p == l.parts.port) && day.is_none_or(|d| d == l.parts.day)
+                }),
+        );
+        age_by_owner(&mut left);
     }
-    let read: Vec<Entry> = futures::stream::iter(timed)
-        .map(|(info, parts)| async move {
-            let bytes = store.read(&record_key(&info.key)).await;
-            Entry::of_record(&info, parts, bytes, store)
-        })
-        .buffered(READ_AHEAD)
-        .collect()
-        .await;
-    listing.backups.extend(read);
-    let sidecars = &sidecars;
-    let old: Vec<Entry> = futures::stream::iter(legacy_ones)
-        .map(|(info, parts)| async move {
-            let side = sidecars.get(&info.key).cloned().unwrap_or_default();
-            legacy::entry(store, info, Some(parts), &side).await
-        })
-        .buffered(READ_AHEAD)
-        .collect()
-        .await;
-    listing.backups.extend(old);
-    listing
-        .backups
-        .sort_by(|a, b| (b.taken, &b.key).cmp(&(a.taken, &a.key)));
-
-    for l in store.leftovers().await? {
-        let Some(owner) = super::names::owner(&l.key) else {
-            continue;
-        };
-        let Some(parts) = parse_key(&owner) else {
-            continue;
-        };
-        if port.is_some_and(|p| p != parts.port) || day.is_some_and(|d| d != parts.day) {
-            continue;
-        }
-        listing.leftovers.push(LeftoverEntry {
-            owner,
-            parts,
-            kind: l.kind,
-            key: l.key.clone(),
-            modified: l.modified,
-            store_leftover: Some(l),
-        });
-    }
-    Ok(listing)
+    found.sort_by(|a, b| (b.taken(), &b.info.key).cmp(&(a.taken(), &a.info.key)));
+    Ok(Scanned {
+        found,
+        leftovers: left,
+    })
 }
 
-fn uncommitted(owner: &str, parts: &KeyParts, o: ObjectInfo) -> LeftoverEntry {
-    LeftoverEntry {
-        owner: owner.to_string(),
-        parts: parts.clone(),
-        kind: "uncommitted object (no record)",
-        key: o.key,
-        modified: Some(o.modified),
-        store_leftover: None,
+/// Every backup of `port` (every port: None; only those filed under `day` when given), newest
+/// first, and the leftovers of interrupted runs. A listing that fails anywhere is an error:
+/// nothing may act on a partial one. A backup whose record cannot be read is listed with
+/// [`Entry::damaged`] set.
+pub async fn list(store: &dyn Store, port: Option<u16>, day: Option<&str>) -> Result<Listing> {
+    let scanned = scan(store, port, day, true).await?;
+    Ok(Listing {
+        backups: read_all(store, scanned.found).await,
+        leftovers: scanned.leftovers,
+    })
+}
+
+/// The backups of `port` as [`list`] gives them, without looking for leftovers.
+pub async fn backups(
+    store: &dyn Store,
+    port: Option<u16>,
+    day: Option<&str>,
+) -> Result<Vec<Entry>> {
+    let scanned = scan(store, port, day, false).await?;
+    Ok(read_all(store, scanned.found).await)
+}
+
+async fn read_all(store: &dyn Store, found: Vec<Found>) -> Vec<Entry> {
+    let mut read: Vec<Entry> = futures::stream::iter(found)
+        .map(|f| f.read(store))
+        .buffered(READ_AHEAD)
+        .collect()
+        .await;
+    read.sort_by(|a, b| (b.taken, &b.key).cmp(&(a.taken, &a.key)));
+    read
+}
+
+/// The leftovers of interrupted runs of `port` (every port: None), without reading any record.
+pub async fn leftovers(store: &dyn Store, port: Option<u16>) -> Result<Vec<LeftoverEntry>> {
+    Ok(scan(store, port, None, true).await?.leftovers)
+}
+
+/// The newest backup of `port` (filed under `day` when given) whose key `wanted` accepts and
+/// that is complete and full, reading records newest first until it is found. A newer one
+/// whose record cannot be read is returned as it is (damaged) for the caller to refuse: a
+/// backup is not passed over for a reason nobody saw.
+pub async fn newest(
+    store: &dyn Store,
+    port: u16,
+    day: Option<&str>,
+    wanted: impl Fn(&KeyParts) -> bool,
+) -> Result<Option<Entry>> {
+    let scanned = scan(store, Some(port), day, false).await?;
+    for f in scanned.found.into_iter().filter(|f| wanted(&f.parts)) {
+        let e = f.read(store).await;
+        if e.damaged.is_some() || e.complete() {
+            return Ok(Some(e));
+        }
+        tracing::info!(
+            "skipping {}: {} backup, not a complete full one",
+            e.key,
+            e.kind
+        );
     }
+    Ok(None)
 }
 
 /// The entry of the backup at `key` (any scheme, or a key outside them, read as an earlier
@@ -355,18 +261,29 @@ pub async fn entry(store: &dyn Store, key: &str) -> Result<Option<Entry>> {
         return Ok(None);
     };
     let parts = parse_key(key);
+    // Its segments, record and sidecars: the objects named `{key}.…`.
+    let beside = store.list(&format!("{key}.")).await?;
     match &parts {
         Some(p) if p.scheme == Scheme::Timed => {
+            let listed = std::iter::once(&info)
+                .chain(beside.iter())
+                .map(|o| (o.key.clone(), o.size))
+                .collect();
             let read = store.read(&record_key(key)).await;
-            Ok(Some(Entry::of_record(&info, p.clone(), read, store)))
+            Ok(Some(Entry::of_record(
+                &info,
+                p.clone(),
+                read,
+                &listed,
+                store,
+            )))
         }
         _ => {
-            let mut side = Vec::new();
-            for ext in super::names::LEGACY_SIDECARS {
-                if store.head(&format!("{key}{ext}")).await?.is_some() {
-                    side.push(*ext);
-                }
-            }
+            let side: Vec<&str> = LEGACY_SIDECARS
+                .iter()
+                .copied()
+                .filter(|ext| beside.iter().any(|o| o.key == format!("{key}{ext}")))
+                .collect();
             Ok(Some(legacy::entry(store, info, parts, &side).await))
         }
     }
@@ -399,7 +316,8 @@ pub async fn delete(store: &dyn Store, entry: &Entry) -> Result<()> {
             for o in entry.objects.iter().rev() {
                 store.delete(&o.key).await?;
             }
-            // A damaged record listed fewer (or no) objects: its key's own segments go too.
+            // A damaged record listed fewer (or no) objects: its first object goes too; any
+            // other segment is then a leftover of its key.
             store.delete(&entry.key).await?;
         }
         _ => legacy::delete(store, &entry.key).await?,

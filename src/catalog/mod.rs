@@ -5,6 +5,8 @@
 
 use crate::store::Store;
 
+mod entry;
+mod leftovers;
 mod legacy;
 pub mod listing;
 pub mod names;
@@ -13,7 +15,9 @@ mod select;
 pub mod verdicts;
 pub mod writer;
 
-pub use listing::{Entry, LeftoverEntry, Listing, delete, entry, leftovers, list, stream};
+pub use entry::Entry;
+pub use leftovers::LeftoverEntry;
+pub use listing::{Listing, backups, delete, entry, leftovers, list, newest, stream};
 pub use names::{Instance, KeyParts, Scheme, parse_key};
 pub use record::Record;
 pub use select::{Selection, locate};

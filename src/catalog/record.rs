@@ -129,6 +129,23 @@ impl Record {
         if parts.day != self.day {
             return bad(format!("it names day {}, the key {}", self.day, parts.day));
         }
+        let kind_fits = matches!(
+            (&self.kind, parts.kind),
+            (Kind::Full, "full") | (Kind::Incremental { .. }, "incr") | (Kind::Unknown, _)
+        );
+        if !kind_fits {
+            return bad(format!(
+                "it is of another kind than the key's {}",
+                parts.kind
+            ));
+        }
+        let second = self.taken_at.timestamp();
+        if parts.taken.is_some_and(|t| t.timestamp() != second) {
+            return bad(format!(
+                "it was taken at {}, the key names another second",
+                self.taken_at
+            ));
+        }
         if self.objects.is_empty() {
             return bad("it lists no object".into());
         }
@@ -272,5 +289,15 @@ mod tests {
         let mut r = record(&k);
         r.objects[0].size = u64::MAX;
         assert!(r.check(&k, &parts).is_err(), "overflow");
+        let mut r = record(&k);
+        r.taken_at = "2027-01-01T00:00:00Z".parse().unwrap();
+        assert!(r.check(&k, &parts).is_err(), "a time not the key's");
+        let mut r = record(&k);
+        r.kind = Kind::Incremental {
+            parent: "x".into(),
+            from_lsn: 1,
+            to_lsn: 2,
+        };
+        assert!(r.check(&k, &parts).is_err(), "a kind not the key's");
     }
 }

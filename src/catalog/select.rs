@@ -1,7 +1,8 @@
 //! Which backup a restore (or verify) wants, found in the store: an exact key, or the newest
 //! (by when it was taken) of the port by this host and instance, on a day or any day.
 
-use super::listing::{Entry, entry, list};
+use super::entry::Entry;
+use super::listing::{entry, newest};
 use super::names::{Instance, KeyParts, Scheme, record_key};
 use crate::error::{Error, Result};
 use crate::store::Store;
@@ -95,17 +96,11 @@ pub async fn locate(
                 .await?
                 .ok_or_else(|| Error::Refused(format!("no backup at {}", store.location(&key))))?
         }
-        None => {
-            let listing = list(store, Some(me.port), day).await?;
-            let mut candidates = listing
-                .backups
-                .into_iter()
-                .filter(|e| e.parts.as_ref().is_some_and(|p| sel.matches(me, p)))
-                .filter(|e| e.damaged.is_some() || e.sha1.is_some());
-            candidates.next().ok_or_else(|| {
+        None => newest(store, me.port, day, |p| sel.matches(me, p))
+            .await?
+            .ok_or_else(|| {
                 Error::Refused(format!("{} in {}", sel.describe(me, day), store.describe()))
-            })?
-        }
+            })?,
     };
     if let Some(why) = &found.damaged {
         return Err(Error::Refused(format!(
@@ -117,6 +112,12 @@ pub async fn locate(
         return Err(Error::Refused(format!(
             "{} has no valid recorded SHA-1 (x-amz-meta-sha1 or .sha1 sidecar): not a complete backup",
             found.location
+        )));
+    }
+    if found.kind != "full" {
+        return Err(Error::Refused(format!(
+            "{} is a {} backup, which this version cannot restore",
+            found.location, found.kind
         )));
     }
     Ok(found)

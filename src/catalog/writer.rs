@@ -108,11 +108,26 @@ impl SegmentedUpload {
         Ok(())
     }
 
+    /// Commits the segment being written. When its commit fails, the segment's key is
+    /// deleted too: a commit that took effect although it reported a failure leaves the object,
+    /// and this key is this run's alone.
     async fn seal(&mut self) -> Result<()> {
         if let Some(u) = self.current.take() {
-            self.done.extend(u.commit().await?);
+            match u.commit().await {
+                Ok(objects) => self.done.extend(objects),
+                Err(e) => {
+                    let key = segment_key(&self.key, self.done.len() as u32 + 1);
+                    let _ = self.store.delete(&key).await;
+                    return Err(e);
+                }
+            }
         }
         Ok(())
+    }
+
+    /// The bytes each segment holds (but the last).
+    pub fn segment_size(&self) -> u64 {
+        self.segment_size
     }
 }
 
@@ -146,7 +161,6 @@ impl Upload for SegmentedUpload {
         if self.current.is_none() && self.done.is_empty() {
             self.open().await?;
         }
-
         if let Err(e) = self.seal().await {
             discard(self.store.as_ref(), &self.done).await;
             return Err(e);
@@ -171,7 +185,28 @@ impl Upload for SegmentedUpload {
 }
 
 /// Commits the backup `key` by writing its record: until then its objects are no backup.
+/// First it checks that the store holds every object the record lists, whole (a segment
+/// removed meanwhile, by someone's cleanup, makes the backup fail, not a record of a backup
+/// that cannot be restored).
 pub async fn commit(store: &dyn Store, key: &str, record: &Record) -> Result<()> {
+    let held: std::collections::BTreeMap<String, u64> = store
+        .list(key)
+        .await?
+        .into_iter()
+        .map(|o| (o.key, o.size))
+        .collect();
+    for o in &record.objects {
+        if held.get(&o.key) != Some(&o.size) {
+            return Err(Error::store(
+                store.location(&o.key),
+                format!(
+                    "the store no longer holds it whole ({} bytes stored): the backup is not \
+                     committed",
+                    o.size
+                ),
+            ));
+        }
+    }
     store.put(&record_key(key), record.to_bytes()).await
 }
 
@@ -251,6 +286,74 @@ mod tests {
     }
 
     #[tokio::test]
+    async fn segments_are_as_large_as_conf_and_the_store_allow() {
+        let store: Arc<dyn Store> = Arc::new(MemoryStore::with_max_object_size(1000));
+        assert_eq!(
+            SegmentedUpload::new(store.clone(), "k", None).segment_size(),
+            1000
+        );
+        assert_eq!(
+            SegmentedUpload::new(store.clone(), "k", Some(10)).segment_size(),
+            10
+        );
+        assert_eq!(
+            SegmentedUpload::new(store, "k", Some(5000)).segment_size(),
+            1000
+        );
+        let unbounded: Arc<dyn Store> = Arc::new(MemoryStore::new());
+        assert_eq!(
+            SegmentedUpload::new(unbounded, "k", None).segment_size(),
+            u64::MAX
+        );
+    }
+
+    #[tokio::test]
+    async fn a_record_is_not_written_for_objects_the_store_lost() {
+        use crate::catalog::names::{Instance, full_key};
+        use crate::catalog::record::{Kind, VERSION};
+        let mem = MemoryStore::new();
+        let store: Arc<dyn Store> = Arc::new(mem.clone());
+        let inst = Instance {
+            host: "h".into(),
+            instance_id: 1,
+            port: 3306,
+        };
+        let taken = chrono::Utc::now();
+        let key = full_key("2026_01_01", &inst, taken, ".tgz.des3");
+        let mut up: Box<dyn Upload> = Box::new(SegmentedUpload::new(store.clone(), &key, Some(10)));
+        up.write(Bytes::from(vec![0u8; 25])).await.unwrap();
+        let objects = up.commit().await.unwrap();
+        let record = Record {
+            version: VERSION,
+            instance: inst,
+            day: "2026_01_01".into(),
+            taken_at: taken,
+            finished_at: taken,
+            kind: Kind::Full,
+            chain: "gzip+des3".into(),
+            size: 25,
+            objects: objects.clone(),
+            sha1: "0".repeat(40),
+            sha256: "0".repeat(64),
+            tar_bytes: None,
+            data: None,
+            binlog_files: Vec::new(),
+            server: None,
+            backup_tool: None,
+            tool_version: "t".into(),
+        };
+        store.delete(&objects[1].key).await.unwrap();
+        let err = commit(store.as_ref(), &key, &record).await.unwrap_err();
+        assert!(err.to_string().contains("no longer holds"), "{err}");
+        assert!(store.read(&record_key(&key)).await.unwrap().is_none());
+        store
+            .put(&objects[1].key, Bytes::from(vec![0u8; 10]))
+            .await
+            .unwrap();
+        commit(store.as_ref(), &key, &record).await.unwrap();
+    }
+
+    #[tokio::test]
     async fn an_abort_removes_every_segment() {
         let mem = MemoryStore::new();
         let store: Arc<dyn Store> = Arc::new(mem.clone());
@@ -264,6 +367,6 @@ mod tests {
         );
         up.abort().await.unwrap();
         assert!(store.list("d/").await.unwrap().is_empty());
-        assert!(store.leftovers().await.unwrap().is_empty());
+        assert!(store.leftovers("").await.unwrap().is_empty());
     }
 }

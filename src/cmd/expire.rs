@@ -288,7 +288,34 @@ pub async fn expire(s: &Settings, opts: &ExpireOptions) -> Result<ExpireReport> 
         .flatten()
         .map(|e| (e.key.clone(), e.clone()))
         .collect();
-    for list in by_instance.values() {
+    for all in by_instance.values() {
+        // Kinds a newer version stored (incrementals, say) are left to it: this one neither
+        // counts nor deletes them (an incremental's parent must outlive it).
+        let (list, others): (Vec<Entry>, Vec<Entry>) = all
+            .iter()
+            .cloned()
+            .partition(|b| b.kind == "full" || b.damaged.is_some());
+        for b in &others {
+            decisions.push(Decision {
+                key: b.key.clone(),
+                date: b.date.clone(),
+                taken_at: b.taken_at.clone(),
+                host: b.host.clone(),
+                instance_id: b.instance_id,
+                action: "keep",
+                reason: format!("a {} backup: left to the version that writes them", b.kind),
+                deleted: false,
+                error: None,
+            });
+        }
+        if !others.is_empty() {
+            warnings.push(format!(
+                "{} has {} backups of kinds this version does not expire",
+                others[0].owner(),
+                others.len()
+            ));
+        }
+        let list = &list;
         let bad: Vec<String> = list
             .iter()
             .filter_map(|b| Some(format!("{}: {}", b.key, b.damaged.as_deref()?)))

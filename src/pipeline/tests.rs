@@ -107,7 +107,7 @@ async fn failed_source_commits_nothing() {
     .unwrap_err();
     assert!(err.to_string().contains("backup tool died"), "{err}");
     assert!(store.head("k").await.unwrap().is_none());
-    assert!(store.leftovers().await.unwrap().is_empty(), "aborted");
+    assert!(store.leftovers("").await.unwrap().is_empty(), "aborted");
 }
 
 /// A byte flipped early in the stored bytes: the decoders stop at once; with `read_all`

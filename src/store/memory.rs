@@ -22,12 +22,21 @@ struct State {
 #[derive(Clone, Default)]
 pub struct MemoryStore {
     state: Arc<Mutex<State>>,
+    max_object_size: Option<u64>,
 }
 
 impl MemoryStore {
     /// An empty store.
     pub fn new() -> Self {
         Self::default()
+    }
+
+    /// An empty store whose objects hold at most `n` bytes (as S3's hold 10,000 parts).
+    pub fn with_max_object_size(n: u64) -> Self {
+        MemoryStore {
+            max_object_size: Some(n),
+            ..Self::default()
+        }
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, State> {
@@ -70,8 +79,8 @@ impl Store for MemoryStore {
             metadata: Default::default(),
         }))
     }
-    async fn list(&self, prefix: &str) -> Result<Vec<ObjectInfo>> {
-        Ok(self
+    async fn scan(&self, prefix: &str) -> Result<(Vec<ObjectInfo>, Vec<Leftover>)> {
+        let objects = self
             .lock()
             .objects
             .iter()
@@ -82,7 +91,8 @@ impl Store for MemoryStore {
                 modified: *t,
                 metadata: Default::default(),
             })
-            .collect())
+            .collect();
+        Ok((objects, Vec::new()))
     }
     async fn list_dirs(&self, prefix: &str) -> Result<Vec<String>> {
         let mut dirs: Vec<String> = self
@@ -97,6 +107,9 @@ impl Store for MemoryStore {
             .collect();
         dirs.dedup();
         Ok(dirs)
+    }
+    fn max_object_size(&self) -> Option<u64> {
+        self.max_object_size
     }
     async fn put(&self, key: &str, bytes: Bytes) -> Result<()> {
         check_key(key)?;
@@ -122,11 +135,12 @@ impl Store for MemoryStore {
             buf: BytesMut::new(),
         }))
     }
-    async fn leftovers(&self) -> Result<Vec<Leftover>> {
+    async fn pending(&self, prefix: &str) -> Result<Vec<Leftover>> {
         Ok(self
             .lock()
             .pending
             .iter()
+            .filter(|(_, (key, _))| key.starts_with(prefix))
             .map(|(id, (key, t))| Leftover {
                 key: key.clone(),
                 object: key.clone(),

@@ -17,8 +17,9 @@
 //!   caller commits only on its verdict that every producer succeeded.
 //! - Dropping an [`Upload`] without commit or abort leaves nothing visible, but may leave a
 //!   leftover (S3 keeps the parts of an unaborted multipart upload; a killed process leaves a
-//!   partial file): [`Store::leftovers`] finds those, each with the key it was written for,
-//!   and [`Store::remove_leftover`] removes one.
+//!   partial file): [`Store::scan`] finds those under a prefix in the same listing as the
+//!   objects, [`Store::pending`] the uploads that are no object (S3 multipart uploads), each
+//!   with the key it was written for; [`Store::remove_leftover`] removes one.
 //! - [`Store::put`] stores a small object whole or not at all; [`Store::read`] reads one back
 //!   (None when absent).
 //! - [`Store::get`] streams an object; a missing key is an error naming it. [`Store::head`]
@@ -26,8 +27,10 @@
 //!   upload under way or a killed one wrote), without their metadata: one listing request per
 //!   page, never one per object.
 //! - Concurrent uploads to one key: a store may refuse the second while the first is under way
-//!   (the local store does); when it takes both, each commit is atomic and the last one wins.
-//!   Never a mix of the two.
+//!   (the local store does); when it takes both, each commit is atomic and the last one wins,
+//!   or a commit fails (Garage ends the other pending uploads of a key when one completes).
+//!   Never a mix of the two. (The catalog never uploads two things to one key: its keys name
+//!   the second a backup was taken, under the instance lock.)
 
 pub mod local;
 pub mod memory;
@@ -124,8 +127,13 @@ pub trait Store: Send + Sync {
     async fn read(&self, key: &str) -> Result<Option<Bytes>>;
     /// An object's size, time and (S3) metadata; None when there is none.
     async fn head(&self, key: &str) -> Result<Option<ObjectInfo>>;
+    /// The complete objects whose keys start with `prefix`, at any depth, and what
+    /// interrupted uploads left among them (partial files, staging objects): one listing.
+    async fn scan(&self, prefix: &str) -> Result<(Vec<ObjectInfo>, Vec<Leftover>)>;
     /// The complete objects whose keys start with `prefix`, at any depth.
-    async fn list(&self, prefix: &str) -> Result<Vec<ObjectInfo>>;
+    async fn list(&self, prefix: &str) -> Result<Vec<ObjectInfo>> {
+        Ok(self.scan(prefix).await?.0)
+    }
     /// The names one level below `prefix` (which ends with `/` or is empty), e.g. the days.
     async fn list_dirs(&self, prefix: &str) -> Result<Vec<String>>;
     /// Deletes an object; a missing key is not an error.
@@ -134,8 +142,16 @@ pub trait Store: Send + Sync {
     async fn upload(&self, key: &str) -> Result<Box<dyn Upload>>;
     /// Stores `bytes` under `key` whole or not at all, replacing an object of that key.
     async fn put(&self, key: &str, bytes: Bytes) -> Result<()>;
-    /// What interrupted uploads left.
-    async fn leftovers(&self) -> Result<Vec<Leftover>>;
+    /// Uploads started and neither committed nor aborted (under way, or abandoned by a killed
+    /// process) whose keys start with `prefix`: they hold no object (S3 multipart uploads).
+    async fn pending(&self, prefix: &str) -> Result<Vec<Leftover>>;
+    /// Everything interrupted uploads left under `prefix` ([`Store::scan`]'s and
+    /// [`Store::pending`]'s).
+    async fn leftovers(&self, prefix: &str) -> Result<Vec<Leftover>> {
+        let mut l = self.scan(prefix).await?.1;
+        l.extend(self.pending(prefix).await?);
+        Ok(l)
+    }
     /// Removes one leftover.
     async fn remove_leftover(&self, leftover: &Leftover) -> Result<()>;
     /// The largest object one upload can store (S3: 10,000 parts of the part size); None

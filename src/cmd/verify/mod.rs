@@ -262,9 +262,7 @@ pub async fn verify(s: &Settings, opts: &VerifyOptions) -> Result<VerifyReport> 
     let store = crate::store::build(&s.store)?;
     let keys = s.codec.keys(false)?;
     let wanted: Vec<Entry> = if opts.all {
-        let all = crate::catalog::list(store.as_ref(), Some(s.port), None)
-            .await?
-            .backups;
+        let all = crate::catalog::backups(store.as_ref(), Some(s.port), None).await?;
         if all.is_empty() {
             return Err(Error::Refused(format!(
                 "no backup of port {} in {}",

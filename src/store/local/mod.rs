@@ -178,18 +178,30 @@ impl Store for LocalStore {
             Err(e) => Err(Error::io("stat", &path, e)),
         }
     }
-    async fn list(&self, prefix: &str) -> Result<Vec<ObjectInfo>> {
-        Ok(self
-            .files(prefix)?
-            .into_iter()
-            .filter(|(k, _)| !k.ends_with(PARTIAL))
-            .map(|(k, m)| ObjectInfo {
-                size: m.len(),
-                modified: modified(&m),
-                metadata: Default::default(),
-                key: k,
-            })
-            .collect())
+    async fn scan(&self, prefix: &str) -> Result<(Vec<ObjectInfo>, Vec<Leftover>)> {
+        let (mut objects, mut leftovers) = (Vec::new(), Vec::new());
+        for (k, m) in self.files(prefix)? {
+            match k.strip_suffix(PARTIAL) {
+                Some(key) => leftovers.push(Leftover {
+                    key: key.to_string(),
+                    kind: "partial file",
+                    modified: m.modified().ok(),
+                    id: None,
+                    object: k,
+                }),
+                None => objects.push(ObjectInfo {
+                    size: m.len(),
+                    modified: modified(&m),
+                    metadata: Default::default(),
+                    key: k,
+                }),
+            }
+        }
+        Ok((objects, leftovers))
+    }
+    async fn pending(&self, _prefix: &str) -> Result<Vec<Leftover>> {
+        // An upload here is a partial file, which scan finds.
+        Ok(Vec::new())
     }
     async fn list_dirs(&self, prefix: &str) -> Result<Vec<String>> {
         let dir = self.root.join(prefix);
@@ -235,21 +247,6 @@ impl Store for LocalStore {
             return Err(e);
         }
         Box::new(upload).commit().await.map(drop)
-    }
-    async fn leftovers(&self) -> Result<Vec<Leftover>> {
-        Ok(self
-            .files("")?
-            .into_iter()
-            .filter_map(|(k, m)| {
-                Some(Leftover {
-                    key: k.strip_suffix(PARTIAL)?.to_string(),
-                    kind: "partial file",
-                    modified: m.modified().ok(),
-                    id: None,
-                    object: k,
-                })
-            })
-            .collect())
     }
     async fn remove_leftover(&self, leftover: &Leftover) -> Result<()> {
         let partial = &leftover.object;

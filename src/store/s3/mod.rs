@@ -172,26 +172,38 @@ impl Store for S3Store {
         check_key(key)?;
         self.head_object(key).await
     }
-    async fn list(&self, prefix: &str) -> Result<Vec<ObjectInfo>> {
+    async fn scan(&self, prefix: &str) -> Result<(Vec<ObjectInfo>, Vec<Leftover>)> {
+        // object_store lists by path segments: the folder the prefix names whole, filtered.
+        let dir = prefix.rsplit_once('/').map_or("", |(d, _)| d);
         let listed: Vec<_> = self
             .store
-            .list(Some(&ObjPath::from(prefix)))
+            .list((!dir.is_empty()).then(|| ObjPath::from(dir)).as_ref())
             .try_collect()
             .await
             .map_err(|e| Error::store(format!("list {}", self.what(prefix)), e))?;
-        Ok(listed
-            .into_iter()
-            .filter(|m| {
-                let k = m.location.as_ref();
-                k.starts_with(prefix) && !upload::is_staging(k)
-            })
-            .map(|m| ObjectInfo {
-                key: m.location.to_string(),
-                size: m.size,
-                modified: m.last_modified.into(),
-                metadata: Default::default(),
-            })
-            .collect())
+        let (mut objects, mut leftovers) = (Vec::new(), Vec::new());
+        for m in listed {
+            let k = m.location.to_string();
+            if !k.starts_with(prefix) {
+                continue;
+            }
+            match upload::staging_of(&k) {
+                Some(staged) => leftovers.push(Leftover {
+                    key: staged.to_string(),
+                    kind: STAGING,
+                    modified: Some(m.last_modified.into()),
+                    id: None,
+                    object: k,
+                }),
+                None => objects.push(ObjectInfo {
+                    key: k,
+                    size: m.size,
+                    modified: m.last_modified.into(),
+                    metadata: Default::default(),
+                }),
+            }
+        }
+        Ok((objects, leftovers))
     }
     async fn list_dirs(&self, prefix: &str) -> Result<Vec<String>> {
         let p = prefix.trim_end_matches('/');
@@ -229,9 +241,9 @@ impl Store for S3Store {
     fn max_object_size(&self) -> Option<u64> {
         Some(self.settings.part_size * upload::MAX_PARTS)
     }
-    async fn leftovers(&self) -> Result<Vec<Leftover>> {
+    async fn pending(&self, prefix: &str) -> Result<Vec<Leftover>> {
         let mut out: Vec<Leftover> = Vec::new();
-        for u in self.list_multipart_uploads("").await? {
+        for u in self.list_multipart_uploads(prefix).await? {
             // Its age is that of its last part: a long backup started days ago is still alive.
             let last_part = match self.last_part_time(&u.key, &u.upload_id).await {
                 Ok(t) => t,
@@ -248,22 +260,6 @@ impl Store for S3Store {
                 object: u.key,
             });
         }
-        let listed: Vec<_> = self
-            .store
-            .list(None)
-            .try_collect()
-            .await
-            .map_err(|e| Error::store(format!("list {}", self.describe()), e))?;
-        out.extend(listed.into_iter().filter_map(|m| {
-            let staging = m.location.to_string();
-            Some(Leftover {
-                key: upload::staging_of(&staging)?.to_string(),
-                kind: STAGING,
-                modified: Some(m.last_modified.into()),
-                id: None,
-                object: staging,
-            })
-        }));
         Ok(out)
     }
     async fn remove_leftover(&self, leftover: &Leftover) -> Result<()> {

@@ -6,7 +6,9 @@
 //! split into several objects by the catalog ([`crate::catalog::writer`]), which asks
 //! [`crate::store::Store::max_object_size`]. Commit is CompleteMultipartUpload: the object
 //! appears whole or not at all, and nothing is copied. On abort the multipart upload is
-//! aborted (S3 keeps unaborted parts forever).
+//! aborted (S3 keeps unaborted parts forever). A second upload a retried CreateMultipartUpload
+//! may have started (its answer lost) is left pending: it is a leftover of the key, found by
+//! [`crate::store::Store::pending`] and removed with the others.
 
 use std::collections::VecDeque;
 use std::sync::Arc;
@@ -121,31 +123,6 @@ impl S3Upload {
         let what = format!("abort {}", self.what());
         self.upload.abort().await.map_err(|e| Error::store(what, e))
     }
-
-    /// Aborts every other pending upload of this key: a CreateMultipartUpload whose answer
-    /// was lost and was retried leaves one that nobody knows the id of. Keys of backups are
-    /// unique (they name the time), so anything pending under this one is an orphan.
-    fn abort_orphans(&self) -> impl std::future::Future<Output = ()> + Send + 'static {
-        abort_orphans(self.store.clone(), self.key.clone())
-    }
-}
-
-async fn abort_orphans(store: Arc<S3Store>, key: String) {
-    {
-        match store.list_multipart_uploads(&key).await {
-            Ok(pending) => {
-                for u in pending.iter().filter(|u| u.key == key) {
-                    match store.abort_upload(&u.key, &u.upload_id).await {
-                        Ok(()) => tracing::warn!("aborted an orphaned upload of {}", u.key),
-                        Err(e) => {
-                            tracing::warn!("could not abort orphaned upload {}: {e}", u.key)
-                        }
-                    }
-                }
-            }
-            Err(e) => tracing::debug!("could not list pending uploads: {e}"),
-        }
-    }
 }
 
 #[async_trait::async_trait]
@@ -184,19 +161,15 @@ impl Upload for S3Upload {
         .await;
         if let Err(e) = result {
             let _ = self.abort_parts().await;
-            self.abort_orphans().await;
             return Err(e);
         }
-        self.abort_orphans().await;
         Ok(vec![StoredObject {
             key: self.key.clone(),
             size: self.size,
         }])
     }
     async fn abort(mut self: Box<Self>) -> Result<()> {
-        let r = self.abort_parts().await;
-        self.abort_orphans().await;
-        r
+        self.abort_parts().await
     }
 }
 
