@@ -11,6 +11,7 @@
 #   (the server's own writes, e.g. checkpoints, are counted too).
 #   The modern format, in the same run:
 #   backup  d. mysqlbackup backup with compression: zstd, encryption: age (local store)
+#           d'. mysqlbackup backup --output - > file (the same sink as e: no fsync)
 #           e. mariabackup --stream | zstd -1 -T2 | age -r PUB | tee >(sha1sum) > file
 #   restore d. mysqlbackup restore of (d)
 #           e. age -d | zstd -d | tar -x of (d), cat segments | mbstream -x, mariabackup --prepare
@@ -100,6 +101,7 @@ for i in $(seq 1 "$RUNS"); do
   rm -f "$W/e.age"
   measure backup_bare "$MB 2>/dev/null > /dev/null"
   measure backup_modern "$BIN --conf-path $W/modern.yaml backup --json > $W/modern-report-$i.json"
+  measure backup_modern_file "$BIN --conf-path $W/modern.yaml backup --output - > $W/d.age"
   measure backup_modern_shell "set -o pipefail; $MB 2>/dev/null | zstd -q -1 -T2 | age -r $PUB | tee >(sha1sum > $W/e.sha1) > $W/e.age"
   if [ -n "$BEFORE" ]; then measure backup_modern_before "$BEFORE --conf-path $W/before.yaml backup"; fi
 done
@@ -132,7 +134,8 @@ row() { # name ours
 printf '%-18s %17s  %17s  %19s  %17s\n' "" "wall (ratio)" "cpu (ratio)" "peak RSS (ratio)" "disk written"
 row backup_ours backup_ours; row backup_ours_stdout backup_ours; row backup_shell backup_ours; row backup_original backup_ours
 row restore_ours restore_ours; row restore_shell restore_ours
-row backup_modern backup_modern; row backup_modern_shell backup_modern; row backup_bare backup_modern
+row backup_modern backup_modern; row backup_modern_file backup_modern; row backup_modern_shell backup_modern; row backup_bare backup_modern
+echo "modern backup to a file as the shell writes it (\`backup --output - > file\`, no fsync) against the shell: $(echo "$(col backup_modern_file 1) / $(col backup_modern_shell 1)" | bc -l | cut -c1-4)x; to the local store (fsync'd): $(echo "$(col backup_modern 1) / $(col backup_modern_shell 1)" | bc -l | cut -c1-4)x"
 row restore_modern restore_modern; row restore_modern_shell restore_modern
 if [ -n "$BEFORE" ]; then row backup_modern_before backup_modern; row restore_modern_before restore_modern; fi
 echo "(ratio = figure / mysqlbackup's; peak RSS = largest process of the run; disk written from"

@@ -283,6 +283,20 @@ suite!(local, local());
 suite!(memory, memory());
 suite!(s3_moto, moto().await);
 
+/// The local store writes a large object back to disk while it is written (a write-back every
+/// 64 MiB beside the writes): it commits whole, the same bytes.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn local_a_large_object_is_written_back_as_it_goes_and_commits_whole() {
+    let (s, _g) = local();
+    let data = payload(150 << 20, 9);
+    put(s.as_ref(), "2020_05_01/3309/large", &data).await;
+    assert_eq!(
+        sha1_bytes(&read_all(s.as_ref(), "2020_05_01/3309/large").await),
+        sha1_bytes(&data)
+    );
+    assert!(s.leftovers("").await.unwrap().is_empty());
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn local_check_fails_when_the_directory_cannot_be_made() {
     let dir = tempfile::tempdir().unwrap();

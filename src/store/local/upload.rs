@@ -9,6 +9,17 @@ use super::{PARTIAL, with_suffix};
 use crate::error::{Error, Result};
 use crate::store::{StoredObject, Upload};
 
+/// Bytes written between two write-backs started beside the writes.
+const WRITE_BACK: u64 = 64 << 20;
+
+/// Waits for a write-back; its failure is the upload's.
+async fn join_sync(h: tokio::task::JoinHandle<std::io::Result<()>>, path: &Path) -> Result<()> {
+    match h.await {
+        Ok(r) => r.map_err(|e| Error::io("sync", path, e)),
+        Err(e) => Err(Error::io("sync", path, std::io::Error::other(e))),
+    }
+}
+
 /// Writes `{root}/{key}` atomically.
 pub struct LocalUpload {
     key: String,
@@ -16,6 +27,11 @@ pub struct LocalUpload {
     partial_path: PathBuf,
     file: Option<tokio::io::BufWriter<tokio::fs::File>>,
     size: u64,
+    /// Bytes written since the last write-back was started.
+    unsynced: u64,
+    /// A write-back of what was written so far, running beside the writes (so that the
+    /// commit's fsync finds little left to write).
+    syncing: Option<tokio::task::JoinHandle<std::io::Result<()>>>,
     /// Directories `create` made (`{date}`, `{date}/{port}`), deepest last: an aborted
     /// upload removes them again when they are empty.
     made_dirs: Vec<PathBuf>,
@@ -51,6 +67,8 @@ impl LocalUpload {
             partial_path,
             file: None,
             size: 0,
+            unsynced: 0,
+            syncing: None,
             made_dirs,
         };
         let mut open = tokio::fs::OpenOptions::new();
@@ -88,12 +106,35 @@ impl Upload for LocalUpload {
     async fn write(&mut self, chunk: Bytes) -> Result<()> {
         let f = self.file.as_mut().expect("open until commit/abort");
         self.size += chunk.len() as u64;
+        self.unsynced += chunk.len() as u64;
         f.write_all(&chunk)
             .await
-            .map_err(|e| Error::io("write", &self.partial_path, e))
+            .map_err(|e| Error::io("write", &self.partial_path, e))?;
+        if self.unsynced >= WRITE_BACK && self.syncing.as_ref().is_none_or(|h| h.is_finished()) {
+            if let Some(h) = self.syncing.take() {
+                join_sync(h, &self.partial_path).await?;
+            }
+            let f = self.file.as_mut().expect("open until commit/abort");
+            f.flush()
+                .await
+                .map_err(|e| Error::io("write", &self.partial_path, e))?;
+            let handle = f
+                .get_ref()
+                .try_clone()
+                .await
+                .map_err(|e| Error::io("write", &self.partial_path, e))?
+                .into_std()
+                .await;
+            self.syncing = Some(tokio::task::spawn_blocking(move || handle.sync_data()));
+            self.unsynced = 0;
+        }
+        Ok(())
     }
     async fn commit(mut self: Box<Self>) -> Result<Vec<StoredObject>> {
         let mut f = self.file.take().expect("open until commit/abort");
+        if let Some(h) = self.syncing.take() {
+            join_sync(h, &self.partial_path).await?;
+        }
         let done = async {
             f.flush().await?;
             f.get_mut().sync_all().await?;
@@ -116,6 +157,9 @@ impl Upload for LocalUpload {
     }
     async fn abort(mut self: Box<Self>) -> Result<()> {
         drop(self.file.take());
+        if let Some(h) = self.syncing.take() {
+            let _ = h.await;
+        }
         let r = match tokio::fs::remove_file(&self.partial_path).await {
             Ok(()) => Ok(()),
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
