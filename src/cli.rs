@@ -70,6 +70,25 @@ pub enum Command {
         /// The SHA-1 the archive read from stdin must have.
         #[arg(long, requires = "input")]
         sha1: Option<String>,
+        /// Point-in-time: restore up to this GTID position, included (per domain), from the
+        /// newest backup before it and the binlog archive (see archive_binlog).
+        #[arg(long, value_name = "POS")]
+        until_gtid: Option<String>,
+        /// Point-in-time: restore every transaction at or before TIME (RFC 3339 with an
+        /// offset or Z, or YYYY-MM-DD HH:MM:SS in conf `timezone`), or `latest`: the last
+        /// archived event.
+        #[arg(long, value_name = "TIME|latest", conflicts_with = "until_gtid")]
+        until: Option<String>,
+    },
+    /// Store every closed binlog file the archive does not hold yet (run it from a timer).
+    #[command(
+        name = "archive_binlog",
+        visible_aliases = ["archive-binlog", "binlog-push"]
+    )]
+    ArchiveBinlog {
+        /// Rotate first, so that the active binlog file is archived too.
+        #[arg(long)]
+        flush: bool,
     },
     /// Catch up from replication peers under a temporary server-id.
     #[command(name = "catchup_binlog", alias = "catchup-binlog")]
@@ -218,6 +237,8 @@ pub async fn run(cli: Cli) -> Result<Outcome> {
             keep_code_options,
             input,
             sha1,
+            until_gtid,
+            until,
         } => {
             let stdin = match input.as_deref() {
                 None => false,
@@ -239,8 +260,22 @@ pub async fn run(cli: Cli) -> Result<Outcome> {
                 allow_other_port,
                 data_only,
                 keep_code_options,
+                until: crate::cmd::restore::pitr::Until::parse(
+                    until_gtid.as_deref(),
+                    until.as_deref(),
+                    s.timezone.as_deref(),
+                )?,
             };
             Outcome::of(restore(&s, &opts).await?)
+        }
+        Command::ArchiveBinlog { flush } => {
+            let report = crate::cmd::archive_binlog::archive_binlog(&s, flush).await?;
+            let failed = report.failed();
+            let mut o = Outcome::of(Some(report))?;
+            if failed {
+                o.exit = Error::Failed(String::new()).exit_code();
+            }
+            Ok(o)
         }
         Command::CatchupBinlog => Ok(match crate::cmd::catchup::catchup(&s).await? {
             Some(t) => Outcome::text(t),

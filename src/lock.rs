@@ -82,6 +82,22 @@ pub fn lock_instance(s: &Settings, command: &str) -> Result<InstanceLock> {
     Ok(InstanceLock { _sockets: sockets })
 }
 
+/// Takes the lock of the binlog archive of the configured instance (its port): one
+/// `archive_binlog` at a time, while backups and restores take the instance's own locks (a
+/// long backup does not hold the archive back, nor it the backup).
+pub fn lock_binlog_archive(s: &Settings) -> Result<InstanceLock> {
+    match bind(&format!("mysqlbackup:binlog-archive:{}", s.port)) {
+        Ok(socket) => Ok(InstanceLock {
+            _sockets: vec![socket],
+        }),
+        Err(e) if e.kind() == std::io::ErrorKind::AddrInUse => Err(Error::Refused(format!(
+            "another archive_binlog is already working on port {}",
+            s.port
+        ))),
+        Err(e) => Err(Error::io("lock", "abstract socket", e)),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -294,10 +294,21 @@ pub async fn stream(
     store: std::sync::Arc<dyn Store>,
     entry: &Entry,
 ) -> Result<futures::stream::BoxStream<'static, Result<bytes::Bytes>>> {
-    let mut keys = entry.objects.iter().map(|o| o.key.clone());
-    let first = keys.next().unwrap_or_else(|| entry.key.clone());
-    let head = store.get(&first).await?;
-    let rest: Vec<String> = keys.collect();
+    stream_objects(store, &entry.objects).await
+}
+
+/// The bytes of `objects`, one after the other: the first opened now (a missing one fails
+/// here), each next one when the one before ends (a connection opened early would idle for
+/// hours behind a large segment).
+pub async fn stream_objects(
+    store: std::sync::Arc<dyn Store>,
+    objects: &[crate::store::StoredObject],
+) -> Result<futures::stream::BoxStream<'static, Result<bytes::Bytes>>> {
+    let Some((first, rest)) = objects.split_first() else {
+        return Ok(futures::stream::empty().boxed());
+    };
+    let head = store.get(&first.key).await?;
+    let rest: Vec<String> = rest.iter().map(|o| o.key.clone()).collect();
     let tail = futures::stream::iter(rest)
         .then(move |k| {
             let store = store.clone();

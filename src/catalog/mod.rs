@@ -5,6 +5,7 @@
 
 use crate::store::Store;
 
+pub mod binlogs;
 mod entry;
 mod leftovers;
 mod legacy;

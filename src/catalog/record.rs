@@ -34,6 +34,17 @@ pub enum Kind {
         first_event_time: Option<DateTime<Utc>>,
         last_event_time: Option<DateTime<Utc>>,
         server_id: Option<u32>,
+        /// The binlog state (every domain and server) at its start and at its end.
+        #[serde(default)]
+        start_state: Option<String>,
+        #[serde(default)]
+        end_state: Option<String>,
+        /// Bytes of the binlog file (before compression and encryption).
+        #[serde(default)]
+        file_size: Option<u64>,
+        /// Whether each of its events carried a CRC-32 (checked when archived).
+        #[serde(default)]
+        checksums: Option<bool>,
     },
     /// Changes since a parent backup.
     Incremental {
@@ -131,7 +142,10 @@ impl Record {
         }
         let kind_fits = matches!(
             (&self.kind, parts.kind),
-            (Kind::Full, "full") | (Kind::Incremental { .. }, "incr") | (Kind::Unknown, _)
+            (Kind::Full, "full")
+                | (Kind::Incremental { .. }, "incr")
+                | (Kind::Binlog { .. }, "binlog")
+                | (Kind::Unknown, _)
         );
         if !kind_fits {
             return bad(format!(
@@ -258,6 +272,10 @@ mod tests {
             first_event_time: None,
             last_event_time: None,
             server_id: Some(1),
+            start_state: Some("0-1-4".into()),
+            end_state: Some("0-1-9".into()),
+            file_size: Some(1000),
+            checksums: Some(true),
         };
         let text = serde_json::to_string(&binlog).unwrap();
         assert!(text.starts_with(r#"{"type":"binlog""#), "{text}");

@@ -1,5 +1,6 @@
 //! The commands, one room each. No command imports another; what several need is here.
 
+pub mod archive_binlog;
 pub mod backup;
 pub mod catchup;
 pub mod check;

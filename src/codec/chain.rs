@@ -59,6 +59,9 @@ pub struct Chain {
 /// Every key suffix a chain can have.
 pub const SUFFIXES: &[&str] = &[".tgz.des3", ".tar.zst.age", ".tgz.age", ".tar.zst.des3"];
 
+/// Suffixes of stored files that are no tar (archived binlog files), one per chain.
+pub const RAW_SUFFIXES: &[&str] = &[".gz.des3", ".zst.age", ".gz.age", ".zst.des3"];
+
 impl Chain {
     /// Its name as recorded with a backup, e.g. `gzip+des3`.
     pub fn name(&self) -> String {
@@ -71,6 +74,16 @@ impl Chain {
             Cipher::Age => "age",
         };
         format!("{c}+{k}")
+    }
+
+    /// The suffix of a stored file that is no tar (an archived binlog file), e.g. `.zst.age`.
+    pub fn raw_suffix(&self) -> &'static str {
+        match (self.compression, self.cipher) {
+            (Compression::Gzip { .. }, Cipher::Des3 { .. }) => ".gz.des3",
+            (Compression::Zstd { .. }, Cipher::Age) => ".zst.age",
+            (Compression::Gzip { .. }, Cipher::Age) => ".gz.age",
+            (Compression::Zstd { .. }, Cipher::Des3 { .. }) => ".zst.des3",
+        }
     }
 
     /// The suffix of a backup's key: the seed's `.tgz.des3`, or e.g. `.tar.zst.age`.

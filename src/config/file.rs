@@ -56,6 +56,7 @@ pub struct ConfFile {
     pub s3_part_size: Option<ByteSize>,
     pub s3_parts_in_flight: Option<usize>,
     pub segment_size: Option<ByteSize>,
+    pub timezone: Option<String>,
 }
 
 impl ConfFile {

@@ -73,6 +73,9 @@ pub struct Settings {
     /// Most bytes one stored object holds (conf `segment_size`; None: as many as the store
     /// allows); a longer backup is stored as consecutive segments.
     pub segment_size: Option<u64>,
+    /// The zone `restore --until` reads a time without offset in (conf `timezone`, an IANA
+    /// name; None: the host's).
+    pub timezone: Option<String>,
     pub replication: ReplicationConfig,
     pub sql_test_insert: Option<String>,
     pub sql_test_get_2: Option<String>,
@@ -231,6 +234,14 @@ impl Settings {
             server_user: conf.server_user.unwrap_or_else(|| "mysql".into()),
             store,
             segment_size,
+            timezone: match conf.timezone {
+                Some(z) if z.parse::<chrono_tz::Tz>().is_err() => {
+                    return Err(Error::Config(format!(
+                        "`timezone`: {z:?} is no IANA time zone (e.g. Europe/Berlin, UTC)"
+                    )));
+                }
+                z => z,
+            },
             replication: conf.replication.unwrap_or_default(),
             sql_test_insert: conf.sql_test_insert,
             sql_test_get_2: conf.sql_test_get_2,

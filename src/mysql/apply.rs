@@ -11,6 +11,7 @@ use mysql_async::prelude::Queryable;
 use crate::archive::manifest::BinlogCoords;
 use crate::config::Settings;
 use crate::error::{Error, Result, excerpt};
+use crate::mysql::binlog::state::Position;
 use crate::mysql::binlog::{Gtid, Scan, scan_from};
 
 mod encrypted;
@@ -22,6 +23,23 @@ use crate::mysql::{exec, find_binary};
 
 /// How much of a tool's stderr an error quotes.
 const STDERR_EXCERPT: usize = 2000;
+
+/// The events a restore applies.
+#[derive(Clone, Copy, Debug)]
+pub enum Window<'a> {
+    /// The backup's binlog files (in the binlog dir), from the data's coordinates to their end.
+    Backup {
+        from: &'a BinlogCoords,
+        files: &'a [String],
+    },
+    /// Archived binlog files (point-in-time recovery): the transactions after `start` up to
+    /// `stop` included, per domain (a domain `stop` does not name gets nothing).
+    Range {
+        start: &'a Position,
+        stop: &'a Position,
+        paths: &'a [PathBuf],
+    },
+}
 
 /// What the binlog apply did.
 #[derive(Clone, Debug, Default)]
@@ -96,10 +114,20 @@ pub async fn apply_binlog(
     s: &Settings,
     cnf: &MyCnf,
     dirs: &Dirs,
-    from: &BinlogCoords,
-    files: &[String],
+    window: Window<'_>,
     relocated: &[crate::mysql::tablespaces::Relocated],
 ) -> Result<Applied> {
+    let (from, files, range) = match window {
+        Window::Backup { from, files } => (Some(from), files.to_vec(), None),
+        Window::Range { start, stop, paths } => (
+            None,
+            paths
+                .iter()
+                .map(|p| p.display().to_string())
+                .collect::<Vec<_>>(),
+            Some((start, stop, paths)),
+        ),
+    };
     let need = |names: &[&str]| {
         find_binary(&s.mysql_base, names).ok_or_else(|| {
             Error::Refused(format!(
@@ -112,14 +140,28 @@ pub async fn apply_binlog(
     let mariadbd = need(&["mariadbd", "mysqld"])?;
     let binlog_tool = need(&["mariadb-binlog", "mysqlbinlog"])?;
     let client = need(&["mariadb", "mysql"])?;
-    let encrypted = encrypted::any_encrypted(&dirs.binlog_dir, files)?;
+    let encrypted = match from {
+        Some(_) => encrypted::any_encrypted(&dirs.binlog_dir, &files)?,
+        None => false,
+    };
     let mut scan = if encrypted {
         Scan::default()
     } else {
-        let (dir, files2, from2) = (dirs.binlog_dir.clone(), files.to_vec(), from.clone());
-        tokio::task::spawn_blocking(move || scan_window(&dir, &files2, &from2))
-            .await
-            .map_err(|e| Error::stage("binlog", e.to_string()))??
+        match (from, range) {
+            (Some(from), _) => {
+                let (dir, files2, from2) = (dirs.binlog_dir.clone(), files.clone(), from.clone());
+                tokio::task::spawn_blocking(move || scan_window(&dir, &files2, &from2))
+                    .await
+                    .map_err(|e| Error::stage("binlog", e.to_string()))??
+            }
+            (None, Some((start, stop, paths))) => {
+                let (start, stop, paths) = (start.clone(), stop.clone(), paths.to_vec());
+                tokio::task::spawn_blocking(move || scan_range(&paths, &start, &stop))
+                    .await
+                    .map_err(|e| Error::stage("binlog", e.to_string()))??
+            }
+            (None, None) => Scan::default(),
+        }
     };
     let mut config = ServerConfig::generate(
         Some(cnf),
@@ -130,7 +172,7 @@ pub async fn apply_binlog(
     )?;
     if encrypted {
         tracing::info!("the binlog is encrypted: the temporary server serves it, decrypted");
-        encrypted::serving_args(&mut config.args, &dirs.binlog_dir, files)?;
+        encrypted::serving_args(&mut config.args, &dirs.binlog_dir, &files)?;
     }
     let mut server =
         TempServer::start(&mariadbd, &config, &s.mysql_user, s.root_password.clone()).await?;
@@ -144,8 +186,8 @@ pub async fn apply_binlog(
         // Nothing this session does is a transaction of the instance (the rebuilds below),
         // even when the server logs (an encrypted window: it serves the restored binlog).
         exec(&mut conn, "SET SESSION sql_log_bin = 0").await?;
-        if encrypted {
-            scan = encrypted::scan_via_server(&mut conn, files, from.position).await?;
+        if let (true, Some(from)) = (encrypted, from) {
+            scan = encrypted::scan_via_server(&mut conn, &files, from.position).await?;
         }
         if scan.load_data {
             tracing::warn!(
@@ -154,17 +196,30 @@ pub async fn apply_binlog(
                  local files"
             );
         }
-        tracing::info!(
-            "applying binlog from {}:{} ({} files, {} transactions)",
-            from.file,
-            from.position,
-            files.len(),
-            scan.gtids.len()
-        );
-        let sources: Vec<PathBuf> = if encrypted {
-            files.iter().map(PathBuf::from).collect()
-        } else {
-            files.iter().map(|f| dirs.binlog_dir.join(f)).collect()
+        match (from, range) {
+            (Some(from), _) => tracing::info!(
+                "applying binlog from {}:{} ({} files, {} transactions)",
+                from.file,
+                from.position,
+                files.len(),
+                scan.gtids.len()
+            ),
+            (None, Some((start, stop, _))) => tracing::info!(
+                "applying archived binlog after {start} up to {stop} ({} files, {} transactions)",
+                files.len(),
+                scan.gtids.len()
+            ),
+            _ => {}
+        }
+        let sources: Vec<PathBuf> = match (from, range) {
+            (None, Some((_, _, paths))) => paths.to_vec(),
+            _ if encrypted => files.iter().map(PathBuf::from).collect(),
+            _ => files.iter().map(|f| dirs.binlog_dir.join(f)).collect(),
+        };
+        let positions = match (from, range) {
+            (Some(from), _) => Positions::Bytes(from.position),
+            (None, Some((start, stop, _))) => Positions::Gtids(start.canonical(), stop.canonical()),
+            _ => Positions::Bytes(4),
         };
         let tools = Tools {
             binlog: &binlog_tool,
@@ -187,15 +242,29 @@ pub async fn apply_binlog(
             )
             .await?;
         }
-        pipe_events(s, &tools, &server, from.position, &sources).await?;
+        pipe_events(s, &tools, &server, &positions, &sources).await?;
         let (own, slave): (u32, String) = conn
             .query_first("SELECT @@server_id, @@gtid_slave_pos")
             .await
             .map_err(|e| crate::error::Error::mysql("SELECT @@server_id, @@gtid_slave_pos", e))?
             .unwrap_or_default();
-        let foreign = foreign_tail(&scan.gtids, own);
-        let merged = resume_position(&slave, &foreign);
-        let moved = merged != resume_position(&slave, "");
+        let (merged, moved) = match range {
+            // No binlog is installed: what was applied, every origin, is where the instance
+            // stands (its gtid_current_pos).
+            Some((start, _, _)) => {
+                let mut p = start.clone();
+                for g in &scan.gtids {
+                    p.include(*g);
+                }
+                (p.canonical(), true)
+            }
+            None => {
+                let foreign = foreign_tail(&scan.gtids, own);
+                let merged = resume_position(&slave, &foreign);
+                let moved = merged != resume_position(&slave, "");
+                (merged, moved)
+            }
+        };
         if moved {
             tracing::info!(
                 "gtid_slave_pos {slave:?} -> {merged:?} (applied transactions of other servers)"
@@ -209,7 +278,14 @@ pub async fn apply_binlog(
         // On this privileged session: the client may have loaded the grant tables.
         let _ = conn.query_drop("SHUTDOWN").await;
         Ok(Applied {
-            files: files.to_vec(),
+            files: files
+                .iter()
+                .map(|f| {
+                    std::path::Path::new(f)
+                        .file_name()
+                        .map_or_else(|| f.clone(), |n| n.to_string_lossy().into_owned())
+                })
+                .collect(),
             slave_pos: moved.then_some(merged),
         })
     }
@@ -250,6 +326,31 @@ async fn wait_for_dump(server: &TempServer, reader: &mut tokio::process::Child) 
     ))
 }
 
+/// Where the binlog tool starts and stops.
+enum Positions {
+    /// From a byte offset in the first file to the end.
+    Bytes(u64),
+    /// After a GTID position, up to another (included).
+    Gtids(String, String),
+}
+
+/// Scans archived files: the GTIDs after `start` up to `stop` (included, per domain), and
+/// whether a LOAD DATA event is among the files.
+pub fn scan_range(paths: &[PathBuf], start: &Position, stop: &Position) -> Result<Scan> {
+    let mut all = Scan::default();
+    for path in paths {
+        let file = std::fs::File::open(path).map_err(|e| Error::io("open", path, e))?;
+        scan_from(
+            std::io::BufReader::with_capacity(1 << 20, file),
+            4,
+            &mut all,
+        )
+        .map_err(|e| Error::format("binlog", format!("{}: {e}", path.display())))?;
+    }
+    all.gtids.retain(|g| !start.covers(*g) && stop.covers(*g));
+    Ok(all)
+}
+
 /// The binlog tools and how they run.
 struct Tools<'a> {
     binlog: &'a Path,
@@ -270,7 +371,7 @@ async fn pipe_events(
     s: &Settings,
     t: &Tools<'_>,
     server: &TempServer,
-    position: u64,
+    positions: &Positions,
     paths: &[PathBuf],
 ) -> Result<()> {
     let socket = server.endpoint.socket.clone();
@@ -281,8 +382,18 @@ async fn pipe_events(
             // The server writes GTIDs of several origins interleaved in one domain when
             // gtid_strict_mode is off (MariaDB's default); the tool would refuse them.
             .arg("--skip-gtid-strict-mode")
-            .arg(format!("--local-load={}", t.local_load.display()))
-            .arg(format!("--start-position={position}"));
+            .arg(format!("--local-load={}", t.local_load.display()));
+        match positions {
+            Positions::Bytes(position) => {
+                rcmd.arg(format!("--start-position={position}"));
+            }
+            Positions::Gtids(start, stop) => {
+                if !start.is_empty() {
+                    rcmd.arg(format!("--start-position={start}"));
+                }
+                rcmd.arg(format!("--stop-position={stop}"));
+            }
+        }
         if let Some(socket) = t.remote {
             // One connection from the first file to the end of the server's binlog (a dump
             // crosses rotations), made before the client loads the grant tables.

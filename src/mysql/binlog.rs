@@ -11,6 +11,9 @@ use std::io::Read;
 
 use crate::error::{Error, Result};
 
+pub mod state;
+pub mod summary;
+
 /// The 4 bytes every binlog file starts with.
 pub const MAGIC: [u8; 4] = [0xfe, b'b', b'i', b'n'];
 const HEADER: usize = 19;

@@ -25,6 +25,9 @@ struct Shared {
     hold_after: Mutex<Option<usize>>,
     released: AtomicBool,
     log: Mutex<Vec<String>>,
+    /// Requests whose request line contains this wait until it is cleared.
+    hold_pattern: Mutex<Option<String>>,
+    held: AtomicUsize,
 }
 
 /// A request or response head: the first line and the header lines.
@@ -134,6 +137,20 @@ fn serve(client: TcpStream, target: u16, shared: &Shared) {
             ""
         }
     ));
+    let hold = shared.hold_pattern.lock().unwrap().clone();
+    if hold.is_some_and(|p| head.first.contains(&p)) {
+        shared.held.fetch_add(1, Ordering::SeqCst);
+        while shared
+            .hold_pattern
+            .lock()
+            .unwrap()
+            .as_ref()
+            .is_some_and(|p| head.first.contains(p))
+            && !shared.stop.load(Ordering::SeqCst)
+        {
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
     if pattern.is_some_and(|p| head.first.contains(&p)) {
         shared.failed.fetch_add(1, Ordering::SeqCst);
         let xml = "<?xml version=\"1.0\"?><Error><Code>AccessDenied</Code>\
@@ -213,6 +230,17 @@ impl FaultProxy {
     /// From now on, GET bodies longer than `n` bytes stop halfway until [`Self::release`].
     pub fn hold_bodies_after(&self, n: usize) {
         *self.shared.hold_after.lock().unwrap() = Some(n);
+    }
+
+    /// From now on, requests whose request line contains `text` wait (until it is changed);
+    /// None: none wait.
+    pub fn hold_requests_containing(&self, text: Option<&str>) {
+        *self.shared.hold_pattern.lock().unwrap() = text.map(str::to_string);
+    }
+
+    /// How many requests were held so far.
+    pub fn held(&self) -> usize {
+        self.shared.held.load(Ordering::SeqCst)
     }
 
     /// The request lines seen so far (see the module doc), and the log emptied.

@@ -10,6 +10,7 @@
 
 pub mod dirs;
 pub mod layout;
+pub mod pitr;
 
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
@@ -43,6 +44,8 @@ pub struct RestoreOptions {
     pub data_only: bool,
     /// Keep the my.cnf options that run code at start (`init-file`, `plugin-load-add`, ...).
     pub keep_code_options: bool,
+    /// Point-in-time recovery: to this point, from the backup and the binlog archive.
+    pub until: Option<pitr::Until>,
 }
 
 /// What a restore did.
@@ -58,6 +61,9 @@ pub struct RestoreReport {
     pub data_binlog: Option<BinlogCoords>,
     pub binlog_files_applied: Vec<String>,
     pub gtid_slave_pos: Option<String>,
+    /// Point-in-time recovery: the point asked for, and the GTID position restored to.
+    pub until: Option<String>,
+    pub until_gtid: Option<String>,
     /// Lines of the backup's my.cnf changed for this restore.
     pub rewritten: Vec<String>,
     pub warnings: Vec<String>,
@@ -89,6 +95,9 @@ impl std::fmt::Display for RestoreReport {
             "binlog files applied: {}",
             self.binlog_files_applied.join(",")
         )?;
+        if let (Some(u), Some(g)) = (&self.until, &self.until_gtid) {
+            writeln!(f, "restored to: {u} (GTID position {g})")?;
+        }
         if let Some(p) = &self.gtid_slave_pos {
             writeln!(f, "gtid_slave_pos: {p}")?;
         }
@@ -120,6 +129,14 @@ pub async fn restore(s: &Settings, opts: &RestoreOptions) -> Result<Option<Resto
         check_claimable(&s.binlog_dir, "binlog dir")?;
     }
     let keys = s.codec.keys(false)?;
+    if opts.until.is_some() && (opts.stdin || opts.data_only) {
+        return Err(Error::Config(
+            "--until and --until-gtid restore from the store's backup and binlog archive: not \
+             with --input - or --data-only"
+                .into(),
+        ));
+    }
+    let mut plan = None;
     let source = if opts.stdin {
         let sha1 =
             match &opts.sha1 {
@@ -141,7 +158,24 @@ pub async fn restore(s: &Settings, opts: &RestoreOptions) -> Result<Option<Resto
         }
     } else {
         let store = crate::store::build(&s.store)?;
-        let located = locate(store.as_ref(), &s.instance(), s.day(), &opts.selection).await?;
+        let located = match &opts.until {
+            // Decided before anything is written: a gap is a refusal.
+            Some(until) => {
+                let p = pitr::plan(&store, s, &keys, &s.instance(), &opts.selection, until).await?;
+                tracing::info!(
+                    "restoring to {} (GTID {}): {} from {}, then {} archived binlog files",
+                    p.asked,
+                    p.target,
+                    p.backup.key,
+                    p.from,
+                    p.files.len()
+                );
+                let b = p.backup.clone();
+                plan = Some((store.clone(), p));
+                b
+            }
+            None => locate(store.as_ref(), &s.instance(), s.day(), &opts.selection).await?,
+        };
         let cleanup = s
             .clean_after_restore
             .then(|| (store.clone(), located.clone()));
@@ -160,7 +194,7 @@ pub async fn restore(s: &Settings, opts: &RestoreOptions) -> Result<Option<Resto
     let cleanup = source.cleanup.clone();
     let started = std::time::Instant::now();
     let created = Arc::new(Mutex::new(Created::default()));
-    let result = restore_into(s, opts, source, keys, created.clone())
+    let result = restore_into(s, opts, source, keys, plan, created.clone())
         .await
         .and_then(|done| created.lock().expect("lock").finish().map(|()| done));
     match result {
@@ -221,11 +255,13 @@ async fn restore_into(
     opts: &RestoreOptions,
     source: Source,
     keys: crate::codec::chain::Keys,
+    plan: Option<(Arc<dyn crate::store::Store>, pitr::Plan)>,
     created: Arc<Mutex<Created>>,
 ) -> Result<RestoreReport> {
     let port = if opts.allow_other_port { 0 } else { s.port };
     let (data_dir, binlog_dir) = (s.data_dir.clone(), s.binlog_dir.clone());
-    let keep_binlog = !opts.data_only;
+    // A point-in-time restore installs no binlog: the backup's goes on past the target.
+    let keep_binlog = !opts.data_only && plan.is_none();
     let format = source.format;
     let c2 = created.clone();
     let ((report, _targets), fetched) =
@@ -370,10 +406,44 @@ async fn restore_into(
 
     let mut applied = crate::mysql::apply::Applied::default();
     match (&coords, opts.data_only) {
+        _ if plan.is_some() => {
+            let (store, p) = plan.as_ref().expect("a plan");
+            let dir = dirs.data_dir.join(".mysqlbackup-pitr-binlog");
+            std::fs::create_dir(&dir).map_err(|e| Error::io("create directory", &dir, e))?;
+            let paths = pitr::download(store, &keys, p, &dir).await?;
+            applied = crate::mysql::apply::apply_binlog(
+                s,
+                &cnf,
+                &dirs,
+                crate::mysql::apply::Window::Range {
+                    start: &p.from,
+                    stop: &p.target,
+                    paths: &paths,
+                },
+                &relocated,
+            )
+            .await?;
+            std::fs::remove_dir_all(&dir).map_err(|e| Error::io("remove", &dir, e))?;
+            warnings.push(format!(
+                "point-in-time restore: the backup's binlog is not installed (it goes on past \
+                 the target); the instance starts a new binlog, and its position {} is in \
+                 gtid_slave_pos. Its archive continues under a new generation",
+                applied.slave_pos.as_deref().unwrap_or("")
+            ));
+        }
         (Some(c), false) => {
             let files = crate::mysql::apply::window_files(&report.binlog_files, c)?;
-            applied =
-                crate::mysql::apply::apply_binlog(s, &cnf, &dirs, c, &files, &relocated).await?;
+            applied = crate::mysql::apply::apply_binlog(
+                s,
+                &cnf,
+                &dirs,
+                crate::mysql::apply::Window::Backup {
+                    from: c,
+                    files: &files,
+                },
+                &relocated,
+            )
+            .await?;
         }
         (None, false) => tracing::warn!("the backup holds no binlog: nothing to apply"),
         (_, true) => {}
@@ -397,6 +467,8 @@ async fn restore_into(
         data_binlog: coords.filter(|_| !opts.data_only),
         binlog_files_applied: applied.files,
         gtid_slave_pos: applied.slave_pos,
+        until: plan.as_ref().map(|(_, p)| p.asked.clone()),
+        until_gtid: plan.as_ref().map(|(_, p)| p.target.canonical()),
         rewritten: rewritten.changes,
         warnings,
         seconds: 0.0,

@@ -173,9 +173,18 @@ pub async fn prepared_check(
             binlog_dir: binlog.clone(),
         };
         let cnf = archived.clone().unwrap_or_default();
-        crate::mysql::apply::apply_binlog(s, &cnf, &dirs, &c, &files, &relocated)
-            .await
-            .map_err(|e| ("apply", e))?;
+        crate::mysql::apply::apply_binlog(
+            s,
+            &cnf,
+            &dirs,
+            crate::mysql::apply::Window::Backup {
+                from: &c,
+                files: &files,
+            },
+            &relocated,
+        )
+        .await
+        .map_err(|e| ("apply", e))?;
     }
     open_and_check(s, &scratch.0, &data, archived.as_ref())
         .await
