@@ -117,9 +117,13 @@ pub enum Command {
         /// host and instance (on --date-str if given).
         #[arg(long, conflicts_with = "all")]
         backup_key: Option<String>,
-        /// Every backup of the port.
+        /// Every backup of the port, and the archived binlog files of this instance.
         #[arg(long)]
         all: bool,
+        /// The archived binlog files of this instance (see archive_binlog): digests, decryption,
+        /// binlog magic, every event's checksum.
+        #[arg(long, conflicts_with = "backup_key")]
+        binlogs: bool,
         /// Also extract into a scratch dir, prepare, open with a private read-only server and
         /// CHECK TABLE every InnoDB table; the scratch dir is removed after.
         #[arg(long)]
@@ -294,6 +298,7 @@ pub async fn run(cli: Cli) -> Result<Outcome> {
         Command::Verify {
             backup_key,
             all,
+            binlogs,
             prepare,
             scratch,
         } => {
@@ -302,6 +307,7 @@ pub async fn run(cli: Cli) -> Result<Outcome> {
                 all,
                 prepare,
                 scratch,
+                binlogs,
             };
             let report = crate::cmd::verify::verify(&s, &opts).await?;
             let failed = report.failed();

@@ -138,6 +138,26 @@ pub fn binlog(data: &[u8]) {
     assert!(n <= data.len() / 19, "{n} GTIDs from {} bytes", data.len());
     // The encryption probe reads at most the first events, and never panics.
     let _ = crate::mysql::binlog::is_encrypted(data);
+    // The archive's summary of a file (states, transactions, CRCs): never a panic; what it
+    // reports lies inside the input, and the end state is the start with every GTID applied.
+    if let Ok(sum) = crate::mysql::binlog::summary::summarize(data) {
+        assert_eq!(sum.size, data.len() as u64);
+        assert!(sum.transactions.len() <= data.len() / 19);
+        let mut end = sum.start.clone();
+        for t in &sum.transactions {
+            assert!(t.position < sum.size);
+            end.apply(t.gtid);
+        }
+        assert_eq!(end, sum.end);
+    }
+    let _ = crate::mysql::binlog::summary::start_state(data);
+    let text = String::from_utf8_lossy(data);
+    if let Ok(st) = crate::mysql::binlog::state::GtidState::parse(&text) {
+        assert_eq!(
+            crate::mysql::binlog::state::GtidState::parse(&st.canonical()).ok(),
+            Some(st)
+        );
+    }
     // File names of an archive's tables (`.isl` links), decoded for SQL: never a panic, and a
     // decoded name has no more characters than the encoded one.
     let name = String::from_utf8_lossy(data);
@@ -271,6 +291,10 @@ pub fn record(data: &[u8]) {
     let text = String::from_utf8_lossy(data);
     let (key, rest) = text.split_once('\n').unwrap_or((&text, ""));
     let _ = classify(key);
+    // An archived binlog file's key reads back to itself.
+    if let Some(b) = crate::catalog::binlogs::BinlogKey::parse(key) {
+        assert_eq!(b.key(), key);
+    }
     let Some(parts) = parse_key(key) else {
         return;
     };

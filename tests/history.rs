@@ -266,8 +266,8 @@ async fn s3_commits_without_a_copy_and_lists_without_a_head_per_object() {
         let listings: Vec<&String> = sent.iter().filter(|r| r.contains("list-type=2")).collect();
         assert_eq!(
             listings.len(),
-            2,
-            "the days, then the one day's folder: {sent:#?}"
+            3,
+            "the days, the one day's folder, the port's binlog archive: {sent:#?}"
         );
         assert!(
             listings

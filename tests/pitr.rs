@@ -154,7 +154,9 @@ fn point_in_time_to_a_gtid_and_to_a_time_exactly() {
     assert_eq!(v["until_gtid"], target.as_str(), "{v}");
     db1.restart();
     assert_eq!(checksum(&db1), reference, "--until-gtid {target}");
-    assert_eq!(db1.sql("SELECT @@gtid_slave_pos"), target);
+    // Its binlog holds what was replayed, its state exactly the target.
+    assert_eq!(db1.sql("SELECT @@gtid_binlog_pos"), target);
+    assert_eq!(db1.sql("SELECT @@gtid_current_pos"), target);
 
     // A time between phases 2 and 3: with an offset (+01:00), and in a conf zone.
     let t = between[1];
@@ -187,6 +189,67 @@ fn point_in_time_to_a_gtid_and_to_a_time_exactly() {
         db1.restart();
         assert_eq!(checksum(&db1), reference, "--until {until}");
     }
+
+    // The restored instance's archive continues under a new generation, the old one untouched;
+    // its new transactions continue its GTIDs.
+    db1.sql("INSERT INTO app.t(v) VALUES ('after the restore'); FLUSH BINARY LOGS");
+    let v = archive(&ws, &[]);
+    assert!(v["new_generation"].is_string(), "{v}");
+    let listed = json(&ws.cmd(&["list", "--json"]).output().unwrap());
+    let w = &listed["windows"][0];
+    assert_eq!(w["to_generation"], 2, "{listed}");
+    assert!(w["gaps"].as_array().unwrap().is_empty(), "{listed}");
+    assert!(w["from_gtid"].is_string(), "{listed}");
+    let out = ws.cmd(&["verify", "--binlogs", "--json"]).output().unwrap();
+    ok(&out);
+    let verified = json(&out);
+    assert!(
+        verified["backups"].as_array().unwrap().len() >= 6
+            && verified["backups"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .all(|b| b["ok"] == true),
+        "{verified}"
+    );
+
+    // A new backup; expire keeps what the kept backups need (generation 1 goes: no kept
+    // backup starts in it) and the restore to the latest event works after it.
+    backup_key(&ws, &[]);
+    db1.sql("INSERT INTO app.t(v) VALUES ('after the second backup'); FLUSH BINARY LOGS");
+    archive(&ws, &[]);
+    let out = ws
+        .cmd(&["expire", "--keep-last", "1", "--confirm", "--json"])
+        .output()
+        .unwrap();
+    ok(&out);
+    let v = json(&out);
+    let binlogs = v["binlogs"].as_array().unwrap();
+    assert!(
+        binlogs
+            .iter()
+            .filter(|b| b["generation"] == 1)
+            .all(|b| b["action"] == "delete" && b["deleted"] == true),
+        "{v}"
+    );
+    assert!(
+        binlogs
+            .iter()
+            .any(|b| b["generation"] == 2 && b["action"] == "keep"),
+        "{v}"
+    );
+    let expected = checksum(&db1);
+    let latest = db1.sql("SELECT @@gtid_binlog_pos");
+    db1.kill_and_move_away();
+    let out = ws
+        .cmd(&["restore", "--until", "latest", "--json"])
+        .output()
+        .unwrap();
+    ok(&out);
+    assert_eq!(json(&out)["until_gtid"], latest.as_str());
+    db1.restart();
+    assert_eq!(checksum(&db1), expected, "--until latest after expire");
+    assert_eq!(has(&db1, "after the second backup"), 1);
 
     // Before the oldest backup: refused, nothing written.
     db1.kill_and_move_away();

@@ -19,9 +19,11 @@ use chrono::{DateTime, Utc};
 
 use super::leftovers::LeftoverEntry;
 use super::names::{Instance, KeyParts, Scheme, record_key, stamp};
+use super::record::Kind;
 use crate::codec::chain::RAW_SUFFIXES;
 use crate::error::Result;
 use crate::mysql::binlog::order_key;
+use crate::mysql::binlog::state::{GtidState, Position};
 use crate::store::{ObjectInfo, Store};
 
 /// Where the archived binlog files of `instance` live.
@@ -252,6 +254,87 @@ pub async fn list(store: &dyn Store, instance: &Instance) -> Result<BinlogArchiv
         files.sort_by_key(|a| order_key(&a.name.file));
     }
     Ok(archive)
+}
+
+/// The instances that have a binlog archive on `port` (every port: None): one listing of
+/// folders per port.
+pub async fn instances(store: &dyn Store, port: Option<u16>) -> Result<Vec<Instance>> {
+    let ports: Vec<u16> = match port {
+        Some(p) => vec![p],
+        None => store
+            .list_dirs("binlog/")
+            .await?
+            .iter()
+            .filter_map(|p| p.parse().ok())
+            .collect(),
+    };
+    let mut out = Vec::new();
+    for p in ports {
+        for d in store.list_dirs(&format!("binlog/{p}/")).await? {
+            if let Some((host, id)) = d.rsplit_once('-')
+                && let Ok(instance_id) = id.parse()
+            {
+                out.push(Instance {
+                    host: host.to_string(),
+                    instance_id,
+                    port: p,
+                });
+            }
+        }
+    }
+    Ok(out)
+}
+
+/// The breaks in the archive (from the listing alone): in each generation, a file that does
+/// not continue the one before it (a file lost, or purged before it was archived).
+pub fn gaps(archive: &BinlogArchive) -> Vec<String> {
+    let mut out = Vec::new();
+    for (g, files) in &archive.generations {
+        for w in files.windows(2) {
+            if w[1].name.start != w[0].name.end {
+                out.push(format!(
+                    "generation {g}: {} does not continue {} (a file lost, or purged before it \
+                     was archived)",
+                    w[1].name.file, w[0].name.file
+                ));
+            }
+        }
+    }
+    out
+}
+
+/// The binlog states at the start and end of an archived file, from its record.
+pub async fn states(store: &dyn Store, a: &Archived) -> Result<(GtidState, GtidState)> {
+    match record(store, a).await?.kind {
+        Kind::Binlog {
+            start_state: Some(s),
+            end_state: Some(e),
+            ..
+        } => Ok((GtidState::parse(&s)?, GtidState::parse(&e)?)),
+        _ => Err(crate::error::Error::format(
+            "record",
+            format!("{} records no binlog states", a.key),
+        )),
+    }
+}
+
+/// The generation and index of the archived file that holds a data point (the file
+/// `data_file`, whose states enclose the position `from`): newest generation first.
+pub async fn home(
+    store: &dyn Store,
+    archive: &BinlogArchive,
+    data_file: &str,
+    from: &Position,
+) -> Result<Option<(u32, usize)>> {
+    for (generation, files) in archive.generations.iter().rev() {
+        if let Some(i) = files.iter().position(|a| a.name.file == data_file) {
+            let (start, end) = states(store, &files[i]).await?;
+            if end.position().covers_all(from) && from.covers_all(&start.position()) {
+                return Ok(Some((*generation, i)));
+            }
+        }
+    }
+    Ok(None)
 }
 
 /// The record of an archived file, read and checked against its key.

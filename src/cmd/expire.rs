@@ -69,6 +69,8 @@ pub struct ExpireReport {
     pub damaged: Vec<String>,
     /// Instances none of whose backups verify ever found restorable.
     pub warnings: Vec<String>,
+    /// The archived binlog files (see [`binlogs`]).
+    pub binlogs: Vec<binlogs::BinlogDecision>,
 }
 
 impl std::fmt::Display for ExpireReport {
@@ -94,6 +96,13 @@ impl std::fmt::Display for ExpireReport {
         for d in &self.backups {
             let action = if d.action == "keep" { "keep" } else { verb };
             writeln!(f, "{action}: {} ({})", d.key, d.reason)?;
+        }
+        for b in self.binlogs.iter().filter(|b| b.action == "delete") {
+            writeln!(f, "{verb} binlog: {} ({})", b.key, b.reason)?;
+        }
+        let kept = self.binlogs.iter().filter(|b| b.action == "keep").count();
+        if kept > 0 {
+            writeln!(f, "keep: {kept} archived binlog files")?;
         }
         for l in &self.leftovers {
             writeln!(f, "{verb} leftover: {l}")?;
@@ -365,9 +374,46 @@ pub async fn expire(s: &Settings, opts: &ExpireOptions) -> Result<ExpireReport> 
         })
         .collect();
 
+    // The binlog archives of the instances in scope, but of one with a damaged backup.
+    let mut binlog_decisions = Vec::new();
+    for instance in crate::catalog::binlogs::instances(store.as_ref(), Some(s.port)).await? {
+        if !ours(&Some(instance.host.clone()), Some(instance.instance_id))
+            || damaged.iter().any(|d| {
+                d.contains(&format!(
+                    "mysql-{}-{}-{}.",
+                    instance.port, instance.host, instance.instance_id
+                ))
+            })
+        {
+            continue;
+        }
+        let kept: Vec<&Entry> = decisions
+            .iter()
+            .filter(|d| d.action == "keep")
+            .filter_map(|d| entries.get(&d.key))
+            .filter(|e| {
+                e.complete()
+                    && e.host.as_deref() == Some(instance.host.as_str())
+                    && e.instance_id == Some(instance.instance_id)
+            })
+            .collect();
+        binlog_decisions.extend(binlogs::decide(store.as_ref(), &instance, &kept).await?);
+    }
+
     let mut removed_leftovers = Vec::new();
     let mut failures = Vec::new();
     if opts.confirm {
+        for b in binlog_decisions.iter_mut().filter(|b| b.action == "delete") {
+            crate::cancel::check()?;
+            match binlogs::delete(store.as_ref(), &b.key).await {
+                Ok(()) => b.deleted = true,
+                Err(e) => {
+                    let text = crate::error::report_lines(&e).join(": ");
+                    failures.push(format!("{}: {text}", b.key));
+                    b.error = Some(text);
+                }
+            }
+        }
         for d in decisions.iter_mut().filter(|d| d.action == "delete") {
             crate::cancel::check()?;
             tracing::info!("deleting {}", store.location(&d.key));
@@ -413,8 +459,10 @@ pub async fn expire(s: &Settings, opts: &ExpireOptions) -> Result<ExpireReport> 
         keep_days: rules.keep_days,
         backups: decisions,
         leftovers: removed_leftovers,
+        binlogs: binlog_decisions,
     })
 }
 
+mod binlogs;
 #[cfg(test)]
 mod tests;

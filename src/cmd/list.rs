@@ -1,5 +1,6 @@
 //! `list`: the backups of this port (every port with `--all`), newest first, with what each
-//! holds, and apart from them the leftovers of interrupted uploads.
+//! holds; per instance with a binlog archive, the window point-in-time recovery reaches and
+//! its gaps; and apart from them the leftovers of interrupted uploads.
 
 use serde::Serialize;
 
@@ -19,6 +20,28 @@ pub struct LeftoverEntry {
     pub hint: String,
 }
 
+/// The span of time and GTIDs an instance can be restored to (`restore --until`).
+#[derive(Clone, Debug, Serialize)]
+pub struct Window {
+    /// `host H instance I port P`.
+    pub instance: String,
+    /// The oldest backup's data point (its key, GTID position, when it was taken, UTC), if a
+    /// backup of the instance has one.
+    pub from_backup: Option<String>,
+    pub from_gtid: Option<String>,
+    pub from_time: Option<String>,
+    /// The last archived event: its file, generation, GTID position, time (UTC).
+    pub to_file: String,
+    pub to_generation: u32,
+    pub to_gtid: Option<String>,
+    pub to_time: String,
+    /// Archived files, and their generations.
+    pub files: usize,
+    pub generations: usize,
+    /// The breaks in the archive.
+    pub gaps: Vec<String>,
+}
+
 /// What `list` found.
 #[derive(Clone, Debug, Serialize)]
 pub struct ListReport {
@@ -26,6 +49,8 @@ pub struct ListReport {
     pub store: String,
     pub backups: Vec<Entry>,
     pub leftovers: Vec<LeftoverEntry>,
+    /// Per instance with a binlog archive: the window point-in-time recovery reaches.
+    pub windows: Vec<Window>,
 }
 
 /// `12.3 MiB`.
@@ -74,6 +99,25 @@ impl std::fmt::Display for ListReport {
             }
             writeln!(f)?;
         }
+        for w in &self.windows {
+            write!(f, "recoverable window of {}: ", w.instance)?;
+            match (&w.from_gtid, &w.from_time) {
+                (Some(g), Some(t)) => write!(f, "from {t} (GTID {g})")?,
+                _ => write!(f, "(no backup with binlog coordinates to start from)")?,
+            }
+            writeln!(
+                f,
+                " to {} (GTID {}, {} of generation {}); {} binlog files archived",
+                w.to_time,
+                w.to_gtid.as_deref().unwrap_or("?"),
+                w.to_file,
+                w.to_generation,
+                w.files
+            )?;
+            for g in &w.gaps {
+                writeln!(f, "  GAP: {g}")?;
+            }
+        }
         if !self.leftovers.is_empty() {
             writeln!(f, "leftovers of interrupted uploads (not backups):")?;
             for l in &self.leftovers {
@@ -95,7 +139,52 @@ impl std::fmt::Display for ListReport {
 pub async fn list(s: &Settings, all: bool) -> Result<ListReport> {
     let store = crate::store::build(&s.store)?;
     let port = (!all).then_some(s.port);
-    let listing = crate::catalog::list(store.as_ref(), port, None).await?;
+    let mut listing = crate::catalog::list(store.as_ref(), port, None).await?;
+    let mut windows = Vec::new();
+    for instance in crate::catalog::binlogs::instances(store.as_ref(), port).await? {
+        let archive = crate::catalog::binlogs::list(store.as_ref(), &instance).await?;
+        listing.leftovers.extend(archive.leftovers.clone());
+        let Some((generation, files)) = archive.latest() else {
+            continue;
+        };
+        let last = files.last().expect("a generation holds files");
+        let to_gtid = match crate::catalog::binlogs::record(store.as_ref(), last).await {
+            Ok(crate::catalog::Record {
+                kind:
+                    crate::catalog::record::Kind::Binlog {
+                        end_state: Some(e), ..
+                    },
+                ..
+            }) => crate::mysql::binlog::state::GtidState::parse(&e)
+                .ok()
+                .map(|s| s.position().canonical()),
+            _ => None,
+        };
+        let oldest = listing
+            .backups
+            .iter()
+            .filter(|b| {
+                b.complete()
+                    && b.gtid.is_some()
+                    && b.host.as_deref() == Some(instance.host.as_str())
+                    && b.instance_id == Some(instance.instance_id)
+                    && b.port == instance.port
+            })
+            .min_by_key(|b| b.taken);
+        windows.push(Window {
+            instance: instance.to_string(),
+            from_backup: oldest.map(|b| b.key.clone()),
+            from_gtid: oldest.and_then(|b| b.gtid.clone()),
+            from_time: oldest.map(|b| b.taken.to_rfc3339()),
+            to_file: last.name.file.clone(),
+            to_generation: generation,
+            to_gtid,
+            to_time: last.name.last.to_rfc3339(),
+            files: archive.files().count(),
+            generations: archive.generations.len(),
+            gaps: crate::catalog::binlogs::gaps(&archive),
+        });
+    }
     let leftovers = listing
         .leftovers
         .into_iter()
@@ -103,9 +192,13 @@ pub async fn list(s: &Settings, all: bool) -> Result<ListReport> {
             started_at: l
                 .modified
                 .map(|t| chrono::DateTime::<chrono::Utc>::from(t).to_rfc3339()),
-            hint: "the next backup of its instance removes it; `expire --confirm` removes those \
-                   older than a day"
-                .into(),
+            hint: if l.owner.starts_with("binlog/") {
+                "the next archive_binlog of its instance removes it".into()
+            } else {
+                "the next backup of its instance removes it; `expire --confirm` removes those \
+                 older than a day"
+                    .into()
+            },
             kind: l.kind.to_string(),
             owner: l.owner,
             key: l.key,
@@ -115,5 +208,6 @@ pub async fn list(s: &Settings, all: bool) -> Result<ListReport> {
         store: store.describe(),
         backups: listing.backups,
         leftovers,
+        windows,
     })
 }

@@ -174,6 +174,29 @@ pub async fn apply_binlog(
         tracing::info!("the binlog is encrypted: the temporary server serves it, decrypted");
         encrypted::serving_args(&mut config.args, &dirs.binlog_dir, &files)?;
     }
+    if range.is_some() {
+        // The instance's new binlog (its state is set after the replay).
+        let base = cnf
+            .get("log_bin")
+            .map(PathBuf::from)
+            .filter(|p| p.starts_with(&dirs.binlog_dir))
+            .unwrap_or_else(|| dirs.binlog_dir.join("binlog"));
+        let index = cnf
+            .get("log_bin_index")
+            .map(PathBuf::from)
+            .filter(|p| p.starts_with(&dirs.binlog_dir))
+            .unwrap_or_else(|| PathBuf::from(format!("{}.index", base.display())));
+        config.args.retain(|a| {
+            a != "--skip-log-bin"
+                && !a.starts_with("--log-bin=")
+                && !a.starts_with("--log-bin-index=")
+        });
+        config.args.push(format!("--log-bin={}", base.display()));
+        config
+            .args
+            .push(format!("--log-bin-index={}", index.display()));
+        config.args.push("--gtid-strict-mode=0".into());
+    }
     let mut server =
         TempServer::start(&mariadbd, &config, &s.mysql_user, s.root_password.clone()).await?;
     let result = async {
@@ -189,6 +212,7 @@ pub async fn apply_binlog(
         if let (true, Some(from)) = (encrypted, from) {
             scan = encrypted::scan_via_server(&mut conn, &files, from.position).await?;
         }
+
         if scan.load_data {
             tracing::warn!(
                 "the binlog window holds LOAD DATA events: mariadb-binlog turns them into LOAD \
@@ -248,23 +272,26 @@ pub async fn apply_binlog(
             .await
             .map_err(|e| crate::error::Error::mysql("SELECT @@server_id, @@gtid_slave_pos", e))?
             .unwrap_or_default();
-        let (merged, moved) = match range {
-            // No binlog is installed: what was applied, every origin, is where the instance
-            // stands (its gtid_current_pos).
-            Some((start, _, _)) => {
-                let mut p = start.clone();
-                for g in &scan.gtids {
-                    p.include(*g);
-                }
-                (p.canonical(), true)
+        if let Some((start, _, _)) = range {
+            // The instance's binlog is new: empty, its state where the data now stands (what
+            // was replayed is not logged again), so that its next transactions follow.
+            let mut state = crate::mysql::binlog::state::GtidState::parse(&start.canonical())?;
+            for g in &scan.gtids {
+                state.apply(*g);
             }
-            None => {
-                let foreign = foreign_tail(&scan.gtids, own);
-                let merged = resume_position(&slave, &foreign);
-                let moved = merged != resume_position(&slave, "");
-                (merged, moved)
-            }
-        };
+            exec(&mut conn, "RESET MASTER").await?;
+            exec(
+                &mut conn,
+                &format!(
+                    "SET GLOBAL gtid_binlog_state = {}",
+                    quote(&state.canonical())
+                ),
+            )
+            .await?;
+        }
+        let foreign = foreign_tail(&scan.gtids, own);
+        let merged = resume_position(&slave, &foreign);
+        let moved = merged != resume_position(&slave, "");
         if moved {
             tracing::info!(
                 "gtid_slave_pos {slave:?} -> {merged:?} (applied transactions of other servers)"
@@ -378,6 +405,8 @@ async fn pipe_events(
     crate::cancel::or_cancelled(async move {
         let mut rcmd = tokio::process::Command::new(t.binlog);
         rcmd.arg("--no-defaults")
+            // Never logged twice: the backup's window is in the binlog installed beside the
+            // data; a point-in-time window's state is set in the new binlog after it.
             .arg("--disable-log-bin")
             // The server writes GTIDs of several origins interleaved in one domain when
             // gtid_strict_mode is off (MariaDB's default); the tool would refuse them.

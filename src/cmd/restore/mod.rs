@@ -424,12 +424,13 @@ async fn restore_into(
             )
             .await?;
             std::fs::remove_dir_all(&dir).map_err(|e| Error::io("remove", &dir, e))?;
-            warnings.push(format!(
-                "point-in-time restore: the backup's binlog is not installed (it goes on past \
-                 the target); the instance starts a new binlog, and its position {} is in \
-                 gtid_slave_pos. Its archive continues under a new generation",
-                applied.slave_pos.as_deref().unwrap_or("")
-            ));
+            warnings.push(
+                "point-in-time restore: the backup's binlog, which goes on past the target, is \
+                 not installed; the instance's binlog is new, its GTID state where the data \
+                 stands now (its next transactions follow on). Its archive continues under a new \
+                 generation"
+                    .into(),
+            );
         }
         (Some(c), false) => {
             let files = crate::mysql::apply::window_files(&report.binlog_files, c)?;

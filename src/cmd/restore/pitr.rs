@@ -13,7 +13,6 @@ use std::sync::Arc;
 use chrono::{DateTime, Utc};
 
 use crate::catalog::binlogs::{self, Archived};
-use crate::catalog::record::Kind;
 use crate::catalog::{Entry, Instance, Selection};
 use crate::codec::chain::Keys;
 use crate::config::Settings;
@@ -120,30 +119,6 @@ pub struct Plan {
     pub files: Vec<Archived>,
 }
 
-/// An archived file's record's states (start, end) and first/last event times.
-struct Span {
-    start: GtidState,
-    end: GtidState,
-}
-
-async fn span(store: &dyn Store, a: &Archived) -> Result<Span> {
-    let r = binlogs::record(store, a).await?;
-    match r.kind {
-        Kind::Binlog {
-            start_state: Some(s),
-            end_state: Some(e),
-            ..
-        } => Ok(Span {
-            start: GtidState::parse(&s)?,
-            end: GtidState::parse(&e)?,
-        }),
-        _ => Err(Error::format(
-            "record",
-            format!("{} records no binlog states", a.key),
-        )),
-    }
-}
-
 /// Plans the restore of `me` (selection as for any restore) to `until`.
 pub async fn plan(
     store: &Arc<dyn Store>,
@@ -188,7 +163,15 @@ pub async fn plan(
     // holds its data point; an older one when the target lies before it.
     let mut first_refusal = None;
     for (backup, from) in &backups {
-        let Some((generation, start)) = home(store.as_ref(), &archive, backup, from).await? else {
+        let data_file = backup
+            .binlog_pos
+            .as_deref()
+            .and_then(|p| p.rsplit_once(':'))
+            .map(|(f, _)| f.to_string())
+            .unwrap_or_default();
+        let Some((generation, start)) =
+            binlogs::home(store.as_ref(), &archive, &data_file, from).await?
+        else {
             first_refusal.get_or_insert_with(|| {
                 Error::Refused(format!(
                     "gap: the binlog file where the data of {} stops is not in the archive \
@@ -201,7 +184,7 @@ pub async fn plan(
         };
         let files = &archive.generations[&generation];
         let last = files.last().expect("a generation holds files");
-        let last_end = span(store.as_ref(), last).await?.end.position();
+        let last_end = binlogs::states(store.as_ref(), last).await?.1.position();
         let target = match until {
             Until::Gtid(p) => p.clone(),
             Until::Latest => last_end.clone(),
@@ -247,31 +230,6 @@ pub async fn plan(
     )))
 }
 
-/// The generation and index of the archived file that holds `backup`'s data point (its data
-/// file, whose states hold its position): newest generation first.
-async fn home(
-    store: &dyn Store,
-    archive: &binlogs::BinlogArchive,
-    backup: &Entry,
-    from: &Position,
-) -> Result<Option<(u32, usize)>> {
-    let data_file = backup
-        .binlog_pos
-        .as_deref()
-        .and_then(|p| p.rsplit_once(':'))
-        .map(|(f, _)| f.to_string())
-        .unwrap_or_default();
-    for (generation, files) in archive.generations.iter().rev() {
-        if let Some(i) = files.iter().position(|a| a.name.file == data_file) {
-            let s = span(store, &files[i]).await?;
-            if s.end.position().covers_all(from) && from.covers_all(&s.start.position()) {
-                return Ok(Some((*generation, i)));
-            }
-        }
-    }
-    Ok(None)
-}
-
 /// Whether the target lies at or after the data position `from` in every domain `from` has.
 fn target_covers(target: &Position, from: &Position) -> bool {
     from.domains().all(|d| {
@@ -299,7 +257,7 @@ async fn at_time(
                 .unwrap_or_default()
         )));
     };
-    let mut state = span(store.as_ref(), across).await?.start;
+    let mut state = binlogs::states(store.as_ref(), across).await?.0;
     let summary = summary_of(store, keys, across).await?;
     let secs = t.timestamp();
     for tx in &summary.transactions {
@@ -319,9 +277,9 @@ async fn path(
     from: &Position,
     target: &Position,
 ) -> Result<Vec<Archived>> {
-    let first = span(store, &files[0]).await?;
+    let first_end = binlogs::states(store, &files[0]).await?.1;
     let mut path = vec![files[0].clone()];
-    let mut end = first.end.position();
+    let mut end = first_end.position();
     debug_assert!(end.covers_all(from));
     let mut prev = &files[0];
     for next in &files[1..] {
@@ -336,7 +294,7 @@ async fn path(
             )));
         }
         path.push(next.clone());
-        end = span(store, next).await?.end.position();
+        end = binlogs::states(store, next).await?.1.position();
         prev = next;
     }
     if !end.covers_all(target) {

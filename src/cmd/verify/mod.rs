@@ -11,6 +11,7 @@ use std::sync::Arc;
 
 use serde::Serialize;
 
+mod binlogs;
 mod prepare;
 
 use crate::archive::reader::{self, Layout, Summary, Visitor};
@@ -31,6 +32,8 @@ pub struct VerifyOptions {
     pub prepare: bool,
     /// Where `--prepare` extracts (default: under backup_base).
     pub scratch: Option<PathBuf>,
+    /// The archived binlog files of this instance (alone; with `all`, besides the backups).
+    pub binlogs: bool,
 }
 
 /// One backup's verdict.
@@ -261,7 +264,9 @@ async fn check_stream(
 pub async fn verify(s: &Settings, opts: &VerifyOptions) -> Result<VerifyReport> {
     let store = crate::store::build(&s.store)?;
     let keys = s.codec.keys(false)?;
-    let wanted: Vec<Entry> = if opts.all {
+    let wanted: Vec<Entry> = if opts.binlogs && !opts.all {
+        Vec::new()
+    } else if opts.all {
         let all = crate::catalog::backups(store.as_ref(), Some(s.port), None).await?;
         if all.is_empty() {
             return Err(Error::Refused(format!(
@@ -343,6 +348,17 @@ pub async fn verify(s: &Settings, opts: &VerifyOptions) -> Result<VerifyReport> 
             );
         }
         backups.push(v);
+    }
+    if opts.binlogs || opts.all {
+        let verdicts = binlogs::verify(&store, &keys, &s.instance()).await?;
+        if opts.binlogs && !opts.all && verdicts.is_empty() {
+            return Err(Error::Refused(format!(
+                "no archived binlog of {} in {}",
+                s.instance(),
+                store.describe()
+            )));
+        }
+        backups.extend(verdicts);
     }
     Ok(VerifyReport { backups })
 }
