@@ -94,14 +94,14 @@ printf 'des3 encrypt, one core: openssl enc %.1f / %.1f MiB/s (before/after), my
 MB="mariabackup --backup --stream=xbstream --user=root --socket=$D/mysql.sock --tmpdir=$W/tmp"
 for i in $(seq 1 "$RUNS"); do
   rm -rf "$W/backup"/* "$W/b.des3" "$W/c.des3" "$W/cdir"
-  measure backup_ours "$BIN --conf-path $W/conf.yaml backup"
-  measure backup_ours_stdout "$BIN --conf-path $W/conf.yaml backup --output - > /dev/null"
+  measure backup_ours "$BIN -v --conf-path $W/conf.yaml backup"
+  measure backup_ours_stdout "$BIN -v --conf-path $W/conf.yaml backup --output - > /dev/null"
   measure backup_shell "set -o pipefail; $MB 2>/dev/null | gzip --fast | openssl des3 -pass file:$W/key 2>/dev/null | tee >(sha1sum > $W/b.sha1) > $W/b.des3"
   measure backup_original "set -o pipefail; mariabackup --backup --user=root --socket=$D/mysql.sock --target-dir=$W/cdir 2>/dev/null && tar -c -C $W cdir | gzip --fast | openssl des3 -pass file:$W/key 2>/dev/null > $W/c.des3 && sha1sum $W/c.des3 >/dev/null && rm -rf $W/cdir"
   rm -f "$W/e.age"
   measure backup_bare "$MB 2>/dev/null > /dev/null"
-  measure backup_modern "$BIN --conf-path $W/modern.yaml backup --json > $W/modern-report-$i.json"
-  measure backup_modern_file "$BIN --conf-path $W/modern.yaml backup --output - > $W/d.age"
+  measure backup_modern "$BIN -v --conf-path $W/modern.yaml backup --json > $W/modern-report-$i.json"
+  measure backup_modern_file "$BIN -v --conf-path $W/modern.yaml backup --output - > $W/d.age"
   measure backup_modern_shell "set -o pipefail; $MB 2>/dev/null | zstd -q -1 -T2 | age -r $PUB | tee >(sha1sum > $W/e.sha1) > $W/e.age"
   if [ -n "$BEFORE" ]; then measure backup_modern_before "$BEFORE --conf-path $W/before.yaml backup"; fi
 done
@@ -112,11 +112,11 @@ echo "stored bytes, modern: ours $(stat -c %s "$MODERN"), shell $(stat -c %s "$W
 mdb_stop "$D"; mv "$D" "$W/source-data"
 for i in $(seq 1 "$RUNS"); do
   rm -rf "$D" "$W/shell"
-  measure restore_ours "$BIN --conf-path $W/conf.yaml restore"
+  measure restore_ours "$BIN -v --conf-path $W/conf.yaml restore"
   rm -rf "$D"
   measure restore_shell "set -o pipefail; mkdir -p $W/shell/data && openssl des3 -d -pass file:$W/key < $ARCHIVE 2>/dev/null | tar -xz -C $W/shell && cat $W/shell/data.xbstream.* | mbstream -x -C $W/shell/data && mariabackup --prepare --target-dir=$W/shell/data 2>/dev/null"
   rm -rf "$D" "$W/shell"
-  measure restore_modern "$BIN --conf-path $W/modern.yaml restore"
+  measure restore_modern "$BIN -v --conf-path $W/modern.yaml restore"
   rm -rf "$D"
   measure restore_modern_shell "set -o pipefail; mkdir -p $W/shell/data && age -d -i $W/agekey < $MODERN | zstd -q -d | tar -x -C $W/shell && cat $W/shell/data.xbstream.* | mbstream -x -C $W/shell/data && mariabackup --prepare --target-dir=$W/shell/data 2>/dev/null"
   if [ -n "$BEFORE" ]; then rm -rf "$D" "$W/shell"; measure restore_modern_before "$BEFORE --conf-path $W/before.yaml restore"; fi

@@ -36,7 +36,7 @@ CONF
 : > "$W/lags"
 start=$(date +%s.%N)
 for i in $(seq 1 "$FILES"); do
-  mdb_q "$D" "INSERT INTO app.t(k, c, pad) SELECT seq, MD5(seq), MD5(RAND()) FROM seq_1_to_$ROWS; UPDATE app.t SET k = k + 1 WHERE id % 97 = $i % 97; FLUSH BINARY LOGS"
+  mdb_q "$D" "INSERT INTO app.t(k, c, pad) SELECT seq, MD5(seq), MD5(RAND()) FROM app.seq_1_to_$ROWS; UPDATE app.t SET k = k + 1 WHERE id % 97 = $i % 97; FLUSH BINARY LOGS"
   "$BIN" --conf-path "$W/conf.yaml" archive_binlog --json 2>/dev/null \
     | python3 -c 'import json,sys; [print(a["lag_seconds"]) for a in json.load(sys.stdin)["archived"]]' >> "$W/lags"
 done

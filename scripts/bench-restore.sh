@@ -51,7 +51,7 @@ measure() { # label cmd...
     "$(echo "$user + $sys" | bc)" $((rss / 1024)) "$(sed -n 's/.*INFO mysqlbackup: \(peak RSS.*\)/mysqlbackup: \1/p' "$W/out.txt")"
 }
 echo "== backup"
-measure backup "$BIN" --conf-path "$W/conf.yaml" backup
+measure backup "$BIN" -v --conf-path "$W/conf.yaml" backup
 ls -l "$W"/backup/*/*/*.tgz.des3 | awk '{print "archive:", $5, "bytes"}'
 mdb_q "$D1" "INSERT INTO sbtest.sbtest1 (k, c, pad) VALUES (1, 'after-backup', 'x')"
 for _ in $(seq 1 600); do [ "$(mdb_q "$D2" "SELECT COUNT(*) FROM sbtest.sbtest1 WHERE c='after-backup'")" = 1 ] && break; sleep 0.1; done
@@ -60,11 +60,11 @@ mv "$D1" "$W/dead"
 FS_BASE=$(df --output=used -B1 "$W" | tail -1)
 ( peak=0; while true; do u=$(df --output=used -B1 "$W" | tail -1); [ $((u - FS_BASE)) -gt $peak ] && peak=$((u - FS_BASE)); echo $peak > "$W/peak.txt"; sleep 0.2; done ) & SAMPLER=$!
 echo "== restore"
-measure restore "$BIN" --conf-path "$W/conf.yaml" restore
+measure restore "$BIN" -v --conf-path "$W/conf.yaml" restore
 kill $SAMPLER
 DATA=$(du -sb "$D1" | cut -f1); PEAK=$(cat "$W/peak.txt")
 echo "restored data dir: $((DATA / 1048576)) MiB; peak extra disk during restore beyond it: $(( (PEAK - DATA) / 1048576 )) MiB (peak fs growth $((PEAK / 1048576)) MiB)"
 echo "== catchup_binlog"
-measure catchup "$BIN" --conf-path "$W/conf.yaml" catchup_binlog
+measure catchup "$BIN" -v --conf-path "$W/conf.yaml" catchup_binlog
 mdb_start "$D1"
 echo "after-backup row on restored instance: $(mdb_q "$D1" "SELECT COUNT(*) FROM sbtest.sbtest1 WHERE c='after-backup'")"

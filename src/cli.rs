@@ -23,6 +23,12 @@ pub struct Cli {
     /// stdout), the error too; field names in the README.
     #[arg(long, global = true)]
     pub json: bool,
+    /// More in the log: debug lines, and the process's peak memory and disk writes at the end.
+    #[arg(short, long, global = true, conflicts_with = "quiet")]
+    pub verbose: bool,
+    /// Only warnings and errors in the log, and no progress.
+    #[arg(short, long, global = true)]
+    pub quiet: bool,
     #[command(flatten)]
     pub overrides: Overrides,
     #[command(subcommand)]
@@ -96,6 +102,18 @@ pub enum Command {
     /// (Re)configure the replication channels from conf.
     #[command(name = "setup_replication", alias = "setup-replication")]
     SetupReplication,
+    /// The state of every replication channel (source, IO/SQL threads, seconds behind, GTID
+    /// position, last error), refreshed in place until Ctrl-C; `--once` prints one snapshot
+    /// and exits 1 when a channel is stopped or broken.
+    #[command(name = "watch-replication", visible_alias = "watch_replication")]
+    WatchReplication {
+        /// One snapshot, then exit: 0 when every channel runs without error, 1 otherwise.
+        #[arg(long)]
+        once: bool,
+        /// Seconds between refreshes.
+        #[arg(long, default_value_t = 1.0, value_name = "S")]
+        interval: f64,
+    },
     /// Data-completeness check with conf `sql_test_insert` / `sql_test_get_2`: write a marker
     /// and read it back, or (`--expect`) look for a marker written earlier.
     Check {
@@ -174,6 +192,15 @@ impl Outcome {
         })
     }
 
+    /// The command printed what it had to say as it went.
+    fn printed() -> Self {
+        Outcome {
+            text: String::new(),
+            json: serde_json::Value::Null,
+            exit: 0,
+        }
+    }
+
     fn text(text: String) -> Self {
         Outcome {
             json: serde_json::json!({ "message": text }),
@@ -212,6 +239,45 @@ pub async fn run(cli: Cli) -> Result<Outcome> {
         );
     }
     let s = settings(&cli)?;
+    let name = command_name(&cli.command);
+    let started = std::time::Instant::now();
+    let result = run_command(cli, &s).await;
+    if let Some(path) = &s.metrics_file {
+        let run = crate::metrics::Run {
+            command: name,
+            port: s.port,
+            ended_at: chrono::Utc::now().timestamp_millis() as f64 / 1000.0,
+            seconds: started.elapsed().as_secs_f64(),
+            exit_code: match &result {
+                Ok(o) => o.exit,
+                Err(e) => e.exit_code(),
+            },
+            report: result.as_ref().ok().map(|o| &o.json),
+        };
+        if let Err(e) = crate::metrics::record(path, &run) {
+            tracing::warn!("metrics not written: {e}");
+        }
+    }
+    result
+}
+
+/// The command's name in docs and metrics.
+fn command_name(c: &Command) -> &'static str {
+    match c {
+        Command::Backup { .. } => "backup",
+        Command::Restore { .. } => "restore",
+        Command::ArchiveBinlog { .. } => "archive_binlog",
+        Command::CatchupBinlog => "catchup_binlog",
+        Command::SetupReplication => "setup_replication",
+        Command::WatchReplication { .. } => "watch_replication",
+        Command::Check { .. } => "check",
+        Command::List { .. } => "list",
+        Command::Verify { .. } => "verify",
+        Command::Expire { .. } => "expire",
+    }
+}
+
+async fn run_command(cli: Cli, s: &Settings) -> Result<Outcome> {
     match cli.command {
         Command::Backup { output, stream } => {
             let out = match (output.as_deref(), stream) {
@@ -230,7 +296,7 @@ pub async fn run(cli: Cli) -> Result<Outcome> {
                         .into(),
                 ));
             }
-            Outcome::of(backup(&s, out).await?)
+            Outcome::of(backup(s, out).await?)
         }
         Command::Restore {
             backup_key,
@@ -270,10 +336,10 @@ pub async fn run(cli: Cli) -> Result<Outcome> {
                     s.timezone.as_deref(),
                 )?,
             };
-            Outcome::of(restore(&s, &opts).await?)
+            Outcome::of(restore(s, &opts).await?)
         }
         Command::ArchiveBinlog { flush } => {
-            let report = crate::cmd::archive_binlog::archive_binlog(&s, flush).await?;
+            let report = crate::cmd::archive_binlog::archive_binlog(s, flush).await?;
             let failed = report.failed();
             let mut o = Outcome::of(Some(report))?;
             if failed {
@@ -281,20 +347,39 @@ pub async fn run(cli: Cli) -> Result<Outcome> {
             }
             Ok(o)
         }
-        Command::CatchupBinlog => Ok(match crate::cmd::catchup::catchup(&s).await? {
+        Command::CatchupBinlog => Ok(match crate::cmd::catchup::catchup(s).await? {
             Some(t) => Outcome::text(t),
             None => Outcome::of(None::<String>)?,
         }),
         Command::SetupReplication => {
-            match crate::cmd::setup_replication::setup_replication(&s).await? {
+            match crate::cmd::setup_replication::setup_replication(s).await? {
                 Some(t) => Ok(Outcome::text(t)),
                 None => Outcome::of(None::<String>),
             }
         }
+        Command::WatchReplication { once, interval } => {
+            use crate::cmd::watch_replication as w;
+            if once {
+                let snap = w::snapshot(s).await?;
+                let healthy = snap.healthy();
+                let mut o = Outcome::of(Some(snap))?;
+                if !healthy {
+                    o.exit = 1;
+                }
+                return Ok(o);
+            }
+            if !(interval.is_finite() && (0.1..=86400.0).contains(&interval)) {
+                return Err(Error::Config(format!(
+                    "--interval takes seconds from 0.1 to 86400, got {interval}"
+                )));
+            }
+            w::watch(s, std::time::Duration::from_secs_f64(interval), cli.json).await?;
+            Ok(Outcome::printed())
+        }
         Command::Check { expect } => Ok(Outcome::text(
-            crate::cmd::check::check(&s, expect.as_deref()).await?,
+            crate::cmd::check::check(s, expect.as_deref()).await?,
         )),
-        Command::List { all } => Outcome::of(Some(crate::cmd::list::list(&s, all).await?)),
+        Command::List { all } => Outcome::of(Some(crate::cmd::list::list(s, all).await?)),
         Command::Verify {
             backup_key,
             all,
@@ -309,7 +394,7 @@ pub async fn run(cli: Cli) -> Result<Outcome> {
                 scratch,
                 binlogs,
             };
-            let report = crate::cmd::verify::verify(&s, &opts).await?;
+            let report = crate::cmd::verify::verify(s, &opts).await?;
             let failed = report.failed();
             let mut o = Outcome::of(Some(report))?;
             if failed {
@@ -329,7 +414,7 @@ pub async fn run(cli: Cli) -> Result<Outcome> {
                 confirm,
                 port_group,
             };
-            let report = crate::cmd::expire::expire(&s, &opts).await?;
+            let report = crate::cmd::expire::expire(s, &opts).await?;
             let failed = !report.failures.is_empty() || !report.damaged.is_empty();
             let mut o = Outcome::of(Some(report))?;
             if failed {

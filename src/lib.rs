@@ -11,9 +11,11 @@ pub mod config;
 pub mod error;
 pub mod fuzzing;
 pub mod lock;
+pub mod metrics;
 pub mod mysql;
 pub mod pipeline;
 pub mod procfs;
+pub mod progress;
 pub mod secret;
 pub mod store;
 

@@ -428,13 +428,13 @@ fn listed_in(out: &std::process::Output) -> Vec<String> {
         .collect()
 }
 
-/// The peak RSS a run logged (`peak RSS N MiB`).
+/// The peak RSS of a `--json` run, from its report (`peak_rss_bytes`), in MiB.
 fn peak_rss_mib(out: &std::process::Output) -> u64 {
-    let err = String::from_utf8_lossy(&out.stderr);
-    let (_, rest) = err
-        .split_once("peak RSS ")
-        .unwrap_or_else(|| panic!("no peak RSS in: {err}"));
-    rest.split(' ').next().unwrap().parse().unwrap()
+    let report = json(out);
+    report["peak_rss_bytes"]
+        .as_u64()
+        .unwrap_or_else(|| panic!("no peak_rss_bytes in: {report}"))
+        >> 20
 }
 
 /// Memory independent of size: the backup tool replaced by a wrapper that sends the real

@@ -26,6 +26,8 @@ pub struct BackupSource {
     pub port: u16,
     pub instance_id: u32,
     pub date_str: String,
+    /// Most bytes per second read from the backup tool (`--rate-limit`).
+    pub rate_limit: Option<u64>,
 }
 
 /// What the source produced.
@@ -33,6 +35,17 @@ pub struct BackupSource {
 pub struct SourceReport {
     pub manifest: Manifest,
     pub tar_bytes: u64,
+    /// How the backup tool's stream was read.
+    pub tool_read: ToolRead,
+}
+
+/// The backup tool's stream as read: bytes, seconds from its first byte to its end, and the
+/// cap it was read under (`--rate-limit`).
+#[derive(Clone, Copy, Debug, Default, serde::Serialize)]
+pub struct ToolRead {
+    pub bytes: u64,
+    pub seconds: f64,
+    pub rate_limit: Option<u64>,
 }
 
 fn now() -> chrono::DateTime<chrono::Utc> {
@@ -55,7 +68,7 @@ impl BackupSource {
         })?;
         tar.append(MY_CNF, Bytes::from(cnf)).await?;
 
-        let data_binlog = self.stream_data(&mut tar).await?;
+        let (data_binlog, tool_read) = self.stream_data(&mut tar).await?;
         if self.info.log_bin && data_binlog.is_none() {
             return Err(Error::stage(
                 "backup tool",
@@ -146,18 +159,24 @@ impl BackupSource {
         Ok(SourceReport {
             manifest,
             tar_bytes: tar_bytes + 1024,
+            tool_read,
         })
     }
 
     /// Runs the backup tool and writes its stream as segments; returns the binlog coordinates
     /// it recorded. The stream is parsed on the way (every chunk's CRC-32 checked), so a tool
     /// that dies mid-chunk is caught even if it exits 0.
-    async fn stream_data(&self, tar: &mut TarWriter) -> Result<Option<BinlogCoords>> {
+    async fn stream_data(&self, tar: &mut TarWriter) -> Result<(Option<BinlogCoords>, ToolRead)> {
         let (tool, mut stdout) = BackupTool::spawn(&self.tool)?;
         let mut parser = Parser::new();
         let mut binlog_info: Vec<u8> = Vec::new();
         let mut checkpoints = false;
         let mut segment = 0u64;
+        let mut limit = crate::pipeline::rate::RateLimit::new(self.rate_limit);
+        let mut first_byte: Option<std::time::Instant> = None;
+        let mut read_bytes = 0u64;
+        // Against the data dir's size on disk: about what the backup tool will send.
+        let progress = crate::progress::Progress::start("backup", dir_size(&self.info.datadir));
         let read_result: Result<()> = async {
             loop {
                 // A segment is read in pieces of at most CHUNK_SIZE, each its own allocation:
@@ -176,6 +195,12 @@ impl BackupSource {
                         if n == 0 {
                             eof = true;
                             break;
+                        }
+                        progress.inc(n as u64);
+                        first_byte.get_or_insert_with(std::time::Instant::now);
+                        read_bytes += n as u64;
+                        if let Some(l) = &mut limit {
+                            l.take(n).await;
                         }
                     }
                     if buf.is_empty() {
@@ -218,6 +243,12 @@ impl BackupSource {
             }
             return Err(e);
         }
+        progress.finish();
+        let tool_read = ToolRead {
+            bytes: read_bytes,
+            seconds: first_byte.map_or(0.0, |t| t.elapsed().as_secs_f64()),
+            rate_limit: self.rate_limit,
+        };
         let stderr_tail = tool.wait().await?;
         parser
             .finish()
@@ -246,9 +277,25 @@ impl BackupSource {
             ));
         }
         if binlog_info.is_empty() {
-            return Ok(None);
+            return Ok((None, tool_read));
         }
         let text = String::from_utf8_lossy(&binlog_info);
-        Ok(Some(BinlogCoords::parse_binlog_info(&text)?))
+        Ok((Some(BinlogCoords::parse_binlog_info(&text)?), tool_read))
     }
+}
+
+/// The bytes of the files under `dir` (None when it cannot be read); links not followed.
+fn dir_size(dir: &std::path::Path) -> Option<u64> {
+    let mut total = 0u64;
+    let mut todo = vec![dir.to_path_buf()];
+    while let Some(d) = todo.pop() {
+        for e in std::fs::read_dir(&d).ok()?.flatten() {
+            match e.metadata() {
+                Ok(m) if m.is_dir() => todo.push(e.path()),
+                Ok(m) if m.is_file() => total += m.len(),
+                _ => {}
+            }
+        }
+    }
+    (total > 0).then_some(total)
 }

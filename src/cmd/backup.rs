@@ -46,6 +46,8 @@ pub struct BackupReport {
     pub stored: StoredReport,
     pub manifest: Manifest,
     pub tar_bytes: u64,
+    /// The backup tool's stream as read (bytes, seconds, the rate limit).
+    pub backup_tool: crate::archive::writer::ToolRead,
     pub seconds: f64,
     /// What may make this backup's binlog window fail to apply (see [`temp_table_hazard`]).
     pub warnings: Vec<String>,
@@ -72,6 +74,19 @@ impl std::fmt::Display for BackupReport {
         writeln!(f, "binlog_files: {}", self.manifest.binlog_files.join(","))?;
         for w in &self.warnings {
             writeln!(f, "warning: {w}")?;
+        }
+        let t = &self.backup_tool;
+        if t.seconds > 0.0 {
+            writeln!(
+                f,
+                "read from the backup tool: {:.1} MiB in {:.1} s ({:.1} MiB/s{})",
+                t.bytes as f64 / 1048576.0,
+                t.seconds,
+                t.bytes as f64 / 1048576.0 / t.seconds,
+                t.rate_limit
+                    .map(|r| format!(", limit {:.1} MiB/s", r as f64 / 1048576.0))
+                    .unwrap_or_default()
+            )?;
         }
         writeln!(f, "busy: {}", crate::codec::meter::summary(&self.stages))?;
         write!(f, "seconds: {:.1}", self.seconds)
@@ -142,6 +157,7 @@ pub async fn backup(s: &Settings, output: Output) -> Result<Option<BackupReport>
         port: s.port,
         instance_id: s.instance_id,
         date_str: s.date_str.clone(),
+        rate_limit: s.rate_limit,
     };
     let (key, taken) = match &store {
         Some(store) => {
@@ -185,6 +201,7 @@ pub async fn backup(s: &Settings, output: Output) -> Result<Option<BackupReport>
         },
         manifest: report.manifest,
         tar_bytes: report.tar_bytes,
+        backup_tool: report.tool_read,
         seconds: started.elapsed().as_secs_f64(),
         warnings,
         stages: stored.stages,

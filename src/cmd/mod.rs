@@ -9,6 +9,7 @@ pub mod list;
 pub mod restore;
 pub mod setup_replication;
 pub mod verify;
+pub mod watch_replication;
 
 use std::path::PathBuf;
 

@@ -57,6 +57,8 @@ pub struct ConfFile {
     pub s3_parts_in_flight: Option<usize>,
     pub segment_size: Option<ByteSize>,
     pub timezone: Option<String>,
+    pub metrics_file: Option<PathBuf>,
+    pub rate_limit: Option<ByteSize>,
 }
 
 impl ConfFile {
@@ -193,6 +195,10 @@ pub struct Overrides {
     /// Remove backup files left on local disk once restore succeeds.
     #[arg(long, global = true)]
     pub clean_after_restore: bool,
+    /// Most bytes per second read from the backup tool (backup) or the store (restore,
+    /// verify), e.g. 50MiB (conf `rate_limit`; default no limit).
+    #[arg(long, global = true, value_name = "BYTES")]
+    pub rate_limit: Option<String>,
     /// Run only when this condition holds; otherwise exit 0.
     #[arg(long, global = true, value_enum)]
     pub when: Option<When>,

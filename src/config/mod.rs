@@ -76,6 +76,12 @@ pub struct Settings {
     /// The zone `restore --until` reads a time without offset in (conf `timezone`, an IANA
     /// name; None: the host's).
     pub timezone: Option<String>,
+    /// Where to write Prometheus metrics after every command (conf `metrics_file`, a `.prom`
+    /// file in node_exporter's textfile collector dir).
+    pub metrics_file: Option<PathBuf>,
+    /// Most bytes per second read from the backup tool or the store (`--rate-limit`, conf
+    /// `rate_limit`).
+    pub rate_limit: Option<u64>,
     pub replication: ReplicationConfig,
     pub sql_test_insert: Option<String>,
     pub sql_test_get_2: Option<String>,
@@ -242,6 +248,16 @@ impl Settings {
                 }
                 z => z,
             },
+            metrics_file: conf.metrics_file,
+            rate_limit: match (&o.rate_limit, conf.rate_limit) {
+                (Some(t), _) => Some(
+                    ByteSize::parse(t)
+                        .map_err(|e| Error::Config(format!("--rate-limit: {e}")))?
+                        .0,
+                ),
+                (None, c) => c.map(|b| b.0),
+            }
+            .filter(|&r| r > 0),
             replication: conf.replication.unwrap_or_default(),
             sql_test_insert: conf.sql_test_insert,
             sql_test_get_2: conf.sql_test_get_2,

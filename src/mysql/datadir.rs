@@ -2,7 +2,7 @@
 //! `backup-my.cnf` made safe first), the InnoDB/Aria files moved where the restored my.cnf
 //! wants them, and the dirs handed to the server's OS user.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::process::Stdio;
 
 use super::find_binary;
@@ -259,6 +259,70 @@ pub async fn hand_over(
         )),
         _ => None,
     })
+}
+
+/// Run as root, checks before anything is downloaded that `server_user`, whom the restored
+/// dirs are handed to and whose temporary server opens them, can reach them: every existing
+/// dir above each must be searchable by that user (a 0700 parent is not), else the server
+/// would die at its start, after the whole download and prepare. Names the dir and the user.
+pub async fn check_reachable(server_user: &str, dirs: &[&Path]) -> Result<()> {
+    if !crate::procfs::running_as_root() {
+        return Ok(());
+    }
+    let mut above: Vec<PathBuf> = Vec::new();
+    for dir in dirs {
+        let Ok(dir) = std::path::absolute(dir) else {
+            continue;
+        };
+        for a in dir.ancestors().skip(1) {
+            if a.is_dir() && !above.iter().any(|p| p == a) {
+                above.push(a.to_path_buf());
+            }
+        }
+    }
+    above.sort_by_key(|p| p.components().count());
+    // The user's own view of each dir, root first: the first it cannot search is printed.
+    let mut cmd = tokio::process::Command::new("runuser");
+    cmd.args(["-u", server_user, "--", "sh", "-c"])
+        .arg(r#"for d; do [ -x "$d" ] || { printf '%s' "$d"; exit 3; }; done"#)
+        .arg("sh")
+        .args(&above)
+        .stdin(Stdio::null());
+    crate::procfs::no_secrets(&mut cmd);
+    let out = cmd
+        .output()
+        .await
+        .map_err(|e| Error::io("run", "runuser", e))?;
+    match out.status.code() {
+        Some(0) => Ok(()),
+        Some(3) => {
+            let blocked = PathBuf::from(String::from_utf8_lossy(&out.stdout).into_owned());
+            let mode = std::fs::metadata(&blocked)
+                .map(|m| {
+                    format!(
+                        "{:o}",
+                        std::os::unix::fs::PermissionsExt::mode(&m.permissions()) & 0o7777
+                    )
+                })
+                .unwrap_or_else(|_| "?".into());
+            let target = dirs
+                .iter()
+                .find(|d| std::path::absolute(d).is_ok_and(|d| d.starts_with(&blocked)))
+                .unwrap_or(&dirs[0]);
+            Err(Error::Refused(format!(
+                "conf server_user {server_user} cannot reach {}: {} (mode {mode}) is not \
+                 searchable by {server_user}, so the restored instance could not start; make \
+                 it so (e.g. chmod o+x {}), restore elsewhere, or set server_user",
+                target.display(),
+                blocked.display(),
+                blocked.display()
+            )))
+        }
+        _ => Err(Error::Config(format!(
+            "conf server_user {server_user}: {}",
+            String::from_utf8_lossy(&out.stderr).trim()
+        ))),
+    }
 }
 
 /// Which file names belong in a dir.

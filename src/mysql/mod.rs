@@ -62,6 +62,8 @@ pub struct Endpoint {
     pub socket: PathBuf,
     pub user: String,
     pub password: Option<Secret>,
+    /// Which server this is, in errors: "the instance on port 3306".
+    pub label: String,
 }
 
 impl Endpoint {
@@ -78,6 +80,7 @@ impl Endpoint {
             socket,
             user: s.mysql_user.clone(),
             password: s.root_password.clone(),
+            label: format!("the instance on port {}", s.port),
         }
     }
 
@@ -91,9 +94,31 @@ impl Endpoint {
             .init(vec![replication::SESSION_SQL_MODE.to_string()]);
         let what = format!("connect via {}", self.socket.display());
         match tokio::time::timeout(Duration::from_secs(10), Conn::new(opts)).await {
-            Ok(r) => r.map_err(|e| Error::mysql(what, e)),
-            Err(_) => Err(Error::Failed(format!("mysql {what}: timed out after 10 s"))),
+            Ok(Ok(c)) => Ok(c),
+            Ok(Err(mysql_async::Error::Io(e))) => Err(self.unreachable(&e)),
+            Ok(Err(e)) => Err(Error::mysql(what, e)),
+            Err(_) => Err(Error::Failed(format!(
+                "{} did not answer on {} within 10 s",
+                self.label,
+                self.socket.display()
+            ))),
         }
+    }
+
+    /// Nothing answers on the socket: one line naming the server and the socket, and what to
+    /// check (the client library's error repeats its cause at every level: only the innermost
+    /// is kept).
+    fn unreachable(&self, e: &mysql_async::IoError) -> Error {
+        let mut cause: &(dyn std::error::Error + 'static) = e;
+        while let Some(inner) = cause.source() {
+            cause = inner;
+        }
+        Error::Refused(format!(
+            "cannot reach {} via {}: {cause}: is it running, and is conf `socket` (or its \
+             my.cnf's) right?",
+            self.label,
+            self.socket.display()
+        ))
     }
 
     /// True when the server answers on its socket.

@@ -147,6 +147,7 @@ impl TempServer {
                 socket,
                 user: user.to_string(),
                 password,
+                label: "the temporary server".into(),
             },
             data_dir: data_dir.to_path_buf(),
             tmp_dir: config.tmp_dir.clone(),

@@ -322,5 +322,7 @@ pub async fn fetch_stream<T: Send + 'static>(
     }
 }
 
+pub mod rate;
+
 #[cfg(test)]
 mod tests;

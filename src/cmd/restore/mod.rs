@@ -25,6 +25,7 @@ use crate::error::{Error, Result};
 use crate::mysql::Endpoint;
 use crate::mysql::mycnf::MyCnf;
 use crate::mysql::server_config::Dirs;
+use crate::pipeline::rate::limited;
 use crate::pipeline::{Expected, fetch_stream};
 pub use dirs::INCOMPLETE_MARKER;
 use dirs::{Created, check_claimable};
@@ -128,6 +129,10 @@ pub async fn restore(s: &Settings, opts: &RestoreOptions) -> Result<Option<Resto
     if s.binlog_dir != s.data_dir {
         check_claimable(&s.binlog_dir, "binlog dir")?;
     }
+    if !opts.data_only {
+        crate::mysql::datadir::check_reachable(&s.server_user, &[&s.data_dir, &s.binlog_dir])
+            .await?;
+    }
     let keys = s.codec.keys(false)?;
     if opts.until.is_some() && (opts.stdin || opts.data_only) {
         return Err(Error::Config(
@@ -155,6 +160,7 @@ pub async fn restore(s: &Settings, opts: &RestoreOptions) -> Result<Option<Resto
             stream: crate::store::stdio::stdin(),
             cleanup: None,
             format: Default::default(),
+            size: None,
         }
     } else {
         let store = crate::store::build(&s.store)?;
@@ -187,6 +193,7 @@ pub async fn restore(s: &Settings, opts: &RestoreOptions) -> Result<Option<Resto
             format: crate::archive::reader::ReadOptions {
                 format_2: located.record.is_some(),
             },
+            size: Some(located.size),
             cleanup,
         }
     };
@@ -235,6 +242,8 @@ struct Source {
     cleanup: Option<(std::sync::Arc<dyn crate::store::Store>, Entry)>,
     /// What is known of the archive (its record says format 2).
     format: crate::archive::reader::ReadOptions,
+    /// Its stored size, when known (not on stdin).
+    size: Option<u64>,
 }
 
 /// Whose backup it is, from its manifest, else its key: host and instance (None for the
@@ -264,8 +273,10 @@ async fn restore_into(
     let keep_binlog = !opts.data_only && plan.is_none();
     let format = source.format;
     let c2 = created.clone();
+    let progress = crate::progress::Progress::start("restore", source.size);
+    let input = crate::progress::counted(limited(source.stream, s.rate_limit), progress.clone());
     let ((report, _targets), fetched) =
-        fetch_stream(source.stream, &source.expected, &keys, move |reader| {
+        fetch_stream(input, &source.expected, &keys, move |reader| {
             unpack(reader, port, format, &mut |_layout, _archived_cnf| {
                 let mut c = c2.lock().expect("lock");
                 c.claim(&data_dir, "data dir", true)?;
@@ -279,6 +290,7 @@ async fn restore_into(
             })
         })
         .await?;
+    progress.finish();
     if source.expected.sha1.is_none() {
         tracing::warn!(
             "no SHA-1 to check the archive against (stdin without --sha1); its SHA-1 is {}",

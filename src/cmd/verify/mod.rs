@@ -223,6 +223,7 @@ async fn check_stream(
     store: Arc<dyn Store>,
     entry: &Entry,
     keys: &Keys,
+    rate: Option<u64>,
 ) -> Result<(Summary, Checker, String, String)> {
     if let Some(why) = &entry.damaged {
         return Err(Error::format(
@@ -240,7 +241,11 @@ async fn check_stream(
             "no SHA-1 recorded (record, x-amz-meta-sha1 or .sha1 sidecar): not a complete backup",
         ));
     }
-    let input = crate::catalog::stream(store, entry).await?;
+    let progress = crate::progress::Progress::start("verify", Some(entry.size));
+    let input = crate::progress::counted(
+        crate::pipeline::rate::limited(crate::catalog::stream(store, entry).await?, rate),
+        progress.clone(),
+    );
     let format = reader::ReadOptions {
         format_2: entry.record.is_some(),
     };
@@ -251,6 +256,7 @@ async fn check_stream(
         Ok((s, c))
     })
     .await?;
+    progress.finish();
     // The chain as recorded (e.g. `gzip+des3`); the bytes only tell the cipher.
     let chain = if entry.chain == "unknown" {
         fetched.chain
@@ -299,7 +305,7 @@ pub async fn verify(s: &Settings, opts: &VerifyOptions) -> Result<VerifyReport> 
             binlog_files: Vec::new(),
             tables_checked: None,
         };
-        match check_stream(store.clone(), &entry, &keys).await {
+        match check_stream(store.clone(), &entry, &keys, s.rate_limit).await {
             Ok((summary, c, chain, sha1)) => {
                 v.ok = true;
                 v.chain = Some(chain);

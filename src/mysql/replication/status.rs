@@ -30,6 +30,8 @@ pub struct ChannelStatus {
     /// What the IO thread has received (MariaDB `Gtid_IO_Pos`, MySQL `Retrieved_Gtid_Set`):
     /// in the relay log, applied or not.
     pub received: String,
+    /// What the server has executed (MariaDB `Gtid_Slave_Pos`, MySQL `Executed_Gtid_Set`).
+    pub executed: String,
     /// Domains the channel ignores (`IGNORE_DOMAIN_IDS`), or keeps alone (`DO_DOMAIN_IDS`).
     pub ignore_domains: Vec<u32>,
     pub do_domains: Vec<u32>,
@@ -117,6 +119,11 @@ pub async fn status(conn: &mut Conn, d: Dialect) -> Result<Vec<ChannelStatus>> {
             received: match d.0 {
                 Flavor::MariaDb => text(r, "Gtid_IO_Pos"),
                 Flavor::MySql => text(r, "Retrieved_Gtid_Set"),
+            }
+            .replace('\n', ""),
+            executed: match d.0 {
+                Flavor::MariaDb => text(r, "Gtid_Slave_Pos"),
+                Flavor::MySql => text(r, "Executed_Gtid_Set"),
             }
             .replace('\n', ""),
             ignore_domains: ids(&text(r, "Replicate_Ignore_Domain_Ids")),

@@ -129,9 +129,19 @@ impl S3Store {
                 self.settings.endpoint(),
                 match &source {
                     StoreFailure::Answer { status: 404, .. } => "the bucket does not exist".into(),
-                    StoreFailure::Answer { status: 403, .. } => {
-                        "the credentials are rejected".into()
-                    }
+                    StoreFailure::Answer { status: 403, .. } => format!(
+                        "the credentials are rejected (access key {}): check s3_access_key \
+                         and s3_secret_key, or AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY",
+                        masked(self.settings.access_key.expose())
+                    ),
+                    StoreFailure::Cause(_) => format!(
+                        "cannot reach {}: {}: is the S3 server up, and conf s3_host right?",
+                        self.settings.host,
+                        crate::error::report_lines(&source)
+                            .last()
+                            .cloned()
+                            .unwrap_or_default()
+                    ),
                     other => crate::error::report_lines(other).join(": "),
                 }
             ))),
@@ -244,6 +254,17 @@ pub(super) fn xml_all(body: &[u8], tag: &str) -> Vec<String> {
 /// Text of the first element named `tag`.
 fn xml_text(body: &[u8], tag: &str) -> Option<String> {
     xml_all(body, tag).into_iter().next()
+}
+
+/// An access key id shown in an error: its ends, enough to tell which key was used.
+fn masked(id: &str) -> String {
+    let chars: Vec<char> = id.chars().collect();
+    if chars.len() <= 12 {
+        return format!("of {} characters", chars.len());
+    }
+    let head: String = chars[..4].iter().collect();
+    let tail: String = chars[chars.len() - 4..].iter().collect();
+    format!("{head}...{tail}")
 }
 
 #[cfg(test)]

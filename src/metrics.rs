@@ -1,0 +1,330 @@
+//! Prometheus metrics after every command (conf `metrics_file`): a file in the text exposition
+//! format for node_exporter's textfile collector, in base units, rewritten atomically (a temp
+//! file in the same dir, then a rename) so the collector never reads half a file. Samples of
+//! other commands and ports in the file are kept: one file serves a host's whole fleet.
+
+use std::collections::BTreeMap;
+use std::fmt::Write as _;
+use std::path::Path;
+
+use crate::error::{Error, Result};
+
+/// The families we write: name, type, help. Samples of other names in the file are dropped.
+const FAMILIES: &[(&str, &str, &str)] = &[
+    (
+        "mysqlbackup_last_success_timestamp_seconds",
+        "gauge",
+        "When the command last succeeded for the port (Unix time).",
+    ),
+    (
+        "mysqlbackup_last_failure_timestamp_seconds",
+        "gauge",
+        "When the command last failed for the port (Unix time).",
+    ),
+    (
+        "mysqlbackup_last_exit_code",
+        "gauge",
+        "The exit code of the command's last run for the port.",
+    ),
+    (
+        "mysqlbackup_last_duration_seconds",
+        "gauge",
+        "How long the command's last run for the port took.",
+    ),
+    (
+        "mysqlbackup_last_read_bytes",
+        "gauge",
+        "Bytes the command's last run read (from the backup tool, the store or the binlog).",
+    ),
+    (
+        "mysqlbackup_last_stored_bytes",
+        "gauge",
+        "Bytes the command's last run wrote to the store.",
+    ),
+    (
+        "mysqlbackup_last_stage_throughput_bytes_per_second",
+        "gauge",
+        "Bytes per busy second of each stage in the command's last run.",
+    ),
+    (
+        "mysqlbackup_last_backup_size_bytes",
+        "gauge",
+        "Stored size of the port's last successful backup.",
+    ),
+    (
+        "mysqlbackup_last_backup_timestamp_seconds",
+        "gauge",
+        "When the port's last successful backup was taken (Unix time).",
+    ),
+    (
+        "mysqlbackup_binlog_last_archived_event_timestamp_seconds",
+        "gauge",
+        "The time of the last event of the port's newest archived binlog file (Unix time).",
+    ),
+];
+
+/// What one run did, for the metrics file.
+#[derive(Debug)]
+pub struct Run<'a> {
+    /// The command's name as typed in the docs (`backup`, `archive_binlog`, ...).
+    pub command: &'a str,
+    pub port: u16,
+    /// Unix time at the end, in seconds.
+    pub ended_at: f64,
+    pub seconds: f64,
+    pub exit_code: u8,
+    /// The command's JSON report (success only): sizes and stages are read from it.
+    pub report: Option<&'a serde_json::Value>,
+}
+
+type Samples = BTreeMap<(String, String), f64>;
+
+/// Reads the samples of our families from an existing metrics file.
+fn read(text: &str) -> Samples {
+    let mut out = Samples::new();
+    for line in text.lines() {
+        let line = line.trim();
+        if line.is_empty() || line.starts_with('#') {
+            continue;
+        }
+        let Some((series, value)) = line.rsplit_once(' ') else {
+            continue;
+        };
+        let (name, labels) = match series.find('{') {
+            Some(i) => (&series[..i], &series[i..]),
+            None => (series, ""),
+        };
+        if !FAMILIES.iter().any(|(n, _, _)| *n == name) {
+            continue;
+        }
+        if let Ok(v) = value.parse::<f64>() {
+            out.insert((name.to_string(), labels.to_string()), v);
+        }
+    }
+    out
+}
+
+/// Escapes a label value (backslash, quote, newline).
+fn label(v: &str) -> String {
+    v.replace('\\', "\\\\")
+        .replace('"', "\\\"")
+        .replace('\n', "\\n")
+}
+
+/// The samples of one run merged into `samples`.
+fn merge(samples: &mut Samples, run: &Run<'_>) {
+    let who = format!("command=\"{}\",port=\"{}\"", label(run.command), run.port);
+    let port = format!("{{port=\"{}\"}}", run.port);
+    let mut set = |name: &str, labels: String, v: f64| {
+        samples.insert((name.to_string(), labels), v);
+    };
+    let of_run = format!("{{{who}}}");
+    let ok = run.exit_code == 0;
+    let stamp = if ok {
+        "mysqlbackup_last_success_timestamp_seconds"
+    } else {
+        "mysqlbackup_last_failure_timestamp_seconds"
+    };
+    set(stamp, of_run.clone(), run.ended_at);
+    set(
+        "mysqlbackup_last_exit_code",
+        of_run.clone(),
+        run.exit_code.into(),
+    );
+    set(
+        "mysqlbackup_last_duration_seconds",
+        of_run.clone(),
+        run.seconds,
+    );
+    // What the last run read and stored, and its stages: this run's alone.
+    samples.retain(|(name, labels), _| {
+        !(labels.starts_with(&format!("{{{who}"))
+            && matches!(
+                name.as_str(),
+                "mysqlbackup_last_read_bytes"
+                    | "mysqlbackup_last_stored_bytes"
+                    | "mysqlbackup_last_stage_throughput_bytes_per_second"
+            ))
+    });
+    let Some(r) = run.report.filter(|_| ok) else {
+        return;
+    };
+    let mut set = |name: &str, labels: String, v: f64| {
+        samples.insert((name.to_string(), labels), v);
+    };
+    let num = |v: &serde_json::Value| v.as_f64();
+    match run.command {
+        "backup" => {
+            if let Some(read) = num(&r["tar_bytes"]) {
+                set("mysqlbackup_last_read_bytes", of_run.clone(), read);
+            }
+            if let Some(size) = num(&r["stored"]["size"]) {
+                set("mysqlbackup_last_stored_bytes", of_run.clone(), size);
+                if !r["key"].is_null() {
+                    set("mysqlbackup_last_backup_size_bytes", port.clone(), size);
+                    if let Some(t) = r["taken_at"].as_str().and_then(unix_time) {
+                        set("mysqlbackup_last_backup_timestamp_seconds", port.clone(), t);
+                    }
+                }
+            }
+            for stage in r["stages"].as_array().into_iter().flatten() {
+                let (Some(name), Some(bytes), Some(busy)) = (
+                    stage["name"].as_str(),
+                    num(&stage["bytes_in"]),
+                    num(&stage["busy_seconds"]),
+                ) else {
+                    continue;
+                };
+                if busy > 0.0 {
+                    set(
+                        "mysqlbackup_last_stage_throughput_bytes_per_second",
+                        format!("{{{who},stage=\"{}\"}}", label(name)),
+                        bytes / busy,
+                    );
+                }
+            }
+        }
+        "restore" | "verify" => {
+            let read: f64 = r["backups"]
+                .as_array()
+                .map(|b| b.iter().filter_map(|b| num(&b["data_bytes"])).sum())
+                .or_else(|| num(&r["read_bytes"]))
+                .unwrap_or(0.0);
+            if read > 0.0 {
+                set("mysqlbackup_last_read_bytes", of_run.clone(), read);
+            }
+        }
+        "archive_binlog" => {
+            let archived = r["archived"].as_array().cloned().unwrap_or_default();
+            let read: f64 = archived.iter().filter_map(|a| num(&a["size"])).sum();
+            let stored: f64 = archived.iter().filter_map(|a| num(&a["stored"])).sum();
+            set("mysqlbackup_last_read_bytes", of_run.clone(), read);
+            set("mysqlbackup_last_stored_bytes", of_run.clone(), stored);
+            if let Some(t) = archived
+                .iter()
+                .filter_map(|a| a["last_event_at"].as_str().and_then(unix_time))
+                .reduce(f64::max)
+            {
+                set(
+                    "mysqlbackup_binlog_last_archived_event_timestamp_seconds",
+                    port,
+                    t,
+                );
+            }
+        }
+        _ => {}
+    }
+}
+
+fn unix_time(rfc3339: &str) -> Option<f64> {
+    chrono::DateTime::parse_from_rfc3339(rfc3339)
+        .ok()
+        .map(|t| t.timestamp_millis() as f64 / 1000.0)
+}
+
+/// The file's text: every family with samples, each with HELP and TYPE.
+fn render(samples: &Samples) -> String {
+    let mut out = String::new();
+    for (name, kind, help) in FAMILIES {
+        let mut rows = samples.iter().filter(|((n, _), _)| n == name).peekable();
+        if rows.peek().is_none() {
+            continue;
+        }
+        let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} {kind}");
+        for ((_, labels), v) in rows {
+            let _ = writeln!(out, "{name}{labels} {v}");
+        }
+    }
+    out
+}
+
+/// Merges `run` into the metrics file at `path` and replaces it atomically.
+pub fn record(path: &Path, run: &Run<'_>) -> Result<()> {
+    let mut samples = match std::fs::read_to_string(path) {
+        Ok(text) => read(&text),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Samples::new(),
+        Err(e) => return Err(Error::io("read", path, e)),
+    };
+    merge(&mut samples, run);
+    let dir = path
+        .parent()
+        .filter(|d| !d.as_os_str().is_empty())
+        .unwrap_or(Path::new("."));
+    let name = path
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    // Not ending in .prom: the collector skips it while it is written.
+    let tmp = dir.join(format!(".{name}.{}.tmp", std::process::id()));
+    std::fs::write(&tmp, render(&samples)).map_err(|e| Error::io("write", &tmp, e))?;
+    std::fs::rename(&tmp, path).map_err(|e| {
+        let _ = std::fs::remove_file(&tmp);
+        Error::io("rename into place", path, e)
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn run<'a>(command: &'a str, exit: u8, report: Option<&'a serde_json::Value>) -> Run<'a> {
+        Run {
+            command,
+            port: 3306,
+            ended_at: 1_700_000_000.5,
+            seconds: 2.0,
+            exit_code: exit,
+            report,
+        }
+    }
+
+    #[test]
+    fn a_failure_keeps_the_last_success_and_other_ports() {
+        let report = serde_json::json!({
+            "key": "k", "taken_at": "2026-12-04T10:00:00Z", "tar_bytes": 100,
+            "stored": {"size": 40},
+            "stages": [{"name": "zstd", "bytes_in": 100, "bytes_out": 40, "busy_seconds": 0.5}],
+        });
+        let mut s = Samples::new();
+        merge(&mut s, &run("backup", 0, Some(&report)));
+        let mut other = run("backup", 0, Some(&report));
+        other.port = 3307;
+        merge(&mut s, &other);
+        let text = render(&s);
+        let mut again = read(&text);
+        assert_eq!(again, s, "{text}");
+        let mut failed = run("backup", 1, None);
+        failed.ended_at += 10.0;
+        merge(&mut again, &failed);
+        let key = |n: &str, l: &str| (n.to_string(), l.to_string());
+        let who = "{command=\"backup\",port=\"3306\"}";
+        assert_eq!(
+            again[&key("mysqlbackup_last_success_timestamp_seconds", who)],
+            1_700_000_000.5
+        );
+        assert_eq!(
+            again[&key("mysqlbackup_last_failure_timestamp_seconds", who)],
+            1_700_000_010.5
+        );
+        assert_eq!(again[&key("mysqlbackup_last_exit_code", who)], 1.0);
+        assert!(!again.contains_key(&key("mysqlbackup_last_stored_bytes", who)));
+        assert_eq!(
+            again[&key("mysqlbackup_last_backup_size_bytes", "{port=\"3306\"}")],
+            40.0
+        );
+        assert_eq!(
+            again[&key(
+                "mysqlbackup_last_stored_bytes",
+                "{command=\"backup\",port=\"3307\"}"
+            )],
+            40.0
+        );
+        assert_eq!(
+            again[&key(
+                "mysqlbackup_last_stage_throughput_bytes_per_second",
+                "{command=\"backup\",port=\"3307\",stage=\"zstd\"}"
+            )],
+            200.0
+        );
+    }
+}
