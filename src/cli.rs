@@ -12,9 +12,25 @@ use crate::cmd::verify::VerifyOptions;
 use crate::config::{ConfFile, Overrides, Settings};
 use crate::error::{Error, Result};
 
+/// What `--help` says after the options: files, conf, environment, exit codes.
+const AFTER_HELP: &str = "\
+Conf: --conf-path names a YAML file; every key is described in conf.example.yaml (the flags
+above override the keys of the same name). The des3 password is the first line of conf
+des3_key_file (default {conf_base}/des3_password, conf_base defaulting to the conf file's
+directory); an age identity is conf age_identity_file: keep both readable by their owner alone.
+
+Environment: AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY (and AWS_SESSION_TOKEN) when conf and
+flags give no S3 keys; RUST_LOG overrides the log filter (default info; -v debug, -q warn).
+
+Exit codes: 0 success (or --when did not hold); 1 an operation failed; 2 the configuration or
+command line is wrong; 3 a precondition does not hold and nothing was done (the instance runs
+or is not reachable, a dir is not empty, no backup matches, the store cannot be used); 4 the
+data is bad (checksum, format; a verify failed); 5 the command began and could not complete
+(e.g. a binlog gap); 130 interrupted. watch-replication --once: 1 when a channel is broken.";
+
 /// Streaming backup and restore of MariaDB/MySQL instances through S3-compatible storage.
 #[derive(Debug, Parser)]
-#[command(name = "mysqlbackup", version, about)]
+#[command(name = "mysqlbackup", version, about, after_help = AFTER_HELP)]
 pub struct Cli {
     /// conf.yaml describing the instance and where backups go.
     #[arg(long, global = true)]

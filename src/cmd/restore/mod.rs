@@ -80,7 +80,18 @@ impl std::fmt::Display for RestoreReport {
         writeln!(f, "data_dir: {}", self.data_dir.display())?;
         writeln!(f, "binlog_dir: {}", self.binlog_dir.display())?;
         writeln!(f, "my.cnf: {}", self.my_cnf.display())?;
-        writeln!(f, "layout: {:?}", self.layout)?;
+        writeln!(
+            f,
+            "archive: {}",
+            match self.layout {
+                crate::archive::reader::Layout::Streaming => {
+                    "mysqlbackup's (the backup tool's stream, prepared on restore)"
+                }
+                crate::archive::reader::Layout::Original => {
+                    "the original tool's (a prepared data dir and its binlog)"
+                }
+            }
+        )?;
         for r in &self.rewritten {
             writeln!(f, "my.cnf rewritten: {r}")?;
         }
