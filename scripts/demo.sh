@@ -40,7 +40,10 @@ ORIG=$(mdb_q "$D" 'CHECKSUM TABLE demo.t' | cut -f2)
 echo "== mysqlbackup backup (local store)"
 "$BIN" --conf-path "$DEMO_DIR/conf.yaml" backup
 ARCHIVE=$(find "$DEMO_DIR/backup" -name '*.tgz.des3')
-(cd "$(dirname "$ARCHIVE")" && sha1sum -c "$(basename "$ARCHIVE").sha1")
+# The record beside it (KEY.json, written last: the commit mark) holds the stored bytes' SHA-1.
+WANT=$(python3 -c 'import json, sys; print(json.load(open(sys.argv[1]))["sha1"])' "$ARCHIVE.json")
+GOT=$(sha1sum "$ARCHIVE" | cut -d' ' -f1)
+[ "$WANT" = "$GOT" ] && echo "sha1 $GOT: as its record says" || { echo "sha1 $GOT, record $WANT"; exit 1; }
 
 echo "== mysqlbackup list, and verify --prepare (a scratch restore, checked, then removed)"
 "$BIN" --conf-path "$DEMO_DIR/conf.yaml" list

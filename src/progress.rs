@@ -89,19 +89,30 @@ fn mib(n: u64) -> String {
 impl Progress {
     /// Starts showing the progress of `what` (e.g. "restore"); `total` bytes if known.
     pub fn start(what: &str, total: Option<u64>) -> Self {
+        Self::with_template(
+            what,
+            total,
+            match total {
+                Some(_) => {
+                    "{prefix} [{bar:30}] {percent:>3}% {bytes}/{total_bytes} {bytes_per_sec} \
+                     {elapsed} ETA {eta} {msg}"
+                }
+                None => "{prefix} {spinner} {bytes} {bytes_per_sec} {elapsed} {msg}",
+            },
+        )
+    }
+
+    /// A task without bytes to count (e.g. catch-up): a spinner, the time, and its message.
+    pub fn status(what: &str) -> Self {
+        Self::with_template(what, None, "{prefix} {spinner} {elapsed} {msg}")
+    }
+
+    fn with_template(what: &str, total: Option<u64>, template: &str) -> Self {
         let bar = (mode() == Mode::Bar).then(|| {
             let bar = ProgressBar::with_draw_target(total, ProgressDrawTarget::stderr());
-            let style = match total {
-                Some(_) => ProgressStyle::with_template(
-                    "{prefix} [{bar:30}] {percent:>3}% {bytes}/{total_bytes} {bytes_per_sec} \
-                     {elapsed} ETA {eta} {msg}",
-                ),
-                None => ProgressStyle::with_template(
-                    "{prefix} {spinner} {bytes} {bytes_per_sec} {elapsed} {msg}",
-                ),
-            }
-            .unwrap_or_else(|_| ProgressStyle::default_bar())
-            .progress_chars("=> ");
+            let style = ProgressStyle::with_template(template)
+                .unwrap_or_else(|_| ProgressStyle::default_bar())
+                .progress_chars("=> ");
             bar.set_style(style);
             bar.set_prefix(what.to_string());
             bar.enable_steady_tick(Duration::from_millis(250));
@@ -162,12 +173,11 @@ impl Progress {
         tracing::info!("{}", self.line(done));
     }
 
-    /// A side note shown with the bar (e.g. "prepare", "applying the binlog").
+    /// A side note shown with the bar (e.g. each channel's lag); off a terminal the caller
+    /// logs what matters itself.
     pub fn message(&self, text: &str) {
         if let Some(b) = &self.inner.bar {
             b.set_message(text.to_string());
-        } else if mode() == Mode::Log && !self.inner.what.is_empty() {
-            tracing::info!("{}: {text}", self.inner.what);
         }
     }
 

@@ -345,18 +345,20 @@ fn metrics_progress_and_a_stopped_instance() {
         "{screen}"
     );
     let text = promtool_ok(&prom);
+    let restored = format!("{{command=\"restore\",port=\"{}\"}}", db.port);
     assert!(
         sample(
             &text,
-            &format!(
-                "mysqlbackup_last_success_timestamp_seconds{{command=\"restore\",port=\"{}\"}}",
-                db.port
-            )
+            &format!("mysqlbackup_last_success_timestamp_seconds{restored}")
         )
         .is_some(),
         "{text}"
     );
-    // Off a terminal, no bar.
+    assert_eq!(
+        sample(&text, &format!("mysqlbackup_last_read_bytes{restored}")),
+        report["stored"]["size"].as_f64(),
+        "{text}"
+    );
     db.restart();
     assert_eq!(db.sql("SELECT COUNT(*) FROM app.t").trim(), "100000");
 }

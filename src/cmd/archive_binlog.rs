@@ -178,12 +178,17 @@ pub async fn archive_binlog(s: &Settings, flush: bool) -> Result<ArchiveReport> 
         gaps: Vec::new(),
         seconds: 0.0,
     };
+    let progress = crate::progress::Progress::start(
+        "archive_binlog",
+        Some(closed.iter().map(|f| f.size).sum()),
+    );
     for f in &closed {
         crate::cancel::check()?;
         let head = read_start(&f.path).await?;
         if let Some(a) = files.iter().find(|a| a.name.file == f.name) {
             if a.name.size == f.size && a.name.start == head {
                 report.skipped += 1;
+                progress.inc(f.size);
                 continue;
             }
             // Same name, other content: the server's binlog is another history.
@@ -272,6 +277,7 @@ pub async fn archive_binlog(s: &Settings, flush: bool) -> Result<ArchiveReport> 
             discard(store.as_ref(), &stored.objects).await;
             return Err(e);
         }
+        progress.inc(f.size);
         let last_at = time(summary.last_event_time);
         report.archived.push(ArchivedFile {
             file: f.name.clone(),
@@ -295,6 +301,7 @@ pub async fn archive_binlog(s: &Settings, flush: bool) -> Result<ArchiveReport> 
             name,
         });
     }
+    progress.finish();
     report.seconds = started.elapsed().as_secs_f64();
     Ok(report)
 }

@@ -68,6 +68,8 @@ pub struct RestoreReport {
     /// Lines of the backup's my.cnf changed for this restore.
     pub rewritten: Vec<String>,
     pub warnings: Vec<String>,
+    /// Bytes read from the store (or stdin).
+    pub read_bytes: u64,
     pub seconds: f64,
 }
 
@@ -495,6 +497,7 @@ async fn restore_into(
         until_gtid: plan.as_ref().map(|(_, p)| p.target.canonical()),
         rewritten: rewritten.changes,
         warnings,
+        read_bytes: fetched.digests.len,
         seconds: 0.0,
     })
 }

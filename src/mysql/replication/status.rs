@@ -216,9 +216,19 @@ pub async fn wait_caught_up(
     let started = Instant::now();
     let mut last_report = Instant::now() - Duration::from_secs(60);
     let wait = wait_statement(d, target);
+    let progress = crate::progress::Progress::status("catch-up");
     loop {
         crate::cancel::check()?;
         let st = status_of(conn, d, channels).await?;
+        progress.message(
+            &st.iter()
+                .map(|c| {
+                    let behind = c.seconds_behind.map_or("?".into(), |s| format!("{s}s"));
+                    format!("{} {behind} behind", c.name)
+                })
+                .collect::<Vec<_>>()
+                .join(", "),
+        );
         if st.is_empty() {
             return Err(Error::Failed(
                 "no replication channel to catch up from".into(),
