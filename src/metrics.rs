@@ -113,6 +113,10 @@ fn label(v: &str) -> String {
 
 /// The samples of one run merged into `samples`.
 fn merge(samples: &mut Samples, run: &Run<'_>) {
+    // A run `--when` skipped did nothing: it is neither a success nor a failure.
+    if run.report.is_some_and(|r| r.get("skipped").is_some()) {
+        return;
+    }
     let who = format!("command=\"{}\",port=\"{}\"", label(run.command), run.port);
     let port = format!("{{port=\"{}\"}}", run.port);
     let mut set = |name: &str, labels: String, v: f64| {
@@ -238,14 +242,14 @@ fn render(samples: &Samples) -> String {
     out
 }
 
-/// Merges `run` into the metrics file at `path` and replaces it atomically.
+/// How long [`record`] waits for another mysqlbackup writing the same metrics file.
+const LOCK_WAIT: std::time::Duration = std::time::Duration::from_secs(10);
+
+/// Merges `run` into the metrics file at `path` and replaces it atomically. Runs of other
+/// ports write the same file at the same minute (every port's binlog timer): the read, merge
+/// and rename happen under a lock on a side file (`.NAME.lock`), so none loses another's
+/// samples.
 pub fn record(path: &Path, run: &Run<'_>) -> Result<()> {
-    let mut samples = match std::fs::read_to_string(path) {
-        Ok(text) => read(&text),
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Samples::new(),
-        Err(e) => return Err(Error::io("read", path, e)),
-    };
-    merge(&mut samples, run);
     let dir = path
         .parent()
         .filter(|d| !d.as_os_str().is_empty())
@@ -254,13 +258,53 @@ pub fn record(path: &Path, run: &Run<'_>) -> Result<()> {
         .file_name()
         .map(|n| n.to_string_lossy().into_owned())
         .unwrap_or_default();
+    let lock_path = dir.join(format!(".{name}.lock"));
+    let lock = std::fs::OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(&lock_path)
+        .map_err(|e| Error::io("open", &lock_path, e))?;
+    let started = std::time::Instant::now();
+    loop {
+        match lock.try_lock() {
+            Ok(()) => break,
+            Err(std::fs::TryLockError::WouldBlock) if started.elapsed() < LOCK_WAIT => {
+                std::thread::sleep(std::time::Duration::from_millis(20));
+            }
+            Err(std::fs::TryLockError::WouldBlock) => {
+                return Err(Error::Failed(format!(
+                    "{} stayed locked by another mysqlbackup for {} s",
+                    lock_path.display(),
+                    LOCK_WAIT.as_secs()
+                )));
+            }
+            Err(std::fs::TryLockError::Error(e)) => return Err(Error::io("lock", &lock_path, e)),
+        }
+    }
+    let written = write_merged(path, dir, &name, run);
+    drop(lock);
+    written
+}
+
+fn write_merged(path: &Path, dir: &Path, name: &str, run: &Run<'_>) -> Result<()> {
+    let mut samples = match std::fs::read_to_string(path) {
+        Ok(text) => read(&text),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Samples::new(),
+        Err(e) => return Err(Error::io("read", path, e)),
+    };
+    merge(&mut samples, run);
     // Not ending in .prom: the collector skips it while it is written.
     let tmp = dir.join(format!(".{name}.{}.tmp", std::process::id()));
-    std::fs::write(&tmp, render(&samples)).map_err(|e| Error::io("write", &tmp, e))?;
-    std::fs::rename(&tmp, path).map_err(|e| {
+    let written = std::fs::write(&tmp, render(&samples))
+        .map_err(|e| Error::io("write", &tmp, e))
+        .and_then(|_| {
+            std::fs::rename(&tmp, path).map_err(|e| Error::io("rename into place", path, e))
+        });
+    if written.is_err() {
         let _ = std::fs::remove_file(&tmp);
-        Error::io("rename into place", path, e)
-    })
+    }
+    written
 }
 
 #[cfg(test)]
@@ -326,5 +370,51 @@ mod tests {
             )],
             200.0
         );
+    }
+
+    #[test]
+    fn concurrent_runs_of_other_ports_keep_each_others_samples() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("m.prom");
+        let threads: Vec<_> = (0..8u16)
+            .map(|i| {
+                let path = path.clone();
+                std::thread::spawn(move || {
+                    for _ in 0..20 {
+                        let mut r = run("archive_binlog", 0, None);
+                        r.port = 3300 + i;
+                        record(&path, &r).unwrap();
+                    }
+                })
+            })
+            .collect();
+        for t in threads {
+            t.join().unwrap();
+        }
+        let samples = read(&std::fs::read_to_string(&path).unwrap());
+        for i in 0..8 {
+            let who = format!("{{command=\"archive_binlog\",port=\"{}\"}}", 3300 + i);
+            assert!(
+                samples.contains_key(&(
+                    "mysqlbackup_last_success_timestamp_seconds".to_string(),
+                    who.clone()
+                )),
+                "{who} lost"
+            );
+        }
+        let left: Vec<_> = std::fs::read_dir(dir.path())
+            .unwrap()
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .filter(|n| n.ends_with(".tmp"))
+            .collect();
+        assert!(left.is_empty(), "{left:?}");
+    }
+
+    #[test]
+    fn a_skipped_run_is_no_success() {
+        let skipped = serde_json::json!({"skipped": "--when condition does not hold"});
+        let mut s = Samples::new();
+        merge(&mut s, &run("backup", 0, Some(&skipped)));
+        assert!(s.is_empty(), "{s:?}");
     }
 }

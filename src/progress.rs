@@ -20,8 +20,18 @@ pub enum Mode {
 }
 
 static MODE: AtomicU8 = AtomicU8::new(0);
-/// The bar on screen, if any: log lines are written while it is hidden.
-static BAR: Mutex<Option<ProgressBar>> = Mutex::new(None);
+/// The bar on screen, if any, with its id: log lines are written while it is hidden.
+static BAR: Mutex<Option<(u64, ProgressBar)>> = Mutex::new(None);
+static NEXT_ID: AtomicU64 = AtomicU64::new(1);
+
+/// Unregisters bar `id` if it is the one on screen (a newer bar stays).
+fn unregister(id: u64) {
+    if let Ok(mut g) = BAR.lock()
+        && g.as_ref().is_some_and(|(i, _)| *i == id)
+    {
+        *g = None;
+    }
+}
 
 /// How often a progress line is logged off a terminal.
 pub const LOG_EVERY: Duration = Duration::from_secs(15);
@@ -46,7 +56,10 @@ pub struct LogWriter;
 
 impl Write for LogWriter {
     fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        let bar = BAR.lock().ok().and_then(|b| b.clone());
+        let bar = BAR
+            .lock()
+            .ok()
+            .and_then(|b| b.as_ref().map(|(_, b)| b.clone()));
         match bar {
             Some(b) => b
                 .suspend(|| std::io::stderr().write_all(buf))
@@ -74,6 +87,7 @@ pub struct Progress {
 
 #[derive(Debug)]
 struct Inner {
+    id: u64,
     what: String,
     total: AtomicU64,
     done: AtomicU64,
@@ -116,13 +130,15 @@ impl Progress {
             bar.set_style(style);
             bar.set_prefix(what.to_string());
             bar.enable_steady_tick(Duration::from_millis(250));
-            if let Ok(mut b) = BAR.lock() {
-                *b = Some(bar.clone());
-            }
             bar
         });
+        let id = NEXT_ID.fetch_add(1, Ordering::Relaxed);
+        if let (Some(b), Ok(mut g)) = (&bar, BAR.lock()) {
+            *g = Some((id, b.clone()));
+        }
         Progress {
             inner: Arc::new(Inner {
+                id,
                 what: what.to_string(),
                 total: AtomicU64::new(total.unwrap_or(0)),
                 done: AtomicU64::new(0),
@@ -137,6 +153,7 @@ impl Progress {
     pub fn hidden() -> Self {
         Progress {
             inner: Arc::new(Inner {
+                id: 0,
                 what: String::new(),
                 total: AtomicU64::new(0),
                 done: AtomicU64::new(0),
@@ -221,9 +238,7 @@ impl Progress {
                 b.set_position(len);
             }
             b.abandon();
-            if let Ok(mut g) = BAR.lock() {
-                *g = None;
-            }
+            unregister(self.inner.id);
         }
     }
 }
@@ -234,9 +249,7 @@ impl Drop for Inner {
             if !b.is_finished() {
                 b.abandon();
             }
-            if let Ok(mut g) = BAR.lock() {
-                *g = None;
-            }
+            unregister(self.id);
         }
     }
 }

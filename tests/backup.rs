@@ -21,7 +21,7 @@ fn seed(db: &Mariadb) {
     ));
 }
 
-/// Bytes the mysqlbackup process wrote to disk, from the line it logs at exit.
+/// Bytes the mysqlbackup process wrote to disk, from the line it logs at exit with `-v`.
 fn disk_written(out: &Output) -> u64 {
     let err = String::from_utf8_lossy(&out.stderr);
     let (_, rest) = err
@@ -134,7 +134,7 @@ fn backup_to_local_store_and_stdout() {
     seed(&db);
     let ws = Workspace::new(&db, 1, Conf::default().date("2017_01_01"));
 
-    let out = ws.cmd(&["backup"]).output().unwrap();
+    let out = ws.cmd(&["-v", "backup"]).output().unwrap();
     ok(&out);
     let key = reported_key(&out);
     assert!(is_key(&key, db.port, "2017_01_01", 1, ".tgz.des3"), "{key}");
@@ -215,7 +215,10 @@ async fn no_temp_files_during_backup_to_s3_or_stdout() {
     let tmp = ws.dir.path().join("system-tmp");
     std::fs::create_dir(&tmp).unwrap();
 
-    for args in [&["backup"][..], &["backup", "--output", "-"][..]] {
+    for args in [
+        &["-v", "backup"][..],
+        &["-v", "backup", "--output", "-"][..],
+    ] {
         let mut cmd = ws.cmd(args);
         cmd.env("TMPDIR", &tmp);
         let (out, seen) = run_watching(cmd, &[&ws.backup_base, &tmp]);

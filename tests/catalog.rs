@@ -200,11 +200,8 @@ fn list_verify_and_expire_on_the_local_store() {
     assert!(v.iter().all(|(_, good, _)| *good), "{v:?}");
     assert_eq!(snapshot(ws.dir.path()), before, "verify wrote files");
     // Its only writes are its verdict records (a few small files each).
-    let written: u64 = log
-        .split("this process wrote ")
-        .nth(1)
-        .and_then(|r| r.split(' ').next())
-        .and_then(|n| n.parse().ok())
+    let written: u64 = json(&out)["disk_written_bytes"]
+        .as_u64()
         .unwrap_or(u64::MAX);
     assert!(
         written < 1 << 20,
@@ -577,11 +574,8 @@ async fn list_verify_and_expire_on_s3() {
     assert!(v.iter().all(|(_, good, _)| *good), "{v:?}");
     assert_eq!(snapshot(ws.dir.path()), before, "verify wrote files");
     // Its only writes are its verdict records (a few small files each).
-    let written: u64 = log
-        .split("this process wrote ")
-        .nth(1)
-        .and_then(|r| r.split(' ').next())
-        .and_then(|n| n.parse().ok())
+    let written: u64 = json(&out)["disk_written_bytes"]
+        .as_u64()
         .unwrap_or(u64::MAX);
     assert!(
         written < 1 << 20,

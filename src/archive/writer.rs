@@ -176,7 +176,12 @@ impl BackupSource {
         let mut first_byte: Option<std::time::Instant> = None;
         let mut read_bytes = 0u64;
         // Against the data dir's size on disk: about what the backup tool will send.
-        let progress = crate::progress::Progress::start("backup", dir_size(&self.info.datadir));
+        let datadir = self.info.datadir.clone();
+        let size = tokio::task::spawn_blocking(move || dir_size(&datadir))
+            .await
+            .ok()
+            .flatten();
+        let progress = crate::progress::Progress::start("backup", size);
         let read_result: Result<()> = async {
             loop {
                 // A segment is read in pieces of at most CHUNK_SIZE, each its own allocation:
@@ -284,12 +289,15 @@ impl BackupSource {
     }
 }
 
-/// The bytes of the files under `dir` (None when it cannot be read); links not followed.
+/// The bytes of the files under `dir` that can be read (None when none); links not followed.
 fn dir_size(dir: &std::path::Path) -> Option<u64> {
     let mut total = 0u64;
     let mut todo = vec![dir.to_path_buf()];
     while let Some(d) = todo.pop() {
-        for e in std::fs::read_dir(&d).ok()?.flatten() {
+        let Ok(entries) = std::fs::read_dir(&d) else {
+            continue;
+        };
+        for e in entries.flatten() {
             match e.metadata() {
                 Ok(m) if m.is_dir() => todo.push(e.path()),
                 Ok(m) if m.is_file() => total += m.len(),

@@ -164,12 +164,22 @@ pub async fn snapshot(s: &Settings) -> Result<Snapshot> {
 pub async fn watch(s: &Settings, interval: Duration, json: bool) -> Result<()> {
     let tty = std::io::stdout().is_terminal();
     loop {
-        let text = match snapshot(s).await {
+        let snap = tokio::select! {
+            r = snapshot(s) => r,
+            _ = crate::cancel::cancelled() => return Ok(()),
+        };
+        let text = match snap {
             Ok(snap) if json => {
                 serde_json::to_string(&snap).map_err(|e| Error::stage("json", e.to_string()))?
             }
             Ok(snap) => snap.to_string(),
             // A server restarting is worth watching through: say so and keep going.
+            Err(e) if json => serde_json::json!({
+                "port": s.port,
+                "at": chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
+                "error": crate::error::report_lines(&e).join(": "),
+            })
+            .to_string(),
             Err(e) => format!("port {}: {e}", s.port),
         };
         let mut out = std::io::stdout().lock();

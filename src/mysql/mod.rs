@@ -64,6 +64,8 @@ pub struct Endpoint {
     pub password: Option<Secret>,
     /// Which server this is, in errors: "the instance on port 3306".
     pub label: String,
+    /// One of our temporary servers (not the configured instance).
+    pub temporary: bool,
 }
 
 impl Endpoint {
@@ -81,6 +83,7 @@ impl Endpoint {
             user: s.mysql_user.clone(),
             password: s.root_password.clone(),
             label: format!("the instance on port {}", s.port),
+            temporary: false,
         }
     }
 
@@ -97,11 +100,22 @@ impl Endpoint {
             Ok(Ok(c)) => Ok(c),
             Ok(Err(mysql_async::Error::Io(e))) => Err(self.unreachable(&e)),
             Ok(Err(e)) => Err(Error::mysql(what, e)),
-            Err(_) => Err(Error::Failed(format!(
-                "{} did not answer on {} within 10 s",
+            Err(_) => Err(self.kind(format!(
+                "{} did not answer on {} within 10 s: is it hung, or starting?",
                 self.label,
                 self.socket.display()
             ))),
+        }
+    }
+
+    /// The configured instance not reachable is a precondition that does not hold (exit 3):
+    /// nothing was done. Our temporary server not answering is a command that began and could
+    /// not complete (exit 5).
+    fn kind(&self, text: String) -> Error {
+        if self.temporary {
+            Error::Failed(text)
+        } else {
+            Error::Refused(text)
         }
     }
 
@@ -112,6 +126,13 @@ impl Endpoint {
         let mut cause: &(dyn std::error::Error + 'static) = e;
         while let Some(inner) = cause.source() {
             cause = inner;
+        }
+        if self.temporary {
+            return Error::Failed(format!(
+                "cannot reach {} via {}: {cause}",
+                self.label,
+                self.socket.display()
+            ));
         }
         Error::Refused(format!(
             "cannot reach {} via {}: {cause}: is it running, and is conf `socket` (or its \

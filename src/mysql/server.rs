@@ -148,6 +148,7 @@ impl TempServer {
                 user: user.to_string(),
                 password,
                 label: "the temporary server".into(),
+                temporary: true,
             },
             data_dir: data_dir.to_path_buf(),
             tmp_dir: config.tmp_dir.clone(),

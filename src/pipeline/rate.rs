@@ -13,30 +13,33 @@ use futures::stream::BoxStream;
 
 use crate::error::Result;
 
-/// A byte budget that grows by `rate` bytes a second from the first use.
+/// A byte budget that grows by `rate` bytes a second, of which at most [`BURST`]'s worth is
+/// saved up: after a stall (the store slow, the backup tool waiting on a lock) the reader does
+/// not catch up at full disk speed.
 #[derive(Debug)]
 pub struct RateLimit {
     rate: u64,
-    start: Option<Instant>,
-    taken: u64,
+    /// When the bytes taken so far are paid for.
+    due: Option<Instant>,
 }
+
+/// How much unused budget is kept (in time at the rate).
+pub const BURST: Duration = Duration::from_millis(250);
 
 impl RateLimit {
     /// A limit of `rate` bytes per second; None means no limit.
     pub fn new(rate: Option<u64>) -> Option<Self> {
-        rate.filter(|&r| r > 0).map(|rate| RateLimit {
-            rate,
-            start: None,
-            taken: 0,
-        })
+        rate.filter(|&r| r > 0)
+            .map(|rate| RateLimit { rate, due: None })
     }
 
-    /// Accounts for `n` bytes just read, then sleeps until the average is back at the rate.
+    /// Accounts for `n` bytes just read, then sleeps until they are paid for.
     pub async fn take(&mut self, n: usize) {
-        let start = *self.start.get_or_insert_with(Instant::now);
-        self.taken += n as u64;
-        let due = start + Duration::from_secs_f64(self.taken as f64 / self.rate as f64);
         let now = Instant::now();
+        let floor = now.checked_sub(BURST).unwrap_or(now);
+        let from = self.due.map_or(now, |d| d.max(floor));
+        let due = from + Duration::from_secs_f64(n as f64 / self.rate as f64);
+        self.due = Some(due);
         if due > now {
             tokio::time::sleep(due - now).await;
         }
