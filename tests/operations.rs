@@ -501,7 +501,7 @@ async fn an_unusable_store_fails_before_the_backup_tool_starts() {
 
 /// A restore run as root whose data dir lies under a dir the server user cannot search (0700,
 /// root's) is refused before anything is downloaded, naming the dir and the user (exit 3), and
-/// leaves nothing behind.
+/// leaves nothing behind; the parents a restore creates under root's umask 077 are 0755.
 #[test]
 fn a_data_dir_the_server_user_cannot_reach_is_refused_first() {
     if !mysqlbackup::procfs::running_as_root() {
@@ -536,6 +536,30 @@ fn a_data_dir_the_server_user_cannot_reach_is_refused_first() {
         !String::from_utf8_lossy(&out.stderr).contains("restoring "),
         "refused before the download"
     );
+
+    // Parents the restore creates itself are searchable whatever root's umask (077 here):
+    // the restore, whose temporary server runs as that user, succeeds.
+    std::fs::set_permissions(locked.path(), std::fs::Permissions::from_mode(0o755)).unwrap();
+    let deep = locked.path().join("made/by/restore/data");
+    let conf = ws.variant("deep", |c| c.data_dir(&deep));
+    let cmd = format!(
+        "umask 077; exec '{}' --conf-path '{}' restore",
+        bin().display(),
+        conf.display()
+    );
+    let out = Command::new("sh")
+        .args(["-c", &cmd])
+        .env("TMPDIR", &ws.tool_tmp)
+        .output()
+        .unwrap();
+    ok(&out);
+    for d in ["made", "made/by", "made/by/restore"] {
+        let mode = std::fs::metadata(locked.path().join(d))
+            .unwrap()
+            .permissions()
+            .mode();
+        assert_eq!(mode & 0o777, 0o755, "{d}");
+    }
 }
 
 /// The systemd units of contrib/systemd pass `systemd-analyze verify` for a port's instance,

@@ -289,9 +289,16 @@ pub async fn check_reachable(server_user: &str, dirs: &[&Path]) -> Result<()> {
         .args(&above)
         .stdin(Stdio::null());
     crate::procfs::no_secrets(&mut cmd);
-    let out = cmd
-        .output()
+    cmd.kill_on_drop(true);
+    // A user lookup through a directory service can hang: bounded.
+    let out = tokio::time::timeout(std::time::Duration::from_secs(30), cmd.output())
         .await
+        .map_err(|_| {
+            Error::Failed(format!(
+                "checking what conf server_user {server_user} can reach took over 30 s \
+                 (runuser hung: is the user's directory service answering?)"
+            ))
+        })?
         .map_err(|e| Error::io("run", "runuser", e))?;
     match out.status.code() {
         Some(0) => Ok(()),

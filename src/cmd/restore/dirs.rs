@@ -89,6 +89,15 @@ impl Created {
                 top = parent.to_path_buf();
             }
             std::fs::create_dir_all(dir).map_err(|e| Error::io("create directory", dir, e))?;
+            // The parents made here must let the server's user through whatever root's umask
+            // is (077 would make them 0700); the dir itself is handed to that user.
+            let mut parent = dir.parent();
+            while let Some(p) = parent.filter(|p| p.starts_with(&top)) {
+                use std::os::unix::fs::PermissionsExt;
+                std::fs::set_permissions(p, std::fs::Permissions::from_mode(0o755))
+                    .map_err(|e| Error::io("set the mode of", p, e))?;
+                parent = p.parent();
+            }
             self.dirs.push(top);
         }
         if marked {
