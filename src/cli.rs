@@ -56,12 +56,18 @@ pub struct Cli {
 pub enum Command {
     /// Back up a running instance (data, my.cnf, binlog) to S3, the local store, or stdout.
     Backup {
-        /// `-` writes the backup to stdout instead of the store (not to a terminal).
-        #[arg(long, value_name = "-")]
+        /// `--output -` writes the backup to stdout instead of the store (not to a terminal);
+        /// `-` is the only target.
+        #[arg(long, value_name = "TARGET")]
         output: Option<String>,
         /// The same as `--output -`.
         #[arg(long, conflicts_with = "output")]
         stream: bool,
+        /// Create the local store (backup_base) if it does not exist: the first backup into a
+        /// new store. Without it a missing backup_base is refused (a typo would otherwise
+        /// start a new, empty store).
+        #[arg(long)]
+        init: bool,
     },
     /// Rebuild the data dir from a backup and apply the binlog in it.
     Restore {
@@ -85,9 +91,9 @@ pub enum Command {
         /// init-connect, init-slave, plugin-load, plugin-load-add); commented out otherwise.
         #[arg(long)]
         keep_code_options: bool,
-        /// `-` reads the archive from stdin (what `backup --output -` wrote) instead of the
-        /// store; its format is recognised from its bytes.
-        #[arg(long, value_name = "-")]
+        /// `--input -` reads the archive from stdin (what `backup --output -` wrote) instead of
+        /// the store; its format is recognised from its bytes. `-` is the only source.
+        #[arg(long, value_name = "SOURCE")]
         input: Option<String>,
         /// The SHA-1 the archive read from stdin must have.
         #[arg(long, requires = "input")]
@@ -208,6 +214,24 @@ impl Outcome {
         })
     }
 
+    /// The report, or (None) what `--when` found that skipped the command.
+    fn or_skipped<T: std::fmt::Display + serde::Serialize>(
+        report: Option<T>,
+        s: &Settings,
+    ) -> Result<Self> {
+        match report {
+            Some(r) => Self::of(Some(r)),
+            None => {
+                let why = crate::cmd::when_skip_reason(s);
+                Ok(Outcome {
+                    text: format!("skipped: {why}"),
+                    json: serde_json::json!({ "skipped": why }),
+                    exit: 0,
+                })
+            }
+        }
+    }
+
     /// The command printed what it had to say as it went.
     fn printed() -> Self {
         Outcome {
@@ -295,7 +319,11 @@ fn command_name(c: &Command) -> &'static str {
 
 async fn run_command(cli: Cli, s: &Settings) -> Result<Outcome> {
     match cli.command {
-        Command::Backup { output, stream } => {
+        Command::Backup {
+            output,
+            stream,
+            init,
+        } => {
             let out = match (output.as_deref(), stream) {
                 (None, false) => Output::Store,
                 (Some("-"), _) | (None, true) => Output::Stdout,
@@ -312,7 +340,7 @@ async fn run_command(cli: Cli, s: &Settings) -> Result<Outcome> {
                         .into(),
                 ));
             }
-            Outcome::of(backup(s, out).await?)
+            Outcome::or_skipped(backup(s, out, init).await?, s)
         }
         Command::Restore {
             backup_key,
@@ -352,7 +380,7 @@ async fn run_command(cli: Cli, s: &Settings) -> Result<Outcome> {
                     s.timezone.as_deref(),
                 )?,
             };
-            Outcome::of(restore(s, &opts).await?)
+            Outcome::or_skipped(restore(s, &opts).await?, s)
         }
         Command::ArchiveBinlog { flush } => {
             let report = crate::cmd::archive_binlog::archive_binlog(s, flush).await?;
@@ -365,12 +393,12 @@ async fn run_command(cli: Cli, s: &Settings) -> Result<Outcome> {
         }
         Command::CatchupBinlog => Ok(match crate::cmd::catchup::catchup(s).await? {
             Some(t) => Outcome::text(t),
-            None => Outcome::of(None::<String>)?,
+            None => Outcome::or_skipped(None::<String>, s)?,
         }),
         Command::SetupReplication => {
             match crate::cmd::setup_replication::setup_replication(s).await? {
                 Some(t) => Ok(Outcome::text(t)),
-                None => Outcome::of(None::<String>),
+                None => Outcome::or_skipped(None::<String>, s),
             }
         }
         Command::WatchReplication { once, interval } => {

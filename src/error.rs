@@ -17,7 +17,7 @@ pub type Result<T, E = Error> = std::result::Result<T, E>;
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
     /// The configuration is invalid (unknown key, missing required value, bad value).
-    #[error("configuration: {0}")]
+    #[error("{0}")]
     Config(String),
 
     /// A file or directory operation failed.

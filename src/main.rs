@@ -76,6 +76,12 @@ fn main() -> std::process::ExitCode {
             for cause in &lines[1..] {
                 eprintln!("  caused by: {cause}");
             }
+            if !to_stdout {
+                eprintln!(
+                    "  note: what went to stdout is no complete archive: discard it (a restore \
+                     of it fails as truncated)"
+                );
+            }
             if json {
                 say(&serde_json::json!({
                     "error": lines[0],

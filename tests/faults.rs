@@ -578,9 +578,11 @@ async fn secrets_stay_out_of_argv_logs_and_errors() {
     assert!(!out.status.success());
     assert!(err.contains("Access denied"), "{err}");
     assert!(!err.contains("Wrong-Secret-991"), "{err}");
-    // A world-readable key file is warned about.
+    // A world-readable key file is refused, as a world-readable age identity is: one rule.
     use std::os::unix::fs::PermissionsExt;
     std::fs::set_permissions(&bad.key_file, std::fs::Permissions::from_mode(0o644)).unwrap();
     let out = bad.cmd(&["backup"]).output().unwrap();
-    assert!(String::from_utf8_lossy(&out.stderr).contains("world-readable"));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{err}");
+    assert!(err.contains("world-readable: chmod 600"), "{err}");
 }

@@ -155,8 +155,14 @@ pub fn day_prefix(day: &str, port: u16) -> String {
 pub fn validate_day(d: String) -> Result<String> {
     match NaiveDate::parse_from_str(&d, "%Y_%m_%d") {
         Ok(day) if day.format("%Y_%m_%d").to_string() == d => Ok(d),
-        _ => Err(Error::Config(format!(
-            "date_str must look like 2017_01_01, got {d:?}"
+        Ok(_) => Err(Error::Config(format!(
+            "date_str {d:?} is not zero-padded: write the day as YYYY_MM_DD, e.g. 2017_01_01"
+        ))),
+        Err(_) if NaiveDate::parse_from_str(&d, "%Y-%m-%d").is_ok() => Err(Error::Config(format!(
+            "date_str {d:?}: write the day with underscores, YYYY_MM_DD (e.g. 2017_01_01)"
+        ))),
+        Err(e) => Err(Error::Config(format!(
+            "date_str {d:?} is no day ({e}): write it as YYYY_MM_DD, e.g. 2017_01_01"
         ))),
     }
 }

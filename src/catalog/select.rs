@@ -78,6 +78,46 @@ fn key_of(store: &dyn Store, given: &str) -> String {
     }
 }
 
+/// What the store holds of `port` when no backup matched: whose backups there are (hosts and
+/// instances, with the flags that select them) and on which days, so that a dead end says
+/// what to give instead.
+async fn what_there_is(store: &dyn Store, port: u16, day: Option<&str>) -> String {
+    let Ok(all) = super::listing::backups(store, Some(port), None).await else {
+        return String::new();
+    };
+    let all: Vec<&Entry> = all.iter().filter(|e| e.damaged.is_none()).collect();
+    if all.is_empty() {
+        return format!(": the store holds no backup of port {port} at all");
+    }
+    let mut owners: Vec<String> = all
+        .iter()
+        .filter(|e| day.is_none_or(|d| e.date == d))
+        .map(|e| match (&e.host, e.instance_id) {
+            (Some(h), Some(i)) => format!("--from-host {h} --from-instance {i}"),
+            (Some(h), None) => format!("--from-host {h}"),
+            _ => "the original tool's (any host)".to_string(),
+        })
+        .collect();
+    owners.sort();
+    owners.dedup();
+    let mut days: Vec<&str> = all.iter().map(|e| e.date.as_str()).collect();
+    days.sort_unstable();
+    days.dedup();
+    let shown: Vec<&str> = days.iter().rev().take(5).copied().collect();
+    let days_text = format!(
+        "days with backups of port {port}: {}{}",
+        shown.join(", "),
+        if days.len() > 5 { ", ..." } else { "" }
+    );
+    match (owners.is_empty(), day) {
+        (true, Some(d)) => format!(": none on {d}; {days_text}"),
+        _ => format!(
+            ": there are backups of port {port} by {} ({days_text}); `list --all` shows them",
+            owners.join("; ")
+        ),
+    }
+}
+
 /// Finds the backup to restore (see [`Selection`]): without an exact key, the newest complete
 /// backup of the port by this host and instance filed under `day`, or under any day when
 /// none is given. Backups that never committed (no record) are not backups; a newer one that
@@ -96,11 +136,17 @@ pub async fn locate(
                 .await?
                 .ok_or_else(|| Error::Refused(format!("no backup at {}", store.location(&key))))?
         }
-        None => newest(store, me.port, day, |p| sel.matches(me, p))
-            .await?
-            .ok_or_else(|| {
-                Error::Refused(format!("{} in {}", sel.describe(me, day), store.describe()))
-            })?,
+        None => match newest(store, me.port, day, |p| sel.matches(me, p)).await? {
+            Some(e) => e,
+            None => {
+                let hint = what_there_is(store, me.port, day).await;
+                return Err(Error::Refused(format!(
+                    "{} in {}{hint}",
+                    sel.describe(me, day),
+                    store.describe()
+                )));
+            }
+        },
     };
     if let Some(why) = &found.damaged {
         return Err(Error::Refused(format!(

@@ -117,7 +117,7 @@ pub async fn archive_binlog(s: &Settings, flush: bool) -> Result<ArchiveReport> 
     let started = std::time::Instant::now();
     let keys = s.codec.keys(true)?;
     let chain = s.chain();
-    let store = crate::store::build(&s.store)?;
+    let store = crate::store::open(&s.store).await?;
     store.check().await?;
     let instance = s.instance();
     let mut conn = Endpoint::from_settings(s).connect().await?;

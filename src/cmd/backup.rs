@@ -57,7 +57,11 @@ pub struct BackupReport {
 
 impl std::fmt::Display for BackupReport {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        writeln!(f, "location: {}", self.stored.location)?;
+        if self.stored.location == "-" {
+            writeln!(f, "output: stdout (the archive; nothing was stored)")?;
+        } else {
+            writeln!(f, "location: {}", self.stored.location)?;
+        }
         if let Some(k) = &self.key {
             writeln!(f, "key: {k}")?;
         }
@@ -71,7 +75,11 @@ impl std::fmt::Display for BackupReport {
         if let Some(c) = &self.manifest.data_binlog {
             writeln!(f, "data_binlog: {}:{} gtid {}", c.file, c.position, c.gtid)?;
         }
-        writeln!(f, "binlog_files: {}", self.manifest.binlog_files.join(","))?;
+        if self.manifest.binlog_files.is_empty() {
+            writeln!(f, "binlog_files: none (the server writes no binlog)")?;
+        } else {
+            writeln!(f, "binlog_files: {}", self.manifest.binlog_files.join(","))?;
+        }
         for w in &self.warnings {
             writeln!(f, "warning: {w}")?;
         }
@@ -94,12 +102,9 @@ impl std::fmt::Display for BackupReport {
 }
 
 /// Runs a backup. Returns None when `--when` skipped it.
-pub async fn backup(s: &Settings, output: Output) -> Result<Option<BackupReport>> {
+pub async fn backup(s: &Settings, output: Output, init: bool) -> Result<Option<BackupReport>> {
     if !when_allows(s).await {
-        tracing::info!(
-            "--when {:?} does not hold: nothing to do",
-            s.when.expect("set")
-        );
+        tracing::info!("{}", super::when_skip_reason(s));
         return Ok(None);
     }
     let _lock = crate::lock::lock_instance(s, "back up")?;
@@ -110,6 +115,10 @@ pub async fn backup(s: &Settings, output: Output) -> Result<Option<BackupReport>
     let store = match output {
         Output::Store => {
             let store = crate::store::build(&s.store)?;
+            // A store that is not there is a typo unless this is the first backup into it.
+            if !init {
+                store.present().await?;
+            }
             store.check().await?;
             Some(store)
         }
@@ -119,6 +128,7 @@ pub async fn backup(s: &Settings, output: Output) -> Result<Option<BackupReport>
     let endpoint = Endpoint::from_settings(s);
     let mut conn = endpoint.connect().await?;
     let info = mysql::server_info(&mut conn).await?;
+    conf_matches_server(s, &endpoint, &info, &mut conn).await?;
     let warnings: Vec<String> = temp_table_hazard(&mut conn).await.into_iter().collect();
     for w in &warnings {
         tracing::warn!("{w}");
@@ -303,4 +313,51 @@ async fn temp_table_hazard(conn: &mut mysql_async::Conn) -> Option<String> {
             String::new()
         }
     ))
+}
+
+/// Refuses a backup whose conf names another instance than the server its socket reaches:
+/// the backup would be filed under conf's port and restored into conf's dirs, which are not
+/// that server's. Compares the data dir, the port and (when conf names one) the binlog dir
+/// with `@@datadir`, `@@port` and `@@log_bin_basename`.
+async fn conf_matches_server(
+    s: &Settings,
+    endpoint: &Endpoint,
+    info: &mysql::ServerInfo,
+    conn: &mut mysql_async::Conn,
+) -> Result<()> {
+    use mysql_async::prelude::Queryable;
+    let same = |a: &std::path::Path, b: &std::path::Path| {
+        crate::lock::canonical_dir(a) == crate::lock::canonical_dir(b)
+    };
+    let reached = format!("the server reached via {}", endpoint.socket.display());
+    if !same(&s.data_dir, &info.datadir) {
+        return Err(Error::Config(format!(
+            "conf names data dir {} for port {}, but {reached} has @@datadir {}: conf \
+             data_base/data_dir (or socket) names another instance; make them agree",
+            s.data_dir.display(),
+            s.port,
+            info.datadir.display()
+        )));
+    }
+    let port: Option<u16> = conn
+        .query_first("SELECT @@port")
+        .await
+        .map_err(|e| Error::mysql("SELECT @@port", e))?;
+    if let Some(p) = port.filter(|&p| p != s.port && p != 0) {
+        return Err(Error::Config(format!(
+            "conf names port {}, but {reached} listens on port {p}: fix conf port (or socket)",
+            s.port
+        )));
+    }
+    if s.binlog_dir != s.data_dir
+        && let Some(dir) = info.log_bin_basename.as_deref().and_then(|b| b.parent())
+        && !same(&s.binlog_dir, dir)
+    {
+        return Err(Error::Config(format!(
+            "conf binlog_dir is {}, but {reached} writes its binlog in {}: fix conf binlog_dir",
+            s.binlog_dir.display(),
+            dir.display()
+        )));
+    }
+    Ok(())
 }

@@ -154,8 +154,6 @@ fn decide(
                      for inspection"
                         .to_string(),
                 )
-            } else if Some(i) == newest_complete {
-                Some("the newest complete backup of its instance is always kept".to_string())
             } else if complete && rules.keep_last.is_some_and(|n| complete_seen <= n) {
                 Some(format!(
                     "one of the newest {} (keep_last)",
@@ -165,6 +163,9 @@ fn decide(
                 && a < i64::from(d)
             {
                 Some(format!("taken {a} days ago, under keep_days {d}"))
+            } else if Some(i) == newest_complete {
+                // Only when no rule keeps it: the reason it is kept anyway.
+                Some("the newest complete backup of its instance is always kept".to_string())
             } else {
                 None
             };
@@ -265,7 +266,7 @@ pub async fn expire(s: &Settings, opts: &ExpireOptions) -> Result<ExpireReport> 
                 .into(),
         ));
     }
-    let store = crate::store::build(&s.store)?;
+    let store = crate::store::open(&s.store).await?;
     // The original tool's backups name no instance: they are the port's, in every scope.
     let ours = |host: &Option<String>, id: Option<u32>| {
         opts.port_group

@@ -63,13 +63,27 @@ pub fn size(n: u64) -> String {
     }
 }
 
+/// `1 backup`, `2 backups`.
+fn plural(n: usize, word: &str) -> String {
+    if n == 1 {
+        format!("1 {word}")
+    } else {
+        format!("{n} {word}s")
+    }
+}
+
 impl std::fmt::Display for ListReport {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         writeln!(
             f,
-            "{} backups in {}, newest first:",
-            self.backups.len(),
-            self.store
+            "{} in {}{}",
+            plural(self.backups.len(), "backup"),
+            self.store,
+            if self.backups.is_empty() {
+                ""
+            } else {
+                ", newest first:"
+            }
         )?;
         for b in &self.backups {
             let who = match (&b.host, b.instance_id) {
@@ -92,7 +106,7 @@ impl std::fmt::Display for ListReport {
                 write!(f, "  data at {p} gtid {}", b.gtid.as_deref().unwrap_or(""))?;
             }
             if let (Some(a), Some(z), Some(n)) = (&b.binlog_first, &b.binlog_last, b.binlog_count) {
-                write!(f, "  binlog {a}..{z} ({n} files)")?;
+                write!(f, "  binlog {a}..{z} ({})", plural(n as usize, "file"))?;
             }
             if let Some(why) = &b.damaged {
                 write!(f, "  DAMAGED: {why}")?;
@@ -137,7 +151,7 @@ impl std::fmt::Display for ListReport {
 
 /// Lists the backups of the port (`all`: of every port).
 pub async fn list(s: &Settings, all: bool) -> Result<ListReport> {
-    let store = crate::store::build(&s.store)?;
+    let store = crate::store::open(&s.store).await?;
     let port = (!all).then_some(s.port);
     let mut listing = crate::catalog::list(store.as_ref(), port, None).await?;
     let mut windows = Vec::new();

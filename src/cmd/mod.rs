@@ -23,8 +23,33 @@ use crate::mysql::Endpoint;
 pub async fn when_allows(s: &Settings) -> bool {
     match s.when {
         None => true,
-        Some(When::NoDataDir) => !s.data_dir.exists() || half_built(s).is_some(),
+        Some(When::NoDataDir) => no_data_dir(s),
         Some(When::Stopped) => !Endpoint::from_settings(s).is_running().await,
+    }
+}
+
+/// No data dir to keep: none, an empty one (a mount point made ready for the restore), or one
+/// a killed restore left half-built (holding its marker).
+fn no_data_dir(s: &Settings) -> bool {
+    match std::fs::read_dir(&s.data_dir) {
+        Err(_) => !s.data_dir.exists(),
+        Ok(mut entries) => entries.next().is_none() || half_built(s).is_some(),
+    }
+}
+
+/// Why `--when` skipped the command, in the flag's own words.
+pub fn when_skip_reason(s: &Settings) -> String {
+    match s.when {
+        Some(When::NoDataDir) => format!(
+            "--when no-data-dir does not hold: {} exists and holds files (it is never replaced; \
+             move it away to restore)",
+            s.data_dir.display()
+        ),
+        Some(When::Stopped) => format!(
+            "--when stopped does not hold: the instance on port {} is running",
+            s.port
+        ),
+        None => "nothing to do".into(),
     }
 }
 

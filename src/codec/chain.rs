@@ -47,6 +47,8 @@ pub struct Keys {
     pub age_recipients: Vec<String>,
     /// age identities to decrypt with.
     pub age_identities: Option<Identities>,
+    /// Where the des3 password was looked for (for messages when it is missing).
+    pub des3_key_file: Option<std::path::PathBuf>,
 }
 
 /// A chain: compression, then cipher (the digests of the stored bytes follow in the pipeline).
@@ -150,7 +152,15 @@ pub fn check_of_stage(stage: &str) -> Option<&'static str> {
 
 fn des3_password(keys: &Keys) -> Result<&[u8]> {
     keys.des3_password.as_deref().ok_or_else(|| {
-        Error::Config("des3 needs its password: the des3 key file (conf des3_key_file)".into())
+        Error::Config(match &keys.des3_key_file {
+            Some(p) => format!(
+                "the des3 password file {} does not exist, and the archive is des3-encrypted: \
+                 conf des3_key_file (default {{conf_base}}/des3_password) names the file whose \
+                 first line is the password",
+                p.display()
+            ),
+            None => "des3 needs its password: the des3 key file (conf des3_key_file)".into(),
+        })
     })
 }
 

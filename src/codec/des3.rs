@@ -80,7 +80,15 @@ fn bytes_to_key<H: Digest>(password: &[u8], salt: &[u8], out: &mut [u8]) {
 /// Reads the password from a key file: its first line, without the line end (as
 /// `openssl -pass file:` does).
 pub fn read_password(path: &std::path::Path) -> Result<Vec<u8>> {
-    let raw = std::fs::read(path).map_err(|e| Error::io("read des3 key file", path, e))?;
+    let raw = std::fs::read(path).map_err(|e| match e.kind() {
+        std::io::ErrorKind::NotFound => Error::Config(format!(
+            "des3 key file {} does not exist: conf des3_key_file (default \
+             {{conf_base}}/des3_password, conf_base defaulting to the conf file's directory) \
+             names the file whose first line is the password",
+            path.display()
+        )),
+        _ => Error::io("read des3 key file", path, e),
+    })?;
     let line = raw
         .split(|&b| b == b'\n')
         .next()
@@ -330,7 +338,9 @@ impl Transform for Des3Decrypt {
         if !valid {
             return Err(Error::format(
                 "des3",
-                "bad decrypt: wrong des3 password or corrupt/truncated data (invalid padding)",
+                "truncated or damaged at its end (invalid padding in the last block): an \
+                 interrupted `backup --output -`? (a wrong des3 password fails at the first \
+                 bytes instead)",
             ));
         }
         buf.truncate(buf.len() - pad);

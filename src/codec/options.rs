@@ -139,7 +139,7 @@ impl ChainOptions {
     }
 
     /// The keys of the chain. For a backup (`writing`), the configured cipher's: the des3
-    /// password (warning when its file is readable by others) or the age recipients. For a
+    /// password (refused when its file is readable by others) or the age recipients. For a
     /// restore, whatever conf gives to open either format: the des3 password if its file
     /// exists, the age identities if `age_identity_file` is set (a world-readable one is
     /// refused).
@@ -150,13 +150,14 @@ impl ChainOptions {
             self.des3_key_file.exists()
         };
         let des3_password = if want_des3 {
+            // One rule for secrets, as for an age identity: readable by others is refused.
             if let Ok(meta) = std::fs::metadata(&self.des3_key_file)
                 && meta.permissions().mode() & 0o004 != 0
             {
-                tracing::warn!(
-                    "des3 key file {} is world-readable; chmod 600 it",
+                return Err(Error::Config(format!(
+                    "des3 key file {} is world-readable: chmod 600 it",
                     self.des3_key_file.display()
-                );
+                )));
             }
             Some(super::des3::read_password(&self.des3_key_file)?)
         } else {
@@ -171,6 +172,7 @@ impl ChainOptions {
             kdf: self.key_derivation,
             age_recipients: self.age_recipients.clone(),
             age_identities,
+            des3_key_file: Some(self.des3_key_file.clone()),
         })
     }
 }

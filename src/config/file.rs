@@ -67,7 +67,7 @@ impl ConfFile {
         if text.trim().is_empty() {
             return Ok(ConfFile::default());
         }
-        serde_norway::from_str(text).map_err(|e| Error::Config(e.to_string()))
+        serde_norway::from_str(text).map_err(|e| Error::Config(explain(&e.to_string())))
     }
 
     /// Reads and parses a conf file.
@@ -80,8 +80,53 @@ impl ConfFile {
             )),
             _ => Error::io("read", path, e),
         })?;
-        Self::parse(&text).map_err(|e| Error::Config(format!("{}: {e}", path.display())))
+        Self::parse(&text).map_err(|e| Error::Config(format!("conf {}: {e}", path.display())))
     }
+}
+
+/// The YAML parser's message in conf words: an unknown key gets the nearest known one instead
+/// of the list of all, a number out of range its range.
+fn explain(message: &str) -> String {
+    if let Some(rest) = message.strip_prefix("unknown field `")
+        && let Some((key, tail)) = rest.split_once('`')
+    {
+        let known = tail
+            .split_once("expected one of ")
+            .map(|(_, list)| list)
+            .unwrap_or_default();
+        let keys: Vec<&str> = known
+            .split(", ")
+            .map(|k| k.trim_matches(|c: char| c == '`' || c.is_whitespace()))
+            .map(|k| k.split('`').next().unwrap_or(k))
+            .filter(|k| !k.is_empty())
+            .collect();
+        let at = message
+            .rfind(" at line ")
+            .map(|i| format!(" ({})", message[i + 1..].trim()))
+            .unwrap_or_default();
+        let nearest = keys
+            .iter()
+            .map(|k| (strsim::damerau_levenshtein(key, k), *k))
+            .min()
+            .filter(|(d, _)| *d <= 3.max(key.len() / 3));
+        return match nearest {
+            Some((_, k)) => format!("unknown key `{key}`{at}: did you mean `{k}`?"),
+            None => format!("unknown key `{key}`{at}: every key is in conf.example.yaml"),
+        };
+    }
+    let ranges = [
+        ("u8", "a whole number from 0 to 255"),
+        ("u16", "a whole number from 0 to 65535 (a port: 1 to 65535)"),
+        ("u32", "a whole number from 0 to 4294967295"),
+        ("u64", "a whole number from 0"),
+        ("i32", "a whole number"),
+        ("usize", "a whole number from 0"),
+    ];
+    let mut out = message.to_string();
+    for (ty, words) in ranges {
+        out = out.replace(&format!("expected {ty}"), &format!("expected {words}"));
+    }
+    out
 }
 
 /// A number of bytes, written as an integer or with a unit: `16MiB`, `1GiB`, `512KiB`, `64MB`.
@@ -158,6 +203,7 @@ pub enum When {
 
 /// Command-line overrides: each replaces the conf value of the same name.
 #[derive(Clone, Debug, Default, clap::Args)]
+#[command(next_help_heading = "Conf overrides (each replaces the conf key of its name)")]
 pub struct Overrides {
     /// Base dir of the MySQL/MariaDB install (bin/, sbin/ under it).
     #[arg(long, global = true)]

@@ -88,12 +88,20 @@ pub struct Settings {
     pub retention: Retention,
 }
 
-fn required<T>(value: Option<T>, key: &str) -> Result<T> {
+fn required<T>(value: Option<T>, key: &str, conf_path: Option<&Path>) -> Result<T> {
     value.ok_or_else(|| {
-        Error::Config(format!(
-            "`{key}` is required (in conf.yaml or as --{})",
-            key.replace('_', "-")
-        ))
+        let flag = key.replace('_', "-");
+        Error::Config(match conf_path {
+            Some(p) => format!(
+                "`{key}` is required: {} does not set it (add `{key}: ...`, see \
+                 conf.example.yaml) and no --{flag} was given",
+                p.display()
+            ),
+            None => format!(
+                "`{key}` is required: no --conf-path was given, so pass --{flag}, or a conf file \
+                 with `{key}:` (see conf.example.yaml)"
+            ),
+        })
     })
 }
 
@@ -133,12 +141,12 @@ impl Settings {
             },
             env,
         )?;
-        let port = required(o.port.or(conf.port), "port")?;
+        let port = required(o.port.or(conf.port), "port", conf_path)?;
         if port == 0 {
             return Err(Error::Config("`port` must be 1..=65535, got 0".into()));
         }
-        let instance_id = required(o.instance_id.or(conf.instance_id), "instance_id")?;
-        let data_base = required(o.data_base.or(conf.data_base), "data_base")?;
+        let instance_id = required(o.instance_id.or(conf.instance_id), "instance_id", conf_path)?;
+        let data_base = required(o.data_base.or(conf.data_base), "data_base", conf_path)?;
         let date_explicit = o.date_str.is_some() || conf.date_str.is_some();
         let date_str = match o.date_str.or(conf.date_str) {
             Some(d) => crate::catalog::names::validate_day(d)?,
@@ -160,8 +168,8 @@ impl Settings {
         let data_dir = conf
             .data_dir
             .unwrap_or_else(|| data_base.join(format!("mysql-{port}")));
-        let backup_base = required(o.backup_base.or(conf.backup_base), "backup_base")?;
-        let host = validate_host(required(o.host.or(conf.host), "host")?)?;
+        let backup_base = required(o.backup_base.or(conf.backup_base), "backup_base", conf_path)?;
+        let host = validate_host(required(o.host.or(conf.host), "host", conf_path)?)?;
         for (key, dir) in [
             ("data_dir", Some(&data_dir)),
             ("binlog_dir", conf.binlog_dir.as_ref()),
@@ -214,7 +222,7 @@ impl Settings {
             None => format!("{instance_id}00{port}").parse().unwrap_or(u64::MAX),
         };
         Ok(Settings {
-            mysql_base: required(o.mysql_base.or(conf.mysql_base), "mysql_base")?,
+            mysql_base: required(o.mysql_base.or(conf.mysql_base), "mysql_base", conf_path)?,
             host,
             backup_base,
             data_base,

@@ -191,6 +191,8 @@ pub struct Expected {
     /// decoders found in bytes that match their checksum. `verify` does; a restore stops at
     /// once (a wrong key would otherwise download the whole object before saying so).
     pub read_all: bool,
+    /// The sums were given by the user (`restore --input - --sha1`), not recorded.
+    pub given: bool,
 }
 
 impl Expected {
@@ -200,6 +202,7 @@ impl Expected {
             sha1: entry.sha1.clone(),
             sha256: entry.sha256.clone(),
             read_all: false,
+            given: false,
         }
     }
 }
@@ -256,6 +259,13 @@ pub async fn fetch_stream<T: Send + 'static>(
             None => break,
         }
     }
+    if head_len == 0 {
+        return Err(Error::format(
+            "input",
+            "the archive is empty (0 bytes): nothing was written to it (is this the output of \
+             `backup --output -`?)",
+        ));
+    }
     let leading: Vec<u8> = head.iter().flat_map(|b| b.iter().copied()).collect();
     let (chain, decoders) = decoders(&leading, keys)?;
     let (tx0, rx0) = pipe();
@@ -297,9 +307,17 @@ pub async fn fetch_stream<T: Send + 'static>(
                     &mut failure,
                     Err(Error::format(
                         name,
-                        format!(
-                            "checksum mismatch: stored bytes have {got}, the backup recorded {want}"
-                        ),
+                        if expected.given {
+                            format!(
+                                "checksum mismatch: the bytes read have {got}, not the {want} \
+                                 given with --{name}"
+                            )
+                        } else {
+                            format!(
+                                "checksum mismatch: stored bytes have {got}, the backup recorded \
+                                 {want}"
+                            )
+                        },
                     )),
                 );
             }

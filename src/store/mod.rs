@@ -121,6 +121,12 @@ pub trait Store: Send + Sync {
     /// A cheap check that the store can be used (the bucket exists and the credentials are
     /// accepted; the directory is writable), run before a backup starts its tool.
     async fn check(&self) -> Result<()>;
+    /// A cheap check that the store is there to be read (the bucket exists and the
+    /// credentials are accepted; the directory exists): a store that is not there is a wrong
+    /// configuration, not an empty store.
+    async fn present(&self) -> Result<()> {
+        Ok(())
+    }
     /// Streams an object.
     async fn get(&self, key: &str) -> Result<BoxStream<'static, Result<Bytes>>>;
     /// A small object (at most [`READ_LIMIT`] bytes) whole; None when there is none.
@@ -163,6 +169,13 @@ pub trait Store: Send + Sync {
     fn local_path(&self, _key: &str) -> Option<std::path::PathBuf> {
         None
     }
+}
+
+/// The store `config` names, checked to be there ([`Store::present`]).
+pub async fn open(config: &StoreConfig) -> Result<Arc<dyn Store>> {
+    let store = build(config)?;
+    store.present().await?;
+    Ok(store)
 }
 
 /// The store `config` names.

@@ -298,6 +298,24 @@ pub fn rewrite(cnf: &MyCnf, from: &Origin, to: &Target, source: &str) -> Rewritt
         changes.push(format!("{shown}: {old} -> {v}"));
         Some(Edit::Set(v))
     });
+    // A my.cnf restored before (a backup of a restored instance) starts with that restore's
+    // header: replaced, not stacked under this one's.
+    let mut lines = body.split_inclusive('\n').peekable();
+    let mut in_header = false;
+    let mut skipped = 0;
+    while let Some(l) = lines.peek() {
+        let ours = l.starts_with("# Restored by mysqlbackup from ")
+            || l.starts_with("# No path was rewritten.")
+            || l.starts_with("# Rewritten into this restore's dirs:")
+            || (in_header && l.starts_with("#   "));
+        if !ours {
+            break;
+        }
+        in_header = true;
+        skipped += l.len();
+        lines.next();
+    }
+    let body = &body[skipped..];
     let mut text = format!("# Restored by mysqlbackup from {source}.\n");
     if changes.is_empty() {
         text.push_str("# No path was rewritten.\n");
@@ -307,7 +325,7 @@ pub fn rewrite(cnf: &MyCnf, from: &Origin, to: &Target, source: &str) -> Rewritt
             text.push_str(&format!("#   {c}\n"));
         }
     }
-    text.push_str(&body);
+    text.push_str(body);
     if copy {
         // Later lines win: the copy's own tmpdir, hidden from the databases, and no
         // replication until told (it has the original's server_id).

@@ -75,7 +75,11 @@ pub struct RestoreReport {
 
 impl std::fmt::Display for RestoreReport {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        writeln!(f, "restored: {}", self.source)?;
+        if self.source == "-" {
+            writeln!(f, "restored: the archive read from stdin")?;
+        } else {
+            writeln!(f, "restored: {}", self.source)?;
+        }
         if let Some(b) = &self.backup_of {
             writeln!(f, "backup of: {b}")?;
         }
@@ -125,10 +129,7 @@ impl std::fmt::Display for RestoreReport {
 /// Runs a restore. Returns None when `--when` skipped it.
 pub async fn restore(s: &Settings, opts: &RestoreOptions) -> Result<Option<RestoreReport>> {
     if !when_allows(s).await {
-        tracing::info!(
-            "--when {:?} does not hold: nothing to do",
-            s.when.expect("set")
-        );
+        tracing::info!("{}", crate::cmd::when_skip_reason(s));
         return Ok(None);
     }
     let _lock = crate::lock::lock_instance(s, "restore")?;
@@ -136,6 +137,23 @@ pub async fn restore(s: &Settings, opts: &RestoreOptions) -> Result<Option<Resto
         return Err(Error::Refused(format!(
             "the instance on port {} is running: stop it before restoring",
             s.port
+        )));
+    }
+    // Another server on the port (e.g. the real instance, with conf naming another data dir):
+    // the restored instance could not start there.
+    let listening = tokio::time::timeout(
+        std::time::Duration::from_secs(2),
+        tokio::net::TcpStream::connect(("127.0.0.1", s.port)),
+    )
+    .await
+    .is_ok_and(|c| c.is_ok());
+    if listening {
+        return Err(Error::Refused(format!(
+            "a server already listens on port {} (not the instance of data dir {}, whose socket \
+             does not answer): the restored instance could not start on that port. Stop that \
+             server, or restore a copy on a free port (--port N --allow-other-port)",
+            s.port,
+            s.data_dir.display()
         )));
     }
     check_claimable(&s.data_dir, "data dir")?;
@@ -167,6 +185,7 @@ pub async fn restore(s: &Settings, opts: &RestoreOptions) -> Result<Option<Resto
             location: "-".into(),
             expected: Expected {
                 sha1,
+                given: true,
                 ..Default::default()
             },
             parts: None,
@@ -176,7 +195,7 @@ pub async fn restore(s: &Settings, opts: &RestoreOptions) -> Result<Option<Resto
             size: None,
         }
     } else {
-        let store = crate::store::build(&s.store)?;
+        let store = crate::store::open(&s.store).await?;
         let located = match &opts.until {
             // Decided before anything is written: a gap is a refusal.
             Some(until) => {

@@ -320,6 +320,7 @@ async fn fetch<T: Send + 'static>(
         sha1: Some(r.sha1.clone()),
         sha256: Some(r.sha256.clone()),
         read_all: false,
+        given: false,
     };
     let input = crate::catalog::listing::stream_objects(store.clone(), &r.objects).await?;
     Ok(fetch_stream(input, &expected, keys, consume).await?.0)

@@ -23,6 +23,7 @@ async fn check(store: &Arc<dyn Store>, keys: &Keys, a: &Archived) -> Result<(Rec
         sha1: Some(r.sha1.clone()),
         sha256: Some(r.sha256.clone()),
         read_all: true,
+        given: false,
     };
     let input = crate::catalog::listing::stream_objects(store.clone(), &r.objects).await?;
     let (summary, _) = fetch_stream(input, &expected, keys, |reader| {

@@ -74,12 +74,16 @@ impl std::fmt::Display for VerifyReport {
             if b.ok {
                 write!(
                     f,
-                    "ok: {} ({}; {} data files, {} bytes; binlog {})",
+                    "ok: {} ({}; {} data files, {} bytes; {})",
                     b.key,
                     b.chain.as_deref().unwrap_or("?"),
                     b.data_files,
                     b.data_bytes,
-                    b.binlog_files.join(",")
+                    if b.binlog_files.is_empty() {
+                        "no binlog".to_string()
+                    } else {
+                        format!("binlog {}", b.binlog_files.join(","))
+                    }
                 )?;
                 if let Some(t) = b.tables_checked {
                     write!(f, "; prepared, {t} InnoDB tables checked")?;
@@ -268,7 +272,7 @@ async fn check_stream(
 
 /// Verifies the backups `opts` names; the report says which failed and why.
 pub async fn verify(s: &Settings, opts: &VerifyOptions) -> Result<VerifyReport> {
-    let store = crate::store::build(&s.store)?;
+    let store = crate::store::open(&s.store).await?;
     let keys = s.codec.keys(false)?;
     let wanted: Vec<Entry> = if opts.binlogs && !opts.all {
         Vec::new()

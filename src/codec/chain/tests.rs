@@ -12,6 +12,7 @@ fn keys() -> Keys {
         kdf: KeyDerivation::Sha256,
         age_recipients: vec![id.to_public().to_string()],
         age_identities: Some(Arc::new(vec![Box::new(id)])),
+        des3_key_file: None,
     }
 }
 

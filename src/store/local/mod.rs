@@ -125,6 +125,22 @@ impl Store for LocalStore {
     fn location(&self, key: &str) -> String {
         self.root.join(key).display().to_string()
     }
+    async fn present(&self) -> Result<()> {
+        match std::fs::metadata(&self.root) {
+            Ok(m) if m.is_dir() => Ok(()),
+            Ok(_) => Err(Error::Config(format!(
+                "the local store {} is not a directory: check conf backup_base (or \
+                 --backup-base)",
+                self.root.display()
+            ))),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Err(Error::Config(format!(
+                "the local store {} does not exist: check conf backup_base (or --backup-base); \
+                 the first backup into a new store creates it with `backup --init`",
+                self.root.display()
+            ))),
+            Err(e) => Err(Error::io("look at the local store", &self.root, e)),
+        }
+    }
     async fn check(&self) -> Result<()> {
         std::fs::create_dir_all(&self.root)
             .map_err(|e| Error::io("create the local store", &self.root, e))?;

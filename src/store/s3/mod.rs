@@ -133,6 +133,9 @@ impl Store for S3Store {
     async fn check(&self) -> Result<()> {
         self.head_bucket().await
     }
+    async fn present(&self) -> Result<()> {
+        self.head_bucket().await
+    }
     async fn get(&self, key: &str) -> Result<BoxStream<'static, Result<Bytes>>> {
         check_key(key)?;
         let what = self.what(key);
