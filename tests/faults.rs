@@ -496,7 +496,8 @@ fn restore_into_a_full_disk_fails_cleanly() {
     let filler = mnt.join("filler");
     std::fs::write(&filler, vec![1u8; 11 << 20]).unwrap();
     let full = ws.variant("full", |c| c.backup_base(&mnt.join("backup")));
-    let out = ws.cmd_with(&full, &["backup"]).output().unwrap();
+    // (The store's first backup: --init creates its dir.)
+    let out = ws.cmd_with(&full, &["backup", "--init"]).output().unwrap();
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(!out.status.success(), "{err}");
     assert!(err.contains("No space left"), "names the cause: {err}");

@@ -327,11 +327,16 @@ fn restore_takes_this_instances_backup_and_identity() {
     std::thread::sleep(Duration::from_millis(1100));
     let port1 = db1.port.to_string();
     let base1 = ws1.backup_base.display().to_string();
+    // Instance 2 runs on the port while instance 1 is down (backup checks conf's port
+    // against the server's).
+    db1.kill_and_move_away();
+    let mut db2 = db2;
+    db2.restart_on_port(db1.port);
     ok(&ws2
         .cmd(&["backup", "--port", &port1, "--backup-base", &base1])
         .output()
         .unwrap());
-    db1.kill_and_move_away();
+    db2.stop();
     let report = ok(&ws1.cmd(&["restore"]).output().unwrap());
     assert!(
         report.contains("backup of: host testhost, instance 1"),

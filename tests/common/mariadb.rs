@@ -257,6 +257,15 @@ impl Mariadb {
         self.start_server();
     }
 
+    /// Stops the server and starts it again on `port`, with its my.cnf rewritten for it (one
+    /// port's instances, of which only one runs at a time on a test host).
+    pub fn restart_on_port(&mut self, port: u16) {
+        self.stop();
+        self.port = port;
+        self.write_my_cnf();
+        self.start_server();
+    }
+
     /// Stops the server and moves its data dir away (the instance "dies"); returns where.
     pub fn kill_and_move_away(&mut self) -> PathBuf {
         self.stop();

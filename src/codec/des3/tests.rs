@@ -129,14 +129,15 @@ fn wrong_key_is_an_error() {
         100,
     )
     .unwrap();
-    let err = run_to_vec(
+    let plain = sample(5000);
+    // A wrong key fails the padding check but for 1 in ~256 salts (random per encryption):
+    // whatever it does, it never yields the plaintext.
+    let got = run_to_vec(
         &mut Des3Decrypt::new(b"wrong", KeyDerivation::Sha256),
         &ours,
         100,
     );
-    // A wrong key fails the padding check with overwhelming probability (1 - 1/256 at worst);
-    // this fixed input is one that does.
-    assert!(err.is_err());
+    assert!(got.as_ref().is_err() || got.as_ref().is_ok_and(|g| *g != plain));
 }
 
 #[test]
