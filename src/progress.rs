@@ -229,14 +229,15 @@ impl Progress {
     }
 
     /// Ends the bar (left on screen at its last state) or logs nothing more.
+    /// The task is done: a total that was an estimate (the data dir's size for a backup)
+    /// becomes what was done, so the bar ends at 100%.
     pub fn finish(&self) {
         if let Some(b) = &self.inner.bar {
-            if let Some(len) = b.length()
-                && b.position() < len
-                && self.inner.done.load(Ordering::Relaxed) >= len
-            {
-                b.set_position(len);
+            let done = self.inner.done.load(Ordering::Relaxed);
+            if b.length().is_some() {
+                b.set_length(done);
             }
+            b.set_position(done);
             b.abandon();
             unregister(self.inner.id);
         }

@@ -139,7 +139,15 @@ fn a_missing_store_and_what_backup_printed() {
         .cmd_with(&conf, &["verify", "--host", "db-2"])
         .output()
         .unwrap();
-    fails(&out, 3, &["db-2", "--from-host testhost --from-instance 1"]);
+    fails(
+        &out,
+        3,
+        &[
+            "db-2",
+            "by host testhost instance 1",
+            "--host H --instance-id I",
+        ],
+    );
     let out = ws
         .cmd_with(&conf, &["verify", "--date-str", "2001_01_01"])
         .output()
@@ -324,6 +332,17 @@ fn the_stdout_archive_and_wording() {
     let out = restore_from(&whole, &["--sha1", &"0".repeat(40)]);
     fails(&out, 4, &["given with --sha1"]);
 
+    // A path outside the store is neither key nor location: say what to give.
+    let out = ws
+        .cmd(&["verify", "--backup-key", "/elsewhere/x.tgz.des3"])
+        .output()
+        .unwrap();
+    fails(
+        &out,
+        3,
+        &["neither a key nor a location", "`key:` or `location:`"],
+    );
+
     // Help: no `<->`, the overrides under their own heading.
     let help = Command::new(bin())
         .args(["backup", "--help"])
@@ -332,4 +351,34 @@ fn the_stdout_archive_and_wording() {
     let help = String::from_utf8_lossy(&help.stdout);
     assert!(!help.contains("<->"), "{help}");
     assert!(help.contains("Conf overrides"), "{help}");
+}
+
+/// `backup --output -` interrupted (SIGINT while the backup tool has not sent a byte yet): the
+/// error says that what went to stdout is no complete archive.
+#[test]
+fn an_interrupted_stdout_backup_says_its_archive_is_incomplete() {
+    let db = Mariadb::start(1);
+    let dir = tempfile::tempdir().unwrap();
+    // A backup tool that never sends anything (exec'd: killed with the backup).
+    let tool = script(
+        &dir.path().join("silent-tool"),
+        "#!/bin/sh\nexec sleep 120\n",
+    );
+    let ws = Workspace::new(&db, 1, Conf::default().tool(&tool));
+    let archive = dir.path().join("a.tgz.des3");
+    let child = ws
+        .cmd(&["backup", "--output", "-"])
+        .stdout(std::fs::File::create(&archive).unwrap())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    std::thread::sleep(std::time::Duration::from_millis(1500));
+    Command::new("kill")
+        .args(["-INT", &child.id().to_string()])
+        .status()
+        .unwrap();
+    let out = child.wait_with_output().unwrap();
+    let err = stderr(&out);
+    assert_eq!(out.status.code(), Some(130), "{err}");
+    assert!(err.contains("no complete archive"), "{err}");
 }

@@ -93,9 +93,9 @@ async fn what_there_is(store: &dyn Store, port: u16, day: Option<&str>) -> Strin
         .iter()
         .filter(|e| day.is_none_or(|d| e.date == d))
         .map(|e| match (&e.host, e.instance_id) {
-            (Some(h), Some(i)) => format!("--from-host {h} --from-instance {i}"),
-            (Some(h), None) => format!("--from-host {h}"),
-            _ => "the original tool's (any host)".to_string(),
+            (Some(h), Some(i)) => format!("host {h} instance {i}"),
+            (Some(h), None) => format!("host {h}"),
+            _ => "the original tool (any host)".to_string(),
         })
         .collect();
     owners.sort();
@@ -112,7 +112,9 @@ async fn what_there_is(store: &dyn Store, port: u16, day: Option<&str>) -> Strin
     match (owners.is_empty(), day) {
         (true, Some(d)) => format!(": none on {d}; {days_text}"),
         _ => format!(
-            ": there are backups of port {port} by {} ({days_text}); `list --all` shows them",
+            ": there are backups of port {port} by {} ({days_text}); restore takes another's \
+             with --from-host H --from-instance I, the other commands with --host H \
+             --instance-id I; `list` shows them",
             owners.join("; ")
         ),
     }
@@ -131,7 +133,13 @@ pub async fn locate(
     let found = match &sel.key {
         Some(given) => {
             let key = key_of(store, given);
-            crate::store::check_key(&key)?;
+            if crate::store::check_key(&key).is_err() {
+                return Err(Error::Refused(format!(
+                    "--backup-key {given:?} is neither a key nor a location in {}: give the \
+                     `key:` or `location:` that backup printed, or a key as `list` shows it",
+                    store.describe()
+                )));
+            }
             entry(store, &key)
                 .await?
                 .ok_or_else(|| Error::Refused(format!("no backup at {}", store.location(&key))))?
