@@ -73,6 +73,21 @@ fn conf_is_checked_against_the_server() {
         ],
     );
     assert!(files(&ws.backup_base).is_empty());
+    // The right data dir, but conf's port is another one's.
+    let other_port = ws.variant("port", |c| {
+        c.line(&format!("socket: '{}'", db.socket().display()))
+            .data_dir(&db.data_dir)
+    });
+    let out = ws
+        .cmd_with(&other_port, &["backup", "--port", "3"])
+        .output()
+        .unwrap();
+    fails(
+        &out,
+        2,
+        &["conf names port 3", &format!("listens on port {}", db.port)],
+    );
+    assert!(files(&ws.backup_base).is_empty());
 
     // A restore whose data dir is a typo while the real instance runs on the port.
     let before = files(&elsewhere);

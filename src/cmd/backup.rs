@@ -339,10 +339,12 @@ async fn conf_matches_server(
             info.datadir.display()
         )));
     }
-    let port: Option<u16> = conn
-        .query_first("SELECT @@port")
+    // A server without networking reports the port option's default: nothing to compare.
+    let row: Option<(u16, u8)> = conn
+        .query_first("SELECT @@port, @@skip_networking")
         .await
         .map_err(|e| Error::mysql("SELECT @@port", e))?;
+    let port = row.and_then(|(p, skip)| (skip == 0).then_some(p));
     if let Some(p) = port.filter(|&p| p != s.port && p != 0) {
         return Err(Error::Config(format!(
             "conf names port {}, but {reached} listens on port {p}: fix conf port (or socket)",
