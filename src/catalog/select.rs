@@ -85,7 +85,7 @@ async fn what_there_is(store: &dyn Store, port: u16, day: Option<&str>) -> Strin
     let Ok(all) = super::listing::backups(store, Some(port), None).await else {
         return String::new();
     };
-    let all: Vec<&Entry> = all.iter().filter(|e| e.damaged.is_none()).collect();
+    let all: Vec<&Entry> = all.iter().filter(|e| e.complete()).collect();
     if all.is_empty() {
         return format!(": the store holds no backup of port {port} at all");
     }

@@ -326,8 +326,13 @@ async fn conf_matches_server(
     conn: &mut mysql_async::Conn,
 ) -> Result<()> {
     use mysql_async::prelude::Queryable;
+    // The same directory: one inode (a bind mount or symlink of it too), else one path.
     let same = |a: &std::path::Path, b: &std::path::Path| {
-        crate::lock::canonical_dir(a) == crate::lock::canonical_dir(b)
+        use std::os::unix::fs::MetadataExt;
+        match (std::fs::metadata(a), std::fs::metadata(b)) {
+            (Ok(x), Ok(y)) => x.dev() == y.dev() && x.ino() == y.ino(),
+            _ => crate::lock::canonical_dir(a) == crate::lock::canonical_dir(b),
+        }
     };
     let reached = format!("the server reached via {}", endpoint.socket.display());
     if !same(&s.data_dir, &info.datadir) {
@@ -354,6 +359,7 @@ async fn conf_matches_server(
     if s.binlog_dir != s.data_dir
         && let Some(dir) = info.log_bin_basename.as_deref().and_then(|b| b.parent())
         && !same(&s.binlog_dir, dir)
+        && !crate::lock::canonical_dir(dir).starts_with(crate::lock::canonical_dir(&s.binlog_dir))
     {
         return Err(Error::Config(format!(
             "conf binlog_dir is {}, but {reached} writes its binlog in {}: fix conf binlog_dir",

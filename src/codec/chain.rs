@@ -49,6 +49,9 @@ pub struct Keys {
     pub age_identities: Option<Identities>,
     /// Where the des3 password was looked for (for messages when it is missing).
     pub des3_key_file: Option<std::path::PathBuf>,
+    /// Why the des3 password was not read (its file is readable by others): said when a des3
+    /// archive needs it.
+    pub des3_refused: Option<String>,
 }
 
 /// A chain: compression, then cipher (the digests of the stored bytes follow in the pipeline).
@@ -151,6 +154,9 @@ pub fn check_of_stage(stage: &str) -> Option<&'static str> {
 }
 
 fn des3_password(keys: &Keys) -> Result<&[u8]> {
+    if let Some(why) = &keys.des3_refused {
+        return Err(Error::Config(why.clone()));
+    }
     keys.des3_password.as_deref().ok_or_else(|| {
         Error::Config(match &keys.des3_key_file {
             Some(p) => format!(

@@ -149,19 +149,21 @@ impl ChainOptions {
         } else {
             self.des3_key_file.exists()
         };
-        let des3_password = if want_des3 {
-            // One rule for secrets, as for an age identity: readable by others is refused.
-            if let Ok(meta) = std::fs::metadata(&self.des3_key_file)
-                && meta.permissions().mode() & 0o004 != 0
-            {
-                return Err(Error::Config(format!(
-                    "des3 key file {} is world-readable: chmod 600 it",
-                    self.des3_key_file.display()
-                )));
-            }
-            Some(super::des3::read_password(&self.des3_key_file)?)
-        } else {
-            None
+        // One rule for secrets, as for an age identity: readable by others is refused. A
+        // restore refuses it only when a des3 archive needs it (an age or stdin restore of a
+        // host whose old des3 file is 0644 goes on).
+        let world_readable = std::fs::metadata(&self.des3_key_file)
+            .is_ok_and(|m| m.permissions().mode() & 0o004 != 0);
+        let refused = world_readable.then(|| {
+            format!(
+                "des3 key file {} is world-readable: chmod 600 it",
+                self.des3_key_file.display()
+            )
+        });
+        let des3_password = match (want_des3, &refused) {
+            (true, Some(why)) if writing => return Err(Error::Config(why.clone())),
+            (true, None) => Some(super::des3::read_password(&self.des3_key_file)?),
+            _ => None,
         };
         let age_identities = match (&self.age_identity_file, writing) {
             (Some(p), false) => Some(super::age::read_identities(p)?),
@@ -173,6 +175,57 @@ impl ChainOptions {
             age_recipients: self.age_recipients.clone(),
             age_identities,
             des3_key_file: Some(self.des3_key_file.clone()),
+            des3_refused: refused,
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn options(key: &std::path::Path) -> ChainOptions {
+        ChainOptions {
+            compression: CompressionName::Gzip,
+            compression_level: None,
+            compression_threads: 2,
+            gzip_level: 1,
+            encryption: EncryptionName::Des3,
+            key_derivation: KeyDerivation::Sha256,
+            des3_key_file: key.to_path_buf(),
+            age_recipients: Vec::new(),
+            age_identity_file: None,
+        }
+    }
+
+    #[test]
+    fn a_world_readable_des3_key_is_refused_when_it_is_used() {
+        let dir = tempfile::tempdir().unwrap();
+        let key = dir.path().join("des3_password");
+        std::fs::write(&key, "pw\n").unwrap();
+        std::fs::set_permissions(&key, std::fs::Permissions::from_mode(0o644)).unwrap();
+        let o = options(&key);
+        // A backup needs it: refused at once.
+        let e = o.keys(true).err().unwrap().to_string();
+        assert!(e.contains("world-readable"), "{e}");
+        // A restore reads it only for a des3 archive: refused then, naming why.
+        let keys = o.keys(false).unwrap();
+        assert!(keys.des3_password.is_none());
+        let e = crate::codec::chain::Chain {
+            compression: crate::codec::chain::Compression::Gzip { level: 1 },
+            cipher: crate::codec::chain::Cipher::Des3 {
+                kdf: KeyDerivation::Sha256,
+            },
+        }
+        .encoders(&keys)
+        .err()
+        .unwrap()
+        .to_string();
+        assert!(e.contains("world-readable"), "{e}");
+        std::fs::set_permissions(&key, std::fs::Permissions::from_mode(0o600)).unwrap();
+        assert_eq!(
+            o.keys(false).unwrap().des3_password.as_deref(),
+            Some(&b"pw"[..])
+        );
     }
 }

@@ -147,11 +147,13 @@ pub async fn restore(s: &Settings, opts: &RestoreOptions) -> Result<Option<Resto
     )
     .await
     .is_ok_and(|c| c.is_ok());
-    if listening {
+    // (--data-only starts no server: a copy of the files beside a running original is fine.)
+    if listening && !opts.data_only {
         return Err(Error::Refused(format!(
             "a server already listens on port {} (not the instance of data dir {}, whose socket \
              does not answer): the restored instance could not start on that port. Stop that \
-             server, or restore a copy on a free port (--port N --allow-other-port)",
+             server, or restore a copy on a free port (--port N --allow-other-port --backup-key \
+             K, K as `list` shows it)",
             s.port,
             s.data_dir.display()
         )));

@@ -13,6 +13,7 @@ fn keys() -> Keys {
         age_recipients: vec![id.to_public().to_string()],
         age_identities: Some(Arc::new(vec![Box::new(id)])),
         des3_key_file: None,
+        des3_refused: None,
     }
 }
 

@@ -134,7 +134,10 @@ impl Store for S3Store {
         self.head_bucket().await
     }
     async fn present(&self) -> Result<()> {
-        self.head_bucket().await
+        // Only a bucket that is not there is refused here: a key allowed to read objects but
+        // not HeadBucket (ListBucket limited to a prefix, GetObject alone) still restores,
+        // and a real refusal comes with the request that needs it.
+        self.head_bucket_with(false).await
     }
     async fn get(&self, key: &str) -> Result<BoxStream<'static, Result<Bytes>>> {
         check_key(key)?;

@@ -115,6 +115,12 @@ impl S3Store {
 
     /// Checks that the bucket exists and the credentials are accepted (HEAD bucket).
     pub async fn head_bucket(&self) -> Result<()> {
+        self.head_bucket_with(true).await
+    }
+
+    /// As [`Self::head_bucket`]; unless `strict`, a refusal (403: a key allowed to read
+    /// objects but not HeadBucket) passes, and only a missing bucket or host fails.
+    pub async fn head_bucket_with(&self, strict: bool) -> Result<()> {
         let url = url::Url::parse(&format!(
             "{}/{}",
             self.settings.endpoint(),
@@ -123,6 +129,10 @@ impl S3Store {
         .map_err(|e| Error::store("check bucket", e))?;
         match self.send(http::Method::HEAD, url, &[], Bytes::new()).await {
             Ok(_) => Ok(()),
+            Err(Error::Store {
+                source: StoreFailure::Answer { status: 403, .. },
+                ..
+            }) if !strict => Ok(()),
             Err(Error::Store { source, .. }) => Err(Error::Refused(format!(
                 "s3://{} cannot be used ({}): {}",
                 self.settings.bucket,
