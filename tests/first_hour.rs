@@ -377,7 +377,7 @@ fn an_interrupted_stdout_backup_says_its_archive_is_incomplete() {
     // A backup tool that never sends anything (exec'd: killed with the backup).
     let tool = script(
         &dir.path().join("silent-tool"),
-        "#!/bin/sh\nexec sleep 120\n",
+        "#!/bin/sh\nexec sleep 117\n",
     );
     let ws = Workspace::new(&db, 1, Conf::default().tool(&tool));
     let archive = dir.path().join("a.tgz.des3");
@@ -387,7 +387,12 @@ fn an_interrupted_stdout_backup_says_its_archive_is_incomplete() {
         .stderr(Stdio::piped())
         .spawn()
         .unwrap();
-    std::thread::sleep(std::time::Duration::from_millis(1500));
+    // Once the backup is under way (its tool runs), interrupt it.
+    wait_for(
+        "the backup tool runs",
+        std::time::Duration::from_secs(60),
+        || !pids_with(&["sleep", "117"]).is_empty(),
+    );
     Command::new("kill")
         .args(["-INT", &child.id().to_string()])
         .status()
