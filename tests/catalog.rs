@@ -7,7 +7,6 @@ mod common;
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
-use std::process::Output;
 use std::time::{Duration, SystemTime};
 
 use common::http_fault::FaultProxy;
@@ -23,17 +22,6 @@ fn seed(db: &Mariadb) {
          CREATE TABLE app.u (id INT PRIMARY KEY) ENGINE=InnoDB; \
          INSERT INTO app.t(v) SELECT CONCAT('seed-', seq) FROM seq_1_to_2000;",
     );
-}
-
-/// The JSON document a run printed on stdout.
-fn json(out: &Output) -> Value {
-    serde_json::from_slice(&out.stdout).unwrap_or_else(|e| {
-        panic!(
-            "not JSON ({e}): {}\n{}",
-            String::from_utf8_lossy(&out.stdout),
-            String::from_utf8_lossy(&out.stderr)
-        )
-    })
 }
 
 /// Every file under `dir` with its size and modification time.

@@ -12,7 +12,6 @@ use std::process::Command;
 
 use common::http_fault::FaultProxy;
 use common::*;
-use serde_json::Value;
 
 /// 2000 rows, and 3 MiB that do not compress: a backup of several 1 MiB segments.
 fn seed(db: &Mariadb) {
@@ -23,16 +22,6 @@ fn seed(db: &Mariadb) {
          CREATE TABLE app.noise (id INT PRIMARY KEY, b BLOB) ENGINE=InnoDB \
          SELECT seq AS id, RANDOM_BYTES(1024) AS b FROM seq_1_to_3000;",
     );
-}
-
-fn json(out: &std::process::Output) -> Value {
-    serde_json::from_slice(&out.stdout).unwrap_or_else(|e| {
-        panic!(
-            "not JSON ({e}): {}\n{}",
-            String::from_utf8_lossy(&out.stdout),
-            String::from_utf8_lossy(&out.stderr)
-        )
-    })
 }
 
 /// Restores with `args` into the lost instance, starts it, and returns the marker rows it has.

@@ -13,16 +13,6 @@ use std::time::{Duration, Instant};
 use common::*;
 use serde_json::Value;
 
-fn json(out: &Output) -> Value {
-    serde_json::from_slice(&out.stdout).unwrap_or_else(|e| {
-        panic!(
-            "not JSON ({e}): {}\n{}",
-            String::from_utf8_lossy(&out.stdout),
-            String::from_utf8_lossy(&out.stderr)
-        )
-    })
-}
-
 /// The error lines of a failed run: exactly one `error:` line (then its causes), which must
 /// contain every one of `words`; the exit code must be `code`.
 fn one_error(out: &Output, code: i32, words: &[&str]) -> String {
@@ -42,15 +32,6 @@ fn one_error(out: &Output, code: i32, words: &[&str]) -> String {
         assert!(errors[0].contains(w), "{w:?} not in: {err}");
     }
     errors[0].to_string()
-}
-
-/// Files under `dir`, recursively (none if it does not exist).
-fn files_under(dir: &Path) -> Vec<PathBuf> {
-    if dir.exists() {
-        list_files(dir)
-    } else {
-        Vec::new()
-    }
 }
 
 /// A backup tool that records that it ran, then runs mariabackup.
@@ -302,7 +283,7 @@ fn metrics_progress_and_a_stopped_instance() {
     );
 
     // The instance stopped: one line, exit 3, the store untouched, the failure in the metrics.
-    let stored = files_under(&ws.backup_base);
+    let stored = list_files(&ws.backup_base);
     db.stop();
     let out = ws.cmd(&["backup"]).output().unwrap();
     let line = one_error(
@@ -318,7 +299,7 @@ fn metrics_progress_and_a_stopped_instance() {
         !line.contains("Input/output error: Input/output error"),
         "{line}"
     );
-    assert_eq!(files_under(&ws.backup_base), stored);
+    assert_eq!(list_files(&ws.backup_base), stored);
     let text = promtool_ok(&prom);
     assert_eq!(
         sample(
@@ -489,7 +470,7 @@ async fn an_unusable_store_fails_before_the_backup_tool_starts() {
         let line = one_error(&out, 3, &words);
         eprintln!("{what}: {line} ({:.1} s)", started.elapsed().as_secs_f64());
         assert!(!marker.exists(), "{what}: the backup tool ran");
-        assert!(files_under(&ws.backup_base).is_empty(), "{what}");
+        assert!(list_files(&ws.backup_base).is_empty(), "{what}");
     }
     use mysqlbackup::store::Store;
     let (objects, leftovers) = real.scan("").await.unwrap();

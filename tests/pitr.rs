@@ -12,16 +12,6 @@ use std::time::Duration;
 use common::*;
 use serde_json::Value;
 
-fn json(out: &std::process::Output) -> Value {
-    serde_json::from_slice(&out.stdout).unwrap_or_else(|e| {
-        panic!(
-            "not JSON ({e}): {}\n{}",
-            String::from_utf8_lossy(&out.stdout),
-            String::from_utf8_lossy(&out.stderr)
-        )
-    })
-}
-
 /// Runs `archive_binlog --json` with `args`; asserts success; its report.
 fn archive(ws: &Workspace, args: &[&str]) -> Value {
     let mut a = vec!["archive_binlog", "--json"];

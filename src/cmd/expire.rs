@@ -50,6 +50,23 @@ pub struct Decision {
     pub error: Option<String>,
 }
 
+impl Decision {
+    /// The decision `action` for backup `b`, for `reason` (nothing deleted yet).
+    fn of(b: &Entry, action: &'static str, reason: String) -> Self {
+        Decision {
+            key: b.key.clone(),
+            date: b.date.clone(),
+            taken_at: b.taken_at.clone(),
+            host: b.host.clone(),
+            instance_id: b.instance_id,
+            action,
+            reason,
+            deleted: false,
+            error: None,
+        }
+    }
+}
+
 /// What `expire` did or would do.
 #[derive(Clone, Debug, Serialize)]
 pub struct ExpireReport {
@@ -183,17 +200,7 @@ fn decide(
                     },
                 ),
             };
-            Decision {
-                key: b.key.clone(),
-                date: b.date.clone(),
-                taken_at: b.taken_at.clone(),
-                host: b.host.clone(),
-                instance_id: b.instance_id,
-                action,
-                reason,
-                deleted: false,
-                error: None,
-            }
+            Decision::of(b, action, reason)
         })
         .collect()
 }
@@ -306,17 +313,11 @@ pub async fn expire(s: &Settings, opts: &ExpireOptions) -> Result<ExpireReport> 
             .cloned()
             .partition(|b| b.kind == "full" || b.damaged.is_some());
         for b in &others {
-            decisions.push(Decision {
-                key: b.key.clone(),
-                date: b.date.clone(),
-                taken_at: b.taken_at.clone(),
-                host: b.host.clone(),
-                instance_id: b.instance_id,
-                action: "keep",
-                reason: format!("a {} backup: left to the version that writes them", b.kind),
-                deleted: false,
-                error: None,
-            });
+            decisions.push(Decision::of(
+                b,
+                "keep",
+                format!("a {} backup: left to the version that writes them", b.kind),
+            ));
         }
         if !others.is_empty() {
             warnings.push(format!(
@@ -339,19 +340,13 @@ pub async fn expire(s: &Settings, opts: &ExpireOptions) -> Result<ExpireReport> 
         // What retention keeps of an instance depends on every backup of it: with one that
         // cannot be read, nothing of it is deleted; the other instances go on.
         for b in list {
-            decisions.push(Decision {
-                key: b.key.clone(),
-                date: b.date.clone(),
-                taken_at: b.taken_at.clone(),
-                host: b.host.clone(),
-                instance_id: b.instance_id,
-                action: "keep",
-                reason: "its instance has a backup whose metadata cannot be read: nothing of \
-                         it is deleted until that is repaired or removed"
+            decisions.push(Decision::of(
+                b,
+                "keep",
+                "its instance has a backup whose metadata cannot be read: nothing of it is \
+                 deleted until that is repaired or removed"
                     .into(),
-                deleted: false,
-                error: None,
-            });
+            ));
         }
         damaged.extend(bad);
     }

@@ -112,6 +112,17 @@ pub fn script(path: &Path, body: &str) -> PathBuf {
 }
 
 /// Recursively lists files under `dir` (empty when it does not exist).
+/// A `--json` run's report (its stdout), or a panic showing what it printed instead.
+pub fn json(out: &Output) -> serde_json::Value {
+    serde_json::from_slice(&out.stdout).unwrap_or_else(|e| {
+        panic!(
+            "not JSON ({e}): {}\n{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        )
+    })
+}
+
 pub fn list_files(dir: &Path) -> Vec<PathBuf> {
     let mut out = Vec::new();
     let Ok(rd) = std::fs::read_dir(dir) else {

@@ -65,16 +65,9 @@ pub async fn verify(
         crate::cancel::check()?;
         tracing::info!("verifying {}", store.location(&a.key));
         let mut v = Verdict {
-            key: a.key.clone(),
-            ok: false,
-            check: None,
-            error: None,
-            chain: None,
-            sha1: None,
-            data_files: 0,
             data_bytes: a.name.size,
             binlog_files: vec![a.name.file.clone()],
-            tables_checked: None,
+            ..Verdict::pending(&a.key)
         };
         match check(store, keys, a).await {
             Ok((r, _)) => {

@@ -55,6 +55,24 @@ pub struct Verdict {
     pub tables_checked: Option<u64>,
 }
 
+impl Verdict {
+    /// The verdict on `key` before any check ran: not ok, nothing counted.
+    pub fn pending(key: &str) -> Self {
+        Verdict {
+            key: key.to_string(),
+            ok: false,
+            check: None,
+            error: None,
+            chain: None,
+            sha1: None,
+            data_files: 0,
+            data_bytes: 0,
+            binlog_files: Vec::new(),
+            tables_checked: None,
+        }
+    }
+}
+
 /// What `verify` found.
 #[derive(Clone, Debug, Serialize)]
 pub struct VerifyReport {
@@ -297,18 +315,7 @@ pub async fn verify(s: &Settings, opts: &VerifyOptions) -> Result<VerifyReport> 
     for entry in wanted {
         let key = entry.key.clone();
         tracing::info!("verifying {}", store.location(&key));
-        let mut v = Verdict {
-            key: key.clone(),
-            ok: false,
-            check: None,
-            error: None,
-            chain: None,
-            sha1: None,
-            data_files: 0,
-            data_bytes: 0,
-            binlog_files: Vec::new(),
-            tables_checked: None,
-        };
+        let mut v = Verdict::pending(&key);
         match check_stream(store.clone(), &entry, &keys, s.rate_limit).await {
             Ok((summary, c, chain, sha1)) => {
                 v.ok = true;
