@@ -94,12 +94,7 @@ impl BinlogKey {
         fn tag(t: &str) -> Option<&str> {
             (t.len() == 8 && t.bytes().all(|b| b.is_ascii_hexdigit())).then_some(t)
         }
-        let time = |t: &str| {
-            let parsed = chrono::NaiveDateTime::parse_from_str(t, "%Y%m%dT%H%M%SZ")
-                .ok()?
-                .and_utc();
-            (stamp(parsed) == t).then_some(parsed)
-        };
+        let time = super::names::parse_stamp;
         let b = BinlogKey {
             instance: Instance {
                 host: host.to_string(),

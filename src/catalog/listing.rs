@@ -160,8 +160,10 @@ async fn scan(
             }
         }
     }
+    let found_keys: std::collections::BTreeSet<&str> =
+        found.iter().map(|f| f.info.key.as_str()).collect();
     for (key, rec) in records {
-        if !found.iter().any(|f| f.info.key == key)
+        if !found_keys.contains(key.as_str())
             && let Some(parts) = parse_key(&key)
         {
             left.push(LeftoverEntry::object(

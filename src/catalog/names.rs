@@ -105,7 +105,8 @@ pub fn stamp(t: DateTime<Utc>) -> String {
     t.format(STAMP).to_string()
 }
 
-fn parse_stamp(s: &str) -> Option<DateTime<Utc>> {
+/// The time a [`stamp`] names; None for any other text (the round trip must give it back).
+pub fn parse_stamp(s: &str) -> Option<DateTime<Utc>> {
     let t = NaiveDateTime::parse_from_str(s, STAMP).ok()?.and_utc();
     (stamp(t) == s).then_some(t)
 }
