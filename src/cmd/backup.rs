@@ -134,14 +134,21 @@ pub async fn backup(s: &Settings, output: Output, init: bool) -> Result<Option<B
         tracing::warn!("{w}");
     }
     let program = match &s.backup_tool {
+        // The operator's own program (a wrapper, say): its --version is not ours to run.
         Some(p) => p.clone(),
-        None => mysql::find_binary(&s.mysql_base, info.flavor.backup_tools()).ok_or_else(|| {
-            Error::Refused(format!(
-                "no {} found under {} or on PATH",
-                info.flavor.backup_tools().join("/"),
-                s.mysql_base.display()
-            ))
-        })?,
+        None => {
+            let found = mysql::find_binary(&s.mysql_base, info.flavor.backup_tools())
+                .ok_or_else(|| {
+                    Error::Refused(format!(
+                        "no {} found under {} or on PATH",
+                        info.flavor.backup_tools().join("/"),
+                        s.mysql_base.display()
+                    ))
+                })?;
+            let line = mysql::backup_tool::series::check(&found, info.kind).await?;
+            tracing::debug!("{}: {line}", found.display());
+            found
+        }
     };
     tracing::info!(
         "backing up {} {} ({}) with {}",

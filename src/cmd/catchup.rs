@@ -12,22 +12,15 @@ use mysql_async::prelude::Queryable;
 use super::when_allows;
 use crate::config::Settings;
 use crate::error::{Error, Result};
+use crate::mysql::gtid::{Gtid, GtidSet, Position};
 use crate::mysql::mycnf::MyCnf;
-use crate::mysql::replication::{self, Dialect, channel_name};
+use crate::mysql::replication::{self, Dialect, ServerKind, channel_name};
 
 mod peers;
 use crate::mysql::server::TempServer;
 use crate::mysql::server_config::{Dirs, Purpose, ServerConfig};
 use crate::mysql::{Endpoint, Flavor, exec, find_binary};
 use peers::Channel;
-
-fn flavor_of_install(s: &Settings) -> Flavor {
-    if find_binary(&s.mysql_base, &["mariadbd"]).is_some() {
-        Flavor::MariaDb
-    } else {
-        Flavor::MySql
-    }
-}
 
 /// Catches the stopped instance up from its peers. Returns None when `--when` skipped it.
 pub async fn catchup(s: &Settings) -> Result<Option<String>> {
@@ -49,26 +42,27 @@ pub async fn catchup(s: &Settings) -> Result<Option<String>> {
             s.data_dir.display()
         )));
     }
-    let flavor = flavor_of_install(s);
-    if flavor == Flavor::MySql {
-        // A fresh server_uuid, so that peers' copies of our own old events are accepted.
-        let auto = s.data_dir.join("auto.cnf");
-        if auto.exists() {
-            std::fs::remove_file(&auto).map_err(|e| Error::io("remove", &auto, e))?;
-        }
-    }
     let program = find_binary(&s.mysql_base, &["mariadbd", "mysqld"]).ok_or_else(|| {
         Error::Refused(format!(
             "no mariadbd/mysqld under {} or on PATH",
             s.mysql_base.display()
         ))
     })?;
+    let kind = ServerKind::of_binary(&program).await?;
+    let d = kind.dialect();
+    if kind.flavor == Flavor::MySql {
+        // A fresh server_uuid, so that peers' copies of our own old events are accepted.
+        let auto = s.data_dir.join("auto.cnf");
+        if auto.exists() {
+            std::fs::remove_file(&auto).map_err(|e| Error::io("remove", &auto, e))?;
+        }
+    }
     let cnf = if s.my_cnf.exists() {
         Some(MyCnf::load(&s.my_cnf)?)
     } else {
         None
     };
-    let config = ServerConfig::generate(
+    let mut config = ServerConfig::generate(
         cnf.as_ref(),
         &Dirs {
             data_dir: s.data_dir.clone(),
@@ -78,8 +72,9 @@ pub async fn catchup(s: &Settings) -> Result<Option<String>> {
         &s.server_options,
         crate::mysql::server_config::run_as_owner_of(&s.data_dir)?.as_deref(),
     )?;
+    config.speak(d.as_ref());
     tracing::info!(
-        "starting {} with temporary server-id {temp_id}",
+        "starting {} ({kind}) with temporary server-id {temp_id}",
         s.data_dir.display()
     );
     let own_server_id = cnf
@@ -107,7 +102,7 @@ pub async fn catchup(s: &Settings) -> Result<Option<String>> {
             return Err(e);
         }
     };
-    let result = run_catchup(s, &mut conn, Dialect(flavor), own_server_id).await;
+    let result = run_catchup(s, &mut conn, d.as_ref(), own_server_id).await;
     match result {
         Ok(summary) => {
             let _ = conn.query_drop("SHUTDOWN").await;
@@ -115,7 +110,7 @@ pub async fn catchup(s: &Settings) -> Result<Option<String>> {
             Ok(Some(summary))
         }
         Err(e) => {
-            let _ = exec(&mut conn, Dialect(flavor).stop_all()).await;
+            let _ = exec(&mut conn, &d.stop_all()).await;
             let _ = conn.query_drop("SHUTDOWN").await;
             let _ = server.shutdown().await;
             Err(e)
@@ -123,13 +118,16 @@ pub async fn catchup(s: &Settings) -> Result<Option<String>> {
     }
 }
 
-async fn run_catchup(
+/// Catch-up on a started server (ours, under its temporary server-id): (re)creates or reads its
+/// channels, reads every peer, starts the reachable ones' channels and waits until the server
+/// has everything they have; stops the channels. Returns the report.
+pub async fn run_catchup(
     s: &Settings,
     conn: &mut mysql_async::Conn,
-    d: Dialect,
+    d: &dyn Dialect,
     own_server_id: Option<u32>,
 ) -> Result<String> {
-    exec(conn, d.stop_all()).await?;
+    exec(conn, &d.stop_all()).await?;
     let channels: Vec<Channel> = if s.replication.source.is_empty() {
         replication::status(conn, d)
             .await?
@@ -174,45 +172,51 @@ async fn run_catchup(
             ch.do_domains = st.do_domains.clone();
         }
     }
-    let mut have = String::new();
-    let mut logged = String::new();
-    if d.0 == Flavor::MariaDb {
-        // Ask peers for exactly what the data lacks: per domain, from the later of the binlog's
-        // end (our own events, which under the temporary server-id are not "ours") and the
-        // slave position (what replication applied, absent from the binlog without
-        // log_slave_updates).
-        let sql = "SELECT @@gtid_binlog_pos, @@gtid_slave_pos, @@gtid_binlog_state";
-        let (binlog, slave, state): (Option<String>, Option<String>, Option<String>) = conn
-            .query_first(sql)
-            .await
-            .map_err(|e| Error::mysql(sql, e))?
-            .unwrap_or_default();
-        logged = format!(
-            "{},{}",
-            state.unwrap_or_default(),
-            slave.as_deref().unwrap_or("")
-        )
-        .replace('\n', "");
-        let resume = replication::resume_position(
-            binlog.as_deref().unwrap_or(""),
-            slave.as_deref().unwrap_or(""),
-        );
-        tracing::info!("resuming from gtid {resume}");
-        have = resume.clone();
-    }
+    let (have, resume) = match d.kind().flavor {
+        Flavor::MariaDb => {
+            // Ask peers for exactly what the data lacks: per domain, from the later of the
+            // binlog's end (our own events, which under the temporary server-id are not
+            // "ours") and the slave position (what replication applied, absent from the
+            // binlog without log_slave_updates).
+            let sql = "SELECT @@gtid_binlog_pos, @@gtid_slave_pos, @@gtid_binlog_state";
+            let (binlog, slave, state): (Option<String>, Option<String>, Option<String>) = conn
+                .query_first(sql)
+                .await
+                .map_err(|e| Error::mysql(sql, e))?
+                .unwrap_or_default();
+            let (binlog, slave) = (binlog.unwrap_or_default(), slave.unwrap_or_default());
+            let logged =
+                Gtid::list(&format!("{},{slave}", state.unwrap_or_default()).replace('\n', ""));
+            let resume = Position::lenient(&binlog).merge(&Position::lenient(&slave));
+            tracing::info!("resuming from gtid {resume}");
+            (peers::Have::MariaDb(logged), Some(resume))
+        }
+        Flavor::MySql => {
+            let sql = d.executed_query();
+            let executed: Option<String> = conn
+                .query_first(sql)
+                .await
+                .map_err(|e| Error::mysql(sql, e))?;
+            let executed = GtidSet::parse(&executed.unwrap_or_default())?;
+            tracing::info!("the data has executed {executed}");
+            (peers::Have::MySql(executed), None)
+        }
+    };
     // The peers are read before RESET SLAVE, which deletes the master info files that may
     // hold the account to read them with.
-    let probe = peers::probe(s, d, &channels, &logged, own_server_id).await?;
+    let probe = peers::probe(s, d, &channels, &have, own_server_id).await?;
     // Only the channels catch-up runs: RESET SLAVE would delete an unreachable peer's
     // master info file, and the instance could not replicate from it when it is back.
     for ch in &probe.reachable {
         exec(conn, &d.reset(ch)).await?;
     }
-    if d.0 == Flavor::MariaDb {
-        let resume = &have;
+    if let Some(resume) = &resume {
         exec(
             conn,
-            &format!("SET GLOBAL gtid_slave_pos = {}", replication::quote(resume)),
+            &format!(
+                "SET GLOBAL gtid_slave_pos = {}",
+                replication::quote(&resume.to_string())
+            ),
         )
         .await?;
     }
@@ -232,19 +236,15 @@ async fn run_catchup(
     // Stopped, not reset: MariaDB's RESET SLAVE deletes master-{channel}.info, so the
     // instance would start with channels that have no host or user. The relay logs carry the
     // instance's own names (see ServerConfig) and everything in them was executed.
-    exec(conn, d.stop_all()).await?;
-    let gtid: Option<String> = conn
-        .query_first("SELECT @@gtid_binlog_pos")
-        .await
-        .ok()
-        .flatten();
+    exec(conn, &d.stop_all()).await?;
+    let gtid: Option<String> = conn.query_first(d.executed_query()).await.ok().flatten();
     let mut report = format!(
-        "caught up from: {}\npeers' position reached: {target}\ngtid_binlog_pos: {}",
+        "caught up from: {}\npeers' position reached: {target}\nexecuted: {}",
         st.iter()
             .map(|c| format!("{} ({})", c.name, c.master))
             .collect::<Vec<_>>()
             .join(", "),
-        gtid.unwrap_or_default()
+        gtid.unwrap_or_default().replace('\n', "")
     );
     for u in &probe.unreachable {
         report.push_str(&format!(
@@ -273,14 +273,14 @@ async fn wait_for_own(
             .map_err(|e| Error::mysql(sql, e))?
             .unwrap_or_default();
         let mut have = peers::Logged::default();
-        have.add(&state.unwrap_or_default().replace('\n', ""));
-        let slave = replication::gtid_map(&slave.unwrap_or_default());
+        have.add(Gtid::list(&state.unwrap_or_default().replace('\n', "")));
+        let slave = Position::lenient(&slave.unwrap_or_default());
         // Without a binlog only the slave position tells, per domain.
         let no_binlog = log_bin.as_deref() == Some("0");
         let missing: Vec<String> = needed
             .iter()
             .filter(|g| {
-                let applied = no_binlog && slave.get(&g.domain).is_some_and(|(_, n)| *n >= g.seq);
+                let applied = no_binlog && slave.get(g.domain).is_some_and(|p| p.seq >= g.seq);
                 !(have.has(g) || applied)
             })
             .map(ToString::to_string)

@@ -7,7 +7,7 @@ use super::when_allows;
 use crate::config::Settings;
 use crate::error::{Error, Result};
 use crate::mysql::Endpoint;
-use crate::mysql::replication::{self, Dialect};
+use crate::mysql::replication;
 
 /// (Re)creates the channels from conf on the running instance and starts each.
 pub async fn setup_replication(s: &Settings) -> Result<Option<String>> {
@@ -17,7 +17,8 @@ pub async fn setup_replication(s: &Settings) -> Result<Option<String>> {
     let endpoint = Endpoint::from_settings(s);
     let mut conn = endpoint.connect().await?;
     let info = crate::mysql::server_info(&mut conn).await?;
-    let d = Dialect(info.flavor);
+    let d = info.kind.dialect();
+    let d = d.as_ref();
     if s.replication.source.is_empty() {
         return Err(Error::Config("`replication.source` lists no peer".into()));
     }

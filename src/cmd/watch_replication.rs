@@ -11,7 +11,7 @@ use serde::Serialize;
 use crate::config::Settings;
 use crate::error::{Error, Result};
 use crate::mysql::Endpoint;
-use crate::mysql::replication::{ChannelStatus, Dialect, status};
+use crate::mysql::replication::{ChannelStatus, status};
 
 /// One channel's row.
 #[derive(Clone, Debug, Serialize)]
@@ -45,7 +45,7 @@ impl ChannelRow {
             io_running: c.io_running.clone(),
             sql_running: c.sql_running.clone(),
             seconds_behind: c.seconds_behind,
-            gtid_position: c.executed.clone(),
+            gtid_position: c.executed.to_string(),
             ok: c.running() && last_error.is_empty(),
             last_error,
         }
@@ -148,7 +148,7 @@ impl fmt::Display for Snapshot {
 pub async fn snapshot(s: &Settings) -> Result<Snapshot> {
     let mut conn = Endpoint::from_settings(s).connect().await?;
     let info = crate::mysql::server_info(&mut conn).await?;
-    let channels = status(&mut conn, Dialect(info.flavor)).await?;
+    let channels = status(&mut conn, info.kind.dialect().as_ref()).await?;
     let _ = conn.disconnect().await;
     let mut channels: Vec<ChannelRow> = channels.iter().map(ChannelRow::of).collect();
     channels.sort_by(|a, b| a.name.cmp(&b.name));

@@ -16,7 +16,7 @@ use crate::mysql::binlog::{Gtid, Scan, scan_from};
 
 mod encrypted;
 use crate::mysql::mycnf::MyCnf;
-use crate::mysql::replication::{quote, resume_position};
+use crate::mysql::replication::{ServerKind, quote};
 use crate::mysql::server::TempServer;
 use crate::mysql::server_config::{Dirs, Purpose, ServerConfig, run_as_owner_of};
 use crate::mysql::{exec, find_binary};
@@ -96,15 +96,12 @@ pub fn scan_window(binlog_dir: &Path, files: &[String], from: &BinlogCoords) -> 
 /// The last GTID per domain among `gtids` that another server than `own_server_id`
 /// originated: the transactions restore applied that reached this instance through
 /// replication.
-pub fn foreign_tail(gtids: &[Gtid], own_server_id: u32) -> String {
-    let mut last: std::collections::BTreeMap<u32, Gtid> = Default::default();
+pub fn foreign_tail(gtids: &[Gtid], own_server_id: u32) -> Position {
+    let mut last = Position::default();
     for g in gtids.iter().filter(|g| g.server != own_server_id) {
-        last.insert(g.domain, *g);
+        last.include(*g);
     }
-    last.values()
-        .map(Gtid::to_string)
-        .collect::<Vec<_>>()
-        .join(",")
+    last
 }
 
 /// Starts a temporary server on the restored data, pipes the binlog events after `from`
@@ -140,6 +137,8 @@ pub async fn apply_binlog(
     let mariadbd = need(&["mariadbd", "mysqld"])?;
     let binlog_tool = need(&["mariadb-binlog", "mysqlbinlog"])?;
     let client = need(&["mariadb", "mysql"])?;
+    let kind = ServerKind::of_binary(&mariadbd).await?;
+    let dialect = kind.dialect();
     let encrypted = match from {
         Some(_) => encrypted::any_encrypted(&dirs.binlog_dir, &files)?,
         None => false,
@@ -170,6 +169,7 @@ pub async fn apply_binlog(
         &s.server_options,
         run_as_owner_of(&dirs.data_dir)?.as_deref(),
     )?;
+    config.speak(dialect.as_ref());
     if encrypted {
         tracing::info!("the binlog is encrypted: the temporary server serves it, decrypted");
         encrypted::serving_args(&mut config.args, &dirs.binlog_dir, &files)?;
@@ -247,6 +247,7 @@ pub async fn apply_binlog(
         };
         let tools = Tools {
             binlog: &binlog_tool,
+            binlog_args: dialect.binlog_tool_args(),
             client: &client,
             local_load: &config.tmp_dir,
             local_infile: scan.load_data,
@@ -267,10 +268,17 @@ pub async fn apply_binlog(
             .await?;
         }
         pipe_events(s, &tools, &server, &positions, &sources).await?;
+        let mariadb = kind.flavor == crate::mysql::Flavor::MariaDb;
+        // MySQL has no slave position: its gtid_executed already holds what was applied.
+        let sql = if mariadb {
+            "SELECT @@server_id, @@gtid_slave_pos"
+        } else {
+            "SELECT @@server_id, ''"
+        };
         let (own, slave): (u32, String) = conn
-            .query_first("SELECT @@server_id, @@gtid_slave_pos")
+            .query_first(sql)
             .await
-            .map_err(|e| crate::error::Error::mysql("SELECT @@server_id, @@gtid_slave_pos", e))?
+            .map_err(|e| crate::error::Error::mysql(sql, e))?
             .unwrap_or_default();
         if let Some((start, _, _)) = range {
             // The instance's binlog is new: empty, its state where the data now stands (what
@@ -289,16 +297,16 @@ pub async fn apply_binlog(
             )
             .await?;
         }
-        let foreign = foreign_tail(&scan.gtids, own);
-        let merged = resume_position(&slave, &foreign);
-        let moved = merged != resume_position(&slave, "");
+        let slave = Position::lenient(&slave);
+        let merged = slave.merge(&foreign_tail(&scan.gtids, own));
+        let moved = mariadb && merged != slave;
         if moved {
             tracing::info!(
                 "gtid_slave_pos {slave:?} -> {merged:?} (applied transactions of other servers)"
             );
             exec(
                 &mut conn,
-                &format!("SET GLOBAL gtid_slave_pos = {}", quote(&merged)),
+                &format!("SET GLOBAL gtid_slave_pos = {}", quote(&merged.to_string())),
             )
             .await?;
         }
@@ -313,7 +321,7 @@ pub async fn apply_binlog(
                         .map_or_else(|| f.clone(), |n| n.to_string_lossy().into_owned())
                 })
                 .collect(),
-            slave_pos: moved.then_some(merged),
+            slave_pos: moved.then(|| merged.to_string()),
         })
     }
     .await;
@@ -381,6 +389,8 @@ pub fn scan_range(paths: &[PathBuf], start: &Position, stop: &Position) -> Resul
 /// The binlog tools and how they run.
 struct Tools<'a> {
     binlog: &'a Path,
+    /// What the binlog tool needs on this flavor ([`crate::mysql::dialect::Dialect::binlog_tool_args`]).
+    binlog_args: &'static [&'static str],
     client: &'a Path,
     /// Where `mariadb-binlog` writes the files of LOAD DATA events (inside the data dir).
     local_load: &'a Path,
@@ -408,9 +418,7 @@ async fn pipe_events(
             // Never logged twice: the backup's window is in the binlog installed beside the
             // data; a point-in-time window's state is set in the new binlog after it.
             .arg("--disable-log-bin")
-            // The server writes GTIDs of several origins interleaved in one domain when
-            // gtid_strict_mode is off (MariaDB's default); the tool would refuse them.
-            .arg("--skip-gtid-strict-mode")
+            .args(t.binlog_args)
             .arg(format!("--local-load={}", t.local_load.display()));
         match positions {
             Positions::Bytes(position) => {

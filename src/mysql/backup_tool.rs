@@ -15,6 +15,8 @@ use tokio::task::JoinHandle;
 use crate::error::{Error, Result};
 use crate::secret::Secret;
 
+pub mod series;
+
 /// Lines of stderr kept for the error report.
 const TAIL_LINES: usize = 25;
 

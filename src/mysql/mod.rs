@@ -4,6 +4,8 @@ pub mod apply;
 pub mod backup_tool;
 pub mod binlog;
 pub mod datadir;
+pub mod dialect;
+pub mod gtid;
 pub mod mycnf;
 pub mod replication;
 pub mod server;
@@ -50,7 +52,7 @@ impl Flavor {
     /// Backup tool names to look for, preferred first.
     pub fn backup_tools(self) -> &'static [&'static str] {
         match self {
-            Flavor::MariaDb => &["mariabackup", "mariadb-backup"],
+            Flavor::MariaDb => &["mariadb-backup", "mariabackup"],
             Flavor::MySql => &["xtrabackup"],
         }
     }
@@ -162,6 +164,8 @@ impl Endpoint {
 pub struct ServerInfo {
     pub version: String,
     pub flavor: Flavor,
+    /// Flavor and version, from `SELECT VERSION()`: picks the dialect.
+    pub kind: dialect::ServerKind,
     pub datadir: PathBuf,
     pub log_bin: bool,
     /// Path prefix of binlog files, e.g. `/data1/mysql-3309/binlog`.
@@ -195,6 +199,7 @@ pub async fn server_info(conn: &mut Conn) -> Result<ServerInfo> {
         (None, None)
     };
     Ok(ServerInfo {
+        kind: dialect::ServerKind::parse(&version)?,
         flavor: Flavor::from_version(&version),
         version,
         datadir: PathBuf::from(datadir),

@@ -9,6 +9,7 @@ use mysql_async::prelude::Queryable;
 use serde::Deserialize;
 
 use super::Flavor;
+pub use super::dialect::{Dialect, ServerKind, SourceSpec};
 use crate::error::{Error, Result};
 use crate::secret::Secret;
 
@@ -36,6 +37,17 @@ pub struct ReplicationConfig {
     /// Which peers catchup_binlog needs: `reachable` (default) or `all`.
     #[serde(default)]
     pub catchup_require: CatchupRequire,
+    /// TLS on the channels (`MASTER_SSL=1`/`SOURCE_SSL=1`); default on for MySQL 8.x (whose
+    /// `caching_sha2_password` needs TLS or the source's public key), off otherwise.
+    pub ssl: Option<bool>,
+}
+
+impl ReplicationConfig {
+    /// Whether channels to peers use TLS on a server of `kind`.
+    pub fn ssl_for(&self, kind: ServerKind) -> bool {
+        self.ssl
+            .unwrap_or(kind.flavor == Flavor::MySql && kind.version.0 >= 8)
+    }
 }
 
 /// The channel (MariaDB: connection name) for a peer.
@@ -147,152 +159,36 @@ pub fn master_info_credentials(
     ))
 }
 
-/// MariaDB GTID position to resume from, given `@@gtid_binlog_pos` and `@@gtid_slave_pos`
-/// (`domain-server-seq` lists): per domain, the GTID with the higher sequence number (GTID
-/// sequence numbers only grow within a domain). Sorted by domain; malformed entries are
-/// dropped.
-pub fn resume_position(binlog_pos: &str, slave_pos: &str) -> String {
-    let by_domain = gtid_map(&format!("{binlog_pos},{slave_pos}"));
-    by_domain
-        .iter()
-        .map(|(d, (s, n))| format!("{d}-{s}-{n}"))
-        .collect::<Vec<_>>()
-        .join(",")
-}
-
-/// A MariaDB GTID list (`domain-server-seq`, comma-separated) as domain -> (server, seq),
-/// keeping per domain the highest sequence number; malformed entries are dropped.
-pub fn gtid_map(pos: &str) -> std::collections::BTreeMap<u32, (u32, u64)> {
-    let mut by_domain: std::collections::BTreeMap<u32, (u32, u64)> = Default::default();
-    for g in super::binlog::Gtid::list(pos) {
-        let e = by_domain.entry(g.domain).or_insert((g.server, g.seq));
-        if g.seq > e.1 {
-            *e = (g.server, g.seq);
-        }
-    }
-    by_domain
-}
-
-/// The GTIDs of `pos` (a `domain-server-seq` list) in the domains a channel replicates:
-/// not in `ignore`, and in `only` when it is not empty.
-pub fn replicated_domains(pos: &str, ignore: &[u32], only: &[u32]) -> String {
-    pos.split(',')
-        .map(str::trim)
-        .filter(|g| {
-            let Some(d) = g.split('-').next().and_then(|d| d.parse::<u32>().ok()) else {
-                return false;
-            };
-            !ignore.contains(&d) && (only.is_empty() || only.contains(&d))
-        })
-        .collect::<Vec<_>>()
-        .join(",")
-}
-
-/// Statements of one flavor.
-#[derive(Clone, Copy, Debug)]
-pub struct Dialect(pub Flavor);
-
-impl Dialect {
-    fn name_clause(self, channel: &str) -> String {
-        match self.0 {
-            Flavor::MariaDb => format!(" {}", quote(channel)),
-            Flavor::MySql => String::new(),
-        }
-    }
-    fn for_channel(self, channel: &str) -> String {
-        match self.0 {
-            Flavor::MariaDb => String::new(),
-            Flavor::MySql => format!(" FOR CHANNEL {}", quote(channel)),
-        }
-    }
-
-    /// `CHANGE MASTER` for a peer (GTID auto-positioning). Holds the password: never log it.
-    pub fn change_master(
-        self,
-        channel: &str,
-        peer: &PeerConfig,
-        user: &str,
-        password: &str,
-        retry: u32,
-    ) -> String {
-        let gtid = match self.0 {
-            Flavor::MariaDb => "MASTER_USE_GTID=slave_pos",
-            Flavor::MySql => "MASTER_AUTO_POSITION=1",
-        };
-        format!(
-            "CHANGE MASTER{} TO MASTER_HOST={}, MASTER_PORT={}, MASTER_USER={}, MASTER_PASSWORD={}, MASTER_CONNECT_RETRY={retry}, {gtid}{}",
-            self.name_clause(channel),
-            quote(&peer.host),
-            peer.port,
-            quote(user),
-            quote(password),
-            self.for_channel(channel)
-        )
-    }
-    /// `START SLAVE` for one channel.
-    pub fn start(self, channel: &str) -> String {
-        format!(
-            "START SLAVE{}{}",
-            self.name_clause(channel),
-            self.for_channel(channel)
-        )
-    }
-    /// `STOP SLAVE` for one channel.
-    pub fn stop(self, channel: &str) -> String {
-        format!(
-            "STOP SLAVE{}{}",
-            self.name_clause(channel),
-            self.for_channel(channel)
-        )
-    }
-    /// `RESET SLAVE` for one channel (relay logs and position; connection settings kept).
-    pub fn reset(self, channel: &str) -> String {
-        format!(
-            "RESET SLAVE{}{}",
-            self.name_clause(channel),
-            self.for_channel(channel)
-        )
-    }
-    /// Status of every channel.
-    pub fn status_all(self) -> &'static str {
-        match self.0 {
-            Flavor::MariaDb => "SHOW ALL SLAVES STATUS",
-            Flavor::MySql => "SHOW SLAVE STATUS",
-        }
-    }
-    /// Stops every channel.
-    pub fn stop_all(self) -> &'static str {
-        match self.0 {
-            Flavor::MariaDb => "STOP ALL SLAVES",
-            Flavor::MySql => "STOP SLAVE",
-        }
-    }
-}
-
-/// (Re)creates the channels of `repl` on a running server and starts each one.
+/// (Re)creates the channels of `repl` on a running server (not started).
 pub async fn setup_channels(
     conn: &mut Conn,
-    d: Dialect,
+    d: &dyn Dialect,
     repl: &ReplicationConfig,
 ) -> Result<Vec<String>> {
     let user = repl.user.clone().ok_or_else(|| {
         Error::Config("`replication.user` is required to set up replication".into())
     })?;
     let password = repl.password.clone().unwrap_or_default();
+    check_channel_repository(conn, d).await?;
     let mut names = Vec::new();
     for peer in &repl.source {
         let ch = channel_name(peer);
         let _ = conn.query_drop(d.stop(&ch)).await;
-        let sql = d.change_master(
+        let sql = d.change_source(
             &ch,
-            peer,
-            &user,
-            password.expose(),
-            repl.connect_retry.unwrap_or(10),
+            &SourceSpec {
+                host: &peer.host,
+                port: peer.port,
+                user: &user,
+                password: password.expose(),
+                connect_retry: repl.connect_retry.unwrap_or(10),
+                ssl: repl.ssl_for(d.kind()),
+            },
         );
         conn.query_drop(sql).await.map_err(|e| {
             Error::Failed(format!(
-                "mysql CHANGE MASTER for channel {ch} ({}:{}): {}",
+                "{}: configuring replication channel {ch} ({}:{}) failed: {}",
+                d.kind(),
                 peer.host,
                 peer.port,
                 redacted(&e, password.expose())
@@ -303,10 +199,36 @@ pub async fn setup_channels(
     Ok(names)
 }
 
+/// MySQL 5.7 keeps named channels only in tables: with `master_info_repository=FILE` (5.7's
+/// default) every `FOR CHANNEL` fails with error 3077; say what to change instead.
+async fn check_channel_repository(conn: &mut Conn, d: &dyn Dialect) -> Result<()> {
+    let kind = d.kind();
+    if kind.flavor != Flavor::MySql || kind.version.0 >= 8 {
+        return Ok(());
+    }
+    let sql = "SELECT @@GLOBAL.master_info_repository, @@GLOBAL.relay_log_info_repository";
+    let row: Option<(Option<String>, Option<String>)> = conn
+        .query_first(sql)
+        .await
+        .map_err(|e| Error::mysql(sql, e))?;
+    let (master, relay) = row.unwrap_or_default();
+    let file = |v: &Option<String>| v.as_deref().is_some_and(|v| v.eq_ignore_ascii_case("FILE"));
+    if file(&master) || file(&relay) {
+        return Err(Error::Refused(format!(
+            "{kind} keeps named replication channels only in tables: set \
+             master_info_repository=TABLE and relay_log_info_repository=TABLE in the \
+             instance's my.cnf and restart it (now {} and {})",
+            master.unwrap_or_default(),
+            relay.unwrap_or_default()
+        )));
+    }
+    Ok(())
+}
+
 /// Starts every channel; with several MariaDB channels, an event arriving through more than one
 /// peer is applied once (`gtid_ignore_duplicates`).
-pub async fn start_channels(conn: &mut Conn, d: Dialect, channels: &[String]) -> Result<()> {
-    if d.0 == Flavor::MariaDb && channels.len() > 1 {
+pub async fn start_channels(conn: &mut Conn, d: &dyn Dialect, channels: &[String]) -> Result<()> {
+    if d.kind().flavor == Flavor::MariaDb && channels.len() > 1 {
         super::exec(conn, "SET GLOBAL gtid_ignore_duplicates = ON").await?;
     }
     for ch in channels {
@@ -315,9 +237,7 @@ pub async fn start_channels(conn: &mut Conn, d: Dialect, channels: &[String]) ->
     Ok(())
 }
 
-pub use status::{
-    ChannelStatus, column_text, status, wait_caught_up, wait_running, wait_statement,
-};
+pub use status::{ChannelStatus, column_text, parse_status, status, wait_caught_up, wait_running};
 
 /// conf `replication.catchup_require`: which peers catch-up needs.
 #[derive(Clone, Copy, Debug, Default, Deserialize, PartialEq, Eq)]

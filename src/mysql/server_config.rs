@@ -336,6 +336,16 @@ impl ServerConfig {
             outside,
         })
     }
+
+    /// Puts the options in the words of the server that will run them (MySQL 8.0.26+ calls
+    /// `--skip-slave-start` `--skip-replica-start`; 8.4 knows only the new name).
+    pub fn speak(&mut self, d: &dyn crate::mysql::dialect::Dialect) {
+        for a in &mut self.args {
+            if a == "--skip-slave-start" {
+                *a = d.skip_replica_start().to_string();
+            }
+        }
+    }
 }
 
 #[cfg(test)]

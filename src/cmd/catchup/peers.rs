@@ -9,8 +9,11 @@ use mysql_async::prelude::Queryable;
 use crate::config::{Secret, Settings};
 use crate::error::{Error, Result};
 use crate::mysql::Flavor;
-pub use crate::mysql::binlog::Gtid;
-use crate::mysql::replication::{self, CatchupRequire, Dialect, PeerConn, try_connect_peer};
+pub use crate::mysql::gtid::Gtid;
+use crate::mysql::gtid::{GtidPos, GtidSet, Position};
+use crate::mysql::replication::{
+    self, CatchupRequire, Dialect, PeerConn, ServerKind, try_connect_peer,
+};
 
 /// A channel and the peer it reads from.
 pub struct Channel {
@@ -31,9 +34,9 @@ impl Channel {
 /// What the peers hold, read before catch-up starts its channels.
 pub struct Probe {
     /// What the instance must have applied to be caught up: per domain, the latest GTID that
-    /// any reachable peer has logged, or received of this instance's own (MySQL: their GTID
-    /// sets joined).
-    pub target: String,
+    /// any reachable peer has logged, or received of this instance's own (MySQL: the union of
+    /// every set they executed or received).
+    pub target: GtidPos,
     /// The channels whose peer answered: the ones catch-up starts and waits for.
     pub reachable: Vec<String>,
     /// `channel (host:port): why` of each peer that could not be reached.
@@ -50,8 +53,8 @@ pub struct Probe {
 pub struct Logged(std::collections::BTreeMap<(u32, u32), u64>);
 
 impl Logged {
-    pub fn add(&mut self, list: &str) {
-        for g in Gtid::list(list) {
+    pub fn add(&mut self, gtids: impl IntoIterator<Item = Gtid>) {
+        for g in gtids {
             let e = self.0.entry((g.domain, g.server)).or_insert(g.seq);
             *e = (*e).max(g.seq);
         }
@@ -84,65 +87,81 @@ fn peer_account(s: &Settings, ch: &Channel) -> Result<(String, Secret)> {
 /// One reachable peer as read: its logged position and, per channel of its own, what it has
 /// received, whether its SQL thread runs, and whether it logs what it applies.
 struct PeerState {
-    logged: String,
-    /// `@@gtid_binlog_state` (MariaDB).
-    state: String,
+    logged: GtidPos,
+    /// `@@gtid_binlog_state` (MariaDB): the last GTID of every server in every domain.
+    state: Vec<Gtid>,
     log_replica_updates: bool,
-    received: Vec<(String, String, bool)>,
+    received: Vec<(String, GtidPos, bool)>,
 }
 
+/// Reads a peer in its own dialect (it may be another version than the instance's), after
+/// checking it is of the instance's flavor.
 async fn read_peer(
     conn: &mut mysql_async::Conn,
-    d: Dialect,
+    ours: ServerKind,
     ch: &Channel,
     user: &str,
 ) -> Result<PeerState> {
-    let sql = match d.0 {
-        Flavor::MariaDb => {
-            "SELECT @@GLOBAL.gtid_binlog_pos, @@GLOBAL.gtid_binlog_state, @@GLOBAL.log_slave_updates"
-        }
-        Flavor::MySql => {
-            "SELECT @@GLOBAL.gtid_executed, @@GLOBAL.gtid_executed, @@GLOBAL.log_slave_updates"
-        }
-    };
     let named = |what: String| Error::Failed(format!("channel {}: {what}", ch.label()));
+    let version: Option<String> = conn
+        .query_first("SELECT VERSION()")
+        .await
+        .map_err(|e| named(format!("cannot read the peer's version: {e}")))?;
+    let kind = ServerKind::parse(&version.unwrap_or_default())?;
+    if kind.flavor != ours.flavor {
+        return Err(named(format!(
+            "the peer is {kind} and this instance {ours}: replication between flavors is not \
+             supported"
+        )));
+    }
+    let d = kind.dialect();
+    let sql = match kind.flavor {
+        Flavor::MariaDb => format!(
+            "SELECT @@GLOBAL.gtid_binlog_pos, @@GLOBAL.gtid_binlog_state, @@GLOBAL.{}",
+            d.log_replica_updates()
+        ),
+        Flavor::MySql => format!(
+            "SELECT @@GLOBAL.gtid_executed, '', @@GLOBAL.{}",
+            d.log_replica_updates()
+        ),
+    };
     let row: Option<(Option<String>, Option<String>, Option<String>)> = conn
         .query_first(sql)
         .await
         .map_err(|e| named(format!("cannot read the peer's position: {e}")))?;
     let (logged, state, lsu) = row.unwrap_or_default();
-    let only_replicated = |pos: &str| match d.0 {
-        Flavor::MariaDb => replication::replicated_domains(pos, &ch.ignore_domains, &ch.do_domains),
-        Flavor::MySql => pos.to_string(),
+    let only_replicated = |pos: GtidPos| match pos {
+        GtidPos::MariaDb(p) => GtidPos::MariaDb(p.replicated(&ch.ignore_domains, &ch.do_domains)),
+        other => other,
     };
-    let channels = replication::status(conn, d).await.map_err(|e| {
+    let channels = replication::status(conn, d.as_ref()).await.map_err(|e| {
         named(format!(
             "cannot read what the peer has received ({e}); without it catch-up cannot know that \
              nothing of ours waits in its relay log: grant it `GRANT SLAVE MONITOR ON *.* TO \
              {user}` (MySQL: REPLICATION CLIENT)"
         ))
     })?;
+    let logged = d
+        .parse_position(&logged.unwrap_or_default())
+        .map_err(|e| named(format!("its executed position: {e}")))?;
     Ok(PeerState {
-        logged: only_replicated(&logged.unwrap_or_default().replace('\n', "")),
-        state: state.unwrap_or_default().replace('\n', ""),
+        logged: only_replicated(logged),
+        state: Gtid::list(&state.unwrap_or_default().replace('\n', "")),
         log_replica_updates: lsu
             .as_deref()
             .is_some_and(|v| v == "1" || v.eq_ignore_ascii_case("ON")),
         received: channels
-            .iter()
+            .into_iter()
             .map(|c| {
-                (
-                    c.name.clone(),
-                    only_replicated(&c.received),
-                    c.sql_running == "Yes",
-                )
+                let running = c.sql_running == "Yes";
+                (c.name, only_replicated(c.received), running)
             })
             .collect(),
     })
 }
 
 /// Reads every peer. `have` is what the instance itself has logged (MariaDB: its
-/// `gtid_binlog_state` and `gtid_slave_pos`); `own_server_id` its real server-id (None when
+/// `gtid_binlog_state` and `gtid_slave_pos`; MySQL: its `gtid_executed`); `own_server_id` its real server-id (None when
 /// unknown: then every received transaction counts as possibly its own). A peer that does not
 /// answer is unreachable (an error when conf `replication.catchup_require` is `all`, or when
 /// no peer answers); one that answers and refuses fails at once. So does a peer that holds in
@@ -152,13 +171,13 @@ async fn read_peer(
 /// its own; everything else its channels fetch later.)
 pub async fn probe(
     s: &Settings,
-    d: Dialect,
+    d: &dyn Dialect,
     channels: &[Channel],
-    have: &str,
+    have: &Have,
     own_server_id: Option<u32>,
 ) -> Result<Probe> {
     let mut probe = Probe {
-        target: String::new(),
+        target: GtidPos::MariaDb(Position::default()),
         reachable: Vec::new(),
         unreachable: Vec::new(),
         needed: Vec::new(),
@@ -180,7 +199,7 @@ pub async fn probe(
                 )));
             }
         };
-        let state = read_peer(&mut conn, d, ch, &user).await;
+        let state = read_peer(&mut conn, d.kind(), ch, &user).await;
         let _ = conn.disconnect().await;
         let state = state?;
         tracing::info!(
@@ -209,22 +228,74 @@ pub async fn probe(
             probe.unreachable.join("; ")
         )));
     }
-    probe.target = match d.0 {
-        Flavor::MariaDb => {
+    probe.target = match have {
+        Have::MariaDb(have) => {
             let (target, needed) = mariadb_target(&states, have, own_server_id)?;
             probe.needed = needed;
-            target
+            GtidPos::MariaDb(target)
         }
-        Flavor::MySql => states
-            .iter()
-            .flat_map(|(_, st)| {
-                std::iter::once(st.logged.clone()).chain(st.received.iter().map(|r| r.1.clone()))
-            })
-            .filter(|p| !p.is_empty())
-            .collect::<Vec<_>>()
-            .join(","),
+        Have::MySql(have) => GtidPos::MySql(mysql_target(&states, have)?),
     };
     Ok(probe)
+}
+
+/// What the instance itself has, in its flavor's terms.
+pub enum Have {
+    /// Every GTID of its binlog state and slave position.
+    MariaDb(Vec<Gtid>),
+    /// Its `gtid_executed`.
+    MySql(GtidSet),
+}
+
+/// Everything any peer executed or received; fails at once on a transaction a peer received
+/// that neither the instance nor any peer executed, when that peer will never pass it on (its
+/// SQL thread is stopped, or it does not log what it applies). Unlike MariaDB's, a MySQL GTID
+/// names its origin by server UUID, which catch-up changes: every such transaction counts.
+fn mysql_target(states: &[(&Channel, PeerState)], have: &GtidSet) -> Result<GtidSet> {
+    let mut executed = have.clone();
+    for (_, st) in states {
+        if let GtidPos::MySql(s) = &st.logged {
+            executed = executed.union(s);
+        }
+    }
+    let mut target = GtidSet::default();
+    let mut stuck = Vec::new();
+    for (ch, st) in states {
+        if let GtidPos::MySql(s) = &st.logged {
+            target = target.union(s);
+        }
+        for (their_channel, received, sql_running) in &st.received {
+            let GtidPos::MySql(received) = received else {
+                continue;
+            };
+            let missing = received.difference(&executed);
+            if missing.is_empty() {
+                continue;
+            }
+            if !sql_running || !st.log_replica_updates {
+                stuck.push(format!(
+                    "peer {} has received {missing} into the relay log of its channel \
+                     '{their_channel}', which neither this instance nor any peer has executed, \
+                     and will not pass it on: {}",
+                    ch.label(),
+                    if *sql_running {
+                        "it does not log what it applies (log_replica_updates=OFF)"
+                    } else {
+                        "its SQL thread is stopped"
+                    }
+                ));
+            } else {
+                target = target.union(&missing);
+            }
+        }
+    }
+    if !stuck.is_empty() {
+        return Err(Error::Failed(format!(
+            "catch-up cannot be complete: {}",
+            stuck.join("; ")
+        )));
+    }
+    Ok(target)
 }
 
 /// Per domain, the latest GTID any peer logged, and this instance's own transactions that a
@@ -232,22 +303,27 @@ pub async fn probe(
 /// by a peer that will never log it.
 fn mariadb_target(
     states: &[(&Channel, PeerState)],
-    have: &str,
+    have: &[Gtid],
     own_server_id: Option<u32>,
-) -> Result<(String, Vec<Gtid>)> {
+) -> Result<(Position, Vec<Gtid>)> {
     let mut logged = Logged::default();
-    logged.add(have);
-    let mut target = String::new();
+    logged.add(have.iter().copied());
+    let mut target = Position::default();
     for (_, st) in states {
-        logged.add(&st.state);
-        logged.add(&st.logged);
-        target = replication::resume_position(&target, &st.logged);
+        logged.add(st.state.iter().copied());
+        if let GtidPos::MariaDb(p) = &st.logged {
+            logged.add(p.domains().filter_map(|d| p.get(d)));
+            target = target.merge(p);
+        }
     }
     let mut needed: Vec<Gtid> = Vec::new();
     let mut stuck = Vec::new();
     for (ch, st) in states {
         for (their_channel, received, sql_running) in &st.received {
-            for g in Gtid::list(received) {
+            let GtidPos::MariaDb(received) = received else {
+                continue;
+            };
+            for g in received.domains().filter_map(|d| received.get(d)) {
                 if own_server_id.is_some_and(|id| id != g.server) || logged.has(&g) {
                     continue;
                 }
@@ -279,7 +355,7 @@ fn mariadb_target(
         )));
     }
     for g in &needed {
-        target = replication::resume_position(&target, &g.to_string());
+        target.include(*g);
     }
     Ok((target, needed))
 }

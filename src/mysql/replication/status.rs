@@ -5,12 +5,12 @@ use std::time::{Duration, Instant};
 use mysql_async::Conn;
 use mysql_async::prelude::Queryable;
 
-use super::{Dialect, quote};
+use super::Dialect;
 use crate::error::{Error, Result};
-use crate::mysql::Flavor;
+use crate::mysql::gtid::{GtidPos, Position};
 
 /// The state of one channel.
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub struct ChannelStatus {
     pub name: String,
     /// `host:port`.
@@ -29,9 +29,9 @@ pub struct ChannelStatus {
     pub relay_master_file: String,
     /// What the IO thread has received (MariaDB `Gtid_IO_Pos`, MySQL `Retrieved_Gtid_Set`):
     /// in the relay log, applied or not.
-    pub received: String,
+    pub received: GtidPos,
     /// What the server has executed (MariaDB `Gtid_Slave_Pos`, MySQL `Executed_Gtid_Set`).
-    pub executed: String,
+    pub executed: GtidPos,
     /// Domains the channel ignores (`IGNORE_DOMAIN_IDS`), or keeps alone (`DO_DOMAIN_IDS`).
     pub ignore_domains: Vec<u32>,
     pub do_domains: Vec<u32>,
@@ -89,51 +89,85 @@ pub fn column_text(r: &mysql_async::Row, col: &str) -> String {
         .unwrap_or_default()
 }
 
-/// Reads the status of every channel.
-pub async fn status(conn: &mut Conn, d: Dialect) -> Result<Vec<ChannelStatus>> {
-    let rows: Vec<mysql_async::Row> = conn
-        .query(d.status_all())
-        .await
-        .map_err(|e| Error::mysql(d.status_all(), e))?;
-    let text = column_text;
-    Ok(rows
-        .iter()
-        .map(|r| ChannelStatus {
-            name: match d.0 {
-                Flavor::MariaDb => text(r, "Connection_name"),
-                Flavor::MySql => text(r, "Channel_Name"),
-            },
-            master: format!("{}:{}", text(r, "Master_Host"), text(r, "Master_Port")),
-            host: text(r, "Master_Host"),
-            port: text(r, "Master_Port").parse().unwrap_or(0),
-            last_io_errno: text(r, "Last_IO_Errno").parse().unwrap_or(0),
-            io_running: text(r, "Slave_IO_Running"),
-            sql_running: text(r, "Slave_SQL_Running"),
-            seconds_behind: text(r, "Seconds_Behind_Master").parse().ok(),
-            last_io_error: text(r, "Last_IO_Error"),
-            last_sql_error: text(r, "Last_SQL_Error"),
-            read_pos: text(r, "Read_Master_Log_Pos").parse().unwrap_or(0),
-            exec_pos: text(r, "Exec_Master_Log_Pos").parse().unwrap_or(0),
-            master_file: text(r, "Master_Log_File"),
-            relay_master_file: text(r, "Relay_Master_Log_File"),
-            received: match d.0 {
-                Flavor::MariaDb => text(r, "Gtid_IO_Pos"),
-                Flavor::MySql => text(r, "Retrieved_Gtid_Set"),
-            }
-            .replace('\n', ""),
-            executed: match d.0 {
-                Flavor::MariaDb => text(r, "Gtid_Slave_Pos"),
-                Flavor::MySql => text(r, "Executed_Gtid_Set"),
-            }
-            .replace('\n', ""),
-            ignore_domains: ids(&text(r, "Replicate_Ignore_Domain_Ids")),
-            do_domains: ids(&text(r, "Replicate_Do_Domain_Ids")),
+impl Default for ChannelStatus {
+    fn default() -> Self {
+        ChannelStatus {
+            name: String::new(),
+            master: String::new(),
+            host: String::new(),
+            port: 0,
+            last_io_errno: 0,
+            io_running: String::new(),
+            sql_running: String::new(),
+            seconds_behind: None,
+            last_io_error: String::new(),
+            last_sql_error: String::new(),
+            read_pos: 0,
+            exec_pos: 0,
+            master_file: String::new(),
+            relay_master_file: String::new(),
+            received: GtidPos::MariaDb(Position::default()),
+            executed: GtidPos::MariaDb(Position::default()),
+            ignore_domains: Vec::new(),
+            do_domains: Vec::new(),
+        }
+    }
+}
+
+/// One channel's status row in `d`'s column names, `text(column)` giving a column's text
+/// ("" when absent or NULL). A position that does not parse fails: it is what catch-up
+/// decides on.
+pub fn parse_status(d: &dyn Dialect, text: &dyn Fn(&str) -> String) -> Result<ChannelStatus> {
+    let c = d.columns();
+    let position = |col: &str| {
+        d.parse_position(&text(col)).map_err(|e| {
+            Error::Failed(format!(
+                "{}: channel {:?}: column {col}: {e}",
+                d.kind(),
+                text(c.name)
+            ))
         })
-        .collect())
+    };
+    Ok(ChannelStatus {
+        name: text(c.name),
+        master: format!("{}:{}", text(c.host), text(c.port)),
+        host: text(c.host),
+        port: text(c.port).parse().unwrap_or(0),
+        last_io_errno: text("Last_IO_Errno").parse().unwrap_or(0),
+        io_running: text(c.io_running),
+        sql_running: text(c.sql_running),
+        seconds_behind: text(c.seconds_behind).parse().ok(),
+        last_io_error: text("Last_IO_Error"),
+        last_sql_error: text("Last_SQL_Error"),
+        read_pos: text(c.read_pos).parse().unwrap_or(0),
+        exec_pos: text(c.exec_pos).parse().unwrap_or(0),
+        master_file: text(c.source_file),
+        relay_master_file: text(c.relay_source_file),
+        received: position(c.received)?,
+        executed: position(c.executed)?,
+        ignore_domains: ids(&text("Replicate_Ignore_Domain_Ids")),
+        do_domains: ids(&text("Replicate_Do_Domain_Ids")),
+    })
+}
+
+/// Reads the status of every channel.
+pub async fn status(conn: &mut Conn, d: &dyn Dialect) -> Result<Vec<ChannelStatus>> {
+    let sql = d.status_all();
+    let rows: Vec<mysql_async::Row> = conn
+        .query(sql.as_str())
+        .await
+        .map_err(|e| Error::mysql(&sql, e))?;
+    rows.iter()
+        .map(|r| parse_status(d, &|col| column_text(r, col)))
+        .collect()
 }
 
 /// The status of the channels named in `channels`.
-async fn status_of(conn: &mut Conn, d: Dialect, channels: &[String]) -> Result<Vec<ChannelStatus>> {
+async fn status_of(
+    conn: &mut Conn,
+    d: &dyn Dialect,
+    channels: &[String],
+) -> Result<Vec<ChannelStatus>> {
     Ok(status(conn, d)
         .await?
         .into_iter()
@@ -158,7 +192,7 @@ fn fail_on_sql_error(st: &[ChannelStatus]) -> Result<()> {
 /// is not an error (it keeps retrying): its state, with the last IO error, is in the result.
 pub async fn wait_running(
     conn: &mut Conn,
-    d: Dialect,
+    d: &dyn Dialect,
     timeout: Duration,
 ) -> Result<Vec<ChannelStatus>> {
     let started = Instant::now();
@@ -174,26 +208,28 @@ pub async fn wait_running(
 }
 
 /// An error naming the first channel whose IO thread reports an error (connection refused,
-/// access denied, 1236: the peer lacks what we asked for). It would retry, but catch-up cannot
-/// be complete without that peer, so it fails at once.
+/// access denied, 2061: `caching_sha2_password` without TLS or the source's public key, 1236:
+/// the peer lacks what we asked for). It would retry, but catch-up cannot be complete without
+/// that peer, so it fails at once, saying what to change where the error tells.
 fn fail_on_io_error(st: &[ChannelStatus]) -> Result<()> {
-    match st.iter().find(|c| c.last_io_errno != 0) {
-        Some(bad) => Err(Error::Failed(format!(
-            "replication channel {} cannot read from its peer: {}",
-            bad.name,
-            bad.line()
-        ))),
-        None => Ok(()),
-    }
-}
-
-/// The statement that waits up to one second for the replica to reach `target` (what the
-/// peers had when the wait began): 0 when reached.
-pub fn wait_statement(d: Dialect, target: &str) -> String {
-    match d.0 {
-        Flavor::MariaDb => format!("SELECT MASTER_GTID_WAIT({}, 1)", quote(target)),
-        Flavor::MySql => format!("SELECT WAIT_FOR_EXECUTED_GTID_SET({}, 1)", quote(target)),
-    }
+    let Some(bad) = st.iter().find(|c| c.last_io_errno != 0) else {
+        return Ok(());
+    };
+    let hint = match bad.last_io_errno {
+        2061 => {
+            "; the source's caching_sha2_password account needs TLS or its public key: set \
+             `replication.ssl: true` in conf (setup_replication and catch-up then also ask for \
+             the key), or recreate the channel with SOURCE_SSL=1 / GET_SOURCE_PUBLIC_KEY=1"
+        }
+        1045 => "; check `replication.user`/`replication.password` and the peer's grants",
+        2003 | 2005 => "; is the peer running and reachable from this host?",
+        _ => "",
+    };
+    Err(Error::Failed(format!(
+        "replication channel {} cannot read from its peer: {}{hint}",
+        bad.name,
+        bad.line()
+    )))
 }
 
 /// Waits until every channel is caught up: the replica has applied everything its peers had
@@ -208,14 +244,14 @@ pub fn wait_statement(d: Dialect, target: &str) -> String {
 /// stopped).
 pub async fn wait_caught_up(
     conn: &mut Conn,
-    d: Dialect,
+    d: &dyn Dialect,
     channels: &[String],
-    target: &str,
+    target: &GtidPos,
     timeout: Duration,
 ) -> Result<Vec<ChannelStatus>> {
     let started = Instant::now();
     let mut last_report = Instant::now() - Duration::from_secs(60);
-    let wait = wait_statement(d, target);
+    let wait = d.wait_statement(target);
     let progress = crate::progress::Progress::status("catch-up");
     loop {
         crate::cancel::check()?;
