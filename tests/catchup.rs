@@ -36,7 +36,7 @@ fn seed_scenario_restore_and_catch_up_from_a_peer() {
     }
 
     db1.sql("CREATE DATABASE app; CREATE TABLE app.t (id BIGINT AUTO_INCREMENT PRIMARY KEY, v TEXT) ENGINE=InnoDB; INSERT INTO app.t(v) VALUES ('seed-1')");
-    db2.sql("SET SESSION auto_increment_offset = 2; INSERT INTO app.t(v) SELECT 'seed-2' FROM DUAL WHERE 1 = 1");
+    db2.sql("SET SESSION auto_increment_increment = 2, auto_increment_offset = 2; INSERT INTO app.t(v) SELECT 'seed-2' FROM DUAL WHERE 1 = 1");
     wait_has_or(&db2, "seed-1", &[&db1]);
     wait_has_or(&db1, "seed-2", &[&db2]);
 
