@@ -8,7 +8,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 SECS=${1:-600}; shift || true
 TARGETS=("$@")
-[ ${#TARGETS[@]} -gt 0 ] || TARGETS=(des3_decrypt gunzip xbstream extract manifest conf binlog mycnf age_decrypt zstd)
+[ ${#TARGETS[@]} -gt 0 ] || TARGETS=(des3_decrypt gunzip xbstream extract manifest conf binlog mycnf age_decrypt zstd record gtid)
 command -v cargo-fuzz >/dev/null || cargo install cargo-fuzz --locked
 # cargo fuzz needs nightly flags; the stable toolchain accepts them with RUSTC_BOOTSTRAP.
 export RUSTC_BOOTSTRAP=1

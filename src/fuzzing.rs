@@ -317,6 +317,30 @@ pub fn record(data: &[u8]) {
 }
 
 /// The entry point of a target by name.
+/// What servers and tools print about GTIDs and versions: a MySQL GTID set that parses prints
+/// back to text that parses to the same set, and its arithmetic holds; MariaDB positions,
+/// server kinds and backup-tool version lines parse or fail, never panic.
+pub fn gtid(data: &[u8]) {
+    use crate::mysql::gtid::{GtidSet, Position};
+    let text = String::from_utf8_lossy(data);
+    let (a, b) = text.split_once('|').unwrap_or((&text, ""));
+    if let Ok(x) = GtidSet::parse(a) {
+        assert_eq!(GtidSet::parse(&x.to_string()).ok().as_ref(), Some(&x));
+        if let Ok(y) = GtidSet::parse(b) {
+            let u = x.union(&y);
+            assert!(x.is_subset(&u) && y.is_subset(&u));
+            let d = x.difference(&y);
+            assert!(d.is_subset(&x));
+            assert!(d.union(&y).union(&x).is_subset(&u));
+            assert!(x.difference(&u).is_empty());
+        }
+    }
+    let p = Position::lenient(a);
+    assert_eq!(Position::lenient(&p.to_string()), p);
+    let _ = crate::mysql::dialect::ServerKind::parse(&text);
+    let _ = crate::mysql::backup_tool::series::ToolVersion::parse(&text);
+}
+
 pub fn target(name: &str) -> Option<fn(&[u8])> {
     Some(match name {
         "des3_decrypt" => des3_decrypt,
@@ -330,6 +354,7 @@ pub fn target(name: &str) -> Option<fn(&[u8])> {
         "age_decrypt" => age_decrypt,
         "zstd" => zstd,
         "record" => record,
+        "gtid" => gtid,
         _ => return None,
     })
 }
