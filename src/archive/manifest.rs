@@ -15,9 +15,12 @@ pub struct BinlogCoords {
 }
 
 impl BinlogCoords {
-    /// Parses `xtrabackup_binlog_info`: `file<TAB>pos[<TAB>gtid]`.
+    /// Parses `xtrabackup_binlog_info` (`mariadb_backup_binlog_info`): `file<TAB>pos[<TAB>gtid]`;
+    /// a MySQL GTID set of several servers goes on over further lines, each but the last
+    /// ending in `,` (it is kept without its newlines).
     pub fn parse_binlog_info(text: &str) -> Result<Self> {
-        let line = text.lines().next().unwrap_or_default();
+        let mut lines = text.lines();
+        let line = lines.next().unwrap_or_default();
         let mut f = line.split('\t');
         let (Some(file), Some(pos)) = (f.next(), f.next()) else {
             return Err(Error::format(
@@ -28,10 +31,17 @@ impl BinlogCoords {
         let position = pos.trim().parse().map_err(|_| {
             Error::format("xtrabackup_binlog_info", format!("bad position {pos:?}"))
         })?;
+        let mut gtid = f.next().unwrap_or_default().trim().to_string();
+        while gtid.ends_with(',') {
+            match lines.next() {
+                Some(more) => gtid.push_str(more.trim()),
+                None => break,
+            }
+        }
         Ok(BinlogCoords {
             file: file.trim().to_string(),
             position,
-            gtid: f.next().unwrap_or_default().trim().to_string(),
+            gtid,
         })
     }
 }
@@ -133,6 +143,18 @@ mod tests {
         let c = BinlogCoords::parse_binlog_info("mysql-bin.000003\t154\n").unwrap();
         assert_eq!(c.gtid, "");
         assert!(BinlogCoords::parse_binlog_info("garbage").is_err());
+        // MySQL with GTIDs of several servers: the set goes on over further lines.
+        let c = BinlogCoords::parse_binlog_info(
+            "mysql-bin.000002\t1232\tc777888a-b6df-11e2-a604-080027635ef5:1-4,\n\
+             d4b8c1f2-b6df-11e2-a604-080027635ef5:1-5\n",
+        )
+        .unwrap();
+        assert_eq!(
+            c.gtid,
+            "c777888a-b6df-11e2-a604-080027635ef5:1-4,d4b8c1f2-b6df-11e2-a604-080027635ef5:1-5"
+        );
+        let set = crate::mysql::gtid::GtidSet::parse(&c.gtid).unwrap();
+        assert_eq!(set.count(), 9);
     }
 
     #[test]
