@@ -137,8 +137,8 @@ pub async fn backup(s: &Settings, output: Output, init: bool) -> Result<Option<B
         // The operator's own program (a wrapper, say): its --version is not ours to run.
         Some(p) => p.clone(),
         None => {
-            let found = mysql::find_binary(&s.mysql_base, info.flavor.backup_tools())
-                .ok_or_else(|| {
+            let found =
+                mysql::find_binary(&s.mysql_base, info.flavor.backup_tools()).ok_or_else(|| {
                     Error::Refused(format!(
                         "no {} found under {} or on PATH",
                         info.flavor.backup_tools().join("/"),

@@ -119,8 +119,8 @@ pub struct SourceSpec<'a> {
     pub user: &'a str,
     pub password: &'a str,
     pub connect_retry: u32,
-    /// TLS on the channel (`MASTER_SSL=1`/`SOURCE_SSL=1`).
-    pub ssl: bool,
+    /// TLS on the channel (`MASTER_SSL`/`SOURCE_SSL` 1 or 0); `None`: the server's default.
+    pub ssl: Option<bool>,
 }
 
 /// Status column names of one generation.
@@ -190,7 +190,10 @@ impl Dialect for MariaDb {
         self.0
     }
     fn change_source(&self, channel: &str, src: &SourceSpec<'_>) -> String {
-        let ssl = if src.ssl { ", MASTER_SSL=1" } else { "" };
+        let ssl = match src.ssl {
+            Some(on) => format!(", MASTER_SSL={}", u8::from(on)),
+            None => String::new(),
+        };
         format!(
             "CHANGE MASTER {} TO MASTER_HOST={}, MASTER_PORT={}, MASTER_USER={}, \
              MASTER_PASSWORD={}, MASTER_CONNECT_RETRY={}{ssl}, MASTER_USE_GTID=slave_pos",
@@ -319,8 +322,8 @@ impl Dialect for MySql {
             format!("{p}_PASSWORD={}", q(src.password)),
             format!("{p}_CONNECT_RETRY={}", src.connect_retry),
         ];
-        if src.ssl {
-            opts.push(format!("{p}_SSL=1"));
+        if let Some(on) = src.ssl {
+            opts.push(format!("{p}_SSL={}", u8::from(on)));
         }
         // caching_sha2_password (8.0's default) over a channel without TLS needs the
         // source's RSA key, or it fails (2061) whenever the source's cache is cold.

@@ -37,16 +37,18 @@ pub struct ReplicationConfig {
     /// Which peers catchup_binlog needs: `reachable` (default) or `all`.
     #[serde(default)]
     pub catchup_require: CatchupRequire,
-    /// TLS on the channels (`MASTER_SSL=1`/`SOURCE_SSL=1`); default on for MySQL 8.x (whose
-    /// `caching_sha2_password` needs TLS or the source's public key), off otherwise.
+    /// TLS on the channels (`MASTER_SSL`/`SOURCE_SSL`); default on for MySQL 8.x (whose
+    /// `caching_sha2_password` needs TLS or the source's public key), else the server's own
+    /// default (MariaDB 11.3+: on, verifying the source's certificate).
     pub ssl: Option<bool>,
 }
 
 impl ReplicationConfig {
-    /// Whether channels to peers use TLS on a server of `kind`.
-    pub fn ssl_for(&self, kind: ServerKind) -> bool {
+    /// Whether channels to peers use TLS on a server of `kind`: `None` leaves the server's
+    /// default.
+    pub fn ssl_for(&self, kind: ServerKind) -> Option<bool> {
         self.ssl
-            .unwrap_or(kind.flavor == Flavor::MySql && kind.version.0 >= 8)
+            .or((kind.flavor == Flavor::MySql && kind.version.0 >= 8).then_some(true))
     }
 }
 

@@ -1,6 +1,7 @@
 //! The backup tool's series must match the server's: `mariadb-backup` of the server's own
-//! MariaDB release series, XtraBackup 2.4 for MySQL 5.7, 8.0 (at least the server's version)
-//! for 8.0, and the same major.minor for 8.1 and later (8.4 LTS). A mismatched tool fails midway
+//! MariaDB release series, XtraBackup 2.4 for MySQL 5.7, 8.0 for 8.0 (before 8.0.34 built on
+//! the server's version or later; from 8.0.34 for servers of 8.0.34 and later), and the same
+//! major.minor for 8.1 and later (8.4 LTS). A mismatched tool fails midway
 //! or, worse, writes a backup that does not prepare; it is refused before anything starts.
 
 use std::path::Path;
@@ -53,9 +54,16 @@ pub fn mismatch(tool: &ToolVersion, kind: ServerKind) -> Option<String> {
             let own = tool.own.unwrap_or(tool.based_on);
             match (server.0, server.1) {
                 (5, 7) if series(own) != (2, 4) => Some("XtraBackup 2.4".to_string()),
-                (8, 0) if series(own) != (8, 0) || tool.based_on < server => Some(format!(
-                    "XtraBackup 8.0 built on MySQL {server} or later"
-                )),
+                // XtraBackup 8.0 before 8.0.34 stops on a server newer than itself; from
+                // 8.0.34 it backs up every later 8.0 server, and older ones only with
+                // --no-server-version-check.
+                (8, 0) if series(own) != (8, 0) => Some("XtraBackup 8.0".to_string()),
+                (8, 0) if tool.based_on < Version(8, 0, 34) && tool.based_on < server => {
+                    Some(format!("XtraBackup 8.0 built on MySQL {server} or later"))
+                }
+                (8, 0) if tool.based_on >= Version(8, 0, 34) && server < Version(8, 0, 34) => Some(
+                    "an XtraBackup 8.0 built on the server's version, older than 8.0.34".into(),
+                ),
                 (major, minor) if major >= 8 && (major, minor) != (8, 0) => {
                     (series(own) != (major, minor)).then(|| format!("XtraBackup {major}.{minor}"))
                 }
@@ -120,9 +128,12 @@ mod tests {
 
     #[test]
     fn versions_as_the_tools_print_them() {
-        let m = tool("mariabackup based on MariaDB server 10.11.6-MariaDB debian-linux-gnu (x86_64)");
+        let m =
+            tool("mariabackup based on MariaDB server 10.11.6-MariaDB debian-linux-gnu (x86_64)");
         assert_eq!((m.own, m.based_on), (None, Version(10, 11, 6)));
-        let m = tool("[00] 2024-11-05 mariadb-backup based on MariaDB server 11.4.4-MariaDB Linux (x86_64)");
+        let m = tool(
+            "[00] 2024-11-05 mariadb-backup based on MariaDB server 11.4.4-MariaDB Linux (x86_64)",
+        );
         assert_eq!(m.based_on, Version(11, 4, 4));
         let x = tool(
             "xtrabackup version 8.0.35-30 based on MySQL server 8.0.35 Linux (x86_64) (revision id: 6beb4b49)",
@@ -136,7 +147,11 @@ mod tests {
 
     #[test]
     fn each_server_takes_its_own_series() {
-        let maria = |v| tool(&format!("mariabackup based on MariaDB server {v}-MariaDB Linux"));
+        let maria = |v| {
+            tool(&format!(
+                "mariabackup based on MariaDB server {v}-MariaDB Linux"
+            ))
+        };
         let xtra = |own, on| {
             tool(&format!(
                 "xtrabackup version {own} based on MySQL server {on} Linux (x86_64)"
@@ -150,12 +165,17 @@ mod tests {
         assert!(ok(&xtra("2.4.29", "5.7.44"), "5.7.44-log"));
         assert!(!ok(&xtra("8.0.35-30", "8.0.35"), "5.7.44-log"));
         assert!(ok(&xtra("8.0.35-30", "8.0.35"), "8.0.35"));
-        assert!(ok(&xtra("8.0.35-30", "8.0.35"), "8.0.30"));
-        assert!(!ok(&xtra("8.0.30-23", "8.0.30"), "8.0.36"));
+        assert!(ok(&xtra("8.0.35-30", "8.0.35"), "8.0.40"));
+        assert!(!ok(&xtra("8.0.35-30", "8.0.35"), "8.0.30"));
+        assert!(ok(&xtra("8.0.30-23", "8.0.30"), "8.0.28"));
+        assert!(!ok(&xtra("8.0.30-23", "8.0.30"), "8.0.33"));
         assert!(!ok(&xtra("2.4.29", "5.7.44"), "8.0.36"));
         assert!(!ok(&xtra("8.0.35-30", "8.0.35"), "8.4.3"));
         assert!(ok(&xtra("8.4.0-1", "8.4.0"), "8.4.3"));
         let why = mismatch(&xtra("8.0.35-30", "8.0.35"), kind("8.4.3")).unwrap();
-        assert!(why.contains("XtraBackup 8.4") && why.contains("8.0.35-30"), "{why}");
+        assert!(
+            why.contains("XtraBackup 8.4") && why.contains("8.0.35-30"),
+            "{why}"
+        );
     }
 }

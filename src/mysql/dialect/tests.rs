@@ -9,7 +9,7 @@ fn d(version: &str) -> Box<dyn Dialect> {
     ServerKind::parse(version).unwrap().dialect()
 }
 
-fn src(ssl: bool) -> SourceSpec<'static> {
+fn src(ssl: Option<bool>) -> SourceSpec<'static> {
     SourceSpec {
         host: "10.0.0.2",
         port: 3309,
@@ -54,14 +54,18 @@ fn mariadb_names_its_connections() {
     for v in ["10.11.6-MariaDB-log", "11.4.4-MariaDB-log"] {
         let d = d(v);
         assert_eq!(
-            d.change_source("peer2", &src(false)),
+            d.change_source("peer2", &src(None)),
             "CHANGE MASTER 'peer2' TO MASTER_HOST='10.0.0.2', MASTER_PORT=3309, \
              MASTER_USER='repl', MASTER_PASSWORD='p''w', MASTER_CONNECT_RETRY=10, \
              MASTER_USE_GTID=slave_pos"
         );
         assert!(
-            d.change_source("peer2", &src(true))
+            d.change_source("peer2", &src(Some(true)))
                 .contains("MASTER_CONNECT_RETRY=10, MASTER_SSL=1, MASTER_USE_GTID")
+        );
+        assert!(
+            d.change_source("peer2", &src(Some(false)))
+                .contains("MASTER_CONNECT_RETRY=10, MASTER_SSL=0, MASTER_USE_GTID")
         );
         assert_eq!(d.start("peer2"), "START SLAVE 'peer2'");
         assert_eq!(d.stop("peer2"), "STOP SLAVE 'peer2'");
@@ -130,7 +134,7 @@ fn mysql_words_follow_the_version() {
     ];
     for (v, change, start, status, skip) in cases {
         let d = d(v);
-        assert_eq!(d.change_source("peer2", &src(false)), change, "{v}");
+        assert_eq!(d.change_source("peer2", &src(None)), change, "{v}");
         assert_eq!(d.start("peer2"), start, "{v}");
         assert_eq!(d.status_all(), status, "{v}");
         assert_eq!(d.skip_replica_start(), skip, "{v}");
@@ -141,7 +145,7 @@ fn mysql_words_follow_the_version() {
             start.replace("START", "RESET"),
             "{v}: reset"
         );
-        let ssl = d.change_source("peer2", &src(true));
+        let ssl = d.change_source("peer2", &src(Some(true)));
         let p = if v.starts_with("8.0.36") || v.starts_with("8.4") {
             "SOURCE"
         } else {
@@ -162,7 +166,7 @@ fn mysql_words_follow_the_version() {
     // 8.4 has no word of the old vocabulary left.
     let d84 = d("8.4.3");
     for sql in [
-        d84.change_source("c", &src(true)),
+        d84.change_source("c", &src(Some(true))),
         d84.start("c"),
         d84.stop("c"),
         d84.reset("c"),

@@ -34,18 +34,21 @@ fn master_info_gives_the_channels_account() {
 fn ssl_defaults_on_for_mysql_8_only() {
     let kind = |v| ServerKind::parse(v).unwrap();
     let conf = ReplicationConfig::default();
-    assert!(conf.ssl_for(kind("8.0.36")) && conf.ssl_for(kind("8.4.3")));
-    assert!(!conf.ssl_for(kind("5.7.44-log")) && !conf.ssl_for(kind("10.11.6-MariaDB")));
+    assert_eq!(conf.ssl_for(kind("8.0.36")), Some(true));
+    assert_eq!(conf.ssl_for(kind("8.4.3")), Some(true));
+    // Elsewhere the server's default stands (MariaDB 11.3+ has TLS on by itself).
+    assert_eq!(conf.ssl_for(kind("5.7.44-log")), None);
+    assert_eq!(conf.ssl_for(kind("11.4.4-MariaDB")), None);
     let off = ReplicationConfig {
         ssl: Some(false),
         ..Default::default()
     };
-    assert!(!off.ssl_for(kind("8.4.3")));
+    assert_eq!(off.ssl_for(kind("8.4.3")), Some(false));
     let on = ReplicationConfig {
         ssl: Some(true),
         ..Default::default()
     };
-    assert!(on.ssl_for(kind("10.11.6-MariaDB")));
+    assert_eq!(on.ssl_for(kind("10.11.6-MariaDB")), Some(true));
 }
 
 #[test]
