@@ -6,6 +6,7 @@
 
 #![allow(dead_code, unused_imports)]
 
+pub mod fake_mysql;
 pub mod forge;
 pub mod garage;
 pub mod http_fault;
