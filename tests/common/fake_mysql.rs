@@ -409,6 +409,8 @@ fn default_vars(p: Personality, port: u16, socket: &Path) -> BTreeMap<String, Op
     );
     set("datadir", "/var/lib/mysql/");
     set("log_bin", "1");
+    set("log_bin_basename", "/var/lib/mysql/binlog");
+    set("log_bin_index", "/var/lib/mysql/binlog.index");
     set("server_id", "1");
     set("log_slave_updates", "1");
     set("read_only", "0");
@@ -495,6 +497,7 @@ const READ_ONLY_VARS: &[&str] = &[
     "datadir",
     "log_bin",
     "log_bin_basename",
+    "log_bin_index",
     "server_uuid",
     "gtid_executed",
     "gtid_binlog_pos",

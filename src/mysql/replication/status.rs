@@ -217,17 +217,20 @@ fn fail_on_io_error(st: &[ChannelStatus]) -> Result<()> {
     };
     let hint = match bad.last_io_errno {
         2061 => {
-            "; the source's caching_sha2_password account needs TLS or its public key: set \
-             `replication.ssl: true` in conf (setup_replication and catch-up then also ask for \
-             the key), or recreate the channel with SOURCE_SSL=1 / GET_SOURCE_PUBLIC_KEY=1"
+            "; the source's caching_sha2_password account needs TLS or the source's public key: \
+             name the peer in conf `replication.source` (catch-up and setup_replication then make \
+             the channel with GET_SOURCE_PUBLIC_KEY=1, and TLS unless `replication.ssl` is \
+             false), or recreate the channel with SOURCE_SSL=1 or GET_SOURCE_PUBLIC_KEY=1 \
+             (before MySQL 8.0.23: MASTER_SSL, GET_MASTER_PUBLIC_KEY)"
         }
         1045 => "; check `replication.user`/`replication.password` and the peer's grants",
         2003 | 2005 => "; is the peer running and reachable from this host?",
         _ => "",
     };
     Err(Error::Failed(format!(
-        "replication channel {} cannot read from its peer: {}{hint}",
+        "replication channel {} cannot read from its peer (error {}): {}{hint}",
         bad.name,
+        bad.last_io_errno,
         bad.line()
     )))
 }
