@@ -122,7 +122,7 @@ pub fn extract_archive(data: &[u8]) {
     }
 }
 
-/// Manifest and `xtrabackup_binlog_info` parsing.
+/// Manifest and binlog info (`mariadb_backup_binlog_info`/`xtrabackup_binlog_info`) parsing.
 pub fn manifest(data: &[u8]) {
     let _ = Manifest::parse(data);
     let _ = BinlogCoords::parse_binlog_info(&String::from_utf8_lossy(data));

@@ -4,7 +4,8 @@ use serde::{Deserialize, Serialize};
 
 use crate::error::{Error, Result};
 
-/// Binlog coordinates of the data backup, from `xtrabackup_binlog_info`.
+/// Binlog coordinates of the data backup, from the backup tool's `mariadb_backup_binlog_info`
+/// (MariaDB 11.1+) or `xtrabackup_binlog_info`.
 #[derive(Clone, Debug, Default, Serialize, Deserialize, PartialEq, Eq)]
 #[serde(deny_unknown_fields)]
 pub struct BinlogCoords {
@@ -15,7 +16,7 @@ pub struct BinlogCoords {
 }
 
 impl BinlogCoords {
-    /// Parses `xtrabackup_binlog_info`: `file<TAB>pos[<TAB>gtid]`.
+    /// Parses the binlog info file (either name): `file<TAB>pos[<TAB>gtid]`.
     pub fn parse_binlog_info(text: &str) -> Result<Self> {
         let line = text.lines().next().unwrap_or_default();
         let mut f = line.split('\t');

@@ -23,7 +23,7 @@ use mycnf::MyCnf;
 /// The server family, which decides the backup tool and the SQL dialect.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Flavor {
-    /// MariaDB with `mariabackup`/`mariadb-backup`.
+    /// MariaDB with `mariadb-backup`/`mariabackup`.
     MariaDb,
     /// MySQL/Percona with `xtrabackup`.
     MySql,
@@ -50,11 +50,15 @@ impl Flavor {
     /// Backup tool names to look for, preferred first.
     pub fn backup_tools(self) -> &'static [&'static str] {
         match self {
-            Flavor::MariaDb => &["mariabackup", "mariadb-backup"],
+            Flavor::MariaDb => &ANY_BACKUP_TOOL[..2],
             Flavor::MySql => &["xtrabackup"],
         }
     }
 }
+
+/// Every backup tool, preferred first: MariaDB's under its current name (`mariadb-backup`;
+/// 11.x ships no other), then under its earlier one, then XtraBackup.
+pub const ANY_BACKUP_TOOL: &[&str] = &["mariadb-backup", "mariabackup", "xtrabackup"];
 
 /// Where and how to reach one instance.
 #[derive(Clone, Debug)]
@@ -260,6 +264,10 @@ mod tests {
         assert_eq!(Flavor::from_version("5.7.13-log"), Flavor::MySql);
         assert_eq!(Flavor::from_version("8.0.36-28"), Flavor::MySql);
         assert_eq!(Flavor::MySql.backup_tools(), &["xtrabackup"]);
+        assert_eq!(
+            Flavor::MariaDb.backup_tools(),
+            &["mariadb-backup", "mariabackup"]
+        );
     }
 
     #[test]
