@@ -181,3 +181,45 @@ fn a_hand_written_sparse_chunk_parses() {
     encode_sparse("d/f", 100, &[(2, 2), (1, 1), (4, 0)], b"ABC", &mut ours);
     assert_eq!(ours, s, "encode_sparse writes the same bytes");
 }
+
+proptest::proptest! {
+    /// Sparse streams with a few bytes changed: refused or parsed, never a panic, and every
+    /// hole and byte reported in order without overlap within a chunk.
+    #[test]
+    fn mutated_sparse_streams_never_panic(
+        flips in proptest::collection::vec((0usize..400, proptest::prelude::any::<u8>()), 1..4),
+        cut in 1usize..64,
+    ) {
+        let mut s = stream();
+        for (at, b) in flips {
+            let i = at % s.len();
+            s[i] = b;
+        }
+        let mut end: Option<(String, u64)> = None;
+        let mut p = Parser::new();
+        for piece in s.chunks(cut) {
+            let r = p.feed(piece, &mut |ev| {
+                match ev {
+                    Event::Data { path, offset, data } => {
+                        if let Some((pp, e)) = &end {
+                            assert!(pp != path || offset >= *e);
+                        }
+                        end = Some((path.into(), offset + data.len() as u64));
+                    }
+                    Event::Hole { path, offset, len } => {
+                        if let Some((pp, e)) = &end {
+                            assert!(pp != path || offset >= *e);
+                        }
+                        end = Some((path.into(), offset + len));
+                    }
+                    _ => end = None,
+                }
+                Ok(())
+            });
+            if r.is_err() {
+                break;
+            }
+        }
+        crate::fuzzing::xbstream(&s);
+    }
+}
