@@ -34,6 +34,7 @@ pub fn xbstream(data: &[u8]) {
         let r = p.feed(piece, &mut |ev| {
             let path = match ev {
                 Event::Data { path, .. }
+                | Event::Hole { path, .. }
                 | Event::ChunkDone { path }
                 | Event::EndOfFile { path } => path,
             };
@@ -71,6 +72,12 @@ pub fn extract_archive(data: &[u8]) {
             let end = self.ends.get_mut(path).expect("data of a started file");
             assert!(offset >= *end, "overlap in {path:?}");
             *end = offset + data.len() as u64;
+            Ok(())
+        }
+        fn file_hole(&mut self, path: &str, offset: u64, len: u64) -> crate::Result<()> {
+            let end = self.ends.get_mut(path).expect("hole of a started file");
+            assert!(offset >= *end, "hole overlaps data in {path:?}");
+            *end = offset.checked_add(len).expect("hole within u64");
             Ok(())
         }
         fn file_end(&mut self, path: &str) -> crate::Result<()> {
@@ -115,7 +122,7 @@ pub fn extract_archive(data: &[u8]) {
     }
 }
 
-/// Manifest and `xtrabackup_binlog_info` parsing.
+/// Manifest and binlog info (`mariadb_backup_binlog_info`/`xtrabackup_binlog_info`) parsing.
 pub fn manifest(data: &[u8]) {
     let _ = Manifest::parse(data);
     let _ = BinlogCoords::parse_binlog_info(&String::from_utf8_lossy(data));

@@ -4,7 +4,8 @@ use serde::{Deserialize, Serialize};
 
 use crate::error::{Error, Result};
 
-/// Binlog coordinates of the data backup, from `xtrabackup_binlog_info`.
+/// Binlog coordinates of the data backup, from the backup tool's `mariadb_backup_binlog_info`
+/// (MariaDB 11.1+) or `xtrabackup_binlog_info`.
 #[derive(Clone, Debug, Default, Serialize, Deserialize, PartialEq, Eq)]
 #[serde(deny_unknown_fields)]
 pub struct BinlogCoords {

@@ -42,6 +42,9 @@ pub trait Visitor {
     fn file_start(&mut self, path: &str, again: bool) -> Result<()>;
     /// Bytes of a data file at `offset` (in order within a sending, never overlapping).
     fn file_data(&mut self, path: &str, offset: u64, data: &[u8]) -> Result<()>;
+    /// A hole of a data file: `len` zero bytes at `offset`, not sent (in order with the data
+    /// of its sending, never overlapping it); the file is at least `offset + len` long.
+    fn file_hole(&mut self, path: &str, offset: u64, len: u64) -> Result<()>;
     /// A data file is complete.
     fn file_end(&mut self, path: &str) -> Result<()>;
     /// A directory of the data (original layout).

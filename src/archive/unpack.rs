@@ -78,6 +78,18 @@ impl Visitor for Unpacker<'_> {
         f.write_all_at(data, offset)
             .map_err(|e| Error::io("write", self.targets().data_dir.join(path), e))
     }
+    fn file_hole(&mut self, path: &str, offset: u64, len: u64) -> Result<()> {
+        // The bytes of a hole were never written in this sending (the file was created or
+        // truncated at its start): the file only has to reach its end, sparse where the file
+        // system allows.
+        let f = self.files.get(path).expect("started");
+        let io = |e: std::io::Error| Error::io("extend", self.targets().data_dir.join(path), e);
+        let size = f.metadata().map_err(io)?.len();
+        if size < offset + len {
+            f.set_len(offset + len).map_err(io)?;
+        }
+        Ok(())
+    }
     fn file_end(&mut self, path: &str) -> Result<()> {
         self.files.remove(path);
         Ok(())

@@ -9,8 +9,9 @@ use tokio::io::AsyncReadExt;
 
 use crate::archive::layout::{self, BINLOG_DIR, MANIFEST, MY_CNF};
 use crate::archive::manifest::{BinlogCoords, Manifest};
+use crate::archive::marks::{Mark, StreamMarks};
 use crate::archive::tar::TarWriter;
-use crate::archive::xbstream::{Event, Parser};
+use crate::archive::xbstream::Parser;
 use crate::codec::{CHUNK_SIZE, PipeTx};
 use crate::error::{Error, Result};
 use crate::mysql::backup_tool::{BackupTool, BackupToolConfig};
@@ -72,8 +73,11 @@ impl BackupSource {
         if self.info.log_bin && data_binlog.is_none() {
             return Err(Error::stage(
                 "backup tool",
-                "it recorded no binlog coordinates of the data (xtrabackup_binlog_info): the \
-                 binlog events after the data could not be told apart at restore",
+                format!(
+                    "it recorded no binlog coordinates of the data ({}): the binlog events \
+                     after the data could not be told apart at restore",
+                    Mark::BinlogInfo.either()
+                ),
             ));
         }
 
@@ -169,8 +173,7 @@ impl BackupSource {
     async fn stream_data(&self, tar: &mut TarWriter) -> Result<(Option<BinlogCoords>, ToolRead)> {
         let (tool, mut stdout) = BackupTool::spawn(&self.tool)?;
         let mut parser = Parser::new();
-        let mut binlog_info: Vec<u8> = Vec::new();
-        let mut checkpoints = false;
+        let mut marks = StreamMarks::default();
         let mut segment = 0u64;
         let mut limit = crate::pipeline::rate::RateLimit::new(self.rate_limit);
         let mut first_byte: Option<std::time::Instant> = None;
@@ -213,17 +216,7 @@ impl BackupSource {
                     }
                     let piece = buf.freeze();
                     parser.feed(&piece, &mut |ev| {
-                        match ev {
-                            Event::Data {
-                                path: "xtrabackup_binlog_info",
-                                data,
-                                ..
-                            } => binlog_info.extend_from_slice(data),
-                            Event::EndOfFile {
-                                path: "xtrabackup_checkpoints",
-                            } => checkpoints = true,
-                            _ => {}
-                        }
+                        marks.on(&ev);
                         Ok(())
                     })?;
                     len += piece.len();
@@ -266,12 +259,7 @@ impl BackupSource {
         }
         // A stream cut on a chunk boundary parses cleanly: require the marks of a complete
         // backup, which the tool writes last.
-        if !checkpoints {
-            return Err(Error::stage(
-                "backup tool",
-                "exited 0 but its stream has no xtrabackup_checkpoints: the backup is incomplete",
-            ));
-        }
+        let coords = marks.check()?;
         if !stderr_tail.contains("completed OK!") {
             return Err(Error::stage(
                 "backup tool",
@@ -281,11 +269,7 @@ impl BackupSource {
                 ),
             ));
         }
-        if binlog_info.is_empty() {
-            return Ok((None, tool_read));
-        }
-        let text = String::from_utf8_lossy(&binlog_info);
-        Ok((Some(BinlogCoords::parse_binlog_info(&text)?), tool_read))
+        Ok((coords, tool_read))
     }
 }
 

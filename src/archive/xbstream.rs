@@ -1,13 +1,23 @@
-//! The xbstream (mbstream) format: an incremental parser that checks every chunk, and an
-//! encoder for fixtures.
+//! The xbstream (mbstream) format: an incremental parser that checks every chunk; the
+//! encoder for fixtures is in [`encode`].
 //!
-//! Little-endian. Each chunk: magic `XBSTCK01` (8), flags (1, bit 0 = ignorable), type (1:
-//! `P` payload or `E` end of file), path length (u32), path; for `P` only: payload length
-//! (u64), offset in the target file (u64), CRC-32 of the payload (u32), payload. Chunks of
-//! several files may interleave (`--parallel`), so callers keep per-path state.
+//! Little-endian. Each chunk: magic `XBSTCK01` (8), flags (1, bit 0 = ignorable), type (1),
+//! path length (u32), path, then by type:
+//! - `E` (end of file): nothing more;
+//! - `P` (payload): payload length (u64), offset in the target file (u64), CRC-32 of the
+//!   payload (u32), payload;
+//! - `S` (sparse; Percona XtraBackup 8.0/8.4 sends page-compressed tables so): map count
+//!   (u32), payload length (u64), offset (u64), CRC-32 (u32) of the raw map then the payload,
+//!   the map (`count` entries of skip u32, len u32), payload. From `offset`, each entry
+//!   leaves a hole of `skip` bytes (zeros, not sent) then holds its next `len` payload bytes;
+//!   the payload length must be the sum of the `len`s. A last entry `{skip, 0}` is a hole at
+//!   the end of the file, which still reaches `offset + Σskip + Σlen`.
+//!
+//! Chunks of several files may interleave (`--parallel`), so callers keep per-path state.
 //!
 //! The parser is a plain state machine fed with byte slices cut anywhere; it never buffers
-//! more than one chunk header, and hands payload bytes out as they arrive.
+//! more than one chunk header (an `S` chunk's map is part of it, at most [`MAX_SPARSE_MAP`]
+//! entries), and hands payload bytes out as they arrive, holes as [`Event::Hole`].
 
 use crate::error::{Error, Result};
 
@@ -19,6 +29,9 @@ const PAYLOAD_FIELDS: usize = 20;
 pub const MAX_PATH: usize = 4096;
 /// Largest payload accepted in one chunk (mbstream writes at most 10 MiB by default).
 pub const MAX_PAYLOAD: u64 = 1 << 30;
+/// Most entries accepted in a sparse chunk's map (8 MiB of header at most; xtrabackup writes
+/// one entry per run of data of a chunk, far fewer).
+pub const MAX_SPARSE_MAP: u32 = 1 << 20;
 
 /// What the parser reports.
 #[derive(Debug, PartialEq, Eq)]
@@ -29,7 +42,14 @@ pub enum Event<'a> {
         offset: u64,
         data: &'a [u8],
     },
-    /// A payload chunk of `path` is complete and its CRC-32 checked.
+    /// A hole of a sparse chunk: `len` bytes of `path` at `offset` are zeros, not sent (the
+    /// file reaches at least `offset + len`, even when nothing follows).
+    Hole {
+        path: &'a str,
+        offset: u64,
+        len: u64,
+    },
+    /// A payload or sparse chunk of `path` is complete and its CRC-32 checked.
     ChunkDone { path: &'a str },
     /// `path` is complete.
     EndOfFile { path: &'a str },
@@ -37,10 +57,16 @@ pub enum Event<'a> {
 
 enum State {
     Header,
+    /// The data of a `P` chunk (one entry without a hole) or an `S` chunk (its map).
     Payload {
         path: String,
-        offset: u64,
-        remaining: u64,
+        /// Where the next hole or bytes go in the file.
+        pos: u64,
+        map: Vec<(u32, u32)>,
+        /// The map entry to start next.
+        next: usize,
+        /// Bytes of the current entry still to come.
+        left: u64,
         expected_crc: u32,
         crc: crc32fast::Hasher,
     },
@@ -106,18 +132,19 @@ impl Parser {
         self.chunks
     }
 
-    /// How long the current header is, once enough of it is known.
-    fn header_len(&self) -> Option<usize> {
+    /// How long the current header is, as far as its bytes so far tell (an `S` header's map
+    /// count comes after its path; then its length is known).
+    fn header_len(&self) -> usize {
         if self.header.len() < FIXED {
-            return Some(FIXED);
+            return FIXED;
         }
-        let path_len = le_u32(&self.header[10..14]) as usize;
-        let extra = if self.header[9] == b'P' {
-            PAYLOAD_FIELDS
-        } else {
-            0
-        };
-        Some(FIXED + path_len + extra)
+        let at = FIXED + le_u32(&self.header[10..14]) as usize;
+        match self.header[9] {
+            b'P' => at + PAYLOAD_FIELDS,
+            b'S' if self.header.len() < at + 4 => at + 4,
+            b'S' => at + 4 + PAYLOAD_FIELDS + 8 * le_u32(&self.header[at..at + 4]) as usize,
+            _ => at,
+        }
     }
 
     /// Feeds bytes; `on` receives the events. An error is final.
@@ -129,54 +156,86 @@ impl Parser {
         while !input.is_empty() {
             match &mut self.state {
                 State::Header => {
-                    let want = self.header_len().expect("known");
+                    let want = self.header_len();
                     let take = (want - self.header.len()).min(input.len());
                     self.header.extend_from_slice(&input[..take]);
                     input = &input[take..];
                     if self.header.len() == FIXED {
                         self.check_fixed()?;
                     }
-                    if self.header.len() >= FIXED
-                        && self.header.len() == self.header_len().expect("known")
-                    {
+                    if self.header.len() > FIXED {
+                        self.check_map_count()?;
+                    }
+                    if self.header.len() >= FIXED && self.header.len() == self.header_len() {
                         self.start_chunk(on)?;
                     }
                 }
                 State::Payload {
                     path,
-                    offset,
-                    remaining,
-                    expected_crc,
+                    pos,
+                    left,
                     crc,
+                    ..
                 } => {
-                    let take = (*remaining).min(input.len() as u64) as usize;
+                    let take = (*left).min(input.len() as u64) as usize;
                     let data = &input[..take];
                     crc.update(data);
                     on(Event::Data {
                         path,
-                        offset: *offset,
+                        offset: *pos,
                         data,
                     })?;
-                    *offset += take as u64;
-                    *remaining -= take as u64;
+                    *pos += take as u64;
+                    *left -= take as u64;
                     input = &input[take..];
-                    if *remaining == 0 {
-                        let got = crc.clone().finalize();
-                        if got != *expected_crc {
-                            return Err(Error::format(
-                                "xbstream",
-                                format!(
-                                    "CRC-32 mismatch in a chunk of {path:?} (chunk {})",
-                                    self.chunks
-                                ),
-                            ));
-                        }
-                        on(Event::ChunkDone { path })?;
-                        self.chunks += 1;
-                        self.state = State::Header;
-                    }
+                    self.advance(on)?;
                 }
             }
+        }
+        Ok(())
+    }
+
+    /// Past the current entry's bytes: reports the holes of the next entries up to one with
+    /// bytes to come, or ends the chunk (checking its CRC-32) after the last.
+    fn advance(&mut self, on: &mut impl FnMut(Event<'_>) -> Result<()>) -> Result<()> {
+        let State::Payload {
+            path,
+            pos,
+            map,
+            next,
+            left,
+            expected_crc,
+            crc,
+        } = &mut self.state
+        else {
+            return Ok(());
+        };
+        while *left == 0 {
+            let Some(&(skip, len)) = map.get(*next) else {
+                if crc.clone().finalize() != *expected_crc {
+                    return Err(Error::format(
+                        "xbstream",
+                        format!(
+                            "CRC-32 mismatch in a chunk of {path:?} (chunk {})",
+                            self.chunks
+                        ),
+                    ));
+                }
+                on(Event::ChunkDone { path })?;
+                self.chunks += 1;
+                self.state = State::Header;
+                return Ok(());
+            };
+            *next += 1;
+            if skip > 0 {
+                on(Event::Hole {
+                    path,
+                    offset: *pos,
+                    len: u64::from(skip),
+                })?;
+                *pos += u64::from(skip);
+            }
+            *left = u64::from(len);
         }
         Ok(())
     }
@@ -189,7 +248,7 @@ impl Parser {
             ));
         }
         let kind = self.header[9];
-        if kind != b'P' && kind != b'E' {
+        if !matches!(kind, b'P' | b'S' | b'E') {
             return Err(Error::format(
                 "xbstream",
                 format!("unknown chunk type {:#04x}", kind),
@@ -205,49 +264,81 @@ impl Parser {
         Ok(())
     }
 
+    /// A sparse map's entry count, checked as soon as it is read (before the map is).
+    fn check_map_count(&self) -> Result<()> {
+        let at = FIXED + le_u32(&self.header[10..14]) as usize;
+        if self.header[9] == b'S' && self.header.len() == at + 4 {
+            let count = le_u32(&self.header[at..at + 4]);
+            if count > MAX_SPARSE_MAP {
+                return Err(Error::format(
+                    "xbstream",
+                    format!("sparse map of {count} entries is too large"),
+                ));
+            }
+        }
+        Ok(())
+    }
+
     fn start_chunk(&mut self, on: &mut impl FnMut(Event<'_>) -> Result<()>) -> Result<()> {
         let path_len = le_u32(&self.header[10..14]) as usize;
         let path = std::str::from_utf8(&self.header[FIXED..FIXED + path_len])
             .map_err(|_| Error::format("xbstream", "path is not UTF-8"))?
             .to_string();
         check_path(&path)?;
-        if self.header[9] == b'E' {
+        let kind = self.header[9];
+        if kind == b'E' {
             self.header.clear();
             on(Event::EndOfFile { path: &path })?;
             self.chunks += 1;
             return Ok(());
         }
-        let f = &self.header[FIXED + path_len..FIXED + path_len + PAYLOAD_FIELDS];
-        let (len, offset, expected_crc) = (le_u64(&f[..8]), le_u64(&f[8..16]), le_u32(&f[16..20]));
-        self.header.clear();
-        if len > MAX_PAYLOAD {
-            return Err(Error::format(
-                "xbstream",
-                format!("payload of {len} bytes in {path:?} is too large"),
-            ));
+        let mut at = FIXED + path_len;
+        if kind == b'S' {
+            at += 4;
         }
-        offset
-            .checked_add(len)
-            .ok_or_else(|| Error::format("xbstream", format!("offset overflow in {path:?}")))?;
-        if len == 0 {
-            if expected_crc != 0 {
-                return Err(Error::format(
-                    "xbstream",
-                    format!("CRC-32 mismatch in an empty chunk of {path:?}"),
+        let f = &self.header[at..at + PAYLOAD_FIELDS];
+        let (len, offset, expected_crc) = (le_u64(&f[..8]), le_u64(&f[8..16]), le_u32(&f[16..20]));
+        let bad = |what: String| Err(Error::format("xbstream", format!("{what} in {path:?}")));
+        if len > MAX_PAYLOAD {
+            return bad(format!("payload of {len} bytes"));
+        }
+        let mut crc = crc32fast::Hasher::new();
+        let map = if kind == b'S' {
+            let raw = &self.header[at + PAYLOAD_FIELDS..];
+            crc.update(raw);
+            let map: Vec<(u32, u32)> = raw
+                .chunks_exact(8)
+                .map(|e| (le_u32(&e[..4]), le_u32(&e[4..])))
+                .collect();
+            let data: u64 = map.iter().map(|&(_, l)| u64::from(l)).sum();
+            let holes: u64 = map.iter().map(|&(s, _)| u64::from(s)).sum();
+            if data != len {
+                return bad(format!(
+                    "sparse chunk of {len} payload bytes whose map holds {data}"
                 ));
             }
-            on(Event::ChunkDone { path: &path })?;
-            self.chunks += 1;
-            return Ok(());
-        }
+            if offset.checked_add(holes + data).is_none() {
+                return bad("offset overflow".into());
+            }
+            map
+        } else {
+            if offset.checked_add(len).is_none() {
+                return bad("offset overflow".into());
+            }
+            vec![(0, len as u32)]
+        };
+        self.header.clear();
+        self.header.shrink_to(1 << 12);
         self.state = State::Payload {
             path,
-            offset,
-            remaining: len,
+            pos: offset,
+            map,
+            next: 0,
+            left: 0,
             expected_crc,
-            crc: crc32fast::Hasher::new(),
+            crc,
         };
-        Ok(())
+        self.advance(on)
     }
 
     /// Fails unless the stream ended on a chunk boundary.
@@ -262,27 +353,10 @@ impl Parser {
     }
 }
 
-/// Encodes one payload chunk (fixtures, fuzz seeds).
-pub fn encode_payload(path: &str, offset: u64, data: &[u8], out: &mut Vec<u8>) {
-    out.extend_from_slice(MAGIC);
-    out.push(0);
-    out.push(b'P');
-    out.extend_from_slice(&(path.len() as u32).to_le_bytes());
-    out.extend_from_slice(path.as_bytes());
-    out.extend_from_slice(&(data.len() as u64).to_le_bytes());
-    out.extend_from_slice(&offset.to_le_bytes());
-    out.extend_from_slice(&crc32fast::hash(data).to_le_bytes());
-    out.extend_from_slice(data);
-}
+mod encode;
+pub use encode::{encode_eof, encode_payload, encode_sparse};
 
-/// Encodes one end-of-file chunk.
-pub fn encode_eof(path: &str, out: &mut Vec<u8>) {
-    out.extend_from_slice(MAGIC);
-    out.push(0);
-    out.push(b'E');
-    out.extend_from_slice(&(path.len() as u32).to_le_bytes());
-    out.extend_from_slice(path.as_bytes());
-}
-
+#[cfg(test)]
+mod sparse_tests;
 #[cfg(test)]
 mod tests;

@@ -25,7 +25,7 @@ use mycnf::MyCnf;
 /// The server family, which decides the backup tool and the SQL dialect.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Flavor {
-    /// MariaDB with `mariabackup`/`mariadb-backup`.
+    /// MariaDB with `mariadb-backup`/`mariabackup`.
     MariaDb,
     /// MySQL/Percona with `xtrabackup`.
     MySql,
@@ -52,11 +52,15 @@ impl Flavor {
     /// Backup tool names to look for, preferred first.
     pub fn backup_tools(self) -> &'static [&'static str] {
         match self {
-            Flavor::MariaDb => &["mariadb-backup", "mariabackup"],
+            Flavor::MariaDb => &ANY_BACKUP_TOOL[..2],
             Flavor::MySql => &["xtrabackup"],
         }
     }
 }
+
+/// Every backup tool, preferred first: MariaDB's under its current name (`mariadb-backup`;
+/// 11.x ships no other), then under its earlier one, then XtraBackup.
+pub const ANY_BACKUP_TOOL: &[&str] = &["mariadb-backup", "mariabackup", "xtrabackup"];
 
 /// Where and how to reach one instance.
 #[derive(Clone, Debug)]
@@ -265,6 +269,10 @@ mod tests {
         assert_eq!(Flavor::from_version("5.7.13-log"), Flavor::MySql);
         assert_eq!(Flavor::from_version("8.0.36-28"), Flavor::MySql);
         assert_eq!(Flavor::MySql.backup_tools(), &["xtrabackup"]);
+        assert_eq!(
+            Flavor::MariaDb.backup_tools(),
+            &["mariadb-backup", "mariabackup"]
+        );
     }
 
     #[test]

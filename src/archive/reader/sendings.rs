@@ -1,5 +1,6 @@
 //! Which data files of an xbstream are being sent, and where each sending stands: chunks of one
-//! sending in order without overlap, a file sent again after its end replacing the earlier copy.
+//! sending (their data and holes) in order without overlap, a file sent again after its end
+//! replacing the earlier copy.
 
 use std::collections::{HashMap, HashSet};
 
@@ -34,6 +35,20 @@ impl Sendings {
                 }
                 *end = offset + data.len() as u64;
                 v.file_data(path, offset, data)
+            }
+            Event::Hole { path, offset, len } => {
+                self.begin(path, offset, v)?;
+                let end = self.open.get_mut(path).expect("begun");
+                if offset < *end {
+                    return Err(Error::format(
+                        "xbstream",
+                        format!(
+                            "hole of {path:?} at offset {offset} overlaps bytes written up to {end}"
+                        ),
+                    ));
+                }
+                *end = offset + len;
+                v.file_hole(path, offset, len)
             }
             Event::ChunkDone { .. } => Ok(()),
             Event::EndOfFile { path } => {

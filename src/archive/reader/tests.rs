@@ -28,6 +28,10 @@ impl Visitor for Record {
         ));
         Ok(())
     }
+    fn file_hole(&mut self, path: &str, offset: u64, len: u64) -> Result<()> {
+        self.0.push(format!("hole {path} @{offset} {len}"));
+        Ok(())
+    }
     fn file_end(&mut self, path: &str) -> Result<()> {
         self.0.push(format!("end {path}"));
         Ok(())

@@ -309,3 +309,5 @@ fn the_binlog_index_lists_only_restored_files() {
         "a binlog entry that is no binlog file",
     );
 }
+
+mod sparse;

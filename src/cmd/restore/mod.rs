@@ -343,19 +343,16 @@ async fn restore_into(
 
     let coords = match report.manifest.as_ref().and_then(|m| m.data_binlog.clone()) {
         Some(c) => Some(c),
-        None => std::fs::read_to_string(dirs.data_dir.join("xtrabackup_binlog_info"))
-            .ok()
-            .map(|t| BinlogCoords::parse_binlog_info(&t))
-            .transpose()?,
+        None => crate::archive::marks::read_binlog_info(&dirs.data_dir)?,
     };
     if coords.is_none() && !report.binlog_files.is_empty() && !opts.data_only {
-        return Err(Error::Refused(
-            "the backup holds a binlog but no binlog coordinates of its data \
-             (xtrabackup_binlog_info): the events after the data cannot be told apart, and \
-             restoring its binlog would claim transactions the data lacks. Pass --data-only \
-             to restore the data alone (its binlog is not installed)"
-                .into(),
-        ));
+        return Err(Error::Refused(format!(
+            "the backup holds a binlog but no binlog coordinates of its data ({}): the events \
+             after the data cannot be told apart, and restoring its binlog would claim \
+             transactions the data lacks. Pass --data-only to restore the data alone (its \
+             binlog is not installed)",
+            crate::archive::marks::Mark::BinlogInfo.either()
+        )));
     }
 
     // The instance's my.cnf, rewritten into this restore's dirs.
@@ -410,7 +407,7 @@ async fn restore_into(
 
     let flavor_tools: &[&str] = match manifest.map(|m| m.flavor.as_str()) {
         Some("mysql") => &["xtrabackup"],
-        _ => &["mariabackup", "mariadb-backup", "xtrabackup"],
+        _ => crate::mysql::ANY_BACKUP_TOOL,
     };
     let mut relocated = Vec::new();
     if report.layout == Layout::Streaming {

@@ -161,6 +161,9 @@ impl Visitor for Checker {
         self.bytes += data.len() as u64;
         Ok(())
     }
+    fn file_hole(&mut self, _: &str, _: u64, _: u64) -> Result<()> {
+        Ok(())
+    }
     fn file_end(&mut self, _: &str) -> Result<()> {
         Ok(())
     }

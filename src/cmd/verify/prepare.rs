@@ -120,7 +120,7 @@ pub async fn prepared_check(
 
     let tools: &[&str] = match summary.manifest.as_ref().map(|m| m.flavor.as_str()) {
         Some("mysql") => &["xtrabackup"],
-        _ => &["mariabackup", "mariadb-backup", "xtrabackup"],
+        _ => crate::mysql::ANY_BACKUP_TOOL,
     };
     let mut relocated = Vec::new();
     if summary.layout == Layout::Streaming {
@@ -144,11 +144,7 @@ pub async fn prepared_check(
         .and_then(|m| m.data_binlog.clone())
     {
         Some(c) => Some(c),
-        None => std::fs::read_to_string(data.join("xtrabackup_binlog_info"))
-            .ok()
-            .map(|t| crate::archive::manifest::BinlogCoords::parse_binlog_info(&t))
-            .transpose()
-            .map_err(|e| ("binlog", e))?,
+        None => crate::archive::marks::read_binlog_info(&data).map_err(|e| ("binlog", e))?,
     };
     if coords.is_none() && !summary.binlog_files.is_empty() {
         return Err((
