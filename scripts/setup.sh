@@ -2,8 +2,8 @@
 # Installs what mysqlbackup needs on a fresh Debian machine (as root). Without arguments, what
 # the main job (scripts/demo.sh) needs: MariaDB server, client and mariabackup, openssl, tar,
 # gzip, zstd, age. With --test, also what only the tests need: moto (an S3 server) in .venv,
-# garage (a distributed S3 store, by cargo install), promtool (package prometheus) and
-# systemd-analyze for the contrib units.
+# garage (a distributed S3 store, by cargo install), promtool (package prometheus),
+# systemd-analyze for the contrib units, and a real MariaDB 11.8 (scripts/setup-mariadb11.sh).
 # Idempotent: installs only what is missing.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -43,4 +43,10 @@ if ! command -v garage >/dev/null 2>&1 && [ ! -x "$HOME/.cargo/bin/garage" ]; th
   echo "setup: installing garage (cargo install, several minutes)" >&2
   cargo install garage@2.5.0 --locked --quiet
 fi
+# A real MariaDB 11.8 (Debian trixie's, by debootstrap; ~2 minutes the first time) for the tests
+# of the 11.x backup tool's file names and series.
+if ! command -v debootstrap >/dev/null 2>&1; then
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends debootstrap
+fi
+bash scripts/setup-mariadb11.sh >/dev/null
 echo "setup: ok" >&2

@@ -13,19 +13,45 @@ fn repl_conf(peer: &Mariadb, timeout: u64) -> Conf {
 
 #[test]
 fn seed_scenario_restore_and_catch_up_from_a_peer() {
-    let mut db1 = Mariadb::start(1);
-    let db2 = Mariadb::start(2);
+    seed_scenario(None);
+}
+
+/// The seed's scenario on the real MariaDB 11.8 of scripts/setup-mariadb11.sh: its replication
+/// (TLS on by default since 11.3), its `mariadb-backup` (`mariadb_backup_*` files), its
+/// `mariadbd` for restore's and catch-up's temporary servers.
+#[test]
+fn seed_scenario_on_mariadb_11() {
+    seed_scenario(Some(&mariadb11()));
+}
+
+/// The scenario with the server programs of `release` (a basedir; the host's when None).
+fn seed_scenario(release: Option<&std::path::Path>) {
+    let start = |id| match release {
+        Some(base) => Mariadb::start_release(id, &base.join("bin")),
+        None => Mariadb::start(id),
+    };
+    let with_base = |c: Conf| match release {
+        Some(base) => c.mysql_base(base),
+        None => c,
+    };
+    let mut db1 = start(1);
+    let db2 = start(2);
     repl_user(&db1, "repl-secret");
     repl_user(&db2, "repl-secret");
     let scratch = tempfile::tempdir().unwrap();
     // Event A is written on 1 after its data backup, before its binlog backup.
-    let tool = tool_then_sql(
-        scratch.path(),
+    let real_tool = match release {
+        Some(base) => base.join("bin/mariadb-backup"),
+        None => require("mariabackup"),
+    };
+    let tool = tool_then_sql_at(
+        &scratch.path().join("backup-tool-then-sql.sh"),
+        &real_tool,
         &db1,
         "INSERT INTO app.t(v) VALUES ('event-A')",
     );
-    let ws1 = Workspace::new(&db1, 1, repl_conf(&db2, 120).tool(&tool));
-    let ws2 = Workspace::new(&db2, 2, repl_conf(&db1, 120));
+    let ws1 = Workspace::new(&db1, 1, with_base(repl_conf(&db2, 120)).tool(&tool));
+    let ws2 = Workspace::new(&db2, 2, with_base(repl_conf(&db1, 120)));
     for (ws, peer) in [(&ws1, &db2), (&ws2, &db1)] {
         let set = ok(&ws.cmd(&["setup_replication"]).output().unwrap());
         let running = format!(

@@ -1,8 +1,14 @@
-//! MariaDB 11.1+ `mariadb-backup` names its own files `mariadb_backup_*` (MDEV-18931). No 11.x
-//! server installs here, so a stand-in plays the 11.x tool: a `mariadb-backup` script in the
-//! conf's `mysql_base/bin` that runs the real 10.11 `mariabackup` and renames its files to the
-//! 11.x names (in the stream it sends, and around `--prepare`). It checks our side of the
-//! rename (backup, restore, the binlog coordinates read under the new name), not the 11.x tool.
+//! MariaDB 11.1+ `mariadb-backup` names its own files `mariadb_backup_*` (MDEV-18931).
+//!
+//! On a real MariaDB 11.8 (Debian trixie's, which scripts/setup-mariadb11.sh installs beside
+//! the host's 10.11): backup with its own `mariadb-backup`, restore (its `--prepare`, the binlog
+//! window replayed by its `mariadb-binlog` into its `mariadbd`), and the 10.11 tool refused by
+//! the series check before anything is stored.
+//!
+//! And with a stand-in for the 11.x tool on 10.11 (a `mariadb-backup` script in the conf's
+//! `mysql_base/bin` that runs the real 10.11 `mariabackup` and renames its files to the 11.x
+//! names, in the stream it sends and around `--prepare`): restore reads the coordinates from
+//! `mariadb_backup_binlog_info` when the manifest has none.
 
 mod common;
 
@@ -127,4 +133,78 @@ fn a_backup_by_the_11x_tool_names_restores() {
         db.restart();
         assert_eq!(count(&db), rows, "{date}");
     }
+}
+
+#[test]
+fn a_real_mariadb_11_8_backs_up_and_restores_with_its_own_tool() {
+    let base = mariadb11();
+    let mut db = Mariadb::start_release(1, &base.join("bin"));
+    let version = db.sql("SELECT VERSION()");
+    assert!(version.starts_with("11."), "{version}");
+    seed(&db);
+    // Its programs, with a `mariadb-backup` that writes a row once the data is copied and
+    // before its binlog is read: restore must bring that row back from the binlog window.
+    let scratch = tempfile::tempdir().unwrap();
+    let mysql_base = scratch.path().join("mariadb-11.8");
+    std::fs::create_dir_all(mysql_base.join("bin")).unwrap();
+    for e in std::fs::read_dir(base.join("bin")).unwrap().flatten() {
+        if e.file_name() != "mariadb-backup" {
+            std::os::unix::fs::symlink(e.path(), mysql_base.join("bin").join(e.file_name()))
+                .unwrap();
+        }
+    }
+    tool_then_sql_at(
+        &mysql_base.join("bin/mariadb-backup"),
+        &base.join("bin/mariadb-backup"),
+        &db,
+        "INSERT INTO app.t(v) VALUES ('in-the-binlog-window')",
+    );
+    let ws = Workspace::new(
+        &db,
+        1,
+        Conf::default().mysql_base(&mysql_base).date("2024_04_04"),
+    );
+    // The host's 10.11 tool cannot back up an 11.8 server: refused before anything runs.
+    let old = ws.variant("host-tool", |c| c.mysql_base(Path::new("/usr")));
+    let out = ws.cmd_with(&old, &["backup"]).output().unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(3), "{err}");
+    assert!(err.contains("MariaDB 11.8 series"), "{err}");
+    assert!(
+        !ws.backup_base.join("2024_04_04").exists(),
+        "nothing stored"
+    );
+
+    let report = ok(&ws.cmd(&["backup"]).output().unwrap());
+    assert!(report.contains("data_binlog: binlog."), "{report}");
+    let stored = local_backup(&ws.backup_base, db.port, "2024_04_04", 1, ".tgz.des3");
+    let rec = record(&stored);
+    assert_eq!(rec["backup_tool"], "mariadb-backup");
+    assert!(
+        rec["server"]["version"]
+            .as_str()
+            .unwrap_or_default()
+            .starts_with("11.8"),
+        "{rec}"
+    );
+    let rows = count(&db);
+    assert_eq!(rows, 2001);
+
+    db.kill_and_move_away();
+    let report = ok(&ws.cmd(&["restore"]).output().unwrap());
+    assert!(report.contains("binlog applied from"), "{report}");
+    for n in [
+        "mariadb_backup_checkpoints",
+        "mariadb_backup_binlog_info",
+        "mariadb_backup_info",
+    ] {
+        assert!(db.data_dir.join(n).is_file(), "{n} restored");
+    }
+    assert!(!db.data_dir.join("xtrabackup_checkpoints").exists());
+    db.restart();
+    assert_eq!(count(&db), rows);
+    assert_eq!(
+        db.sql("SELECT COUNT(*) FROM app.t WHERE v = 'in-the-binlog-window'"),
+        "1"
+    );
 }

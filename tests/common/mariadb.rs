@@ -17,6 +17,9 @@ pub struct Mariadb {
     /// The OS user the server runs as (`user=` in its my.cnf).
     pub os_user: String,
     extra_cnf: String,
+    /// Where `mariadb-install-db` and `mariadbd` come from: another release's (see
+    /// [`Mariadb::start_release`]), or PATH.
+    release_bin: Option<PathBuf>,
     child: Option<Child>,
 }
 
@@ -48,6 +51,29 @@ impl Mariadb {
         extra_cnf: &str,
         hook: impl FnOnce(&Path),
     ) -> Self {
+        Self::install(None, server_id, os_user, extra_cnf, hook)
+    }
+
+    /// As [`Mariadb::start`], with the server programs (`mariadb-install-db`, `mariadbd`) of
+    /// `bin`: another MariaDB release (e.g. [`mariadb11`]'s).
+    pub fn start_release(server_id: u32, bin: &Path) -> Self {
+        Self::install(Some(bin.to_path_buf()), server_id, "root", "", |_| {})
+    }
+
+    fn program(release_bin: Option<&Path>, name: &str) -> PathBuf {
+        match release_bin {
+            Some(b) => b.join(name),
+            None => require(name),
+        }
+    }
+
+    fn install(
+        release_bin: Option<PathBuf>,
+        server_id: u32,
+        os_user: &str,
+        extra_cnf: &str,
+        hook: impl FnOnce(&Path),
+    ) -> Self {
         let dir = tempfile::tempdir().unwrap();
         std::fs::set_permissions(
             dir.path(),
@@ -69,7 +95,7 @@ impl Mariadb {
         if os_user != "root" {
             chown(&tmp);
         }
-        let out = Command::new(require("mariadb-install-db"))
+        let out = Command::new(Self::program(release_bin.as_deref(), "mariadb-install-db"))
             .args([
                 "--no-defaults",
                 &format!("--user={os_user}"),
@@ -102,6 +128,7 @@ impl Mariadb {
             server_id,
             os_user: os_user.to_string(),
             extra_cnf,
+            release_bin,
             child: None,
         };
         m.write_my_cnf();
@@ -149,7 +176,7 @@ impl Mariadb {
     }
 
     fn start_server(&mut self) {
-        let child = Command::new(require("mariadbd"))
+        let child = Command::new(Self::program(self.release_bin.as_deref(), "mariadbd"))
             .arg(format!("--defaults-file={}", self.my_cnf().display()))
             .stdout(Stdio::null())
             .stderr(Stdio::null())
@@ -300,6 +327,7 @@ impl Mariadb {
             server_id,
             os_user: "root".into(),
             extra_cnf: String::new(),
+            release_bin: None,
             child: None,
         };
         m.write_my_cnf();
@@ -408,4 +436,20 @@ pub fn wait_has_or(db: &Mariadb, v: &str, others: &[&Mariadb]) {
             d
         },
     );
+}
+
+/// The real MariaDB 11.8 that `scripts/setup-mariadb11.sh` (run by the test command) installs:
+/// its basedir, whose `bin/` holds `mariadbd`, `mariadb-backup`, `mariadb-binlog`, ... (conf
+/// `mysql_base`). Fails loudly when it is missing (the README's test command installs it).
+pub fn mariadb11() -> PathBuf {
+    let dir = std::env::var_os("MARIADB11_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from("/opt/mysqlbackup-test/mariadb-11"));
+    let base = dir.join("usr");
+    assert!(
+        base.join("bin/mariadbd").exists() && dir.join(".setup-ok-v1").exists(),
+        "no MariaDB 11 under {}: run scripts/setup-mariadb11.sh (scripts/test.sh does)",
+        dir.display()
+    );
+    base
 }

@@ -62,12 +62,22 @@ pub fn sha1_bytes(bytes: &[u8]) -> String {
 /// its status: the events of `sql` land in the binlog after the data backup but before the
 /// binlog is read, deterministically.
 pub fn tool_then_sql(dir: &Path, db: &Mariadb, sql: &str) -> PathBuf {
-    let p = dir.join("backup-tool-then-sql.sh");
+    tool_then_sql_at(
+        &dir.join("backup-tool-then-sql.sh"),
+        &require("mariabackup"),
+        db,
+        sql,
+    )
+}
+
+/// As [`tool_then_sql`], the script at `p` running `real` (e.g. another release's tool).
+pub fn tool_then_sql_at(p: &Path, real: &Path, db: &Mariadb, sql: &str) -> PathBuf {
+    let p = p.to_path_buf();
     std::fs::write(
         &p,
         format!(
             "#!/bin/bash\n{} \"$@\"\nrc=$?\ncase \" $* \" in *\" --backup \"*) {} --no-defaults -uroot --socket={} -e \"{}\" || exit 99;; esac\nexit $rc\n",
-            require("mariabackup").display(),
+            real.display(),
             require("mariadb").display(),
             db.socket().display(),
             sql.replace('"', "\\\"")
