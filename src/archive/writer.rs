@@ -135,7 +135,7 @@ impl BackupSource {
         let manifest = Manifest {
             format: Manifest::FORMAT,
             tool_version: env!("CARGO_PKG_VERSION").to_string(),
-            flavor: self.info.flavor.name().to_string(),
+            flavor: self.info.kind.flavor.name().to_string(),
             server_version: self.info.version.clone(),
             backup_tool: self.tool.name(),
             host: self.host.clone(),

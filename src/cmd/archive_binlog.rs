@@ -122,6 +122,12 @@ pub async fn archive_binlog(s: &Settings, flush: bool) -> Result<ArchiveReport> 
     let instance = s.instance();
     let mut conn = Endpoint::from_settings(s).connect().await?;
     let info = mysql::server_info(&mut conn).await?;
+    if info.kind.flavor != mysql::Flavor::MariaDb {
+        return Err(Error::Refused(format!(
+            "the binlog archive reads MariaDB's GTID events only; {} is not supported yet",
+            info.kind
+        )));
+    }
     let basename = match (&info.log_bin, &info.log_bin_basename) {
         (true, Some(b)) => b.clone(),
         _ => {
@@ -267,7 +273,7 @@ pub async fn archive_binlog(s: &Settings, flush: bool) -> Result<ArchiveReport> 
             data: None,
             binlog_files: vec![f.name.clone()],
             server: Some(Server {
-                flavor: info.flavor.name().to_string(),
+                flavor: info.kind.flavor.name().to_string(),
                 version: info.version.clone(),
             }),
             backup_tool: None,

@@ -137,11 +137,11 @@ pub async fn backup(s: &Settings, output: Output, init: bool) -> Result<Option<B
         // The operator's own program (a wrapper, say): its --version is not ours to run.
         Some(p) => p.clone(),
         None => {
-            let found =
-                mysql::find_binary(&s.mysql_base, info.flavor.backup_tools()).ok_or_else(|| {
+            let found = mysql::find_binary(&s.mysql_base, info.kind.flavor.backup_tools())
+                .ok_or_else(|| {
                     Error::Refused(format!(
                         "no {} found under {} or on PATH",
-                        info.flavor.backup_tools().join("/"),
+                        info.kind.flavor.backup_tools().join("/"),
                         s.mysql_base.display()
                     ))
                 })?;
@@ -152,7 +152,7 @@ pub async fn backup(s: &Settings, output: Output, init: bool) -> Result<Option<B
     };
     tracing::info!(
         "backing up {} {} ({}) with {}",
-        info.flavor.name(),
+        info.kind.flavor.name(),
         info.version,
         info.datadir.display(),
         program.display()
@@ -166,7 +166,7 @@ pub async fn backup(s: &Settings, output: Output, init: bool) -> Result<Option<B
             user: endpoint.user.clone(),
             password: endpoint.password.clone(),
             tmpdir: s.backup_tool_tmpdir.clone(),
-            force_binlog_info: info.flavor == mysql::Flavor::MariaDb && info.log_bin,
+            force_binlog_info: info.kind.flavor == mysql::Flavor::MariaDb && info.log_bin,
         },
         info,
         segment_size: SEGMENT_SIZE,

@@ -167,7 +167,6 @@ impl Endpoint {
 #[derive(Clone, Debug)]
 pub struct ServerInfo {
     pub version: String,
-    pub flavor: Flavor,
     /// Flavor and version, from `SELECT VERSION()`: picks the dialect.
     pub kind: dialect::ServerKind,
     pub datadir: PathBuf,
@@ -204,7 +203,6 @@ pub async fn server_info(conn: &mut Conn) -> Result<ServerInfo> {
     };
     Ok(ServerInfo {
         kind: dialect::ServerKind::parse(&version)?,
-        flavor: Flavor::from_version(&version),
         version,
         datadir: PathBuf::from(datadir),
         log_bin,
