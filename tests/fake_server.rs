@@ -1,4 +1,4 @@
-//! Self-test of the fake MySQL/MariaDB server (tests/common/fake_mysql.rs): versions, the syntax
+//! Self-test of the fake MySQL/MariaDB server (tests/common/fake_mysql/): versions, the syntax
 //! each version accepts, status columns, the replication simulation and the transcript, through
 //! mysql_async over TCP and over the Unix socket.
 
