@@ -1,5 +1,5 @@
 //! Every server generation's dialect against a fake MySQL-protocol server that answers as that
-//! version would (tests/common/fake_mysql.rs: only its syntax, its status columns, its errors):
+//! version would (tests/common/fake_mysql/: only its syntax, its status columns, its errors):
 //! `setup_replication` (the binary) and catch-up's statements, parsing and wait decisions
 //! (`cmd::catchup::run_catchup`, the part of catchup_binlog after it started its temporary
 //! server) on MariaDB 10.11 and 11.4, MySQL 5.7, 8.0.21, 8.0.36 and 8.4. The statements each

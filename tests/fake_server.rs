@@ -1,4 +1,4 @@
-//! Self-test of the fake MySQL/MariaDB server (tests/common/fake_mysql.rs): versions, the syntax
+//! Self-test of the fake MySQL/MariaDB server (tests/common/fake_mysql/): versions, the syntax
 //! each version accepts, status columns, the replication simulation and the transcript, through
 //! mysql_async over TCP and over the Unix socket.
 
@@ -899,6 +899,59 @@ async fn transcript_records_every_query_in_order() {
             ]
         );
         assert_eq!(s.var("super_read_only").as_deref(), Some("1"));
+    })
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn protocol_details() {
+    bounded(async {
+        let world = World::new();
+        let dir = tempfile::tempdir().unwrap();
+        let s = FakeServer::start(&world, MySql80, dir.path()).await;
+        // The handshake's database is the current one.
+        let opts = OptsBuilder::default()
+            .socket(Some(s.socket().to_string_lossy().into_owned()))
+            .user(Some("root"))
+            .db_name(Some("shop"));
+        let mut c = Conn::new(opts).await.expect("connect with a database");
+        assert_eq!(
+            one(&mut c, "SELECT DATABASE()").await.as_deref(),
+            Some("shop")
+        );
+        let mut t = tcp(&s).await;
+        assert_eq!(one(&mut t, "SELECT DATABASE()").await, None);
+        t.ping().await.expect("COM_PING");
+        assert!(t.reset().await.expect("COM_RESET_CONNECTION"));
+        // Real error codes and SQL states, 3xxx included.
+        for (sql, code, state) in [
+            ("bogus", 1064, "42000"),
+            ("SELECT @@nonesuch", 1193, "HY000"),
+            ("START REPLICA FOR CHANNEL 'x'", 3074, "HY000"),
+            ("SELECT NO_SUCH_FUNCTION()", 1046, "3D000"),
+        ] {
+            match t.query_drop(sql).await {
+                Err(mysql_async::Error::Server(e)) => {
+                    assert_eq!((e.code, e.state.as_str()), (code, state), "{sql}")
+                }
+                other => panic!("{sql}: {other:?}"),
+            }
+        }
+        // The prepared-statement protocol is refused; the connection stays usable.
+        match t.exec_drop("SELECT ?", (1,)).await {
+            Err(mysql_async::Error::Server(e)) => assert_eq!(e.code, 1295),
+            other => panic!("prepare: {other:?}"),
+        }
+        // NULL, and values whose length needs 1, 2, 3 and 8 bytes; the last one does not fit in
+        // one packet (2^24 - 1 bytes) and is split.
+        let (_, rows) = ok(&mut t, "SELECT NULL, ''").await;
+        assert_eq!(rows, [[None, Some(String::new())]]);
+        for len in [250, 251, 70_000, (16 << 20) + 10] {
+            s.set_var("big", &"x".repeat(len));
+            let v = one(&mut t, "SELECT @@big").await.unwrap();
+            assert_eq!(v.len(), len);
+        }
+        assert_eq!(one(&mut t, "SELECT 1").await.as_deref(), Some("1"));
     })
     .await;
 }
