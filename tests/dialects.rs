@@ -353,3 +353,93 @@ async fn mysql_5_7_named_channels_need_table_repositories() {
         String::from_utf8_lossy(&out.stderr)
     );
 }
+
+/// Runs SQL on a fake over TCP (the peer's own replication statements).
+async fn on(server: &FakeServer, sql: &[&str]) {
+    let opts = mysql_async::OptsBuilder::default()
+        .ip_or_hostname("127.0.0.1")
+        .tcp_port(server.port())
+        .prefer_socket(false)
+        .user(Some("root"));
+    let mut conn = mysql_async::Conn::new(opts).await.unwrap();
+    for s in sql {
+        mysql_async::prelude::Queryable::query_drop(&mut conn, *s)
+            .await
+            .unwrap_or_else(|e| panic!("{s}: {e}"));
+    }
+    let _ = conn.disconnect().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn mysql_catch_up_refuses_what_a_peer_received_and_will_not_pass_on() {
+    let tmp = tempfile::tempdir().unwrap();
+    let world = World::new();
+    let (replica, peer) = pair(&world, Personality::MySql80, tmp.path()).await;
+    peer.set_var(
+        "gtid_executed",
+        &format!("{UUID_OURS}:1-5,\n{UUID_PEER}:1-9"),
+    );
+    // The dead instance had written 6-7; the peer received them into its relay log, its SQL
+    // thread stopped, and the instance died.
+    std::fs::create_dir_all(tmp.path().join("dead")).unwrap();
+    let dead = FakeServer::start(&world, Personality::MySql80, &tmp.path().join("dead")).await;
+    dead.set_var("gtid_executed", &format!("{UUID_OURS}:1-7"));
+    on(
+        &peer,
+        &[
+            &format!(
+                "CHANGE REPLICATION SOURCE TO SOURCE_HOST='127.0.0.1', SOURCE_PORT={}, \
+                 SOURCE_AUTO_POSITION=1 FOR CHANNEL 'from_dead'",
+                dead.port()
+            ),
+            "START REPLICA IO_THREAD FOR CHANNEL 'from_dead'",
+            "SHOW REPLICA STATUS",
+        ],
+    )
+    .await;
+    drop(dead);
+    let received = peer.channel("from_dead").unwrap().received;
+    assert!(received.contains(":1-7"), "{received}");
+
+    let conf = conf(tmp.path(), &replica.socket(), &[peer.port()], 60);
+    let s = settings(&conf);
+    let catch_up = |s: Settings| async move {
+        let mut conn = mysqlbackup::mysql::Endpoint::from_settings(&s)
+            .connect()
+            .await
+            .unwrap();
+        let d = mysqlbackup::mysql::server_info(&mut conn)
+            .await
+            .unwrap()
+            .kind
+            .dialect();
+        tokio::time::timeout(
+            Duration::from_secs(60),
+            mysqlbackup::cmd::catchup::run_catchup(&s, &mut conn, d.as_ref(), Some(1)),
+        )
+        .await
+        .expect("catch-up within 60 s")
+    };
+    let err = catch_up(s.clone()).await.unwrap_err().to_string();
+    assert!(
+        err.contains(&format!("{UUID_OURS}:6-7"))
+            && err.contains("from_dead")
+            && err.contains("SQL thread is stopped"),
+        "{err}"
+    );
+    // Once the peer applies them, catch-up brings them here.
+    on(&peer, &["START REPLICA SQL_THREAD FOR CHANNEL 'from_dead'"]).await;
+    for _ in 0..10 {
+        on(&peer, &["SHOW REPLICA STATUS"]).await;
+    }
+    let executed = peer.var("gtid_executed").unwrap();
+    assert!(executed.contains(&format!("{UUID_OURS}:1-7")), "{executed}");
+    let report = catch_up(s).await.unwrap();
+    assert!(report.contains("caught up from: peer2"), "{report}");
+    let have =
+        mysqlbackup::mysql::gtid::GtidSet::parse(&replica.var("gtid_executed").unwrap()).unwrap();
+    let want =
+        mysqlbackup::mysql::gtid::GtidSet::parse(&format!("{UUID_OURS}:1-7,{UUID_PEER}:1-9"))
+            .unwrap();
+    assert!(want.is_subset(&have), "{have}");
+}

@@ -134,22 +134,26 @@ pub async fn backup(s: &Settings, output: Output, init: bool) -> Result<Option<B
         tracing::warn!("{w}");
     }
     let program = match &s.backup_tool {
-        // The operator's own program (a wrapper, say): its --version is not ours to run.
         Some(p) => p.clone(),
         None => {
-            let found = mysql::find_binary(&s.mysql_base, info.kind.flavor.backup_tools())
-                .ok_or_else(|| {
-                    Error::Refused(format!(
-                        "no {} found under {} or on PATH",
-                        info.kind.flavor.backup_tools().join("/"),
-                        s.mysql_base.display()
-                    ))
-                })?;
-            let line = mysql::backup_tool::series::check(&found, info.kind).await?;
-            tracing::debug!("{}: {line}", found.display());
-            found
+            mysql::find_binary(&s.mysql_base, info.kind.flavor.backup_tools()).ok_or_else(|| {
+                Error::Refused(format!(
+                    "no {} found under {} or on PATH",
+                    info.kind.flavor.backup_tools().join("/"),
+                    s.mysql_base.display()
+                ))
+            })?
         }
     };
+    // The tool under its own name (found, or named in conf) must be of the server's series;
+    // a program of the operator's own (a wrapper script) is run as given.
+    let own_name = program
+        .file_name()
+        .is_some_and(|n| mysql::ANY_BACKUP_TOOL.iter().any(|t| n == *t));
+    if own_name {
+        let line = mysql::backup_tool::series::check(&program, info.kind).await?;
+        tracing::debug!("{}: {line}", program.display());
+    }
     tracing::info!(
         "backing up {} {} ({}) with {}",
         info.kind.flavor.name(),

@@ -99,7 +99,7 @@ pub fn scan_window(binlog_dir: &Path, files: &[String], from: &BinlogCoords) -> 
 pub fn foreign_tail(gtids: &[Gtid], own_server_id: u32) -> Position {
     let mut last = Position::default();
     for g in gtids.iter().filter(|g| g.server != own_server_id) {
-        last.include(*g);
+        last.set(*g);
     }
     last
 }

@@ -92,8 +92,12 @@ impl GtidSet {
                     let (Ok(a), Ok(b)) = (a.parse::<u64>(), b.parse::<u64>()) else {
                         return Err(bad(text, &format!("{f:?} is not an interval")));
                     };
-                    if a == 0 || b < a {
-                        return Err(bad(text, &format!("{f:?} is not an interval from 1 up")));
+                    // MySQL numbers transactions from 1 to 2^63 - 1.
+                    if a == 0 || b < a || b > i64::MAX as u64 {
+                        return Err(bad(
+                            text,
+                            &format!("{f:?} is not an interval within 1..2^63-1"),
+                        ));
                     }
                     set.add(
                         Source {
@@ -158,12 +162,13 @@ impl GtidSet {
                     if c > start {
                         kept.push((start, c - 1));
                     }
-                    start = d.saturating_add(1);
                     if d >= b {
+                        start = 0; // nothing of (a, b) is left past (c, d)
                         break;
                     }
+                    start = d + 1; // d < b, so no overflow
                 }
-                if start <= b && start != 0 {
+                if start != 0 && start <= b {
                     kept.push((start, b));
                 }
             }
@@ -196,6 +201,18 @@ impl GtidSet {
     /// The sources it names.
     pub fn sources(&self) -> impl Iterator<Item = &Source> {
         self.0.keys()
+    }
+
+    /// Its transactions of server `uuid` (any tag).
+    pub fn of_server(&self, uuid: &str) -> GtidSet {
+        let uuid = uuid.trim().to_ascii_lowercase();
+        GtidSet(
+            self.0
+                .iter()
+                .filter(|(s, _)| s.uuid == uuid)
+                .map(|(s, l)| (s.clone(), l.clone()))
+                .collect(),
+        )
     }
 }
 
@@ -262,20 +279,35 @@ impl Position {
     pub fn lenient(text: &str) -> Position {
         let mut p = Position::default();
         for g in Gtid::list(&text.replace('\n', "")) {
-            p.include(g);
+            p.take_newer(g);
         }
         p
     }
 
-    /// Per domain, the newer GTID of the two (sequence numbers only grow within a domain).
+    /// Per domain, the newer GTID of the two (sequence numbers only grow within a domain); on
+    /// a tie (two servers' GTIDs of one number: diverged histories) `self`'s is kept.
     pub fn merge(&self, other: &Position) -> Position {
         let mut out = self.clone();
         for d in other.domains() {
             if let Some(g) = other.get(d) {
-                out.include(g);
+                out.take_newer(g);
             }
         }
         out
+    }
+
+    /// Makes `g` its domain's GTID, whatever it held.
+    pub fn set(&mut self, g: Gtid) {
+        self.remove(g.domain);
+        self.include(g);
+    }
+
+    /// Takes `g` when its domain holds nothing or an older sequence number (the first of a
+    /// tie stays).
+    fn take_newer(&mut self, g: Gtid) {
+        if self.get(g.domain).is_none_or(|p| g.seq > p.seq) {
+            self.include(g);
+        }
     }
 
     /// The GTIDs in the domains a channel replicates: not in `ignore`, and in `only` when it

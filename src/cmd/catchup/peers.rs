@@ -90,6 +90,8 @@ struct PeerState {
     logged: GtidPos,
     /// `@@gtid_binlog_state` (MariaDB): the last GTID of every server in every domain.
     state: Vec<Gtid>,
+    /// `@@server_uuid` (MySQL).
+    uuid: String,
     log_replica_updates: bool,
     received: Vec<(String, GtidPos, bool)>,
 }
@@ -121,7 +123,7 @@ async fn read_peer(
             d.log_replica_updates()
         ),
         Flavor::MySql => format!(
-            "SELECT @@GLOBAL.gtid_executed, '', @@GLOBAL.{}",
+            "SELECT @@GLOBAL.gtid_executed, @@GLOBAL.server_uuid, @@GLOBAL.{}",
             d.log_replica_updates()
         ),
     };
@@ -144,9 +146,17 @@ async fn read_peer(
     let logged = d
         .parse_position(&logged.unwrap_or_default())
         .map_err(|e| named(format!("its executed position: {e}")))?;
+    let (state, uuid) = match kind.flavor {
+        Flavor::MariaDb => (
+            Gtid::list(&state.unwrap_or_default().replace('\n', "")),
+            String::new(),
+        ),
+        Flavor::MySql => (Vec::new(), state.unwrap_or_default()),
+    };
     Ok(PeerState {
         logged: only_replicated(logged),
-        state: Gtid::list(&state.unwrap_or_default().replace('\n', "")),
+        state,
+        uuid,
         log_replica_updates: lsu
             .as_deref()
             .is_some_and(|v| v == "1" || v.eq_ignore_ascii_case("ON")),
@@ -247,10 +257,12 @@ pub enum Have {
     MySql(GtidSet),
 }
 
-/// Everything any peer executed or received; fails at once on a transaction a peer received
-/// that neither the instance nor any peer executed, when that peer will never pass it on (its
-/// SQL thread is stopped, or it does not log what it applies). Unlike MariaDB's, a MySQL GTID
-/// names its origin by server UUID, which catch-up changes: every such transaction counts.
+/// Everything the peers can send (what each logged: all it executed, or only its own
+/// transactions without log_replica_updates) or will send (what they received and will apply
+/// and log). Fails at once on a transaction the instance lacks that no peer can or will send:
+/// one a peer applied without logging it, or received and will never pass on (its SQL thread
+/// is stopped, or it does not log what it applies). Unlike MariaDB's, a MySQL GTID names its
+/// origin by server UUID, which catch-up changes: every such transaction counts.
 fn mysql_target(states: &[(&Channel, PeerState)], have: &GtidSet) -> Result<GtidSet> {
     let mut executed = have.clone();
     for (_, st) in states {
@@ -260,9 +272,27 @@ fn mysql_target(states: &[(&Channel, PeerState)], have: &GtidSet) -> Result<Gtid
     }
     let mut target = GtidSet::default();
     let mut stuck = Vec::new();
-    for (ch, st) in states {
+    for (_, st) in states {
+        // What a peer can send: its binlog, which without log_replica_updates holds its own
+        // transactions only (the others it applied come from their origin or another peer).
         if let GtidPos::MySql(s) = &st.logged {
-            target = target.union(s);
+            target = target.union(&if st.log_replica_updates {
+                s.clone()
+            } else {
+                s.of_server(&st.uuid)
+            });
+        }
+    }
+    for (ch, st) in states {
+        if let (false, GtidPos::MySql(s)) = (st.log_replica_updates, &st.logged) {
+            let lost = s.difference(&target).difference(have);
+            if !lost.is_empty() {
+                stuck.push(format!(
+                    "peer {} applied {lost} without logging it (log_replica_updates=OFF), and \
+                     no peer can send it",
+                    ch.label()
+                ));
+            }
         }
         for (their_channel, received, sql_running) in &st.received {
             let GtidPos::MySql(received) = received else {

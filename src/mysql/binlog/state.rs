@@ -108,6 +108,11 @@ impl Position {
         }
     }
 
+    /// Forgets what `domain` holds.
+    pub fn remove(&mut self, domain: u32) {
+        self.0.remove(&domain);
+    }
+
     /// The GTID of `domain`, if any.
     pub fn get(&self, domain: u32) -> Option<Gtid> {
         self.0.get(&domain).copied()

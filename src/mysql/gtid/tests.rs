@@ -45,6 +45,7 @@ fn rejects_what_is_not_a_set() {
         &format!("{A}:0-3"),
         &format!("{A}:5-3"),
         &format!("{A}:1-a"),
+        &format!("{A}:1-9223372036854775808"),
         &format!("{A}:9tag:1"),
         "3e11fa47-71ca-11e1-9e33-c80aa942956:1",
         "0-1-5",
@@ -73,6 +74,18 @@ fn arithmetic_on_multi_uuid_sets() {
     assert!(d.is_subset(&x) && x.is_subset(&u) && y.is_subset(&u));
     assert!(x.difference(&x).is_empty());
     assert!(GtidSet::default().is_subset(&x));
+    // The largest transaction number MySQL allows.
+    let top = set(&format!("{A}:1-9223372036854775807"));
+    assert!(top.difference(&top).is_empty() && top.is_subset(&top));
+    assert_eq!(
+        top.difference(&set(&format!("{A}:2-9223372036854775806")))
+            .to_string(),
+        format!("{A}:1:9223372036854775807")
+    );
+    assert_eq!(
+        x.of_server(&B.to_uppercase()).to_string(),
+        format!("{B}:1-5")
+    );
     // A replica that has everything of one peer but not another's.
     let replica = set(&format!("{A}:1-30,{B}:1-5"));
     assert!(x.is_subset(&replica));
@@ -139,6 +152,20 @@ fn mariadb_positions_merge_and_filter() {
         "1-1-40,2-2-19"
     );
     assert_eq!(p.merge(&q).replicated(&[], &[2]).to_string(), "2-2-19");
+    // A tie keeps the first, as the string helpers did.
+    let first = Position::lenient("0-1-5");
+    assert_eq!(
+        first.merge(&Position::lenient("0-2-5")).to_string(),
+        "0-1-5"
+    );
+    assert_eq!(Position::lenient("0-1-5,0-2-5").to_string(), "0-1-5");
+    let mut last = first.clone();
+    last.set(Gtid {
+        domain: 0,
+        server: 2,
+        seq: 3,
+    });
+    assert_eq!(last.to_string(), "0-2-3");
     assert_eq!(GtidPos::MariaDb(p).to_string(), "1-1-40,2-2-7");
     assert!(GtidPos::MySql(GtidSet::default()).is_empty());
 }

@@ -144,3 +144,31 @@ fn the_pid_stem_is_the_instances_own() {
     assert_eq!(stem("[mysqld]\nport=3306\n"), expected);
     assert_eq!(instance_pid_stem(None), expected);
 }
+
+#[test]
+fn a_mysql_instance_keeps_its_gtid_mode_and_channel_repositories() {
+    let mut c = generate(
+        "[mysqld]\ngtid_mode=ON\nenforce-gtid-consistency=ON\nlog-replica-updates=ON\n\
+         master_info_repository=TABLE\nrelay_log_info_repository=TABLE\n\
+         replica_parallel_workers=4\nlog-bin=/restore/binlog-3310/binlog\n",
+        Purpose::Catchup { server_id: 99 },
+    );
+    let d = crate::mysql::dialect::ServerKind::parse("8.0.36")
+        .unwrap()
+        .dialect();
+    c.speak(d.as_ref());
+    let a = c.args.join(" ");
+    for want in [
+        "--gtid-mode=ON",
+        "--enforce-gtid-consistency=ON",
+        "--log-replica-updates=ON",
+        "--master-info-repository=TABLE",
+        "--relay-log-info-repository=TABLE",
+        "--replica-parallel-workers=4",
+        "--skip-replica-start",
+        "--server-id=99",
+    ] {
+        assert!(a.contains(want), "{want} missing in {a}");
+    }
+    assert!(!a.contains("--skip-slave-start"), "{a}");
+}

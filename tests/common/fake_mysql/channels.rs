@@ -215,7 +215,8 @@ impl Session {
                 ("Yes", Some(peer)) => ch.received = peer.position.clone(),
                 _ => {}
             }
-            if ch.io == "Yes" && ch.sql == "Yes" {
+            // The SQL thread applies what the relay log holds, connected or not.
+            if ch.sql == "Yes" && (ch.io == "Yes" || !ch.received.is_empty()) {
                 let seen = ch.polls;
                 ch.polls += 1;
                 if seen >= apply_polls {
