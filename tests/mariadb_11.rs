@@ -191,6 +191,15 @@ fn a_real_mariadb_11_8_backs_up_and_restores_with_its_own_tool() {
     assert_eq!(rows, 2001);
 
     db.kill_and_move_away();
+    // Nor can the host's 10.11 tool prepare it: refused, nothing left in the data dir's place.
+    let out = ws.cmd_with(&old, &["restore"]).output().unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(3), "{err}");
+    assert!(
+        err.contains("cannot prepare a backup of MariaDB 11.8") && err.contains("11.8 series"),
+        "{err}"
+    );
+    assert!(!db.data_dir.exists(), "no half-built data dir left");
     let report = ok(&ws.cmd(&["restore"]).output().unwrap());
     assert!(report.contains("binlog applied from"), "{report}");
     for n in [

@@ -147,10 +147,7 @@ pub async fn backup(s: &Settings, output: Output, init: bool) -> Result<Option<B
     };
     // The tool under its own name (found, or named in conf) must be of the server's series;
     // a program of the operator's own (a wrapper script) is run as given.
-    let own_name = program
-        .file_name()
-        .is_some_and(|n| mysql::ANY_BACKUP_TOOL.iter().any(|t| n == *t));
-    if own_name {
+    if mysql::backup_tool::series::own_name(&program) {
         let line = mysql::backup_tool::series::check(&program, info.kind).await?;
         tracing::debug!("{}: {line}", program.display());
     }

@@ -147,15 +147,25 @@ async fn key_management_section(s: &Settings, keys: &[String]) -> String {
 /// original's files (see [`super::tablespaces`]); returns those tables.
 pub async fn prepare(
     s: &Settings,
-    tools: &[&str],
+    kind: Option<super::dialect::ServerKind>,
     data_dir: &Path,
 ) -> Result<Vec<super::tablespaces::Relocated>> {
+    let tools = kind.map_or(super::ANY_BACKUP_TOOL, |k| k.flavor.backup_tools());
     let tool = match &s.backup_tool {
         Some(t) => t.clone(),
         None => find_binary(&s.mysql_base, tools).ok_or_else(|| {
             Error::Refused(format!("no {} found to prepare the data", tools.join("/")))
         })?,
     };
+    // The backup's server series prepares it (a tool of another series may not read its redo
+    // log, or say so only halfway).
+    if let Some(kind) = kind
+        && super::backup_tool::series::own_name(&tool)
+    {
+        super::backup_tool::series::check(&tool, kind)
+            .await
+            .map_err(|e| Error::Refused(format!("cannot prepare a backup of {kind}: {e}")))?;
+    }
     sanitize_backup_cnf(data_dir)?;
     // mariabackup takes plugin options only from an option file, and --prepare loads the
     // plugins of the backup's own `plugin_load` alone: that file (sanitized, its plugin lines

@@ -98,6 +98,18 @@ impl ServerKind {
         ServerKind::parse(text.lines().next().unwrap_or_default())
     }
 
+    /// The kind a backup's manifest records (`flavor`: `mariadb` or `mysql`; the server's
+    /// `VERSION()`), if it tells one.
+    pub fn recorded(flavor: &str, version: &str) -> Option<ServerKind> {
+        let flavor = match flavor {
+            "mariadb" => Flavor::MariaDb,
+            "mysql" => Flavor::MySql,
+            _ => return None,
+        };
+        let version = Version::find(version.trim().trim_start_matches("5.5.5-"))?;
+        Some(ServerKind { flavor, version })
+    }
+
     /// Its dialect.
     pub fn dialect(self) -> Box<dyn Dialect> {
         match self.flavor {

@@ -23,6 +23,7 @@ use crate::catalog::{Entry, KeyParts, Selection, locate};
 use crate::config::Settings;
 use crate::error::{Error, Result};
 use crate::mysql::Endpoint;
+use crate::mysql::dialect::ServerKind;
 use crate::mysql::mycnf::MyCnf;
 use crate::mysql::server_config::Dirs;
 use crate::pipeline::rate::limited;
@@ -405,13 +406,10 @@ async fn restore_into(
     };
     let cnf = MyCnf::parse(&rewritten.text);
 
-    let flavor_tools: &[&str] = match manifest.map(|m| m.flavor.as_str()) {
-        Some("mysql") => &["xtrabackup"],
-        _ => crate::mysql::ANY_BACKUP_TOOL,
-    };
+    let kind = manifest.and_then(|m| ServerKind::recorded(&m.flavor, &m.server_version));
     let mut relocated = Vec::new();
     if report.layout == Layout::Streaming {
-        relocated = crate::mysql::datadir::prepare(s, flavor_tools, &dirs.data_dir).await?;
+        relocated = crate::mysql::datadir::prepare(s, kind, &dirs.data_dir).await?;
     }
     for r in &relocated {
         let rebuilt = if r.partitioned {

@@ -118,15 +118,15 @@ pub async fn prepared_check(
     .await
     .map_err(|e| ("extract", e))?;
 
-    let tools: &[&str] = match summary.manifest.as_ref().map(|m| m.flavor.as_str()) {
-        Some("mysql") => &["xtrabackup"],
-        _ => crate::mysql::ANY_BACKUP_TOOL,
-    };
+    let kind = summary
+        .manifest
+        .as_ref()
+        .and_then(|m| crate::mysql::dialect::ServerKind::recorded(&m.flavor, &m.server_version));
     let mut relocated = Vec::new();
     if summary.layout == Layout::Streaming {
         // Tablespaces of the original elsewhere are unlinked as restore does: the private
         // server never opens the original's files.
-        relocated = crate::mysql::datadir::prepare(s, tools, &data)
+        relocated = crate::mysql::datadir::prepare(s, kind, &data)
             .await
             .map_err(|e| ("prepare", e))?;
     }

@@ -74,6 +74,15 @@ pub fn mismatch(tool: &ToolVersion, kind: ServerKind) -> Option<String> {
     wanted.map(|w| format!("{kind} needs {w}; the tool says: {}", tool.line))
 }
 
+/// Whether `program` goes by a backup tool's own name (`mariadb-backup`, `mariabackup`,
+/// `xtrabackup`): then it is that tool, and its series is checked; a program of another name
+/// is the operator's own (a wrapper) and is run as given.
+pub fn own_name(program: &Path) -> bool {
+    program
+        .file_name()
+        .is_some_and(|n| crate::mysql::ANY_BACKUP_TOOL.iter().any(|t| n == *t))
+}
+
 /// Runs `program --version` (bounded by 30 s) and refuses a tool of another series than the
 /// server's. Returns its version line.
 pub async fn check(program: &Path, kind: ServerKind) -> Result<String> {

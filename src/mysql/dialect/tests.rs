@@ -46,6 +46,14 @@ fn kinds_from_versions_and_binaries() {
         }
     );
     assert_eq!(k("8.0.36").to_string(), "MySQL 8.0.36");
+    // What a manifest records.
+    assert_eq!(
+        ServerKind::recorded("mariadb", "11.8.9-MariaDB-0+deb13u1-log"),
+        Some(k("11.8.9-MariaDB"))
+    );
+    assert_eq!(ServerKind::recorded("mysql", "8.4.3"), Some(k("8.4.3")));
+    assert_eq!(ServerKind::recorded("mariadb", "v"), None);
+    assert_eq!(ServerKind::recorded("oracle", "8.4.3"), None);
     assert!(ServerKind::parse("no version").is_err());
 }
 
