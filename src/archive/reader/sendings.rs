@@ -21,33 +21,21 @@ impl Sendings {
     pub fn on(&mut self, ev: Event<'_>, v: &mut dyn Visitor) -> Result<()> {
         match ev {
             Event::Data { path, offset, data } => {
-                self.begin(path, offset, v)?;
-                let end = self.open.get_mut(path).expect("begun");
                 // Chunks of one sending come in order; one that goes back is a duplicate or an
                 // overlap, which mbstream would silently apply.
-                if offset < *end {
-                    return Err(Error::format(
-                        "xbstream",
-                        format!(
-                            "duplicate or overlapping chunk of {path:?} at offset {offset} (already written up to {end})"
-                        ),
-                    ));
-                }
-                *end = offset + data.len() as u64;
+                self.advance(path, offset, data.len() as u64, v, |end| {
+                    format!(
+                        "duplicate or overlapping chunk of {path:?} at offset {offset} (already written up to {end})"
+                    )
+                })?;
                 v.file_data(path, offset, data)
             }
             Event::Hole { path, offset, len } => {
-                self.begin(path, offset, v)?;
-                let end = self.open.get_mut(path).expect("begun");
-                if offset < *end {
-                    return Err(Error::format(
-                        "xbstream",
-                        format!(
-                            "hole of {path:?} at offset {offset} overlaps bytes written up to {end}"
-                        ),
-                    ));
-                }
-                *end = offset + len;
+                self.advance(path, offset, len, v, |end| {
+                    format!(
+                        "hole of {path:?} at offset {offset} overlaps bytes written up to {end}"
+                    )
+                })?;
                 v.file_hole(path, offset, len)
             }
             Event::ChunkDone { .. } => Ok(()),
@@ -59,6 +47,25 @@ impl Sendings {
                 v.file_end(path)
             }
         }
+    }
+
+    /// Moves the sending of `path` past `len` bytes (data or hole) at `offset`, which must not
+    /// lie before what it already covers (`overlap(end)` says why).
+    fn advance(
+        &mut self,
+        path: &str,
+        offset: u64,
+        len: u64,
+        v: &mut dyn Visitor,
+        overlap: impl FnOnce(u64) -> String,
+    ) -> Result<()> {
+        self.begin(path, offset, v)?;
+        let end = self.open.get_mut(path).expect("begun");
+        if offset < *end {
+            return Err(Error::format("xbstream", overlap(*end)));
+        }
+        *end = offset + len;
+        Ok(())
     }
 
     /// Opens `path` unless a sending of it is under way. mariabackup sends a file again when it
