@@ -84,16 +84,9 @@ impl ServerKind {
 
     /// The kind of the server a stopped data dir would run under: `program --version`.
     pub async fn of_binary(program: &Path) -> Result<ServerKind> {
-        let out = tokio::time::timeout(
-            std::time::Duration::from_secs(30),
-            tokio::process::Command::new(program)
-                .arg("--version")
-                .kill_on_drop(true)
-                .output(),
-        )
-        .await
-        .map_err(|_| Error::Failed(format!("{} --version did not answer", program.display())))?
-        .map_err(|e| Error::io("run", program, e))?;
+        let out = super::version_output(program).await?.ok_or_else(|| {
+            Error::Failed(format!("{} --version did not answer", program.display()))
+        })?;
         let text = String::from_utf8_lossy(&out.stdout);
         ServerKind::parse(text.lines().next().unwrap_or_default())
     }

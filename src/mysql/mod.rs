@@ -232,6 +232,20 @@ pub async fn rotate_binlog(conn: &mut Conn) -> Result<Vec<String>> {
     Ok(names)
 }
 
+/// Runs `program --version` (stdin closed, killed after 30 s): what it printed, or None when
+/// it did not answer in time.
+pub async fn version_output(program: &Path) -> Result<Option<std::process::Output>> {
+    let run = tokio::process::Command::new(program)
+        .arg("--version")
+        .stdin(std::process::Stdio::null())
+        .kill_on_drop(true)
+        .output();
+    match tokio::time::timeout(Duration::from_secs(30), run).await {
+        Ok(out) => out.map(Some).map_err(|e| Error::io("run", program, e)),
+        Err(_) => Ok(None),
+    }
+}
+
 /// Finds an executable: `{mysql_base}/bin/NAME`, `{mysql_base}/sbin/NAME`, then PATH.
 pub fn find_binary(mysql_base: &Path, names: &[&str]) -> Option<PathBuf> {
     for name in names {

@@ -5,7 +5,6 @@
 //! or, worse, writes a backup that does not prepare; it is refused before anything starts.
 
 use std::path::Path;
-use std::time::Duration;
 
 use crate::error::{Error, Result};
 use crate::mysql::Flavor;
@@ -86,22 +85,14 @@ pub fn own_name(program: &Path) -> bool {
 /// Runs `program --version` (bounded by 30 s) and refuses a tool of another series than the
 /// server's. Returns its version line.
 pub async fn check(program: &Path, kind: ServerKind) -> Result<String> {
-    let out = tokio::time::timeout(
-        Duration::from_secs(30),
-        tokio::process::Command::new(program)
-            .arg("--version")
-            .stdin(std::process::Stdio::null())
-            .kill_on_drop(true)
-            .output(),
-    )
-    .await
-    .map_err(|_| {
-        Error::Refused(format!(
-            "{} --version did not answer within 30 s",
-            program.display()
-        ))
-    })?
-    .map_err(|e| Error::io("run", program, e))?;
+    let out = crate::mysql::version_output(program)
+        .await?
+        .ok_or_else(|| {
+            Error::Refused(format!(
+                "{} --version did not answer within 30 s",
+                program.display()
+            ))
+        })?;
     let text = format!(
         "{}\n{}",
         String::from_utf8_lossy(&out.stderr),
