@@ -1,6 +1,8 @@
 //! The files the backup tool writes beside the data, under both generations' names: MariaDB
 //! 11.1+ `mariadb-backup` names them `mariadb_backup_*` (MDEV-18931), earlier MariaDB and
 //! XtraBackup `xtrabackup_*`. Every place that looks for one takes either, the new name first.
+//! (Its `_info`, `_galera_info` and `_slave_info` files are renamed too; nothing here reads
+//! them.)
 
 use std::path::{Path, PathBuf};
 
@@ -15,12 +17,6 @@ pub enum Mark {
     Checkpoints,
     /// The binlog coordinates of the data: `file<TAB>pos[<TAB>gtid]`.
     BinlogInfo,
-    /// The backup's description.
-    Info,
-    /// The Galera position.
-    GaleraInfo,
-    /// The replica's position (`--slave-info`).
-    SlaveInfo,
 }
 
 impl Mark {
@@ -29,9 +25,6 @@ impl Mark {
         match self {
             Mark::Checkpoints => ["mariadb_backup_checkpoints", "xtrabackup_checkpoints"],
             Mark::BinlogInfo => ["mariadb_backup_binlog_info", "xtrabackup_binlog_info"],
-            Mark::Info => ["mariadb_backup_info", "xtrabackup_info"],
-            Mark::GaleraInfo => ["mariadb_backup_galera_info", "xtrabackup_galera_info"],
-            Mark::SlaveInfo => ["mariadb_backup_slave_info", "xtrabackup_slave_info"],
         }
     }
 
