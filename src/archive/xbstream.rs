@@ -132,13 +132,18 @@ impl Parser {
         self.chunks
     }
 
+    /// The current header's path length (its fixed part is in).
+    fn path_len(&self) -> usize {
+        le_u32(&self.header[10..14]) as usize
+    }
+
     /// How long the current header is, as far as its bytes so far tell (an `S` header's map
     /// count comes after its path; then its length is known).
     fn header_len(&self) -> usize {
         if self.header.len() < FIXED {
             return FIXED;
         }
-        let at = FIXED + le_u32(&self.header[10..14]) as usize;
+        let at = FIXED + self.path_len();
         match self.header[9] {
             b'P' => at + PAYLOAD_FIELDS,
             b'S' if self.header.len() < at + 4 => at + 4,
@@ -254,7 +259,7 @@ impl Parser {
                 format!("unknown chunk type {:#04x}", kind),
             ));
         }
-        let path_len = le_u32(&self.header[10..14]) as usize;
+        let path_len = self.path_len();
         if path_len == 0 || path_len > MAX_PATH {
             return Err(Error::format(
                 "xbstream",
@@ -266,7 +271,7 @@ impl Parser {
 
     /// A sparse map's entry count, checked as soon as it is read (before the map is).
     fn check_map_count(&self) -> Result<()> {
-        let at = FIXED + le_u32(&self.header[10..14]) as usize;
+        let at = FIXED + self.path_len();
         if self.header[9] == b'S' && self.header.len() == at + 4 {
             let count = le_u32(&self.header[at..at + 4]);
             if count > MAX_SPARSE_MAP {
@@ -280,7 +285,7 @@ impl Parser {
     }
 
     fn start_chunk(&mut self, on: &mut impl FnMut(Event<'_>) -> Result<()>) -> Result<()> {
-        let path_len = le_u32(&self.header[10..14]) as usize;
+        let path_len = self.path_len();
         let path = std::str::from_utf8(&self.header[FIXED..FIXED + path_len])
             .map_err(|_| Error::format("xbstream", "path is not UTF-8"))?
             .to_string();
