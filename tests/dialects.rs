@@ -27,10 +27,6 @@ const ALL: [(Personality, &str); 6] = [
     (Personality::MySql84, "mysql-8.4"),
 ];
 
-fn is_mariadb(p: Personality) -> bool {
-    matches!(p, Personality::MariaDb1011 | Personality::MariaDb114)
-}
-
 /// A conf for an instance whose server is the fake at `socket`, replicating from `peers`.
 fn conf(dir: &Path, socket: &Path, peers: &[u16], timeout: u64) -> PathBuf {
     let mut text = format!(
@@ -158,7 +154,7 @@ async fn pair(world: &World, p: Personality, dir: &Path) -> (FakeServer, FakeSer
     std::fs::create_dir_all(dir.join("peer")).unwrap();
     let replica = FakeServer::start(world, p, &dir.join("replica")).await;
     let peer = FakeServer::start(world, p, &dir.join("peer")).await;
-    if is_mariadb(p) {
+    if p.is_mariadb() {
         replica.set_var("gtid_binlog_pos", "0-1-5");
         replica.set_var("gtid_binlog_state", "0-1-5");
         replica.set_var("gtid_slave_pos", "0-2-3");
@@ -247,7 +243,7 @@ async fn catch_up_speaks_each_servers_dialect_and_waits_for_the_peers_position()
         .unwrap_or_else(|e| panic!("{name}: {e}\n{:#?}", replica.statements()));
         assert!(report.contains("caught up from: peer2"), "{name}: {report}");
         // What the peer had, the replica has now.
-        if is_mariadb(p) {
+        if p.is_mariadb() {
             let slave = replica.var("gtid_slave_pos").unwrap();
             assert!(slave.contains("0-2-9"), "{name}: gtid_slave_pos {slave}");
         } else {
@@ -261,7 +257,7 @@ async fn catch_up_speaks_each_servers_dialect_and_waits_for_the_peers_position()
             assert!(want.is_subset(&executed), "{name}: {executed}");
         }
         let statements = normalized(&replica.statements(), &[peer.port()]);
-        let wait = if is_mariadb(p) {
+        let wait = if p.is_mariadb() {
             "MASTER_GTID_WAIT"
         } else {
             "WAIT_FOR_EXECUTED_GTID_SET"
@@ -356,12 +352,7 @@ async fn mysql_5_7_named_channels_need_table_repositories() {
 
 /// Runs SQL on a fake over TCP (the peer's own replication statements).
 async fn on(server: &FakeServer, sql: &[&str]) {
-    let opts = mysql_async::OptsBuilder::default()
-        .ip_or_hostname("127.0.0.1")
-        .tcp_port(server.port())
-        .prefer_socket(false)
-        .user(Some("root"));
-    let mut conn = mysql_async::Conn::new(opts).await.unwrap();
+    let mut conn = server.tcp_conn().await;
     for s in sql {
         mysql_async::prelude::Queryable::query_drop(&mut conn, *s)
             .await

@@ -24,13 +24,7 @@ async fn bounded<F: Future<Output = ()>>(f: F) {
 }
 
 async fn tcp(s: &FakeServer) -> Conn {
-    let opts = OptsBuilder::default()
-        .ip_or_hostname("127.0.0.1")
-        .tcp_port(s.port())
-        .user(Some("root"))
-        .pass(Some("secret"))
-        .prefer_socket(false);
-    Conn::new(opts).await.expect("tcp connect")
+    s.tcp_conn().await
 }
 
 async fn unix(s: &FakeServer) -> Conn {

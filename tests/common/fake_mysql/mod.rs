@@ -234,6 +234,17 @@ impl FakeServer {
         self.socket.clone()
     }
 
+    /// A client connection over TCP (any account is accepted).
+    pub async fn tcp_conn(&self) -> mysql_async::Conn {
+        let opts = mysql_async::OptsBuilder::default()
+            .ip_or_hostname("127.0.0.1")
+            .tcp_port(self.port())
+            .user(Some("root"))
+            .pass(Some("secret"))
+            .prefer_socket(false);
+        mysql_async::Conn::new(opts).await.expect("tcp connect")
+    }
+
     pub fn personality(&self) -> Personality {
         self.state.lock().unwrap().p
     }
