@@ -11,25 +11,27 @@
 pub mod dirs;
 pub mod layout;
 pub mod pitr;
+mod report;
+mod source;
 
-use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 
 use super::when_allows;
-use crate::archive::manifest::BinlogCoords;
 use crate::archive::reader::{Layout, Summary};
 use crate::archive::unpack::{Targets, unpack};
-use crate::catalog::{Entry, KeyParts, Selection, locate};
+use crate::catalog::{KeyParts, Selection};
 use crate::config::Settings;
 use crate::error::{Error, Result};
 use crate::mysql::Endpoint;
 use crate::mysql::dialect::ServerKind;
 use crate::mysql::mycnf::MyCnf;
 use crate::mysql::server_config::Dirs;
+use crate::pipeline::fetch_stream;
 use crate::pipeline::rate::limited;
-use crate::pipeline::{Expected, fetch_stream};
 pub use dirs::INCOMPLETE_MARKER;
 use dirs::{Created, check_claimable};
+pub use report::RestoreReport;
+use source::Source;
 
 /// What `restore` is asked to do beyond conf.
 #[derive(Clone, Debug, Default)]
@@ -48,83 +50,6 @@ pub struct RestoreOptions {
     pub keep_code_options: bool,
     /// Point-in-time recovery: to this point, from the backup and the binlog archive.
     pub until: Option<pitr::Until>,
-}
-
-/// What a restore did.
-#[derive(Clone, Debug, serde::Serialize)]
-pub struct RestoreReport {
-    pub source: String,
-    /// Whose backup it is (host, instance id, port, day), when its manifest or key says.
-    pub backup_of: Option<String>,
-    pub data_dir: PathBuf,
-    pub binlog_dir: PathBuf,
-    pub my_cnf: PathBuf,
-    pub layout: Layout,
-    pub data_binlog: Option<BinlogCoords>,
-    pub binlog_files_applied: Vec<String>,
-    pub gtid_slave_pos: Option<String>,
-    /// Point-in-time recovery: the point asked for, and the GTID position restored to.
-    pub until: Option<String>,
-    pub until_gtid: Option<String>,
-    /// Lines of the backup's my.cnf changed for this restore.
-    pub rewritten: Vec<String>,
-    pub warnings: Vec<String>,
-    /// Bytes read from the store (or stdin).
-    pub read_bytes: u64,
-    pub seconds: f64,
-}
-
-impl std::fmt::Display for RestoreReport {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        if self.source == "-" {
-            writeln!(f, "restored: the archive read from stdin")?;
-        } else {
-            writeln!(f, "restored: {}", self.source)?;
-        }
-        if let Some(b) = &self.backup_of {
-            writeln!(f, "backup of: {b}")?;
-        }
-        writeln!(f, "data_dir: {}", self.data_dir.display())?;
-        writeln!(f, "binlog_dir: {}", self.binlog_dir.display())?;
-        writeln!(f, "my.cnf: {}", self.my_cnf.display())?;
-        writeln!(
-            f,
-            "archive: {}",
-            match self.layout {
-                crate::archive::reader::Layout::Streaming => {
-                    "mysqlbackup's (the backup tool's stream, prepared on restore)"
-                }
-                crate::archive::reader::Layout::Original => {
-                    "the original tool's (a prepared data dir and its binlog)"
-                }
-            }
-        )?;
-        for r in &self.rewritten {
-            writeln!(f, "my.cnf rewritten: {r}")?;
-        }
-        if let Some(c) = &self.data_binlog {
-            writeln!(
-                f,
-                "binlog applied from: {}:{} (gtid {})",
-                c.file, c.position, c.gtid
-            )?;
-        }
-        writeln!(
-            f,
-            "binlog files applied: {}",
-            self.binlog_files_applied.join(",")
-        )?;
-        if let (Some(u), Some(g)) = (&self.until, &self.until_gtid) {
-            writeln!(f, "restored to: {u} (GTID position {g})")?;
-        }
-        if let Some(p) = &self.gtid_slave_pos {
-            writeln!(f, "gtid_slave_pos: {p}")?;
-        }
-        for w in &self.warnings {
-            writeln!(f, "warning: {w}")?;
-        }
-        write!(f, "seconds: {:.1}", self.seconds)
-    }
 }
 
 /// Runs a restore. Returns None when `--when` skipped it.
@@ -175,63 +100,7 @@ pub async fn restore(s: &Settings, opts: &RestoreOptions) -> Result<Option<Resto
                 .into(),
         ));
     }
-    let mut plan = None;
-    let source = if opts.stdin {
-        let sha1 =
-            match &opts.sha1 {
-                Some(h) => Some(crate::store::parse_sha1(h).ok_or_else(|| {
-                    Error::Config(format!("--sha1 takes 40 hex digits, got {h:?}"))
-                })?),
-                None => None,
-            };
-        Source {
-            location: "-".into(),
-            expected: Expected {
-                sha1,
-                given: true,
-                ..Default::default()
-            },
-            parts: None,
-            stream: crate::store::stdio::stdin(),
-            cleanup: None,
-            format: Default::default(),
-            size: None,
-        }
-    } else {
-        let store = crate::store::open(&s.store).await?;
-        let located = match &opts.until {
-            // Decided before anything is written: a gap is a refusal.
-            Some(until) => {
-                let p = pitr::plan(&store, s, &keys, &s.instance(), &opts.selection, until).await?;
-                tracing::info!(
-                    "restoring to {} (GTID {}): {} from {}, then {} archived binlog files",
-                    p.asked,
-                    p.target,
-                    p.backup.key,
-                    p.from,
-                    p.files.len()
-                );
-                let b = p.backup.clone();
-                plan = Some((store.clone(), p));
-                b
-            }
-            None => locate(store.as_ref(), &s.instance(), s.day(), &opts.selection).await?,
-        };
-        let cleanup = s
-            .clean_after_restore
-            .then(|| (store.clone(), located.clone()));
-        Source {
-            stream: crate::catalog::stream(store.clone(), &located).await?,
-            location: located.location.clone(),
-            expected: Expected::recorded(&located),
-            parts: located.parts.clone(),
-            format: crate::archive::reader::ReadOptions {
-                format_2: located.record.is_some(),
-            },
-            size: Some(located.size),
-            cleanup,
-        }
-    };
+    let (source, plan) = source::open(s, opts, &keys).await?;
     tracing::info!("restoring {}", source.location);
     let cleanup = source.cleanup.clone();
     let started = std::time::Instant::now();
@@ -264,21 +133,6 @@ pub async fn restore(s: &Settings, opts: &RestoreOptions) -> Result<Option<Resto
             Err(e)
         }
     }
-}
-
-/// Where the archive's bytes come from.
-struct Source {
-    location: String,
-    /// The digests they must have (none for stdin without `--sha1`).
-    expected: Expected,
-    parts: Option<KeyParts>,
-    stream: futures::stream::BoxStream<'static, Result<bytes::Bytes>>,
-    /// The store and backup to remove after success (`--clean-after-restore`).
-    cleanup: Option<(std::sync::Arc<dyn crate::store::Store>, Entry)>,
-    /// What is known of the archive (its record says format 2).
-    format: crate::archive::reader::ReadOptions,
-    /// Its stored size, when known (not on stdin).
-    size: Option<u64>,
 }
 
 /// Whose backup it is, from its manifest, else its key: host and instance (None for the
